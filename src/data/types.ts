@@ -1,0 +1,36 @@
+/**
+ * The in-memory dataset every loader returns.
+ * @module
+ */
+import type { Bounds, Layout } from '../model.js';
+
+/**
+ * A labelled batch of inputs held on the host (not as tensors), scaled into a model's bounds.
+ * `images` is laid out sample after sample, each of `shape`.
+ */
+export interface Dataset {
+  /** Inputs, `count × prod(shape)` float32 values inside the loader's target bounds. */
+  readonly images: Float32Array;
+  /** Shape of one input, without the batch dimension. */
+  readonly shape: readonly number[];
+  /** Integer class labels, one per input. */
+  readonly labels: Int32Array;
+  /** Number of inputs. */
+  readonly count: number;
+  /** SHA-256 (hex) of the bytes the inputs and labels were read from (after `limit`), for provenance. */
+  readonly sha256: string;
+  /** Where the data came from (a path or a description). */
+  readonly source: string;
+}
+
+/** Options every loader takes. */
+export interface LoadOptions {
+  /** Bounds to scale raw values into: uint8 data maps 0..255 linearly onto them. Default `[0, 1]`. */
+  bounds?: Bounds;
+  /** Keep only the first `limit` samples. Default: all. */
+  limit?: number;
+  /** Shape one input must have (e.g. the model's `inputShape`); reshaped when only a unit channel axis differs. Default: as stored. */
+  inputShape?: readonly number[];
+  /** Layout of `inputShape`, used to place the channel axis. Default: inferred from `inputShape`. */
+  layout?: Layout;
+}

@@ -1,0 +1,119 @@
+/**
+ * The error hierarchy of robustest.
+ *
+ * Every error the library throws on purpose is a {@link RobustestError}; its subclasses say what kind of
+ * problem it is, and every message has the form `where: expected X, got Y`, so a user can fix the input
+ * without reading the source.
+ *
+ * @example
+ * ```ts
+ * import { ShapeError } from 'robustest';
+ * try { await attack.run(model, x, labels, { epsilons: [0.1] }); }
+ * catch (e) { if (e instanceof ShapeError) console.error(e.message); }
+ * ```
+ * @module
+ */
+
+/** Base class of every error robustest throws on purpose. `code` is stable and machine-readable. */
+export class RobustestError extends Error {
+  /** A stable, machine-readable code such as `E_SHAPE`. */
+  readonly code: string;
+  /**
+   * @param message - `where: expected X, got Y`.
+   * @param code - stable machine-readable code; subclasses set their own.
+   */
+  constructor(message: string, code = 'E_ROBUSTEST') {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An option or argument has an invalid value (a negative epsilon, zero steps, an unknown attack name). */
+export class ConfigError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_CONFIG');
+  }
+}
+
+/** A tensor or array has the wrong rank, shape or length (inputs vs. the model, labels vs. inputs). */
+export class ShapeError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_SHAPE');
+  }
+}
+
+/** Input values lie outside the model's declared bounds. */
+export class BoundsError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_BOUNDS');
+  }
+}
+
+/** Input values (or model outputs) contain NaN or ±Infinity. */
+export class NonFiniteError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_NON_FINITE');
+  }
+}
+
+/** A label or target lies outside `[0, numClasses)` or is not an integer. */
+export class LabelError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_LABEL');
+  }
+}
+
+/** A model file is missing, unreadable, corrupt, or not a format robustest understands. */
+export class ModelLoadError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_MODEL_LOAD');
+  }
+}
+
+/** A data file (IDX, npy, image folder) is missing, truncated or malformed. */
+export class DataLoadError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_DATA_LOAD');
+  }
+}
+
+/** A feature is not supported: an ONNX operator, a backend that cannot load, an attack/model combination. */
+export class UnsupportedError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_UNSUPPORTED');
+  }
+}
+
+/** A tfjs backend could not be initialised. */
+export class BackendError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_BACKEND');
+  }
+}
+
+/** Formats a value for an error message: short, and unambiguous about its type. */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (Array.isArray(value)) {
+    const inner = value.slice(0, 8).map(describe).join(', ');
+    return `[${inner}${value.length > 8 ? ', …' : ''}]`;
+  }
+  if (typeof value === 'object') {
+    const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+    return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
+  }
+  return String(value);
+}

@@ -1,0 +1,429 @@
+/**
+ * The model interface: one typed wrapper around any classifier, carrying its input bounds, layout and
+ * preprocessing, so that attacks see one input space (the raw one) and epsilon always means the same thing.
+ *
+ * Two kinds, told apart by `kind` so misuse is a compile error:
+ * - {@link DifferentiableModel}: tfjs ops all the way, gives input-gradients through {@link DifferentiableModel.valueAndGrad}.
+ * - {@link QueryModel}: an async `logits` only (onnxruntime sessions, HTTP endpoints); black-box attacks only.
+ * @module
+ */
+import * as tf from './tf.js';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { ConfigError, ShapeError, describe } from './errors.js';
+import { sha256Tensors } from './hash.js';
+
+/** The raw input range `[lower, upper]` of a model, e.g. `[0, 1]` or `[0, 255]`. */
+export type Bounds = readonly [lower: number, upper: number];
+
+/**
+ * Memory layout of one input, without the batch dimension.
+ * `NHWC`: `[height, width, channels]` (tfjs/Keras). `NCHW`: `[channels, height, width]` (PyTorch/ONNX).
+ * `flat`: any other shape (vectors); preprocessing then broadcasts over the last axis.
+ */
+export type Layout = 'NHWC' | 'NCHW' | 'flat';
+
+/**
+ * Per-channel normalisation applied *inside* the model: the network sees `(x - mean) / std`.
+ * Each array has one entry per channel, or a single entry for all channels.
+ */
+export interface Preprocessing {
+  /** Per-channel mean, in raw input units. */
+  readonly mean: readonly number[];
+  /** Per-channel standard deviation, in raw input units; every entry must be positive. */
+  readonly std: readonly number[];
+}
+
+/**
+ * A per-sample loss of the logits: `[N, C]` logits in, `[N]` losses out, built from tfjs ops so that it can
+ * be differentiated. Labels or targets are captured by the closure (see `src/losses.ts`).
+ */
+export type LossFn = (logits: tf.Tensor2D) => tf.Tensor1D;
+
+/** The result of {@link DifferentiableModel.valueAndGrad}; the caller owns (and disposes) both tensors. */
+export interface ValueAndGrad {
+  /** Per-sample loss, shape `[N]`. */
+  readonly value: tf.Tensor1D;
+  /** Gradient of the summed loss with respect to the raw input, same shape as the input. */
+  readonly grad: tf.Tensor;
+}
+
+/** What every model carries, whatever its kind. */
+export interface ModelInfo {
+  /** Raw input range. Inputs outside it are rejected; adversarial examples are clipped to it. */
+  readonly bounds: Bounds;
+  /** Number of classes, i.e. the width of the logits. */
+  readonly numClasses: number;
+  /** Shape of one input, without the batch dimension. */
+  readonly inputShape: readonly number[];
+  /** Layout of one input. */
+  readonly layout: Layout;
+  /** Normalisation applied inside the model, if any. */
+  readonly preprocessing?: Preprocessing;
+  /** A human-readable name, used in reports. */
+  readonly name: string;
+  /** Which engine computes the model: `tfjs`, `onnx-import` (ONNX graph run as tfjs ops), `onnxruntime`, `http`. */
+  readonly engine: string;
+  /** Things found while wrapping the model that a report should show (a softmax head replaced, ...). */
+  readonly warnings: readonly string[];
+  /** SHA-256 (hex) of the model's weights, for provenance; `unknown:...` when it cannot be computed. */
+  fingerprint(): Promise<string>;
+  /** Frees what the wrapper itself created (a rebuilt head, imported weights); never the user's model. */
+  dispose(): void;
+}
+
+/**
+ * A model that gives input-gradients. `logits` is built from tfjs ops so that gradients flow through it;
+ * attacks never differentiate it themselves but ask {@link DifferentiableModel.valueAndGrad}, which a wrapper
+ * may implement differently (EOT, BPDA, a native gradient engine).
+ */
+export interface DifferentiableModel extends ModelInfo {
+  /** Discriminant. */
+  readonly kind: 'differentiable';
+  /**
+   * Logits `[N, numClasses]` of a batch in raw input space (preprocessing is applied inside).
+   * Synchronous tfjs ops; usable inside `tf.tidy` and `tf.grad`. The caller owns the result.
+   */
+  logits(x: tf.Tensor): tf.Tensor2D;
+  /**
+   * Per-sample loss of the logits and its gradient with respect to the raw input.
+   * The caller owns both returned tensors; `x` is not disposed.
+   */
+  valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad>;
+}
+
+/** A model that can only be queried: an async forward pass, no gradients. Black-box attacks only. */
+export interface QueryModel extends ModelInfo {
+  /** Discriminant. */
+  readonly kind: 'query';
+  /** Logits (or scores) `[N, numClasses]` of a batch in raw input space. The caller owns the result. */
+  logits(x: tf.Tensor): Promise<tf.Tensor2D>;
+}
+
+/** Either kind of model. */
+export type Model = DifferentiableModel | QueryModel;
+
+/** Options shared by every adapter. */
+export interface ModelOptions {
+  /** Raw input range. Default `[0, 1]`. */
+  bounds?: Bounds;
+  /** Number of classes. Default: read from the model's output shape (required for {@link fromFunction}). */
+  numClasses?: number;
+  /** Shape of one input without the batch dimension. Default: read from the model (required for {@link fromFunction}). */
+  inputShape?: readonly number[];
+  /** Input layout. Default: inferred from `inputShape` (channels of 1, 3 or 4 last → NHWC, first → NCHW). */
+  layout?: Layout;
+  /** Normalisation applied inside the model. Default: none. */
+  preprocessing?: Preprocessing;
+  /** Name used in reports. Default: the model's own name, or `model`. */
+  name?: string;
+}
+
+/** Options of {@link fromFunction}. */
+export interface FunctionModelOptions extends ModelOptions {
+  /** Number of classes (required). */
+  numClasses: number;
+  /** Shape of one input without the batch dimension (required). */
+  inputShape: readonly number[];
+  /** Tensors whose values define the function (its weights), hashed for provenance. Default: none. */
+  weights?: readonly tf.Tensor[];
+}
+
+/** Infers a layout from a shape without the batch dimension. */
+export function inferLayout(inputShape: readonly number[]): Layout {
+  if (inputShape.length !== 3) return 'flat';
+  const [a, , c] = inputShape as [number, number, number];
+  if ([1, 3, 4].includes(c)) return 'NHWC';
+  if ([1, 3, 4].includes(a)) return 'NCHW';
+  return 'NHWC';
+}
+
+function checkOptions(where: string, bounds: Bounds, numClasses: number, inputShape: readonly number[], pre?: Preprocessing): void {
+  if (!Array.isArray(bounds) || bounds.length !== 2 || !Number.isFinite(bounds[0]) || !Number.isFinite(bounds[1]) || !(bounds[0] < bounds[1])) {
+    throw new ConfigError(`${where}: expected bounds to be [lower, upper] with finite lower < upper, got ${describe(bounds)}`);
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 2) {
+    throw new ConfigError(`${where}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);
+  }
+  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new ConfigError(`${where}: expected inputShape to be a list of positive integers (without the batch dimension), got ${describe([...inputShape])}`);
+  }
+  if (pre) {
+    if (pre.mean.length === 0 || pre.std.length !== pre.mean.length) {
+      throw new ConfigError(`${where}: expected preprocessing mean and std of the same non-zero length, got ${pre.mean.length} and ${pre.std.length}`);
+    }
+    if (pre.std.some((s) => !(s > 0) || !Number.isFinite(s)) || pre.mean.some((m) => !Number.isFinite(m))) {
+      throw new ConfigError(`${where}: expected finite means and positive stds, got mean ${describe([...pre.mean])} and std ${describe([...pre.std])}`);
+    }
+  }
+}
+
+function channelAxisShape(layout: Layout, inputShape: readonly number[], n: number, where: string): number[] {
+  const rank = inputShape.length + 1;
+  const shape = new Array<number>(rank).fill(1);
+  const axis = layout === 'NCHW' ? 1 : rank - 1;
+  const channels = layout === 'NCHW' ? inputShape[0]! : inputShape[inputShape.length - 1]!;
+  if (n !== 1 && n !== channels) {
+    throw new ConfigError(`${where}: expected preprocessing with 1 or ${channels} entries (one per channel), got ${n}`);
+  }
+  shape[axis] = n;
+  return shape;
+}
+
+/**
+ * The tfjs-backed implementation of {@link DifferentiableModel} behind every adapter.
+ * @internal
+ */
+class TfjsModel implements DifferentiableModel {
+  readonly kind = 'differentiable' as const;
+  readonly bounds: Bounds;
+  readonly numClasses: number;
+  readonly inputShape: readonly number[];
+  readonly layout: Layout;
+  readonly preprocessing?: Preprocessing;
+  readonly name: string;
+  readonly engine: string;
+  readonly warnings: readonly string[];
+  private readonly net: (x: tf.Tensor) => tf.Tensor;
+  private readonly weightTensors: () => tf.Tensor[];
+  private readonly owned: tf.Tensor[] = [];
+  private readonly onDispose: () => void;
+  private readonly fingerprintOverride?: () => Promise<string>;
+
+  constructor(args: {
+    net: (x: tf.Tensor) => tf.Tensor;
+    weights: () => tf.Tensor[];
+    options: ModelOptions & { numClasses: number; inputShape: readonly number[]; name: string };
+    engine: string;
+    warnings: string[];
+    onDispose?: () => void;
+    fingerprint?: () => Promise<string>;
+  }) {
+    const o = args.options;
+    const bounds: Bounds = o.bounds ?? [0, 1];
+    checkOptions(o.name, bounds, o.numClasses, o.inputShape, o.preprocessing);
+    this.bounds = [bounds[0], bounds[1]];
+    this.numClasses = o.numClasses;
+    this.inputShape = [...o.inputShape];
+    this.layout = o.layout ?? inferLayout(o.inputShape);
+    this.name = o.name;
+    this.engine = args.engine;
+    this.warnings = args.warnings;
+    this.weightTensors = args.weights;
+    this.onDispose = args.onDispose ?? (() => undefined);
+    if (args.fingerprint) this.fingerprintOverride = args.fingerprint;
+    if (o.preprocessing) {
+      this.preprocessing = { mean: [...o.preprocessing.mean], std: [...o.preprocessing.std] };
+      const shape = channelAxisShape(this.layout, this.inputShape, o.preprocessing.mean.length, o.name);
+      const mean = tf.keep(tf.tensor(o.preprocessing.mean as number[], shape, 'float32'));
+      const invStd = tf.keep(tf.tensor(o.preprocessing.std.map((s) => 1 / s), shape, 'float32'));
+      this.owned.push(mean, invStd);
+      const inner = args.net;
+      this.net = (x) => inner(tf.mul(tf.sub(x, mean), invStd));
+    } else {
+      this.net = args.net;
+    }
+  }
+
+  logits(x: tf.Tensor): tf.Tensor2D {
+    const expected = this.inputShape;
+    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
+    }
+    return tf.tidy(() => {
+      const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
+      const out = this.net(input);
+      const n = x.shape[0]!;
+      if (out.size !== n * this.numClasses) {
+        throw new ShapeError(`${this.name}: expected the model to output [${n}, ${this.numClasses}] logits, got [${out.shape.join(', ')}]`);
+      }
+      return (out.rank === 2 ? out : tf.reshape(out, [n, this.numClasses])) as tf.Tensor2D;
+    });
+  }
+
+  async valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad> {
+    return tf.tidy(() => {
+      const f = (xi: tf.Tensor): tf.Tensor => loss(this.logits(xi));
+      const { value, grad } = tf.valueAndGrad(f)(x);
+      return { value: value as tf.Tensor1D, grad };
+    });
+  }
+
+  async fingerprint(): Promise<string> {
+    if (this.fingerprintOverride) return this.fingerprintOverride();
+    const ws = this.weightTensors();
+    if (ws.length === 0) return 'unknown:no-weights-declared';
+    return sha256Tensors(ws);
+  }
+
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+    this.onDispose();
+  }
+}
+
+function outputWidth(shape: readonly (number | null)[], where: string): number {
+  const last = shape[shape.length - 1];
+  if (typeof last !== 'number' || last < 2) {
+    throw new ConfigError(`${where}: expected a model output of shape [N, numClasses] with numClasses >= 2, got [${shape.map((d) => d ?? 'N').join(', ')}]; pass numClasses explicitly`);
+  }
+  return last;
+}
+
+function shapeWithoutBatch(shape: readonly (number | null)[] | undefined, where: string): number[] {
+  if (!shape || shape.length < 2 || shape.slice(1).some((d) => typeof d !== 'number')) {
+    throw new ConfigError(`${where}: expected a model input of shape [N, ...] with known dimensions, got ${shape ? `[${shape.map((d) => d ?? 'N').join(', ')}]` : 'none'}; pass inputShape explicitly`);
+  }
+  return shape.slice(1) as number[];
+}
+
+interface SoftmaxHead {
+  logitsModel: LayersModel;
+  warning: string;
+  dispose: () => void;
+}
+
+/**
+ * Finds a softmax at the end of a LayersModel and returns a model of the same weights that stops before it.
+ * A final `Activation('softmax')`/`Softmax` layer is cut off; a layer with `activation: 'softmax'` is rebuilt
+ * with a linear activation and the same weights.
+ */
+async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/tfjs-layers')): Promise<SoftmaxHead | undefined> {
+  if (model.outputs.length !== 1) return undefined;
+  const last = model.layers[model.layers.length - 1];
+  if (!last) return undefined;
+  const cfg = last.getConfig() as Record<string, unknown>;
+  const cls = last.getClassName();
+  const isSoftmaxLayer = cls === 'Softmax' || (cls === 'Activation' && cfg['activation'] === 'softmax');
+  if (isSoftmaxLayer) {
+    const logitsModel = tfl.model({ inputs: model.inputs, outputs: last.input as import('@tensorflow/tfjs-layers').SymbolicTensor });
+    return {
+      logitsModel,
+      warning: `${model.name}: the last layer '${last.name}' is a softmax; attacks use its input (the pre-softmax logits)`,
+      dispose: () => undefined,
+    };
+  }
+  if (cfg['activation'] !== 'softmax') return undefined;
+  const ctor = last.constructor as unknown as {
+    fromConfig: (c: unknown, config: Record<string, unknown>) => import('@tensorflow/tfjs-layers').layers.Layer;
+  };
+  const clone = ctor.fromConfig(ctor, { ...cfg, activation: 'linear', name: `${last.name}_logits` });
+  const out = clone.apply(last.input as import('@tensorflow/tfjs-layers').SymbolicTensor) as import('@tensorflow/tfjs-layers').SymbolicTensor;
+  clone.setWeights(last.getWeights());
+  const logitsModel = tfl.model({ inputs: model.inputs, outputs: out });
+  return {
+    logitsModel,
+    warning: `${model.name}: the last layer '${last.name}' has a softmax activation; attacks use the pre-softmax logits of a copy with a linear activation`,
+    dispose: () => clone.dispose(),
+  };
+}
+
+/**
+ * Wraps a tfjs `LayersModel` (Sequential or functional) as a {@link DifferentiableModel}.
+ *
+ * The model is called as one graph (`apply` with `training: false`, so dropout is inactive and no batch is cut
+ * into chunks). A softmax at its end is removed so that attacks see logits; the model's `warnings` say so.
+ *
+ * @param model - the user's model; never modified or disposed.
+ * @param options - bounds (default `[0, 1]`), preprocessing, name; shape and class count are read from the model.
+ * @throws {@link ConfigError} if the model's input or output shape is unusable or an option is invalid.
+ * @example
+ * ```ts
+ * const net = await tf.loadLayersModel('file://model/model.json');
+ * const model = await fromLayersModel(net, { bounds: [0, 1] });
+ * ```
+ */
+export async function fromLayersModel(model: LayersModel, options: ModelOptions = {}): Promise<DifferentiableModel> {
+  const tfl = await import('@tensorflow/tfjs-layers');
+  const name = options.name ?? model.name ?? 'model';
+  if (model.inputs.length !== 1) {
+    throw new ConfigError(`${name}: expected a model with one input, got ${model.inputs.length}`);
+  }
+  const inputShape = options.inputShape ?? shapeWithoutBatch(model.inputs[0]!.shape, name);
+  const numClasses = options.numClasses ?? outputWidth(model.outputs[0]!.shape, name);
+  const head = await stripSoftmax(model, tfl);
+  const net = head?.logitsModel ?? model;
+  return new TfjsModel({
+    net: (x) => net.apply(x, { training: false }) as tf.Tensor,
+    weights: () => model.weights.map((w) => w.read()),
+    options: { ...options, inputShape, numClasses, name },
+    engine: 'tfjs',
+    warnings: head ? [head.warning] : [],
+    ...(head ? { onDispose: head.dispose } : {}),
+  });
+}
+
+/**
+ * Wraps a tfjs `GraphModel` (a converted TensorFlow SavedModel or frozen graph) as a {@link DifferentiableModel}.
+ * The graph runs with `execute`, so gradients flow through its ops (graphs with control flow cannot be
+ * differentiated by tfjs).
+ *
+ * @param model - the user's model; never modified or disposed.
+ * @param options - bounds, preprocessing, name; `inputShape`/`numClasses` when the signature does not give them.
+ * @throws {@link ConfigError} if shapes are unknown and not given, or an option is invalid.
+ * @example
+ * ```ts
+ * const model = fromGraphModel(await loadGraphModel('file://web_model/model.json'), { bounds: [0, 255] });
+ * ```
+ */
+export function fromGraphModel(model: GraphModel, options: ModelOptions = {}): DifferentiableModel {
+  const name = options.name ?? 'graph-model';
+  if (model.inputs.length !== 1) {
+    throw new ConfigError(`${name}: expected a graph with one input, got ${model.inputs.length}`);
+  }
+  const inputShape = options.inputShape ?? shapeWithoutBatch(model.inputs[0]!.shape?.map((d) => (d < 0 ? null : d)), name);
+  const numClasses = options.numClasses ?? outputWidth(model.outputs[0]?.shape?.map((d) => (d < 0 ? null : d)) ?? [], name);
+  return new TfjsModel({
+    net: (x) => model.execute(x) as tf.Tensor,
+    weights: () => Object.keys(model.weights).sort().flatMap((k) => model.weights[k] ?? []),
+    options: { ...options, inputShape, numClasses, name },
+    engine: 'tfjs',
+    warnings: [],
+  });
+}
+
+/**
+ * Wraps a plain function of tfjs ops `x => logits` as a {@link DifferentiableModel}.
+ *
+ * @param fn - maps a float32 batch `[N, ...inputShape]` (after preprocessing) to `[N, numClasses]` logits, with tfjs ops only.
+ * @param options - `numClasses` and `inputShape` are required; `weights` are hashed for provenance.
+ * @throws {@link ConfigError} if an option is invalid; {@link ShapeError} at call time if the output has the wrong size.
+ * @example
+ * ```ts
+ * const w = tf.randomNormal([4, 3]);
+ * const model = fromFunction((x) => tf.matMul(x as tf.Tensor2D, w), { numClasses: 3, inputShape: [4], weights: [w] });
+ * ```
+ */
+export function fromFunction(fn: (x: tf.Tensor) => tf.Tensor, options: FunctionModelOptions): DifferentiableModel {
+  const weights = options.weights ?? [];
+  return new TfjsModel({
+    net: fn,
+    weights: () => [...weights],
+    options: { ...options, name: options.name ?? 'function' },
+    engine: 'tfjs',
+    warnings: [],
+  });
+}
+
+/**
+ * Builds a {@link DifferentiableModel} around any tfjs network function with extra provenance and clean-up hooks.
+ * For adapters (the ONNX importer) rather than end users.
+ * @internal
+ */
+export function tfjsModel(args: {
+  net: (x: tf.Tensor) => tf.Tensor;
+  weights: () => tf.Tensor[];
+  options: ModelOptions & { numClasses: number; inputShape: readonly number[]; name: string };
+  engine: string;
+  warnings: string[];
+  onDispose?: () => void;
+  fingerprint?: () => Promise<string>;
+}): DifferentiableModel {
+  return new TfjsModel(args);
+}
+
+/** True when `model` can give input-gradients. */
+export function isDifferentiable(model: Model): model is DifferentiableModel {
+  return model.kind === 'differentiable';
+}
