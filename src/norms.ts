@@ -1,0 +1,120 @@
+/**
+ * Norms, projections and random starts for the Linf and L2 threat models. All functions are pure tfjs ops
+ * meant to be called inside the caller's `tf.tidy`.
+ * @module
+ */
+import * as tf from './tf.js';
+import type { Bounds } from './model.js';
+
+/** A threat model: the norm that measures a perturbation. */
+export type Norm = 'linf' | 'l2';
+
+/** Names of the supported norms. */
+export const NORMS: readonly Norm[] = ['linf', 'l2'];
+
+function flat(t: tf.Tensor): tf.Tensor2D {
+  return tf.reshape(t, [t.shape[0]!, -1]) as tf.Tensor2D;
+}
+
+/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
+function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
+  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
+}
+
+/**
+ * Per-sample norm of a batch, `[N]`.
+ *
+ * @param t - a batch `[N, ...]`.
+ * @param norm - `linf` or `l2`.
+ * @example
+ * ```ts
+ * const n = tf.tidy(() => batchNorm(tf.sub(adv, x), 'l2'));
+ * ```
+ */
+export function batchNorm(t: tf.Tensor, norm: Norm): tf.Tensor1D {
+  const f = flat(t);
+  return (norm === 'linf' ? tf.max(tf.abs(f), 1) : tf.sqrt(tf.sum(tf.square(f), 1))) as tf.Tensor1D;
+}
+
+/**
+ * The steepest-ascent direction of unit norm for a gradient: `sign(g)` for Linf, `g / ||g||₂` per sample for L2
+ * (a zero gradient stays zero).
+ *
+ * @param grad - a batch of gradients.
+ * @param norm - the threat model.
+ * @example
+ * ```ts
+ * const step = tf.tidy(() => tf.mul(steepestDirection(grad, 'linf'), alpha));
+ * ```
+ */
+export function steepestDirection(grad: tf.Tensor, norm: Norm): tf.Tensor {
+  if (norm === 'linf') return tf.sign(grad);
+  const n = batchNorm(grad, 'l2');
+  return tf.div(grad, perSample(tf.maximum(n, 1e-12), grad.rank));
+}
+
+/**
+ * Projects `x` onto the `epsilon` ball around `x0` and then into `bounds`. Clipping into the bounds after the
+ * ball never leaves the ball, because `x0` lies inside the bounds.
+ *
+ * @param x0 - clean inputs.
+ * @param x - candidate adversarial inputs.
+ * @param epsilon - radius (>= 0).
+ * @param norm - the threat model.
+ * @param bounds - the model's input range.
+ * @example
+ * ```ts
+ * const xAdv = tf.tidy(() => project(x, candidate, 0.3, 'linf', [0, 1]));
+ * ```
+ */
+export function project(x0: tf.Tensor, x: tf.Tensor, epsilon: number, norm: Norm, bounds: Bounds): tf.Tensor {
+  let delta = tf.sub(x, x0);
+  if (norm === 'linf') {
+    delta = tf.clipByValue(delta, -epsilon, epsilon);
+  } else {
+    const n = batchNorm(delta, 'l2');
+    const factor = tf.minimum(tf.div(tf.scalar(epsilon), tf.maximum(n, 1e-12)), 1) as tf.Tensor1D;
+    delta = tf.mul(delta, perSample(factor, delta.rank));
+  }
+  return tf.clipByValue(tf.add(x0, delta), bounds[0], bounds[1]);
+}
+
+/**
+ * A uniformly random point of the `epsilon` ball (Linf: uniform in the cube; L2: uniform in the ball, a Gaussian
+ * direction scaled by `epsilon · u^(1/d)`), as a perturbation to add to a batch of `shape`.
+ *
+ * @param shape - batch shape `[N, ...]`.
+ * @param epsilon - radius.
+ * @param norm - the threat model.
+ * @param seed - integer seed for the tfjs random ops.
+ * @example
+ * ```ts
+ * const start = tf.tidy(() => project(x, tf.add(x, randomInBall(x.shape, 0.3, 'linf', 7)), 0.3, 'linf', [0, 1]));
+ * ```
+ */
+export function randomInBall(shape: readonly number[], epsilon: number, norm: Norm, seed: number): tf.Tensor {
+  if (norm === 'linf') return tf.randomUniform([...shape], -epsilon, epsilon, 'float32', seed);
+  const n = shape[0]!;
+  const d = shape.slice(1).reduce((a, b) => a * b, 1);
+  const dir = tf.randomNormal([n, d], 0, 1, 'float32', seed);
+  const unit = tf.div(dir, tf.maximum(tf.norm(dir, 'euclidean', 1, true), 1e-12));
+  const radius = tf.mul(tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', seed + 1), 1 / d), epsilon);
+  return tf.reshape(tf.mul(unit, radius), [...shape]);
+}
+
+/**
+ * Per-sample select: for each sample `i`, `mask[i] ? a[i] : b[i]`, where `mask` is a bool `[N]` and `a`, `b`
+ * are batches `[N, ...]` of one shape.
+ *
+ * @param mask - bool `[N]`.
+ * @param a - taken where `mask` is true.
+ * @param b - taken where `mask` is false.
+ * @example
+ * ```ts
+ * const kept = tf.tidy(() => selectSamples(done, previous, next));
+ * ```
+ */
+export function selectSamples(mask: tf.Tensor1D, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const m = a.rank === 1 ? mask : tf.reshape(mask, [mask.shape[0], ...new Array<number>(a.rank - 1).fill(1)]);
+  return tf.where(tf.broadcastTo(m, a.shape), a, b);
+}
