@@ -335,6 +335,21 @@ async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/
  * ```
  */
 export async function fromLayersModel(model: LayersModel, options: ModelOptions = {}): Promise<DifferentiableModel> {
+  return layersAdapter(model, options, {});
+}
+
+/** Hooks for adapters that own the wrapped model (loadModel). @internal */
+export interface AdapterHooks {
+  /** Provenance hash to use instead of hashing the weights. */
+  fingerprint?: () => Promise<string>;
+  /** Called by `dispose()`, e.g. to dispose a model the adapter loaded itself. */
+  onDispose?: () => void;
+  /** Extra warnings. */
+  warnings?: string[];
+}
+
+/** {@link fromLayersModel} with hooks. @internal */
+export async function layersAdapter(model: LayersModel, options: ModelOptions, hooks: AdapterHooks): Promise<DifferentiableModel> {
   const tfl = await import('@tensorflow/tfjs-layers');
   const name = options.name ?? model.name ?? 'model';
   if (model.inputs.length !== 1) {
@@ -349,8 +364,12 @@ export async function fromLayersModel(model: LayersModel, options: ModelOptions 
     weights: () => model.weights.map((w) => w.read()),
     options: { ...options, inputShape, numClasses, name },
     engine: 'tfjs',
-    warnings: head ? [head.warning] : [],
-    ...(head ? { onDispose: head.dispose } : {}),
+    warnings: [...(hooks.warnings ?? []), ...(head ? [head.warning] : [])],
+    onDispose: () => {
+      head?.dispose();
+      hooks.onDispose?.();
+    },
+    ...(hooks.fingerprint ? { fingerprint: hooks.fingerprint } : {}),
   });
 }
 
@@ -368,6 +387,11 @@ export async function fromLayersModel(model: LayersModel, options: ModelOptions 
  * ```
  */
 export function fromGraphModel(model: GraphModel, options: ModelOptions = {}): DifferentiableModel {
+  return graphAdapter(model, options, {});
+}
+
+/** {@link fromGraphModel} with hooks. @internal */
+export function graphAdapter(model: GraphModel, options: ModelOptions, hooks: AdapterHooks): DifferentiableModel {
   const name = options.name ?? 'graph-model';
   if (model.inputs.length !== 1) {
     throw new ConfigError(`${name}: expected a graph with one input, got ${model.inputs.length}`);
@@ -379,7 +403,9 @@ export function fromGraphModel(model: GraphModel, options: ModelOptions = {}): D
     weights: () => Object.keys(model.weights).sort().flatMap((k) => model.weights[k] ?? []),
     options: { ...options, inputShape, numClasses, name },
     engine: 'tfjs',
-    warnings: [],
+    warnings: [...(hooks.warnings ?? [])],
+    ...(hooks.onDispose ? { onDispose: hooks.onDispose } : {}),
+    ...(hooks.fingerprint ? { fingerprint: hooks.fingerprint } : {}),
   });
 }
 

@@ -1,0 +1,162 @@
+/**
+ * Loading models from disk without tfjs-node: tfjs `model.json` + weight shards (layers or graph format,
+ * detected) and, through the ONNX importer, `.onnx` files.
+ * @module
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import * as tf from './tf.js';
+import { ModelLoadError, UnsupportedError } from './errors.js';
+import { sha256Bytes } from './hash.js';
+import { graphAdapter, layersAdapter, type Model, type ModelOptions } from './model.js';
+
+/** The format of a tfjs `model.json`. */
+export type TfjsFormat = 'layers-model' | 'graph-model';
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions extends ModelOptions {
+  /** Force a format instead of detecting it from the file. Default: detected. */
+  format?: TfjsFormat | 'onnx';
+}
+
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
+
+async function readBytes(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new ModelLoadError(`${path}: expected a readable ${what}, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** Decides whether a parsed model.json describes a layers model or a graph model. */
+export function detectTfjsFormat(json: tf.io.ModelJSON, where = 'model.json'): TfjsFormat {
+  const declared = (json as { format?: unknown }).format;
+  if (declared === 'layers-model' || declared === 'graph-model') return declared;
+  const topo = json.modelTopology as Record<string, unknown> | undefined;
+  if (topo && typeof topo === 'object') {
+    if ('node' in topo) return 'graph-model';
+    if ('class_name' in topo || 'model_config' in topo || 'config' in topo) return 'layers-model';
+  }
+  throw new ModelLoadError(`${where}: expected a tfjs model.json with format 'layers-model' or 'graph-model' (or a recognisable modelTopology), got ${declared === undefined ? 'neither' : JSON.stringify(declared)}`);
+}
+
+interface LoadedJson {
+  json: tf.io.ModelJSON;
+  artifacts: tf.io.ModelArtifacts;
+  sha256: string;
+}
+
+async function readTfjsArtifacts(jsonPath: string): Promise<LoadedJson> {
+  const text = await readBytes(jsonPath, 'model.json');
+  let json: tf.io.ModelJSON;
+  try {
+    json = JSON.parse(new TextDecoder().decode(text)) as tf.io.ModelJSON;
+  } catch (e) {
+    throw new ModelLoadError(`${jsonPath}: expected valid JSON, got ${(e as Error).message}`);
+  }
+  if (!json || typeof json !== 'object' || !json.modelTopology) {
+    throw new ModelLoadError(`${jsonPath}: expected a tfjs model.json with a modelTopology, got ${json === null ? 'null' : typeof json === 'object' ? 'an object without modelTopology' : typeof json}`);
+  }
+  const dir = dirname(jsonPath);
+  const parts: Uint8Array[] = [text];
+  const artifacts = await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
+    if (!Array.isArray(manifest)) throw new ModelLoadError(`${jsonPath}: expected weightsManifest to be a list of groups, got ${typeof manifest}`);
+    const specs: tf.io.WeightsManifestEntry[] = [];
+    const buffers: ArrayBuffer[] = [];
+    for (const group of manifest) {
+      let groupBytes = 0;
+      for (const p of group.paths) {
+        const bytes = await readBytes(join(dir, p), 'weight shard');
+        parts.push(bytes);
+        groupBytes += bytes.byteLength;
+        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      }
+      let expected = 0;
+      for (const w of group.weights) {
+        if (w.quantization) {
+          expected += w.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[w.quantization.dtype] ?? 1);
+        } else {
+          const per = DTYPE_BYTES[w.dtype];
+          if (per === undefined) throw new ModelLoadError(`${jsonPath}: expected weight dtypes among ${Object.keys(DTYPE_BYTES).join(', ')}, got '${w.dtype}' for ${w.name}`);
+          expected += w.shape.reduce((a, b) => a * b, 1) * per;
+        }
+      }
+      if (expected !== groupBytes) {
+        throw new ModelLoadError(`${jsonPath}: expected ${expected} bytes of weights in ${group.paths.join(', ')} for the manifest, got ${groupBytes} (truncated or mismatched shard)`);
+      }
+      specs.push(...group.weights);
+    }
+    return [specs, tf.io.concatenateArrayBuffers(buffers)];
+  });
+  return { json, artifacts, sha256: sha256Bytes(parts) };
+}
+
+async function resolveModelPath(path: string): Promise<string> {
+  let s;
+  try {
+    s = await stat(path);
+  } catch (e) {
+    throw new ModelLoadError(`${path}: expected a model file or directory, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return s.isDirectory() ? join(path, 'model.json') : path;
+}
+
+/**
+ * Loads a model from disk into a {@link Model}.
+ *
+ * - A tfjs `model.json` (or a directory holding one) with its weight shards: the format is detected
+ *   (`layers-model` → {@link fromLayersModel}, `graph-model` → {@link fromGraphModel}); needs no tfjs-node.
+ * - A `.onnx` file: imported into tfjs ops by the ONNX importer when every operator is supported (white-box),
+ *   else served by onnxruntime-node as a query-only model with a warning.
+ *
+ * The model's `fingerprint()` is the SHA-256 of the files read. `dispose()` frees the loaded model.
+ *
+ * @param path - a `model.json`, a directory containing one, or a `.onnx` file.
+ * @param options - bounds (default `[0, 1]`), preprocessing, name; `format` to skip detection.
+ * @throws {@link ModelLoadError} for a missing, unreadable or corrupt file (bad JSON, missing or truncated shard);
+ *   {@link UnsupportedError} for an ONNX model that neither path can run.
+ * @example
+ * ```ts
+ * const model = await loadModel('assets/mnist-cnn/model.json', { bounds: [0, 1] });
+ * ```
+ */
+export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
+  const file = await resolveModelPath(resolve(path));
+  const { format, ...modelOptions } = options;
+  if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
+    return loadOnnxFile(file, modelOptions);
+  }
+  const { json, artifacts, sha256 } = await readTfjsArtifacts(file);
+  const kind = format ?? detectTfjsFormat(json, file);
+  const fingerprint = async (): Promise<string> => sha256;
+  const name = modelOptions.name ?? (file.endsWith('model.json') ? dirname(file).split(/[\\/]/).pop() : undefined) ?? 'model';
+  try {
+    if (kind === 'layers-model') {
+      const tfl = await import('@tensorflow/tfjs-layers');
+      const net = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+      return await layersAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+    }
+    const tfc = await import('@tensorflow/tfjs-converter');
+    const net = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
+    return graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+  } catch (e) {
+    if (e instanceof ModelLoadError || (e as { code?: string }).code?.startsWith('E_')) throw e;
+    throw new ModelLoadError(`${file}: expected a loadable tfjs ${kind}, got ${(e as Error).message}`);
+  }
+}
+
+type OnnxLoader = (path: string, options: ModelOptions) => Promise<Model>;
+
+async function loadOnnxFile(file: string, options: ModelOptions): Promise<Model> {
+  let loader: OnnxLoader | undefined;
+  try {
+    const spec = './onnx/index.js';
+    const mod = (await import(spec)) as { loadOnnx?: OnnxLoader };
+    loader = mod.loadOnnx;
+  } catch {
+    loader = undefined;
+  }
+  if (!loader) throw new UnsupportedError(`${file}: expected the ONNX importer to be available, got none in this build`);
+  return loader(file, options);
+}
