@@ -1,0 +1,306 @@
+/**
+ * Renderings of a `Report`: Markdown (for READMEs, pull requests, CI summaries) and compact plain text
+ * (for a terminal). Both are pure functions of the JSON; accuracies are shown as percentages with one decimal.
+ *
+ * @example
+ * ```ts
+ * import { writeFile } from 'node:fs/promises';
+ * await writeFile('report.md', renderMarkdown(report));
+ * process.stdout.write(renderText(report));
+ * ```
+ * @module
+ */
+import type { AttackEntry, ClassEntry, Interval, Report } from './report.js';
+
+/** A fraction as a percentage with one decimal: `0.9812` → `98.1%`. */
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+/** An interval as `[49.0%, 94.3%]`. */
+function interval(ci: Interval): string {
+  return `[${pct(ci.lower)}, ${pct(ci.upper)}]`;
+}
+
+/** A confidence level as a column label: `0.95` → `95% CI`. */
+function levelLabel(level: number): string {
+  return `${Number((level * 100).toFixed(2))}% CI`;
+}
+
+/** A number with at most 4 significant digits, no trailing zeros. */
+function num(x: number): string {
+  if (x === 0) return '0';
+  return String(Number(x.toPrecision(4)));
+}
+
+/**
+ * An epsilon with at most 4 significant digits, annotated with its `k/255` form when it is one and its decimal
+ * form had to be rounded (e.g. `0.03137 (8/255)`).
+ */
+function eps(e: number): string {
+  const short = num(e);
+  const k = e * 255;
+  const rounded = Math.round(k);
+  if (rounded > 0 && Math.abs(k - rounded) < 1e-6 && String(e) !== short) return `${short} (${rounded}/255)`;
+  return short;
+}
+
+function seconds(s: number): string {
+  return s.toFixed(2);
+}
+
+function normLabel(norm: string, unicode: boolean): string {
+  if (norm === 'linf') return unicode ? 'L∞' : 'Linf';
+  if (norm === 'l2') return 'L2';
+  return norm;
+}
+
+function shortHash(h: string): string {
+  return /^[0-9a-f]{64}$/.test(h) ? h.slice(0, 12) : h;
+}
+
+function className(c: ClassEntry): string {
+  return c.name !== undefined && c.name !== '' ? `${c.label} (${c.name})` : String(c.label);
+}
+
+/** The largest epsilon with per-class results, and the (up to) three classes least robust there. */
+function weakestClasses(report: Report, k = 3): { epsilon: number; classes: { entry: ClassEntry; robust: number }[] } | undefined {
+  let largest = -Infinity;
+  for (const c of report.perClass) for (const r of c.robust) largest = Math.max(largest, r.epsilon);
+  if (!Number.isFinite(largest)) return undefined;
+  const rows: { entry: ClassEntry; robust: number }[] = [];
+  for (const c of report.perClass) {
+    const r = c.robust.find((x) => x.epsilon === largest);
+    if (c.count > 0 && r !== undefined) rows.push({ entry: c, robust: r.robustAccuracy });
+  }
+  if (rows.length === 0) return undefined;
+  rows.sort((a, b) => a.robust - b.robust || a.entry.cleanAccuracy - b.entry.cleanAccuracy || a.entry.label - b.entry.label);
+  return { epsilon: largest, classes: rows.slice(0, k) };
+}
+
+function successCell(a: AttackEntry): string {
+  return `${pct(a.successRate)} (${a.succeeded}/${a.attacked})`;
+}
+
+// ---------------------------------------------------------------------------------------------- Markdown
+
+/** Escapes text for Markdown prose and table cells. */
+function md(text: string): string {
+  return text.replace(/[\\`*_[\]<>|]/g, (ch) => `\\${ch}`).replace(/\r?\n/g, ' ');
+}
+
+/** Inline code, safe inside table cells. */
+function code(text: string): string {
+  const t = text.replace(/\r?\n/g, ' ').replace(/\|/g, '\\|');
+  const fence = t.includes('`') ? '``' : '`';
+  const pad = t.includes('`') ? ' ' : '';
+  return `${fence}${pad}${t}${pad}${fence}`;
+}
+
+function mdTable(header: string[], align: ('l' | 'r')[], rows: string[][]): string[] {
+  const sep = align.map((a) => (a === 'r' ? '---:' : '---'));
+  return [`| ${header.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+}
+
+/**
+ * Renders a report as GitHub-flavoured Markdown.
+ *
+ * Sections, in order: a title; a summary line (model, data count, backend, seed); clean accuracy with its
+ * confidence interval; the robustness curve (ε | robust accuracy | CI), the worst case over attacks; a
+ * per-attack table (attack | norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds); the three
+ * weakest classes at the largest epsilon; the warnings; and the provenance (versions, hashes shortened to 12
+ * characters, configuration, times). Percentages have one decimal; epsilons at most four significant digits
+ * (with their `k/255` form when they are one). User-supplied strings are escaped.
+ *
+ * @param report - a report, e.g. from `evaluate` or `validateReport`; not modified.
+ * @returns the Markdown text, ending with a newline.
+ * @example
+ * ```ts
+ * await writeFile('report.md', renderMarkdown(report));
+ * ```
+ */
+export function renderMarkdown(report: Report): string {
+  const p = report.provenance;
+  const out: string[] = [];
+  out.push(`# Robustness report: ${md(p.model.name)}`, '');
+  out.push(
+    `Model ${code(p.model.name)} (${md(p.model.engine)}) · ${report.count} samples from ${code(p.data.source)} · ` +
+      `backend ${code(p.backend)} · seed ${p.seed}`,
+    '',
+  );
+  const cleanCount = Math.round(report.cleanAccuracy * report.count);
+  out.push(
+    `**Clean accuracy:** ${pct(report.cleanAccuracy)} (${cleanCount}/${report.count}, ${levelLabel(report.cleanCi.level)} ${interval(report.cleanCi)})`,
+    '',
+  );
+
+  out.push('## Robustness curve', '');
+  if (report.curve.length === 0) {
+    out.push('No epsilons were evaluated.', '');
+  } else {
+    out.push('Worst case over all attacks: a sample counts as robust only if no attack fooled it.', '');
+    const level = report.curve[0]?.ci.level ?? 0.95;
+    out.push(
+      ...mdTable(
+        ['ε', 'Robust accuracy', levelLabel(level)],
+        ['r', 'r', 'l'],
+        report.curve.map((c) => [eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
+      ),
+      '',
+    );
+  }
+
+  out.push('## Attacks', '');
+  if (report.attacks.length === 0) {
+    out.push('No attacks were run.', '');
+  } else {
+    out.push(
+      ...mdTable(
+        ['Attack', 'Norm', 'ε', 'Robust acc.', 'Success rate', 'Mean L2', 'Mean L∞', 'Seconds'],
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+        report.attacks.map((a) => [
+          md(a.name),
+          normLabel(a.norm, true),
+          eps(a.epsilon),
+          pct(a.robustAccuracy),
+          successCell(a),
+          num(a.meanL2),
+          num(a.meanLinf),
+          seconds(a.seconds),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  const weak = weakestClasses(report);
+  if (weak !== undefined) {
+    out.push(`## Weakest classes at ε = ${eps(weak.epsilon)}`, '');
+    out.push(
+      ...mdTable(
+        ['Class', 'Count', 'Clean acc.', 'Robust acc.'],
+        ['l', 'r', 'r', 'r'],
+        weak.classes.map((w) => [md(className(w.entry)), String(w.entry.count), pct(w.entry.cleanAccuracy), pct(w.robust)]),
+      ),
+      '',
+    );
+  }
+
+  out.push('## Warnings', '');
+  if (report.warnings.length === 0) out.push('None.', '');
+  else out.push(...report.warnings.map((w) => `- ${code(w.code)}: ${md(w.message)}`), '');
+
+  out.push('## Provenance', '');
+  const m = p.model;
+  out.push(
+    `- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}`,
+  );
+  if (p.command !== undefined) out.push(`- Command: ${code(p.command)}`);
+  out.push(
+    `- Model: ${code(m.name)}, engine ${md(m.engine)}, source ${code(m.source)}, sha256 ${code(shortHash(m.sha256))}`,
+    `- Input: shape [${m.inputShape.join(', ')}], layout ${md(m.layout)}, bounds [${m.bounds[0]}, ${m.bounds[1]}], ${m.numClasses} classes` +
+      (m.preprocessing ? `, preprocessing mean [${m.preprocessing.mean.join(', ')}] std [${m.preprocessing.std.join(', ')}]` : ''),
+    `- Data: ${code(p.data.source)}, sha256 ${code(shortHash(p.data.sha256))}, ${p.data.count} samples`,
+    `- Epsilons: ${p.epsilons.length === 0 ? 'none' : p.epsilons.map(eps).join(', ')}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; seed ${p.seed}`,
+  );
+  if (p.attacks.length === 0) out.push('- Attacks: none');
+  else {
+    out.push('- Attacks:');
+    for (const a of p.attacks) out.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}): ${code(JSON.stringify(a.config))}`);
+  }
+  out.push(`- Started ${md(p.startedAt)}, finished ${md(p.finishedAt)} (${seconds(p.seconds)} s)`);
+  out.push(`- Report format ${md(report.version)}`, '');
+  return out.join('\n');
+}
+
+// ------------------------------------------------------------------------------------------------- Text
+
+function textTable(header: string[], align: ('l' | 'r')[], rows: string[][], indent = '  '): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]): string =>
+    indent +
+    cells
+      .map((c, i) => (align[i] === 'r' ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}
+
+/**
+ * Renders a report as a compact plain-text summary for a terminal (ASCII column labels, no colours): the
+ * model, count, backend and seed; clean accuracy with its interval; the robustness curve; the per-attack table;
+ * the weakest classes at the largest epsilon; the warnings; and one line of versions and shortened hashes.
+ *
+ * @param report - a report; not modified.
+ * @returns the text, ending with a newline.
+ * @example
+ * ```ts
+ * process.stdout.write(renderText(report));
+ * ```
+ */
+export function renderText(report: Report): string {
+  const p = report.provenance;
+  const out: string[] = [];
+  out.push(`robustest report: ${p.model.name} (${p.model.engine})`);
+  out.push(`${report.count} samples · backend ${p.backend} · seed ${p.seed} · ${seconds(p.seconds)} s`);
+  out.push(`clean accuracy: ${pct(report.cleanAccuracy)}  ${levelLabel(report.cleanCi.level)} ${interval(report.cleanCi)}`, '');
+
+  if (report.curve.length > 0) {
+    out.push('robustness curve (worst case over attacks)');
+    const level = report.curve[0]?.ci.level ?? 0.95;
+    out.push(
+      ...textTable(
+        ['eps', 'robust acc.', levelLabel(level)],
+        ['r', 'r', 'l'],
+        report.curve.map((c) => [eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
+      ),
+      '',
+    );
+  }
+
+  if (report.attacks.length > 0) {
+    out.push('attacks');
+    out.push(
+      ...textTable(
+        ['attack', 'norm', 'eps', 'robust acc.', 'success rate', 'mean L2', 'mean Linf', 'seconds'],
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+        report.attacks.map((a) => [
+          a.name,
+          normLabel(a.norm, false),
+          eps(a.epsilon),
+          pct(a.robustAccuracy),
+          successCell(a),
+          num(a.meanL2),
+          num(a.meanLinf),
+          seconds(a.seconds),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  const weak = weakestClasses(report);
+  if (weak !== undefined) {
+    out.push(`weakest classes at eps ${eps(weak.epsilon)}`);
+    out.push(
+      ...textTable(
+        ['class', 'count', 'clean acc.', 'robust acc.'],
+        ['l', 'r', 'r', 'r'],
+        weak.classes.map((w) => [className(w.entry), String(w.entry.count), pct(w.entry.cleanAccuracy), pct(w.robust)]),
+      ),
+      '',
+    );
+  }
+
+  if (report.warnings.length === 0) out.push('warnings: none');
+  else {
+    out.push('warnings');
+    for (const w of report.warnings) out.push(`  - ${w.code}: ${w.message}`);
+  }
+  out.push('');
+  out.push(
+    `${p.library.name} ${p.library.version} · tfjs ${p.tfjs} · node ${p.node} · model sha256 ${shortHash(p.model.sha256)} · data sha256 ${shortHash(p.data.sha256)}`,
+    '',
+  );
+  return out.join('\n');
+}

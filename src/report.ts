@@ -1,0 +1,437 @@
+/**
+ * The robustness report: its types, its version and its JSON Schema.
+ *
+ * A report is plain JSON. Every accuracy and rate in it is a fraction in `[0, 1]` (not a percentage), every
+ * epsilon is measured in raw input space (the model's `bounds`), and every time is in seconds. The shape is
+ * described by `schema/report.schema.json` (JSON Schema draft 2020-12), shipped with the package, and checked
+ * by {@link validateReport}. Markdown and plain-text renderings live in `src/report-markdown.ts`.
+ *
+ * Versioning: {@link REPORT_VERSION} follows semver. A minor version may add optional fields; the schema
+ * therefore accepts unknown extra properties and any `1.x.y` version, and rejects other major versions.
+ *
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { validateReport } from 'robustest';
+ * const report = validateReport(JSON.parse(await readFile('report.json', 'utf8')));
+ * console.log(report.cleanAccuracy, report.curve.at(-1)?.robustAccuracy);
+ * ```
+ * @module
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { RobustestError, describe } from './errors.js';
+
+/**
+ * Version of the report format (semver), written into {@link Report.version}.
+ *
+ * @example
+ * ```ts
+ * if (report.version.split('.')[0] !== REPORT_VERSION.split('.')[0]) throw new Error('incompatible report');
+ * ```
+ */
+export const REPORT_VERSION = '1.0.0';
+
+/**
+ * A two-sided confidence interval for a proportion (robustest uses Wilson score intervals).
+ *
+ * @example
+ * ```ts
+ * const ci: Interval = { lower: 0.4902, upper: 0.9433, level: 0.95 }; // 8 successes out of 10
+ * ```
+ */
+export interface Interval {
+  /** Lower end, a fraction in `[0, 1]`. */
+  lower: number;
+  /** Upper end, a fraction in `[0, 1]`, never below {@link Interval.lower}. */
+  upper: number;
+  /** Confidence level in `(0, 1)`, e.g. `0.95`. */
+  level: number;
+}
+
+/**
+ * Summary statistics of a set of non-negative values (perturbation norms). An empty set summarises to zeros.
+ *
+ * @example
+ * ```ts
+ * const s: Stat = { mean: 0.8, median: 0.75, max: 1.2 };
+ * ```
+ */
+export interface Stat {
+  /** Arithmetic mean; `0` for an empty set. */
+  mean: number;
+  /** Median (mean of the two middle values for an even count); `0` for an empty set. */
+  median: number;
+  /** Maximum; `0` for an empty set. */
+  max: number;
+}
+
+/**
+ * Statistics of the perturbation `adversarial - clean` under four norms, over the successful adversarial
+ * examples of one attack at one epsilon.
+ *
+ * @example
+ * ```ts
+ * const zero = { mean: 0, median: 0, max: 0 };
+ * const n: NormStats = { l0: zero, l1: zero, l2: zero, linf: zero };
+ * ```
+ */
+export interface NormStats {
+  /** Number of changed input components (`|delta| > 1e-12`). */
+  l0: Stat;
+  /** Sum of absolute changes. */
+  l1: Stat;
+  /** Euclidean norm of the change. */
+  l2: Stat;
+  /** Largest absolute change of one component. */
+  linf: Stat;
+}
+
+/**
+ * One point of the robustness curve: the per-sample worst case over every attack at one epsilon
+ * (a sample counts as robust only if no attack fooled it).
+ *
+ * @example
+ * ```ts
+ * const p: CurvePoint = { epsilon: 0.1, robustAccuracy: 0.8, robustCount: 8, ci: { lower: 0.4902, upper: 0.9433, level: 0.95 } };
+ * ```
+ */
+export interface CurvePoint {
+  /** Perturbation budget in raw input units; `>= 0`. */
+  epsilon: number;
+  /** Fraction of all evaluated samples that are correctly classified and survive every attack. */
+  robustAccuracy: number;
+  /** Number of such samples (`robustAccuracy * count`). */
+  robustCount: number;
+  /** Confidence interval of {@link CurvePoint.robustAccuracy}. */
+  ci: Interval;
+}
+
+/**
+ * The result of one attack at one epsilon.
+ *
+ * @example
+ * ```ts
+ * const e: AttackEntry = {
+ *   name: 'pgd', norm: 'linf', epsilon: 0.1, robustAccuracy: 0.8, ci: { lower: 0.49, upper: 0.94, level: 0.95 },
+ *   successRate: 0.1, attacked: 9, succeeded: 1, meanL2: 1.3, meanLinf: 0.1, norms, seconds: 2.5,
+ * };
+ * ```
+ */
+export interface AttackEntry {
+  /** Attack name, e.g. `pgd`. */
+  name: string;
+  /** The norm the attack's budget is measured in. */
+  norm: 'linf' | 'l2';
+  /** Perturbation budget in raw input units; `>= 0`. */
+  epsilon: number;
+  /**
+   * Robust accuracy after this attack (and the attacks before it, when the evaluation cascades), as a fraction
+   * of all evaluated samples.
+   */
+  robustAccuracy: number;
+  /** Confidence interval of {@link AttackEntry.robustAccuracy}. */
+  ci: Interval;
+  /** `succeeded / attacked`, `0` when nothing was attacked. */
+  successRate: number;
+  /** Number of samples this attack ran on (correctly classified and, when cascading, still robust). */
+  attacked: number;
+  /** Number of those the attack fooled; `<= attacked`. */
+  succeeded: number;
+  /** Mean L2 norm of the successful perturbations; `0` when none succeeded. */
+  meanL2: number;
+  /** Mean L∞ norm of the successful perturbations; `0` when none succeeded. */
+  meanLinf: number;
+  /** Full statistics of the successful perturbations. */
+  norms: NormStats;
+  /** Wall-clock time spent in this attack at this epsilon. */
+  seconds: number;
+}
+
+/**
+ * Accuracy of one class, clean and per epsilon (worst case over attacks).
+ *
+ * @example
+ * ```ts
+ * const c: ClassEntry = { label: 3, name: 'cat', count: 100, cleanAccuracy: 0.9, robust: [{ epsilon: 0.1, robustAccuracy: 0.4 }] };
+ * ```
+ */
+export interface ClassEntry {
+  /** Class index in `[0, numClasses)`. */
+  label: number;
+  /** Human-readable class name, when known. */
+  name?: string;
+  /** Number of evaluated samples with this true label. */
+  count: number;
+  /** Clean accuracy on those samples; `0` when `count` is `0`. */
+  cleanAccuracy: number;
+  /** Robust accuracy on those samples, one entry per epsilon of the curve. */
+  robust: { epsilon: number; robustAccuracy: number }[];
+}
+
+/**
+ * A sanity-check finding: something about the setup that makes the numbers suspicious.
+ *
+ * @example
+ * ```ts
+ * const w: ReportWarning = { code: 'probability-output', message: 'model outputs look like probabilities ...' };
+ * ```
+ */
+export interface ReportWarning {
+  /** Stable kebab-case code, e.g. `probability-output`, `zero-gradients`, `softmax-head`. */
+  code: string;
+  /** Human-readable explanation and what to do about it. */
+  message: string;
+}
+
+/**
+ * Everything needed to reproduce (or distrust) a report: versions, hashes, configuration and timings.
+ *
+ * @example
+ * ```ts
+ * console.log(`${report.provenance.model.name} ${report.provenance.model.sha256.slice(0, 12)} seed=${report.provenance.seed}`);
+ * ```
+ */
+export interface Provenance {
+  /** The library that produced the report. */
+  library: { name: string; version: string };
+  /** Version of `@tensorflow/tfjs-core`. */
+  tfjs: string;
+  /** Node.js version (`process.version`). */
+  node: string;
+  /** Platform and architecture, e.g. `linux-x64`. */
+  platform: string;
+  /** The tfjs backend that ran the evaluation (`cpu`, `wasm`, `tensorflow`). */
+  backend: string;
+  /** The seed every random choice derives from. */
+  seed: number;
+  /** The command line, when run from the CLI. */
+  command?: string;
+  /** The model under test. */
+  model: {
+    /** Model name. */
+    name: string;
+    /** Engine, e.g. `tfjs`, `onnx-import`, `onnxruntime`. */
+    engine: string;
+    /** Where the model was loaded from (a path or URL). */
+    source: string;
+    /** SHA-256 (64 lowercase hex digits) of the weights, or `unknown` / `unknown:<why>`. */
+    sha256: string;
+    /** Raw input range `[lower, upper]`. */
+    bounds: [number, number];
+    /** Shape of one input, without the batch dimension. */
+    inputShape: number[];
+    /** Input layout (`NHWC`, `NCHW`, `flat`). */
+    layout: string;
+    /** Number of classes. */
+    numClasses: number;
+    /** Normalisation applied inside the model. */
+    preprocessing?: { mean: number[]; std: number[] };
+  };
+  /** The evaluation data. */
+  data: {
+    /** Where the data came from (a path, or a description). */
+    source: string;
+    /** SHA-256 (64 lowercase hex digits) of inputs and labels, or `unknown` / `unknown:<why>`. */
+    sha256: string;
+    /** Number of samples evaluated. */
+    count: number;
+  };
+  /** Every attack with its full configuration, in the order it ran. */
+  attacks: { name: string; norm: string; config: Record<string, unknown> }[];
+  /** The epsilons evaluated, in raw input units. */
+  epsilons: number[];
+  /** Batch size used for the evaluation. */
+  batchSize: number;
+  /** Whether each attack ran only on the samples that survived the attacks before it. */
+  cascade: boolean;
+  /** ISO 8601 start time, e.g. `2026-01-31T12:00:00.000Z`. */
+  startedAt: string;
+  /** ISO 8601 end time. */
+  finishedAt: string;
+  /** Total wall-clock time of the evaluation. */
+  seconds: number;
+}
+
+/**
+ * A complete robustness report, the JSON the CLI writes and every rendering reads.
+ *
+ * @example
+ * ```ts
+ * const report: Report = validateReport(JSON.parse(text));
+ * for (const p of report.curve) console.log(p.epsilon, p.robustAccuracy);
+ * ```
+ */
+export interface Report {
+  /** Report format version, {@link REPORT_VERSION} when written by this library. */
+  version: string;
+  /** Discriminant, always `robustest-report`. */
+  kind: 'robustest-report';
+  /** Number of samples evaluated. */
+  count: number;
+  /** Fraction of samples classified correctly without any attack. */
+  cleanAccuracy: number;
+  /** Confidence interval of {@link Report.cleanAccuracy}. */
+  cleanCi: Interval;
+  /** Worst case over attacks, one point per epsilon, in the order the epsilons were given. */
+  curve: CurvePoint[];
+  /** One entry per attack and epsilon. */
+  attacks: AttackEntry[];
+  /** One entry per class present in the data. */
+  perClass: ClassEntry[];
+  /** Sanity-check findings; empty when nothing looked suspicious. */
+  warnings: ReportWarning[];
+  /** Versions, hashes, configuration and timings. */
+  provenance: Provenance;
+}
+
+/**
+ * Thrown by {@link validateReport} when a value is not a valid report; the message lists the first few
+ * violations with their JSON paths, and {@link ReportError.violations} holds them all.
+ *
+ * @example
+ * ```ts
+ * try { validateReport(value); }
+ * catch (e) { if (e instanceof ReportError) console.error(e.violations.join('\n')); }
+ * ```
+ */
+export class ReportError extends RobustestError {
+  /** Every violation found, each as `/json/path: problem`. */
+  readonly violations: readonly string[];
+  /**
+   * @param message - `where: expected X, got Y`.
+   * @param violations - every violation found, each as `/json/path: problem`.
+   */
+  constructor(message: string, violations: readonly string[] = []) {
+    super(message, 'E_REPORT');
+    this.violations = violations;
+  }
+}
+
+const PACKAGE_NAME = 'robustest';
+const SCHEMA_RELATIVE = join('schema', 'report.schema.json');
+
+/**
+ * Finds `schema/report.schema.json` by walking up from this module to the package root (the directory whose
+ * package.json is named `robustest`): works both from `src/` (tests, tsx) and from the compiled `dist/src/`.
+ */
+function findSchemaPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        const parsed = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown };
+        if (parsed.name === PACKAGE_NAME) return join(dir, SCHEMA_RELATIVE);
+      } catch {
+        // an unreadable package.json is not ours; keep walking up
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new ReportError(
+        `validateReport: expected ${SCHEMA_RELATIVE} under the ${PACKAGE_NAME} package root, got no package.json named ${PACKAGE_NAME} above ${dirname(fileURLToPath(import.meta.url))}`,
+      );
+    }
+    dir = parent;
+  }
+}
+
+let schemaCache: Record<string, unknown> | undefined;
+let validatorCache: ValidateFunction | undefined;
+
+/**
+ * The report's JSON Schema (draft 2020-12), read once from `schema/report.schema.json` in the package.
+ *
+ * @returns the parsed schema object; treat it as read-only.
+ * @throws {@link ReportError} if the schema file cannot be found or parsed.
+ * @example
+ * ```ts
+ * import { writeFile } from 'node:fs/promises';
+ * await writeFile('report.schema.json', JSON.stringify(reportSchema(), null, 2));
+ * ```
+ */
+export function reportSchema(): Record<string, unknown> {
+  if (schemaCache === undefined) {
+    const path = findSchemaPath();
+    try {
+      schemaCache = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new ReportError(`validateReport: expected a readable JSON schema at ${path}, got ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return schemaCache;
+}
+
+function validator(): ValidateFunction {
+  if (validatorCache === undefined) {
+    const ajv = new Ajv2020({ allErrors: true, strict: true });
+    validatorCache = ajv.compile(reportSchema());
+  }
+  return validatorCache;
+}
+
+function formatViolation(e: ErrorObject): string {
+  const path = e.instancePath === '' ? '/' : e.instancePath;
+  let detail = e.message ?? e.keyword;
+  if (e.keyword === 'required') detail = `missing required property ${JSON.stringify(e.params['missingProperty'])}`;
+  else if (e.keyword === 'const') detail = `must be ${JSON.stringify(e.params['allowedValue'])}`;
+  else if (e.keyword === 'enum') detail = `must be one of ${JSON.stringify(e.params['allowedValues'])}`;
+  return `${path}: ${detail}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Constraints JSON Schema cannot express: orderings between fields. */
+function semanticViolations(report: Report): string[] {
+  const out: string[] = [];
+  const interval = (path: string, ci: Interval): void => {
+    if (ci.lower > ci.upper) out.push(`${path}: lower (${ci.lower}) must not exceed upper (${ci.upper})`);
+  };
+  interval('/cleanCi', report.cleanCi);
+  report.curve.forEach((p, i) => {
+    interval(`/curve/${i}/ci`, p.ci);
+    if (p.robustCount > report.count) out.push(`/curve/${i}/robustCount: must not exceed count (${report.count}), got ${p.robustCount}`);
+  });
+  report.attacks.forEach((a, i) => {
+    interval(`/attacks/${i}/ci`, a.ci);
+    if (a.succeeded > a.attacked) out.push(`/attacks/${i}/succeeded: must not exceed attacked (${a.attacked}), got ${a.succeeded}`);
+  });
+  const [lo, hi] = report.provenance.model.bounds;
+  if (!(lo < hi)) out.push(`/provenance/model/bounds: lower must be below upper, got [${lo}, ${hi}]`);
+  return out;
+}
+
+/**
+ * Checks that a value (typically parsed JSON) is a valid report: first against `schema/report.schema.json`
+ * (every required field, types, accuracies and rates in `[0, 1]`, counts non-negative integers, version `1.x.y`),
+ * then a few cross-field rules the schema cannot express (interval `lower <= upper`, `succeeded <= attacked`,
+ * `robustCount <= count`, bounds lower below upper).
+ *
+ * @param value - the candidate report; not modified.
+ * @returns the same value, typed as a {@link Report}.
+ * @throws {@link ReportError} listing the first five violations as `/json/path: problem` (all of them in
+ * {@link ReportError.violations}), or when the schema file itself cannot be loaded.
+ * @example
+ * ```ts
+ * const report = validateReport(JSON.parse(await readFile('report.json', 'utf8')));
+ * ```
+ */
+export function validateReport(value: unknown): Report {
+  const validate = validator();
+  let violations: string[];
+  if (validate(value)) {
+    violations = semanticViolations(value as Report);
+  } else {
+    violations = (validate.errors ?? []).map(formatViolation);
+  }
+  if (violations.length === 0) return value as Report;
+  const shown = violations.slice(0, 5).join('; ');
+  const more = violations.length > 5 ? ` (and ${violations.length - 5} more)` : '';
+  const got = isRecord(value) ? shown + more : `${describe(value)}: ${shown}${more}`;
+  throw new ReportError(`validateReport: expected a valid robustest report, got ${got}`, violations);
+}

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import * as tf from '../../src/tf.js';
+import { ConfigError, ShapeError } from '../../src/errors.js';
+import {
+  WARNING_CODES,
+  checkGradients,
+  checkOutputs,
+  looksLikeLogProbabilities,
+  looksLikeProbabilities,
+  softmaxHeadWarning,
+  warning,
+  zeroGradientFraction,
+} from '../../metrics/checks.js';
+
+const LOGITS = [
+  [2.0, -1.0, 0.5],
+  [-0.3, 0.8, 0.1],
+  [4.0, 4.0, -2.0],
+  [0.2, 0.1, 0.3],
+];
+
+/** Runs fn and asserts it left no tensor behind. */
+async function noLeak<T>(fn: () => Promise<T>): Promise<T> {
+  const before = tf.memory().numTensors;
+  const out = await fn();
+  expect(tf.memory().numTensors).toBe(before);
+  return out;
+}
+
+describe('looksLikeProbabilities / looksLikeLogProbabilities', () => {
+  it('recognises softmax outputs and rejects logits', async () => {
+    const logits = tf.tensor2d(LOGITS);
+    const probs = tf.softmax(logits);
+    const logProbs = tf.logSoftmax(logits);
+    expect(await noLeak(() => looksLikeProbabilities(probs))).toBe(true);
+    expect(await noLeak(() => looksLikeProbabilities(logits))).toBe(false);
+    expect(await noLeak(() => looksLikeProbabilities(logProbs))).toBe(false);
+    expect(await noLeak(() => looksLikeLogProbabilities(logProbs))).toBe(true);
+    expect(await noLeak(() => looksLikeLogProbabilities(logits))).toBe(false);
+    expect(await noLeak(() => looksLikeLogProbabilities(probs))).toBe(false);
+    tf.dispose([logits, probs, logProbs]);
+  });
+
+  it('rejects rows in [0, 1] that do not sum to 1, and negative rows whose exponentials do not', async () => {
+    const unnormalised = tf.tensor2d([
+      [0.2, 0.3, 0.1],
+      [0.5, 0.5, 0],
+    ]);
+    const almost = tf.tensor2d([[0.3333, 0.3333, 0.3334]]); // sums to 1 exactly
+    const offByMore = tf.tensor2d([[0.5, 0.5, 0.01]]); // sum 1.01
+    expect(await looksLikeProbabilities(unnormalised)).toBe(false);
+    expect(await looksLikeProbabilities(almost)).toBe(true);
+    expect(await looksLikeProbabilities(offByMore)).toBe(false);
+    const negative = tf.tensor2d([[-1, -2, -3]]);
+    expect(await looksLikeLogProbabilities(negative)).toBe(false);
+    tf.dispose([unnormalised, almost, offByMore, negative]);
+  });
+
+  it('is false for an empty batch and rejects other ranks', async () => {
+    const empty = tf.zeros([0, 3]) as tf.Tensor2D;
+    expect(await looksLikeProbabilities(empty)).toBe(false);
+    expect(await looksLikeLogProbabilities(empty)).toBe(false);
+    const v = tf.tensor1d([0.5, 0.5]) as unknown as tf.Tensor2D;
+    await expect(looksLikeProbabilities(v)).rejects.toThrow(ShapeError);
+    await expect(looksLikeLogProbabilities(v)).rejects.toThrow('looksLikeLogProbabilities: expected logits of rank 2 [N, C], got shape [2]');
+    tf.dispose([empty, v]);
+  });
+});
+
+describe('zeroGradientFraction', () => {
+  it('counts samples whose gradient is zero everywhere', async () => {
+    const grad = tf.tensor3d([
+      [[0, 0], [0, 0]],
+      [[0, 1e-9], [0, 0]],
+      [[0, 0], [0, 0]],
+      [[-2, 3], [0, 1]],
+    ]);
+    expect(await noLeak(() => zeroGradientFraction(grad))).toBe(0.5);
+    grad.dispose();
+  });
+
+  it('is 0 for an empty batch and rejects scalars', async () => {
+    const empty = tf.zeros([0, 5]);
+    expect(await zeroGradientFraction(empty)).toBe(0);
+    const s = tf.scalar(0);
+    await expect(zeroGradientFraction(s)).rejects.toThrow(ShapeError);
+    tf.dispose([empty, s]);
+  });
+
+  it('sees masked gradients through a hard threshold', async () => {
+    // A model that rounds its input has a zero input-gradient everywhere: the classic masking case.
+    const x = tf.tensor2d([
+      [0.2, 0.7],
+      [0.9, 0.1],
+    ]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.round(t), 3)))(x);
+    expect(await zeroGradientFraction(g)).toBe(1);
+    tf.dispose([x, g]);
+  });
+});
+
+describe('warnings', () => {
+  it('builds warnings with kebab-case codes', () => {
+    expect(warning('zero-gradients', 'm')).toEqual({ code: 'zero-gradients', message: 'm' });
+    expect(() => warning('Zero Gradients', 'm')).toThrow(ConfigError);
+    expect(() => warning('zero-gradients', '')).toThrow('warning: expected message to be a non-empty string, got ""');
+    expect(WARNING_CODES).toEqual({
+      probabilityOutput: 'probability-output',
+      logProbabilityOutput: 'log-probability-output',
+      zeroGradients: 'zero-gradients',
+      softmaxHead: 'softmax-head',
+    });
+    expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
+    expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);
+  });
+
+  it('checkOutputs reports probability and log-probability outputs, nothing for logits', async () => {
+    const logits = tf.tensor2d(LOGITS);
+    const probs = tf.softmax(logits);
+    const logProbs = tf.logSoftmax(logits);
+    const p = await noLeak(() => checkOutputs(probs, { name: 'net' }));
+    expect(p).toHaveLength(1);
+    expect(p[0]?.code).toBe('probability-output');
+    expect(p[0]?.message).toMatch(/^net: outputs look like probabilities/);
+    const lp = await noLeak(() => checkOutputs(logProbs));
+    expect(lp.map((w) => w.code)).toEqual(['log-probability-output']);
+    expect(await noLeak(() => checkOutputs(logits))).toEqual([]);
+    tf.dispose([logits, probs, logProbs]);
+  });
+
+  it('checkGradients warns above the threshold only', async () => {
+    const grad = tf.tensor2d([
+      [0, 0],
+      [1, 0],
+      [0, 2],
+      [0, 1],
+    ]); // 25% zero
+    expect(await noLeak(() => checkGradients(grad))).toHaveLength(1); // default threshold 0.1
+    const w = await checkGradients(grad, { threshold: 0.1, name: 'net' });
+    expect(w[0]?.code).toBe('zero-gradients');
+    expect(w[0]?.message).toMatch(/^net: 25\.0% of samples have an all-zero input gradient/);
+    expect(await checkGradients(grad, { threshold: 0.25 })).toEqual([]);
+    await expect(checkGradients(grad, { threshold: 2 })).rejects.toThrow(
+      'checkGradients: expected threshold to be a number in [0, 1], got 2',
+    );
+    grad.dispose();
+  });
+});
