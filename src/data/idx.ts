@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { ConfigError, DataLoadError, ShapeError, describe } from '../errors.js';
+import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import type { Dataset, LoadOptions } from './types.js';
-import { fitShape, scaleUint8 } from './shape.js';
+import { arrangeSamples, checkBounds, checkLimit, scaleUint8, toLabels } from './shape.js';
 
 /** A decoded IDX array. */
 export interface IdxArray {
@@ -93,13 +93,15 @@ async function read(path: string): Promise<Uint8Array> {
 
 /**
  * Loads an IDX image file and its IDX label file (MNIST, Fashion-MNIST, EMNIST, ...).
- * uint8 pixels are scaled linearly from 0..255 into `options.bounds`.
+ * uint8 pixels are scaled linearly from 0..255 into `options.bounds`; other types are taken as they are.
+ * Labels must be integers in `[0, 2³¹ − 1]`. Samples are brought into `options.inputShape` by a reshape or an
+ * NHWC↔NCHW transpose (see {@link arrangeSamples}).
  *
  * @param imagesPath - path of the `idx3-ubyte` images (or any IDX array whose first axis is the sample).
  * @param labelsPath - path of the `idx1-ubyte` labels.
  * @param options - bounds (default `[0, 1]`), limit, target `inputShape`.
  * @throws {@link DataLoadError} for unreadable or malformed files or mismatched counts; {@link ShapeError} if the
- *   images cannot take `inputShape`; {@link ConfigError} for a bad limit.
+ *   images cannot take `inputShape`; {@link ConfigError} for a bad limit or bounds.
  * @example
  * ```ts
  * const test = await loadIdx('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte', { limit: 1000, inputShape: [28, 28, 1] });
@@ -107,9 +109,9 @@ async function read(path: string): Promise<Uint8Array> {
  */
 export async function loadIdx(imagesPath: string, labelsPath: string, options: LoadOptions = {}): Promise<Dataset> {
   const limit = options.limit;
-  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) {
-    throw new ConfigError(`loadIdx: expected limit to be a positive integer, got ${describe(limit)}`);
-  }
+  checkLimit(limit, 'loadIdx');
+  const bounds = options.bounds ?? [0, 1];
+  checkBounds(bounds, 'loadIdx');
   const [imgBytes, lblBytes] = await Promise.all([read(imagesPath), read(labelsPath)]);
   const img = decodeIdx(imgBytes, imagesPath);
   const lbl = decodeIdx(lblBytes, labelsPath);
@@ -123,10 +125,10 @@ export async function loadIdx(imagesPath: string, labelsPath: string, options: L
   const stored = img.dims.slice(1);
   const per = stored.reduce((a, b) => a * b, 1);
   const raw = img.data.subarray(0, count * per);
-  const images = raw instanceof Uint8Array ? scaleUint8(raw, options.bounds ?? [0, 1]) : Float32Array.from(raw);
-  const labels = Int32Array.from(lbl.data.subarray(0, count));
-  const shape = fitShape(stored, options.inputShape, options.layout, imagesPath);
-  if (shape === undefined) throw new ShapeError(`${imagesPath}: expected images that fit [${options.inputShape?.join(', ')}], got [${stored.join(', ')}]`);
+  const scaled = raw instanceof Uint8Array ? scaleUint8(raw, bounds) : Float32Array.from(raw);
+  // Labels are checked one by one: a float, negative or out-of-range label is an error, never truncated.
+  const labels = toLabels(lbl.data, count, labelsPath);
+  const { data: images, shape } = arrangeSamples(scaled, count, stored, options.inputShape, options.layout, imagesPath);
   return {
     images,
     shape,
