@@ -3,7 +3,7 @@
  * Format: http://yann.lecun.com/exdb/mnist/ (magic `0x0000 TT DD`, big-endian dimensions, row-major data).
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
@@ -85,8 +85,11 @@ export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
 
 async function read(path: string): Promise<Uint8Array> {
   try {
+    // a FIFO or device could block the read forever
+    if (!(await stat(path)).isFile()) throw new DataLoadError(`${path}: expected a regular file, got a directory, pipe, socket or device`);
     return await readFile(path);
   } catch (e) {
+    if (e instanceof DataLoadError) throw e;
     throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -22,10 +22,22 @@ import { checkBounds, checkLimit, hwcToChw, scaleUint8 } from './shape.js';
  * File extensions (lower case, without the dot) that {@link loadImageFolder} reads; other files are ignored.
  * `bmp` is listed although sharp cannot decode it, so that a BMP file fails loudly (a {@link DataLoadError}
  * naming it) rather than being skipped without a word.
+ *
+ * @example
+ * ```ts
+ * IMAGE_EXTENSIONS.includes('webp'); // true
+ * ```
  */
 export const IMAGE_EXTENSIONS: readonly string[] = ['png', 'jpg', 'jpeg', 'jfif', 'webp', 'gif', 'tif', 'tiff', 'avif', 'bmp'];
 
-/** Options of {@link loadImageFolder}. */
+/**
+ * Options of {@link loadImageFolder}.
+ *
+ * @example
+ * ```ts
+ * const options: ImageFolderOptions = { inputShape: [3, 224, 224], bounds: [0, 1], fit: 'cover', classNames: ['cat', 'dog'] };
+ * ```
+ */
 export interface ImageFolderOptions extends LoadOptions {
   /**
    * Class names in label order: the images of subfolder `classNames[i]` get label `i`. Every subfolder must
@@ -43,7 +55,15 @@ export interface ImageFolderOptions extends LoadOptions {
   concurrency?: number;
 }
 
-/** What {@link loadImageFolder} returns: a {@link Dataset} plus the files and classes it came from. */
+/**
+ * What {@link loadImageFolder} returns: a {@link Dataset} plus the files and classes it came from.
+ *
+ * @example
+ * ```ts
+ * const ds = await loadImageFolder('val', { inputShape: [64, 64, 3] });
+ * console.log(`${ds.files[0]} is a ${ds.classNames[ds.labels[0]!]}`);
+ * ```
+ */
 export interface ImageFolderDataset extends Dataset {
   /** Paths of the images relative to the folder (with `/` separators), in sample order. */
   readonly files: readonly string[];

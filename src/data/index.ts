@@ -20,10 +20,24 @@ export { decodeNpy, loadNpy, type NpyArray, type NpyData, type NpyDtype } from '
 export { IMAGE_EXTENSIONS, loadImageFolder, type ImageFolderDataset, type ImageFolderOptions } from './images.js';
 export { arrangeSamples, chwToHwc, fitShape, hwcToChw, scaleUint8, toLabels, type ArrangedSamples, type LabelSource } from './shape.js';
 
-/** The formats {@link loadData} understands. */
+/**
+ * The formats {@link loadData} understands, as {@link detectFormat} names them.
+ *
+ * @example
+ * ```ts
+ * const f: DataFormat = await detectFormat('x_test.npy'); // 'npy'
+ * ```
+ */
 export type DataFormat = 'image-folder' | 'npy' | 'idx';
 
-/** Options of {@link loadData}: those of every loader, plus the label file for the array formats. */
+/**
+ * Options of {@link loadData}: those of every loader, plus the label file for the array formats.
+ *
+ * @example
+ * ```ts
+ * const options: LoadDataOptions = { labels: 'y_test.npy', inputShape: [32, 32, 3], bounds: [0, 1], limit: 1000 };
+ * ```
+ */
 export interface LoadDataOptions extends ImageFolderOptions {
   /** Path of the label file; required for `.npy` and IDX data, not allowed for an image folder. */
   labels?: string;
@@ -66,13 +80,15 @@ async function sniff(path: string): Promise<Uint8Array> {
  * ```
  */
 export async function detectFormat(path: string): Promise<DataFormat> {
-  let isDir: boolean;
+  let info;
   try {
-    isDir = (await stat(path)).isDirectory();
+    info = await stat(path);
   } catch (e) {
     throw new DataLoadError(`${path}: expected an existing file or directory, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (isDir) return 'image-folder';
+  if (info.isDirectory()) return 'image-folder';
+  // a FIFO or device could block a read forever
+  if (!info.isFile()) throw new DataLoadError(`${path}: expected a regular file or a directory, got another kind of file (a pipe, socket or device)`);
   const name = basename(path).toLowerCase().replace(/\.gz$/, '');
   if (name.endsWith('.npz')) {
     throw new DataLoadError(`${path}: expected a .npy array, got a .npz archive (extract it: np.savez(...) → np.save('x.npy', np.load(path)['x']))`);

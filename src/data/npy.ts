@@ -11,7 +11,7 @@
  * always see C order. Structured, object, string, complex and datetime arrays are rejected.
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
@@ -37,7 +37,15 @@ export type NpyData =
   | Uint32Array
   | BigUint64Array;
 
-/** A decoded `.npy` array, always in C (row-major) order. */
+/**
+ * A decoded `.npy` array, always in C (row-major) order.
+ *
+ * @example
+ * ```ts
+ * const a: NpyArray = decodeNpy(bytes, 'x.npy');
+ * if (a.dtype === 'int64') console.log((a.data as BigInt64Array)[0]);
+ * ```
+ */
 export interface NpyArray {
   /** Dimensions, outermost first (`[]` for a scalar). */
   readonly shape: readonly number[];
@@ -375,8 +383,11 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
 
 async function read(path: string): Promise<Uint8Array> {
   try {
+    // a FIFO or device could block the read forever
+    if (!(await stat(path)).isFile()) throw new DataLoadError(`${path}: expected a regular file, got a directory, pipe, socket or device`);
     return await readFile(path);
   } catch (e) {
+    if (e instanceof DataLoadError) throw e;
     throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -116,3 +116,24 @@ describe('data index', () => {
     expect(sliceDataset(folder, 1).files).toEqual([]);
   });
 });
+
+describe('detectFormat on special files', () => {
+  it('refuses a FIFO instead of blocking on it', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const d = await mkdtemp(join(tmpdir(), 'robustest-fifo-'));
+    try {
+      const fifo = join(d, 'pipe');
+      try {
+        execFileSync('mkfifo', [fifo]);
+      } catch {
+        return; // no mkfifo on this platform
+      }
+      await expectRejects(detectFormat(fifo), DataLoadError, /regular file or a directory/);
+      await expectRejects(loadData(fifo, { labels: 'x' }), DataLoadError, 'pipe');
+      await expectRejects(data.loadNpy(fifo, fifo), DataLoadError, /regular file/);
+      await expectRejects(data.loadIdx(IMAGES, fifo), DataLoadError, /regular file/);
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
