@@ -35,10 +35,20 @@ export interface Warning {
  * ```
  */
 export const WARNING_CODES = {
+  /** The model outputs probabilities. */
   probabilityOutput: 'probability-output',
+  /** The model outputs log-probabilities. */
   logProbabilityOutput: 'log-probability-output',
+  /** Many samples have an all-zero input gradient. */
   zeroGradients: 'zero-gradients',
+  /** The model ends in a softmax (removed or not). */
   softmaxHead: 'softmax-head',
+  /** Two forward passes on the same input differ. */
+  randomizedModel: 'randomized-model',
+  /** Robust accuracy rises with epsilon. */
+  nonMonotoneCurve: 'non-monotone-curve',
+  /** No input is classified correctly. */
+  noCorrectPoints: 'no-correct-points',
 } as const;
 
 const CODE_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;

@@ -20,7 +20,7 @@ import { libraryVersion } from '../src/package-info.js';
 import { REPORT_VERSION, type AttackEntry, type ClassEntry, type CurvePoint, type Report, type ReportWarning } from '../src/report.js';
 import { wilsonInterval } from './accuracy.js';
 import { perturbationNorms, summarizeNorms, type PerturbationNorms } from './perturbation.js';
-import { checkGradients, checkOutputs, warning } from './checks.js';
+import { checkGradients, checkOutputs, warning, WARNING_CODES } from './checks.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
 export interface TensorData {
@@ -192,7 +192,7 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
     warnings.push(w);
     options.onWarning?.(w);
   };
-  for (const m of model.warnings) warn(warning(/softmax/i.test(m) ? 'softmax-head' : 'model', m));
+  for (const m of model.warnings) warn(warning(/softmax/i.test(m) ? WARNING_CODES.softmaxHead : 'model', m));
 
   const d = await hostData(model, data);
   const n = d.count;
@@ -221,7 +221,7 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
         const delta = (await diff.data())[0]!;
         tf.dispose([again, diff]);
         if (delta > 1e-5) {
-          warn(warning('randomized-model', `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`));
+          warn(warning(WARNING_CODES.randomizedModel, `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`));
         }
         if (model.kind === 'differentiable') {
           const labels = tf.tensor1d(d.labels.subarray(idx[0]!, idx[0]! + idx.length), 'int32');
@@ -303,10 +303,10 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
   const sorted = [...curve].sort((a, b) => a.epsilon - b.epsilon);
   for (let k = 1; k < sorted.length; k++) {
     if (sorted[k]!.robustCount > sorted[k - 1]!.robustCount) {
-      warn(warning('non-monotone-curve', `robust accuracy rises from ${sorted[k - 1]!.robustAccuracy.toFixed(4)} at ε=${sorted[k - 1]!.epsilon} to ${sorted[k]!.robustAccuracy.toFixed(4)} at ε=${sorted[k]!.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`));
+      warn(warning(WARNING_CODES.nonMonotoneCurve, `robust accuracy rises from ${sorted[k - 1]!.robustAccuracy.toFixed(4)} at ε=${sorted[k - 1]!.epsilon} to ${sorted[k]!.robustAccuracy.toFixed(4)} at ε=${sorted[k]!.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`));
     }
   }
-  if (cleanCount === 0) warn(warning('no-correct-points', `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`));
+  if (cleanCount === 0) warn(warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`));
 
   const perClass: ClassEntry[] = [];
   for (let c = 0; c < model.numClasses; c++) {

@@ -168,7 +168,12 @@ export interface ClassEntry {
   /** Clean accuracy on those samples; `0` when `count` is `0`. */
   cleanAccuracy: number;
   /** Robust accuracy on those samples, one entry per epsilon of the curve. */
-  robust: { epsilon: number; robustAccuracy: number }[];
+  robust: {
+    /** The radius. */
+    epsilon: number;
+    /** Worst-case robust accuracy of this class at that radius, 0..1. */
+    robustAccuracy: number;
+  }[];
 }
 
 /**
@@ -196,7 +201,12 @@ export interface ReportWarning {
  */
 export interface Provenance {
   /** The library that produced the report. */
-  library: { name: string; version: string };
+  library: {
+    /** Package name, `robustest`. */
+    name: string;
+    /** Package version. */
+    version: string;
+  };
   /** Version of `@tensorflow/tfjs-core`. */
   tfjs: string;
   /** Node.js version (`process.version`). */
@@ -228,7 +238,12 @@ export interface Provenance {
     /** Number of classes. */
     numClasses: number;
     /** Normalisation applied inside the model. */
-    preprocessing?: { mean: number[]; std: number[] };
+    preprocessing?: {
+      /** Per-channel mean. */
+      mean: number[];
+      /** Per-channel standard deviation. */
+      std: number[];
+    };
   };
   /** The evaluation data. */
   data: {
@@ -240,7 +255,14 @@ export interface Provenance {
     count: number;
   };
   /** Every attack with its full configuration, in the order it ran. */
-  attacks: { name: string; norm: string; config: Record<string, unknown> }[];
+  attacks: {
+    /** Attack name. */
+    name: string;
+    /** Threat model. */
+    norm: string;
+    /** Full configuration with defaults filled in. */
+    config: Record<string, unknown>;
+  }[];
   /** The epsilons evaluated, in raw input units. */
   epsilons: number[];
   /** Batch size used for the evaluation. */

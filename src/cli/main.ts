@@ -1,0 +1,317 @@
+/**
+ * The `robustest` command line. `robustest eval` loads a model and data (the bundled MNIST demo by default), runs
+ * the attacks, prints a table, writes JSON/Markdown reports and exits non-zero below a threshold.
+ *
+ * Exit codes: 0 success; 1 a robust accuracy fell below `--min-robust-accuracy`; 2 a usage or input error (one
+ * line on stderr; the stack with `--verbose`); 3 an unexpected internal error.
+ * @module
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import * as tf from '../tf.js';
+import { RobustestError, ConfigError } from '../errors.js';
+import { initBackend, type BackendName } from '../backend.js';
+import { loadModel } from '../load.js';
+import { loadData } from '../data/index.js';
+import { packageRoot, libraryVersion } from '../package-info.js';
+import { renderMarkdown, renderText } from '../report-markdown.js';
+import type { Bounds, Model } from '../model.js';
+import type { Report } from '../report.js';
+import type { Norm } from '../norms.js';
+import { createAttack, ATTACK_NAMES } from '../../attacks/registry.js';
+import { evaluate, type EvaluateProgress } from '../../metrics/evaluate.js';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIO {
+  /** Standard output (the table). */
+  stdout: (text: string) => void;
+  /** Standard error (progress, backend line, errors). */
+  stderr: (text: string) => void;
+  /** Whether stderr is a terminal (enables the progress bar). */
+  isTTY: boolean;
+  /** Environment variables (ROBUSTEST_BACKEND). */
+  env: Record<string, string | undefined>;
+}
+
+/** Parsed `robustest eval` options. */
+export interface EvalFlags {
+  model?: string;
+  data?: string;
+  labels?: string;
+  attack: string[];
+  eps: number[];
+  norm: Norm;
+  steps?: number;
+  stepSize?: number;
+  restarts?: number;
+  earlyStop?: boolean;
+  targeted?: boolean;
+  batchSize: number;
+  limit?: number;
+  seed: number;
+  backend?: BackendName;
+  bounds?: Bounds;
+  mean?: number[];
+  std?: number[];
+  json?: string;
+  markdown?: string;
+  minRobustAccuracy?: number;
+  cascade: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+}
+
+const BUNDLED = {
+  model: join('assets', 'mnist-cnn', 'model.json'),
+  data: join('assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
+  labels: join('assets', 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
+};
+
+function numberList(name: string, min?: number) {
+  return (value: string): number[] => {
+    const parts = value.split(',').map((s) => s.trim());
+    const out = parts.map(Number);
+    if (parts.some((s) => s === '') || out.some((v) => !Number.isFinite(v) || (min !== undefined && v < min))) {
+      throw new InvalidArgumentError(`expected a comma-separated list of numbers${min !== undefined ? ` >= ${min}` : ''} for ${name}, got "${value}"`);
+    }
+    return out;
+  };
+}
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`expected an integer >= ${min} for ${name}, got "${value}"`);
+    return v;
+  };
+}
+
+function positive(name: string) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isFinite(v) || v <= 0) throw new InvalidArgumentError(`expected a number > 0 for ${name}, got "${value}"`);
+    return v;
+  };
+}
+
+function fraction(name: string) {
+  return (value: string): number => {
+    const v = Number(value);
+    if (!Number.isFinite(v) || v < 0 || v > 1) throw new InvalidArgumentError(`expected a number in [0, 1] for ${name}, got "${value}"`);
+    return v;
+  };
+}
+
+function attackList(value: string): string[] {
+  const names = value.split(',').map((s) => s.trim().toLowerCase());
+  const bad = names.find((n) => !(ATTACK_NAMES as readonly string[]).includes(n));
+  if (bad !== undefined) throw new InvalidArgumentError(`expected attacks among ${ATTACK_NAMES.join(', ')}, got "${bad}"`);
+  return names;
+}
+
+function bounds(value: string): Bounds {
+  const v = numberList('--bounds')(value);
+  if (v.length !== 2 || !(v[0]! < v[1]!)) throw new InvalidArgumentError(`expected LO,HI with LO < HI for --bounds, got "${value}"`);
+  return [v[0]!, v[1]!];
+}
+
+/** A one-line progress bar on stderr, redrawn in place. */
+function progressBar(io: CliIO): { update: (e: EvaluateProgress) => void; end: () => void } {
+  let last = 0;
+  let drawn = false;
+  return {
+    update: (e) => {
+      const now = Date.now();
+      if (now - last < 100 && e.done < e.total) return;
+      last = now;
+      const width = 30;
+      const filled = Math.round((e.done / e.total) * width);
+      const label = e.phase === 'clean' ? 'clean pass' : `${e.phase} ε=${e.epsilon}`;
+      io.stderr(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round((100 * e.done) / e.total)).padStart(3)}% ${label.padEnd(24)}`);
+      drawn = true;
+    },
+    end: () => {
+      if (drawn) io.stderr('\r' + ' '.repeat(72) + '\r');
+    },
+  };
+}
+
+function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>): Command {
+  const program = new Command('robustest')
+    .description('Adversarial-robustness testing for TensorFlow.js and ONNX classifiers.')
+    .version(libraryVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
+    .showHelpAfterError(false);
+  program
+    .command('eval')
+    .description(
+      'Evaluate a model: clean accuracy, then each attack at each epsilon on the points still robust, robust accuracy ' +
+        'as the per-point worst case. With no --model/--data it runs the bundled MNIST demo.',
+    )
+    .option('--model <path>', 'tfjs model.json (layers or graph; or its directory) or .onnx file (default: the bundled MNIST CNN)')
+    .option('--data <path>', 'inputs: IDX images, .npy array, or an image folder with one subfolder per class (default: the bundled 1,000 MNIST test images)')
+    .option('--labels <path>', 'labels for IDX or .npy inputs (IDX or .npy)')
+    .option('--attack <list>', `comma-separated attacks, run in order: ${ATTACK_NAMES.join(', ')}`, attackList, ['fgsm', 'pgd'])
+    .option('--eps <list>', 'comma-separated epsilons, in raw input units', numberList('--eps', 0), [0.1, 0.3])
+    .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2']).default('linf'))
+    .option('--steps <n>', 'steps of iterative attacks (default: pgd 40, bim 10)', integer('--steps', 1))
+    .option('--step-size <s>', 'absolute step size (default: pgd 2.5·ε/steps, bim 0.2·ε)', positive('--step-size'))
+    .option('--restarts <r>', 'PGD restarts; per point the best is kept (default 1)', integer('--restarts', 1))
+    .option('--early-stop', 'stop iterating on points once they are adversarial')
+    .option('--targeted', 'targeted attacks towards random classes (seeded)')
+    .option('--batch-size <b>', 'inputs per attack batch', integer('--batch-size', 1), 100)
+    .option('--limit <n>', 'use only the first N inputs', integer('--limit', 1))
+    .option('--seed <s>', 'seed of every random choice', integer('--seed', 0), 0)
+    .addOption(new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices(['auto', 'cpu', 'wasm', 'tensorflow']))
+    .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
+    .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
+    .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
+    .option('--json <file>', 'write the JSON report here')
+    .option('--markdown <file>', 'write the Markdown report here')
+    .option('--min-robust-accuracy <a>', 'exit 1 if any worst-case robust accuracy is below this fraction', fraction('--min-robust-accuracy'))
+    .option('--no-cascade', 'run every attack on every clean-correct point (per-attack numbers are then each its own)')
+    .option('--quiet', 'print nothing but errors')
+    .option('--verbose', 'print stack traces of errors')
+    .action(async (flags: EvalFlags) => {
+      await onEval(flags);
+    });
+  return program;
+}
+
+async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Promise<number> {
+  const root = packageRoot() ?? process.cwd();
+  const bundled = flags.model === undefined && flags.data === undefined;
+  if (!bundled && (flags.model === undefined || flags.data === undefined)) {
+    throw new ConfigError('eval: expected both --model and --data (or neither, for the bundled demo), got only one');
+  }
+  if ((flags.mean === undefined) !== (flags.std === undefined)) {
+    throw new ConfigError('eval: expected --mean and --std together, got only one');
+  }
+  const modelPath = bundled ? join(root, BUNDLED.model) : resolve(flags.model!);
+  const dataPath = bundled ? join(root, BUNDLED.data) : resolve(flags.data!);
+  const labelsPath = bundled ? join(root, BUNDLED.labels) : flags.labels !== undefined ? resolve(flags.labels) : undefined;
+  const say = (s: string): void => {
+    if (!flags.quiet) io.stdout(s);
+  };
+
+  tf.env().set('PROD', true); // silences tfjs's own console notices; robustest's checks do not depend on it
+  const requested = flags.backend ?? (io.env['ROBUSTEST_BACKEND'] as BackendName | undefined) ?? 'auto';
+  const backend = await initBackend(requested);
+  if (!flags.quiet) io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
+
+  const bounds = flags.bounds ?? [0, 1];
+  const model: Model = await loadModel(modelPath, {
+    bounds,
+    ...(flags.mean && flags.std ? { preprocessing: { mean: flags.mean, std: flags.std } } : {}),
+    ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
+  });
+  try {
+    const data = await loadData(dataPath, {
+      bounds,
+      inputShape: model.inputShape,
+      layout: model.layout,
+      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+      ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
+    });
+    const attacks = flags.attack.map((name) =>
+      createAttack(name, {
+        norm: flags.norm,
+        ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+        ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
+        ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
+        ...(flags.earlyStop ? { earlyStop: true } : {}),
+      }),
+    );
+    const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
+    let report: Report;
+    try {
+      report = await evaluate(model, data, {
+        attacks,
+        epsilons: flags.eps,
+        seed: flags.seed,
+        batchSize: flags.batchSize,
+        cascade: flags.cascade,
+        targeted: flags.targeted ?? false,
+        modelSource: bundled ? BUNDLED.model : relative(process.cwd(), modelPath) || modelPath,
+        command: ['robustest', ...argv].join(' '),
+        ...(bar ? { onProgress: bar.update } : {}),
+      });
+    } finally {
+      bar?.end();
+    }
+    say(renderText(report));
+    if (flags.json) {
+      await mkdir(dirname(resolve(flags.json)), { recursive: true });
+      await writeFile(flags.json, JSON.stringify(report, null, 2) + '\n');
+      say(`JSON report: ${flags.json}\n`);
+    }
+    if (flags.markdown) {
+      await mkdir(dirname(resolve(flags.markdown)), { recursive: true });
+      await writeFile(flags.markdown, renderMarkdown(report));
+      say(`Markdown report: ${flags.markdown}\n`);
+    }
+    const min = flags.minRobustAccuracy;
+    if (min !== undefined) {
+      const failing = report.curve.filter((p) => p.robustAccuracy < min);
+      if (failing.length > 0) {
+        io.stderr(`robustest: robust accuracy below ${min}: ${failing.map((p) => `${(100 * p.robustAccuracy).toFixed(1)}% at ε=${p.epsilon}`).join(', ')}\n`);
+        return 1;
+      }
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and returns the exit code.
+ *
+ * @param argv - arguments, e.g. `['eval', '--eps', '0.1']`.
+ * @param io - output sinks and environment; defaults to the process's.
+ * @returns 0 on success, 1 below `--min-robust-accuracy`, 2 on usage or input errors, 3 on internal errors.
+ * @example
+ * ```ts
+ * const code = await main(['eval', '--limit', '100', '--json', 'report.json']);
+ * ```
+ */
+export async function main(argv: readonly string[], io?: Partial<CliIO>): Promise<number> {
+  const sinks: CliIO = {
+    stdout: io?.stdout ?? ((s) => void process.stdout.write(s)),
+    stderr: io?.stderr ?? ((s) => void process.stderr.write(s)),
+    isTTY: io?.isTTY ?? Boolean(process.stderr.isTTY),
+    env: io?.env ?? process.env,
+  };
+  let code = 0;
+  let verbose = argv.includes('--verbose');
+  const program = buildProgram(sinks, async (flags) => {
+    verbose = Boolean(flags.verbose);
+    code = await runEval(flags, sinks, argv);
+    return code;
+  });
+  try {
+    if (argv.length === 0) {
+      sinks.stdout(program.helpInformation());
+      return 0;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      sinks.stderr(`robustest: ${e.message.replace(/^error: /, '')}\n`);
+      return 2;
+    }
+    if (e instanceof RobustestError) {
+      sinks.stderr(`robustest: ${e.message}\n`);
+      if (verbose && e.stack) sinks.stderr(e.stack + '\n');
+      return 2;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    sinks.stderr(`robustest: internal error: ${err.message}\n`);
+    if (verbose && err.stack) sinks.stderr(err.stack + '\n');
+    return 3;
+  }
+}

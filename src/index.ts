@@ -1,0 +1,49 @@
+/**
+ * robustest: adversarial-robustness testing for TensorFlow.js and ONNX classifiers.
+ *
+ * The root module holds the core (model interface and adapters, loading, data, backend, errors, reports) and
+ * re-exports the attacks and metrics for convenience; `robustest/attacks`, `robustest/metrics` and
+ * `robustest/testing` give the same symbols by area.
+ *
+ * @example
+ * ```ts
+ * import { loadModel, loadData, evaluate, fgsm, pgd, renderText } from 'robustest';
+ * const model = await loadModel('assets/mnist-cnn/model.json');
+ * const data = await loadData('images-idx3-ubyte', { labels: 'labels-idx1-ubyte', inputShape: model.inputShape });
+ * const report = await evaluate(model, data, { attacks: [fgsm(), pgd()], epsilons: [0.1, 0.3] });
+ * console.log(renderText(report));
+ * ```
+ * @module
+ */
+export * from './errors.js';
+export {
+  fromLayersModel,
+  fromGraphModel,
+  fromFunction,
+  inferLayout,
+  isDifferentiable,
+  type Bounds,
+  type DifferentiableModel,
+  type FunctionModelOptions,
+  type Layout,
+  type LossFn,
+  type Model,
+  type ModelInfo,
+  type ModelOptions,
+  type Preprocessing,
+  type QueryModel,
+  type ValueAndGrad,
+} from './model.js';
+export { loadModel, detectTfjsFormat, type LoadModelOptions, type TfjsFormat } from './load.js';
+export { initBackend, type BackendInfo, type BackendName } from './backend.js';
+export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
+export { batchNorm, project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from './norms.js';
+export { attackLoss, crossEntropy, marginLoss, targetedLoss, type LossName } from './losses.js';
+export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
+export { sha256Bytes, sha256Tensors } from './hash.js';
+export * from './data/index.js';
+export * from './report.js';
+export { renderMarkdown, renderText } from './report-markdown.js';
+export * from '../attacks/index.js';
+export * from '../metrics/index.js';
+export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';

@@ -1,0 +1,136 @@
+/**
+ * Test-suite integration: assert robustness in vitest or jest.
+ *
+ * ```ts
+ * import { expect } from 'vitest';
+ * import { robustMatchers } from 'robustest/testing';
+ * expect.extend(robustMatchers);
+ *
+ * await expect(model).toBeRobust({ data, attack: pgd({ steps: 20 }), epsilon: 0.1, minAccuracy: 0.7 });
+ * ```
+ * The failure message shows the measured robust accuracy, its confidence interval and the worst classes.
+ * @module
+ */
+import type { Model } from './model.js';
+import type { Attack } from './runner.js';
+import type { Report } from './report.js';
+import { ConfigError, describe } from './errors.js';
+import { evaluate, type EvaluateData } from '../metrics/evaluate.js';
+
+/** What {@link checkRobustness} and `toBeRobust` assert. */
+export interface RobustnessExpectation {
+  /** Labelled inputs (a loaded Dataset, or `{ x, labels }`). */
+  data: EvaluateData;
+  /** One attack or several (the worst case over them counts). */
+  attack: Attack | readonly Attack[];
+  /** One radius or several; every one must meet `minAccuracy`. */
+  epsilon: number | readonly number[];
+  /** The lowest acceptable robust accuracy, a fraction in [0, 1]. */
+  minAccuracy: number;
+  /** Seed. Default `0`. */
+  seed?: number;
+  /** Batch size. Default `100`. */
+  batchSize?: number;
+  /**
+   * Compare the lower end of the 95% confidence interval instead of the point estimate, so that a pass is
+   * statistically meaningful on a small sample. Default `false`.
+   */
+  useLowerBound?: boolean;
+}
+
+/** The outcome of {@link checkRobustness}. */
+export interface RobustnessVerdict {
+  /** Whether every epsilon met `minAccuracy`. */
+  pass: boolean;
+  /** A readable explanation: measured accuracy, CI, worst classes. */
+  message: string;
+  /** The full report. */
+  report: Report;
+}
+
+function pct(v: number): string {
+  return `${(100 * v).toFixed(1)}%`;
+}
+
+/**
+ * Evaluates `model` against `expectation` and says whether it holds. The engine behind `toBeRobust`, usable
+ * without a test runner.
+ *
+ * @param model - the model under test.
+ * @param expectation - data, attack(s), epsilon(s), minimum accuracy.
+ * @returns pass/fail, a message, and the report.
+ * @throws {@link ConfigError} if `minAccuracy` is not in [0, 1]; whatever {@link evaluate} throws for bad inputs.
+ * @example
+ * ```ts
+ * const verdict = await checkRobustness(model, { data, attack: fgsm(), epsilon: 0.1, minAccuracy: 0.5 });
+ * if (!verdict.pass) throw new Error(verdict.message);
+ * ```
+ */
+export async function checkRobustness(model: Model, expectation: RobustnessExpectation): Promise<RobustnessVerdict> {
+  const min = expectation.minAccuracy;
+  if (typeof min !== 'number' || !(min >= 0 && min <= 1)) {
+    throw new ConfigError(`toBeRobust: expected minAccuracy to be a fraction in [0, 1], got ${describe(min)}`);
+  }
+  const attacks = Array.isArray(expectation.attack) ? [...(expectation.attack as readonly Attack[])] : [expectation.attack as Attack];
+  const epsilons = typeof expectation.epsilon === 'number' ? [expectation.epsilon] : [...expectation.epsilon];
+  const report = await evaluate(model, expectation.data, {
+    attacks,
+    epsilons,
+    seed: expectation.seed ?? 0,
+    batchSize: expectation.batchSize ?? 100,
+  });
+  const measure = (p: Report['curve'][number]): number => (expectation.useLowerBound ? p.ci.lower : p.robustAccuracy);
+  const failing = report.curve.filter((p) => measure(p) < min);
+  const lines = report.curve.map((p) => {
+    const ok = measure(p) >= min ? 'ok  ' : 'FAIL';
+    return `  ${ok} ε=${p.epsilon}: robust accuracy ${pct(p.robustAccuracy)} (95% CI ${pct(p.ci.lower)}–${pct(p.ci.upper)}, n=${report.count})`;
+  });
+  const worstEps = failing[failing.length - 1]?.epsilon ?? epsilons[epsilons.length - 1]!;
+  const worst = report.perClass
+    .map((c) => ({ c, acc: c.robust.find((r) => r.epsilon === worstEps)?.robustAccuracy ?? 0 }))
+    .sort((a, b) => a.acc - b.acc)
+    .slice(0, 3)
+    .map(({ c, acc }) => `${c.name ?? `class ${c.label}`} ${pct(acc)} (n=${c.count})`);
+  const head = failing.length === 0
+    ? `expected ${model.name} not to reach robust accuracy ${pct(min)} under ${attacks.map((a) => a.name).join('+')}, but it did`
+    : `expected ${model.name} to keep robust accuracy >= ${pct(min)}${expectation.useLowerBound ? ' (lower CI bound)' : ''} under ${attacks.map((a) => a.name).join('+')}`;
+  const message = [head, `  clean accuracy ${pct(report.cleanAccuracy)}`, ...lines, `  worst classes at ε=${worstEps}: ${worst.join(', ')}`,
+    ...report.warnings.map((w) => `  warning (${w.code}): ${w.message}`)].join('\n');
+  return { pass: failing.length === 0, message, report };
+}
+
+/** What a matcher returns to the test runner. */
+export interface MatcherOutcome {
+  /** Whether the assertion holds. */
+  pass: boolean;
+  /** The explanation shown when it fails (or, negated, when it passes). */
+  message: () => string;
+}
+
+/**
+ * Matchers for `expect.extend` (vitest, or jest: same protocol). `toBeRobust` awaits an evaluation, so always
+ * `await expect(model).toBeRobust(...)`.
+ *
+ * @example
+ * ```ts
+ * expect.extend(robustMatchers);
+ * await expect(model).toBeRobust({ data, attack: pgd(), epsilon: 0.1, minAccuracy: 0.7 });
+ * ```
+ */
+export const robustMatchers = {
+  /**
+   * Passes when the worst-case robust accuracy at every epsilon is at least `minAccuracy`.
+   * @param received - the model under test.
+   * @param expectation - see {@link RobustnessExpectation}.
+   */
+  async toBeRobust(received: Model, expectation: RobustnessExpectation): Promise<MatcherOutcome> {
+    const verdict = await checkRobustness(received, expectation);
+    return { pass: verdict.pass, message: () => verdict.message };
+  },
+};
+
+/** The matcher's type, for declaring it on a test runner's `expect`. */
+export interface RobustMatchers<R = unknown> {
+  /** See {@link robustMatchers}. */
+  toBeRobust(expectation: RobustnessExpectation): Promise<R>;
+}
