@@ -1,0 +1,189 @@
+/**
+ * The white-box ONNX importer: an `.onnx` classifier becomes a {@link DifferentiableModel} whose logits are
+ * computed by tfjs ops, so attacks get exact input-gradients.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import * as tf from '../tf.js';
+import { ConfigError, ModelLoadError, describe } from '../errors.js';
+import { sha256Bytes } from '../hash.js';
+import { tfjsModel, type DifferentiableModel, type Layout, type ModelOptions } from '../model.js';
+import { GraphExecutor } from './graph.js';
+import { OpNode } from './op.js';
+import { OPS } from './ops/index.js';
+import { decodeModel, type OnnxModel } from './proto.js';
+import { deviceValue, isFloat, sizeOf, type Value } from './value.js';
+
+/**
+ * Options of {@link importOnnx} and {@link loadOnnxModel}: the shared {@link ModelOptions} plus ONNX specifics.
+ */
+export interface OnnxModelOptions extends ModelOptions {
+  /**
+   * Keep a final Softmax/LogSoftmax node. Default `false`: when the graph output is produced by a
+   * Softmax or LogSoftmax over the class axis, the model returns that node's input (the logits) and says so in
+   * `warnings`.
+   */
+  keepSoftmax?: boolean;
+}
+
+/**
+ * The ONNX operators (default domain) that the importer can run as tfjs ops, sorted by name.
+ *
+ * Operator semantics follow the ONNX specification for opsets 7 to 22, including the attribute-to-input
+ * changes of Clip (11), Slice (10), Pad (11), Squeeze/Unsqueeze (13), ReduceSum (13) and the 2-D coercion of
+ * Softmax/LogSoftmax before opset 13. See https://onnx.ai/onnx/operators/ for each operator.
+ *
+ * @returns operator names such as `Conv`, `Gemm`, `Relu`.
+ * @example
+ * ```ts
+ * if (!listSupportedOps().includes('LSTM')) console.log('use fromOnnxRuntime for recurrent models');
+ * ```
+ */
+export function listSupportedOps(): string[] {
+  return Object.keys(OPS).sort();
+}
+
+interface Head {
+  output: string;
+  warning?: string;
+}
+
+/** Finds a final Softmax/LogSoftmax over the class axis and returns the name of the value before it. */
+function findHead(exec: GraphExecutor, model: OnnxModel, name: string, keepSoftmax: boolean): Head {
+  const output = model.graph.outputs[0]!.name;
+  const node = exec.producer(output);
+  if (!node || (node.opType !== 'Softmax' && node.opType !== 'LogSoftmax')) return { output };
+  const opset = model.opsets.get('') ?? 1;
+  const n = new OpNode(node, opset);
+  const rank = model.graph.outputs[0]!.dims?.length ?? 2;
+  const axis = n.int('axis', opset < 13 ? 1 : -1);
+  const classAxis = (axis < 0 ? axis + rank : axis) === rank - 1 || (opset < 13 && axis === 1);
+  if (!classAxis) return { output, warning: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is` };
+  if (keepSoftmax) {
+    return { output, warning: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits` };
+  }
+  return {
+    output: node.inputs[0]!,
+    warning: `${name}: the last node '${node.name}' is a ${node.opType}; attacks use its input (the pre-${node.opType.toLowerCase()} logits)`,
+  };
+}
+
+function staticShape(dims: readonly (number | string | null)[] | undefined): number[] | undefined {
+  if (!dims || dims.length < 2) return undefined;
+  const rest = dims.slice(1);
+  return rest.every((d): d is number => typeof d === 'number' && d > 0) ? rest : undefined;
+}
+
+/**
+ * Imports an ONNX classifier from the bytes of an `.onnx` file.
+ *
+ * The graph is decoded with the ONNX protobuf schema, every node is checked against {@link listSupportedOps}
+ * at load time, initializers are uploaded to the tfjs backend once (freed by `model.dispose()`), and nodes
+ * whose inputs are all constant are precomputed. Each `logits` call runs the remaining nodes as tfjs ops
+ * inside one `tf.tidy`, so `tf.grad` flows from the logits to the input.
+ *
+ * Layout: an NCHW graph stays NCHW for the caller (`inputShape` is the graph input's shape without the batch
+ * dimension, which may be dynamic; `layout` is `NCHW` for rank-4 inputs); convolutions and pools run as NHWC
+ * inside. `numClasses` is read from the output shape, or from a probe forward pass of one zero input.
+ * A final Softmax/LogSoftmax is skipped (see {@link OnnxModelOptions.keepSoftmax}) and reported in `warnings`.
+ * The model's fingerprint is the SHA-256 of the file's bytes.
+ *
+ * Spec: https://github.com/onnx/onnx/blob/main/docs/IR.md and https://onnx.ai/onnx/operators/
+ *
+ * @param bytes - the content of an `.onnx` file (tensor data inside the file; external data is rejected).
+ * @param options - bounds (default `[0, 1]`), preprocessing, name (default: the graph name, else `onnx-model`),
+ *   `inputShape`/`numClasses` when the graph does not declare them, `keepSoftmax` (default `false`).
+ * @returns a differentiable model; the caller disposes it.
+ * @throws {@link ModelLoadError} for bytes that are not a valid ONNX model (corrupt or truncated).
+ * @throws {@link UnsupportedError} naming the operator, node and opset of every unsupported node, or external data.
+ * @throws {@link ConfigError} when the graph has more than one input, a non-float input, or undeclared shapes
+ *   that the options do not give.
+ * @example
+ * ```ts
+ * const model = importOnnx(new Uint8Array(await readFile('resnet.onnx')), { bounds: [0, 1] });
+ * const logits = model.logits(tf.zeros([8, 3, 32, 32]));
+ * model.dispose();
+ * ```
+ */
+export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): DifferentiableModel {
+  const model = decodeModel(bytes, options.name ?? 'onnx');
+  const name = options.name ?? (model.graph.name || 'onnx-model');
+  const inputs = model.graph.inputs;
+  if (inputs.length !== 1) {
+    throw new ConfigError(`${name}: expected a graph with one input (besides initializers), got ${inputs.length}: ${describe(inputs.map((i) => i.name))}`);
+  }
+  const input = inputs[0]!;
+  if (input.dtype !== undefined && !isFloat(input.dtype)) {
+    throw new ConfigError(`${name}: expected a float input, got '${input.name}' of type ${input.dtype}`);
+  }
+  const exec = new GraphExecutor(model, name);
+  try {
+    const inputShape = options.inputShape ?? staticShape(input.dims);
+    if (!inputShape) {
+      throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...], got ${input.dims ? `[${input.dims.map((d) => d ?? '?').join(', ')}]` : 'none'}; pass inputShape`);
+    }
+    const head = findHead(exec, model, name, options.keepSoftmax ?? false);
+    const warnings: string[] = head.warning ? [head.warning] : [];
+    const run = (x: tf.Tensor): tf.Tensor => {
+      const feeds = new Map<string, Value>([[input.name, deviceValue(x, input.dtype ?? 'float32')]]);
+      return exec.runTensors(feeds, [head.output])[0]!;
+    };
+    let numClasses = options.numClasses;
+    if (numClasses === undefined) {
+      const dims = model.graph.outputs[0]!.dims;
+      const last = dims?.[dims.length - 1];
+      if (typeof last === 'number' && last >= 2 && dims!.length === 2) numClasses = last;
+      else {
+        // Probe: one zero input.
+        numClasses = tf.tidy(() => {
+          const out = run(tf.zeros([1, ...inputShape]));
+          return sizeOf(out.shape);
+        });
+      }
+    }
+    const layout: Layout = options.layout ?? (inputShape.length === 3 ? 'NCHW' : 'flat');
+    const fingerprint = sha256Bytes([bytes]);
+    return tfjsModel({
+      net: run,
+      weights: () => [],
+      options: { ...options, name, inputShape, numClasses, layout },
+      engine: 'onnx-import',
+      warnings,
+      onDispose: () => exec.dispose(),
+      fingerprint: () => Promise.resolve(fingerprint),
+    });
+  } catch (e) {
+    exec.dispose();
+    throw e;
+  }
+}
+
+/**
+ * Loads an `.onnx` file and imports it with {@link importOnnx}.
+ *
+ * @param path - path of the `.onnx` file.
+ * @param options - as for {@link importOnnx}; `name` defaults to the graph name.
+ * @returns a differentiable model; the caller disposes it.
+ * @throws {@link ModelLoadError} when the file cannot be read or is not a valid ONNX model.
+ * @throws {@link UnsupportedError} for unsupported operators (see {@link listSupportedOps}) or external data.
+ * @throws {@link ConfigError} as {@link importOnnx}.
+ * @example
+ * ```ts
+ * const model = await loadOnnxModel('models/mnist.onnx', { bounds: [0, 1] });
+ * console.log(model.numClasses, model.inputShape, model.warnings);
+ * ```
+ */
+export async function loadOnnxModel(path: string, options: OnnxModelOptions = {}): Promise<DifferentiableModel> {
+  return importOnnx(await readModelFile(path), options);
+}
+
+/** Reads a model file, turning file-system errors into {@link ModelLoadError}. @internal */
+export async function readModelFile(path: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${why}`);
+  }
+}
+

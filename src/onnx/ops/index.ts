@@ -1,0 +1,13 @@
+/**
+ * The operator registry of the importer.
+ * @internal
+ * @module
+ */
+import type { OpDef } from '../op.js';
+import { elementwiseOps } from './elementwise.js';
+import { nnOps } from './nn.js';
+import { resizeOps } from './resize.js';
+import { tensorOps } from './tensor.js';
+
+/** Every supported operator of the default ONNX domain, by op_type. */
+export const OPS: Readonly<Record<string, OpDef>> = { ...elementwiseOps, ...nnOps, ...tensorOps, ...resizeOps };

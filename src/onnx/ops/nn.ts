@@ -1,0 +1,500 @@
+/**
+ * Neural-network operators: Conv, ConvTranspose, pooling, BatchNormalization, Gemm, MatMul, Softmax, Dropout.
+ * ONNX tensors stay NCHW; convolutions and pools run in tfjs as NHWC between two transposes.
+ * Spec: https://onnx.ai/onnx/operators/
+ * @internal
+ * @module
+ */
+import * as tf from '../../tf.js';
+import type { OpDef, OpNode } from '../op.js';
+import { deviceValue, gatherAxis, hostValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
+
+const dev = (n: OpNode, v: Value): tf.Tensor => {
+  const t = toDevice(v, n.where);
+  return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
+};
+
+/** Begin/end padding of each spatial axis from pads/auto_pad, as ONNX defines for Conv and pools. */
+function spatialPads(n: OpNode, inSizes: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number[], number[]] {
+  const r = inSizes.length;
+  const autoPad = n.str('auto_pad', 'NOTSET');
+  const begin = new Array<number>(r).fill(0);
+  const end = new Array<number>(r).fill(0);
+  if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    for (let i = 0; i < r; i++) {
+      const out = Math.ceil(inSizes[i]! / strides[i]!);
+      const keff = (kernel[i]! - 1) * dilations[i]! + 1;
+      const total = Math.max(0, (out - 1) * strides[i]! + keff - inSizes[i]!);
+      const small = Math.floor(total / 2);
+      begin[i] = autoPad === 'SAME_UPPER' ? small : total - small;
+      end[i] = total - begin[i]!;
+    }
+  } else if (autoPad === 'NOTSET') {
+    const pads = n.ints('pads', new Array<number>(2 * r).fill(0));
+    if (pads.length !== 2 * r) n.shapeError(`${2 * r} pads, got ${pads.length}`);
+    for (let i = 0; i < r; i++) {
+      begin[i] = pads[i]!;
+      end[i] = pads[i + r]!;
+    }
+  } else if (autoPad !== 'VALID') {
+    n.unsupported(`auto_pad NOTSET, SAME_UPPER, SAME_LOWER or VALID, got ${autoPad}`);
+  }
+  return [begin, end];
+}
+
+/** Spreads a kernel `[kh, kw, ...]` (spatial axes first) by inserting zeros: dilation as a plain convolution. */
+function dilateKernel(k: tf.Tensor, dilations: readonly number[]): tf.Tensor {
+  let out = k;
+  dilations.forEach((d, axis) => {
+    if (d === 1) return;
+    const shape = out.shape;
+    const size = shape[axis]!;
+    const expanded = tf.expandDims(out, axis + 1);
+    const padding: [number, number][] = expanded.shape.map(() => [0, 0]);
+    padding[axis + 1] = [0, d - 1];
+    const spread = tf.reshape(tf.pad(expanded, padding), [...shape.slice(0, axis), size * d, ...shape.slice(axis + 1)]);
+    out = tf.slice(spread, shape.map(() => 0), shape.map((s, i) => (i === axis ? (size - 1) * d + 1 : s)));
+  });
+  return out;
+}
+
+/** Inserts `s - 1` zeros between the elements of a NHWC tensor along H and W. */
+function dilateSpatial(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  let y: tf.Tensor = x;
+  const [N, H, W, C] = x.shape;
+  if (sh > 1) {
+    y = tf.reshape(tf.pad(tf.reshape(y, [N, H, 1, W, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, 0]]), [N, H * sh, W, C]);
+    y = tf.slice(y, [0, 0, 0, 0], [N, (H - 1) * sh + 1, W, C]);
+  }
+  const h = y.shape[1]!;
+  if (sw > 1) {
+    y = tf.reshape(tf.pad(tf.reshape(y, [N, h, W, 1, C]), [[0, 0], [0, 0], [0, 0], [0, sw - 1], [0, 0]]), [N, h, W * sw, C]);
+    y = tf.slice(y, [0, 0, 0, 0], [N, h, (W - 1) * sw + 1, C]);
+  }
+  return y as tf.Tensor4D;
+}
+
+/**
+ * Depthwise convolution (NHWC, 'valid', no dilation) whose input-gradient is computed as a forward depthwise
+ * convolution of the stride-dilated, padded upstream gradient with the flipped kernel. tfjs' own gradient uses
+ * DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
+ */
+function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xin = args[0] as tf.Tensor4D;
+    (args[1] as tf.GradSaveFunc)([filter]);
+    const value = tf.depthwiseConv2d(xin, filter, strides, 'valid');
+    const [, H, W] = xin.shape;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const filt = saved[0] as tf.Tensor4D;
+      const [kh, kw, C, M] = filt.shape;
+      const dyd = dilateSpatial(dy as tf.Tensor4D, strides[0], strides[1]);
+      const extraH = H - (dyd.shape[1] + kh - 1);
+      const extraW = W - (dyd.shape[2] + kw - 1);
+      const padded = tf.pad(dyd, [[0, 0], [kh - 1, kh - 1 + extraH], [kw - 1, kw - 1 + extraW], [0, 0]]);
+      const flipped = tf.reshape(tf.reverse(filt, [0, 1]), [kh, kw, C * M, 1]) as tf.Tensor4D;
+      const g = tf.depthwiseConv2d(padded, flipped, 1, 'valid');
+      if (M === 1) return g;
+      return tf.sum(tf.reshape(g, [g.shape[0], H, W, C, M]), 4);
+    };
+    return { value, gradFunc };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
+interface ConvGeom {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  begin: number[];
+  end: number[];
+}
+
+function convGeom(n: OpNode, inSizes: number[], kernelFromWeights: number[]): ConvGeom {
+  const r = inSizes.length;
+  const kernel = n.ints('kernel_shape', kernelFromWeights);
+  const strides = n.ints('strides', new Array<number>(r).fill(1));
+  const dilations = n.ints('dilations', new Array<number>(r).fill(1));
+  const [begin, end] = spatialPads(n, inSizes, kernel, strides, dilations);
+  return { kernel, strides, dilations, begin, end };
+}
+
+/** NCHW (or NCL) → NHWC with a unit H for 1-D. */
+function toNhwc(x: tf.Tensor, spatial: number): tf.Tensor4D {
+  if (spatial === 1) return tf.transpose(tf.expandDims(x, 2), [0, 2, 3, 1]) as tf.Tensor4D;
+  return tf.transpose(x, [0, 2, 3, 1]) as tf.Tensor4D;
+}
+
+function fromNhwc(y: tf.Tensor4D, spatial: number): tf.Tensor {
+  const t = tf.transpose(y, [0, 3, 1, 2]);
+  return spatial === 1 ? tf.squeeze(t, [2]) : t;
+}
+
+function checkSpatial(n: OpNode, rank: number): number {
+  const spatial = rank - 2;
+  if (spatial !== 1 && spatial !== 2) n.unsupported(`a 1-D or 2-D input (rank 3 or 4), got rank ${rank}`);
+  return spatial;
+}
+
+function padNhwc(x: tf.Tensor4D, begin: number[], end: number[], spatial: number, value = 0): tf.Tensor4D {
+  const b = spatial === 1 ? [0, begin[0]!] : begin;
+  const e = spatial === 1 ? [0, end[0]!] : end;
+  if (b.every((v) => v === 0) && e.every((v) => v === 0)) return x;
+  return tf.pad(x, [[0, 0], [b[0]!, e[0]!], [b[1]!, e[1]!], [0, 0]], value);
+}
+
+function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
+  const xv = n.input(inputs, 0);
+  const wv = n.input(inputs, 1);
+  const spatial = checkSpatial(n, xv.shape.length);
+  const x = dev(n, xv);
+  const w = dev(n, wv);
+  const group = n.int('group', 1);
+  const C = x.shape[1]!;
+  const M = w.shape[0]!;
+  if (C % group !== 0 || M % group !== 0 || w.shape[1]! * group !== C) {
+    n.shapeError(`input channels ${C} and weights [${w.shape.join(', ')}] consistent with group ${group}`);
+  }
+  const g = convGeom(n, x.shape.slice(2), w.shape.slice(2));
+  if (g.begin.some((p) => p < 0) || g.end.some((p) => p < 0)) n.unsupported('non-negative pads');
+  const xs = padNhwc(toNhwc(x, spatial), g.begin, g.end, spatial);
+  const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
+  // Weights [M, C/g, kh, kw] → [kh, kw, C/g, M], dilated explicitly.
+  const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
+  const d2 = spatial === 1 ? [1, g.dilations[0]!] : g.dilations;
+  const k = dilateKernel(tf.transpose(w4, [2, 3, 1, 0]), d2) as tf.Tensor4D;
+  let y: tf.Tensor4D;
+  if (group === 1) {
+    y = tf.conv2d(xs, k, s2, 'valid');
+  } else if (group === C && w.shape[1] === 1) {
+    const [kh, kw] = k.shape;
+    y = depthwise(xs, tf.reshape(k, [kh, kw, C, M / C]) as tf.Tensor4D, s2);
+  } else {
+    const xg = tf.split(xs, group, 3) as tf.Tensor4D[];
+    const kg = tf.split(k, group, 3) as tf.Tensor4D[];
+    y = tf.concat(xg.map((xi, i) => tf.conv2d(xi, kg[i]!, s2, 'valid')), 3);
+  }
+  if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
+  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+}
+
+function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
+  const xv = n.input(inputs, 0);
+  const spatial = checkSpatial(n, xv.shape.length);
+  const x = dev(n, xv);
+  const w = dev(n, n.input(inputs, 1));
+  const group = n.int('group', 1);
+  const C = x.shape[1]!;
+  if (w.shape[0] !== C || C % group !== 0) n.shapeError(`weights [${w.shape.join(', ')}] with ${C} input channels and group ${group}`);
+  const Mg = w.shape[1]!;
+  const inSizes = x.shape.slice(2);
+  const r = spatial;
+  const kernel = n.ints('kernel_shape', w.shape.slice(2));
+  const strides = n.ints('strides', new Array<number>(r).fill(1));
+  const dilations = n.ints('dilations', new Array<number>(r).fill(1));
+  const outPad = n.ints('output_padding', new Array<number>(r).fill(0));
+  const outShape = n.ints('output_shape');
+  const autoPad = n.str('auto_pad', 'NOTSET');
+  const full = inSizes.map((s, i) => (s - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1);
+  const begin = new Array<number>(r).fill(0);
+  const outSizes = new Array<number>(r).fill(0);
+  for (let i = 0; i < r; i++) {
+    const ext = full[i]! + outPad[i]!;
+    if (outShape) {
+      const target = outShape[outShape.length - r + i]!;
+      const total = ext - target;
+      const half = Math.trunc(total / 2);
+      // As onnxruntime and the reference do: the extra (or missing) row goes at the end unless SAME_LOWER.
+      begin[i] = autoPad === 'SAME_LOWER' ? total - half : half;
+      outSizes[i] = target;
+    } else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const target = inSizes[i]! * strides[i]!;
+      const total = ext - target;
+      const half = Math.trunc(total / 2);
+      begin[i] = autoPad === 'SAME_UPPER' ? half : total - half;
+      outSizes[i] = target;
+    } else {
+      const pads = autoPad === 'VALID' ? new Array<number>(2 * r).fill(0) : n.ints('pads', new Array<number>(2 * r).fill(0));
+      begin[i] = pads[i]!;
+      outSizes[i] = ext - pads[i]! - pads[i + r]!;
+    }
+  }
+  const xs = toNhwc(x, spatial);
+  const s2: [number, number] = spatial === 1 ? [1, strides[0]!] : [strides[0]!, strides[1]!];
+  const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
+  const d2 = spatial === 1 ? [1, dilations[0]!] : dilations;
+  // Weights [C, M/g, kh, kw] → [kh, kw, M/g, C] (tfjs conv2dTranspose filter layout), dilated explicitly.
+  const k = dilateKernel(tf.transpose(w4, [2, 3, 1, 0]), d2) as tf.Tensor4D;
+  const N = x.shape[0]!;
+  const fullHW: [number, number] = spatial === 1 ? [1, full[0]!] : [full[0]!, full[1]!];
+  const xg = group === 1 ? [xs] : (tf.split(xs, group, 3) as tf.Tensor4D[]);
+  const kg = group === 1 ? [k] : (tf.split(k, group, 3) as tf.Tensor4D[]);
+  const parts = xg.map((xi, i) => tf.conv2dTranspose(xi, kg[i]!, [N, fullHW[0], fullHW[1], Mg], s2, 'valid') as tf.Tensor4D);
+  let y: tf.Tensor4D = parts.length === 1 ? parts[0]! : tf.concat(parts, 3);
+  // Crop (or zero-extend) the full output to [begin, begin + out) on each spatial axis.
+  const b2 = spatial === 1 ? [0, begin[0]!] : begin;
+  const o2 = spatial === 1 ? [1, outSizes[0]!] : outSizes;
+  const padBefore = b2.map((b) => Math.max(0, -b));
+  const padAfter = b2.map((b, i) => Math.max(0, b + o2[i]! - y.shape[i + 1]!));
+  if (padBefore.some((p) => p > 0) || padAfter.some((p) => p > 0)) {
+    y = tf.pad(y, [[0, 0], [padBefore[0]!, padAfter[0]!], [padBefore[1]!, padAfter[1]!], [0, 0]]);
+  }
+  y = tf.slice(y, [0, Math.max(0, b2[0]!), Math.max(0, b2[1]!), 0], [N, o2[0]!, o2[1]!, Mg * group]);
+  if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
+  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+}
+
+/** Window start positions `o * stride + t * dilation`, output-major. */
+function windowIndices(out: number, k: number, stride: number, dilation: number): number[] {
+  const idx: number[] = [];
+  for (let o = 0; o < out; o++) for (let t = 0; t < k; t++) idx.push(o * stride + t * dilation);
+  return idx;
+}
+
+/**
+ * Max pooling (NHWC, 'valid', on an already padded input) whose gradient goes to the first maximum of each
+ * window in row-major order, as PyTorch and onnxruntime do. tfjs kernels break ties differently per backend,
+ * which matters after a ReLU (many equal zeros). Dilation is supported by gathering the window taps.
+ */
+function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], d: [number, number], out: [number, number]): tf.Tensor4D {
+  const [N, H, W, C] = x.shape;
+  const [kh, kw] = k;
+  const [Ho, Wo] = out;
+  const rows = windowIndices(Ho, kh, s[0], d[0]);
+  const cols = windowIndices(Wo, kw, s[1], d[1]);
+  const windows = (t: tf.Tensor): tf.Tensor => {
+    const p = tf.gather(tf.gather(t, rows, 1), cols, 2);
+    return tf.reshape(tf.transpose(tf.reshape(p, [N, Ho, kh, Wo, kw, C]), [0, 1, 3, 5, 2, 4]), [N, Ho, Wo, C, kh * kw]);
+  };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xi = args[0] as tf.Tensor4D;
+    (args[1] as tf.GradSaveFunc)([xi]);
+    let value: tf.Tensor4D;
+    if (d[0] === 1 && d[1] === 1) {
+      value = tf.maxPool(xi, k, s, 'valid');
+      if (value.shape[1] !== Ho || value.shape[2] !== Wo) value = tf.slice(value, [0, 0, 0, 0], [N, Ho, Wo, C]);
+    } else {
+      value = tf.max(windows(xi), 4) as tf.Tensor4D;
+    }
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      // One-hot of the first maximum (built with equal: the wasm OneHot kernel ignores a float32 dtype).
+      const am = tf.expandDims(tf.argMax(windows(saved[0]!), 4), 4);
+      const first = tf.cast(tf.equal(am, tf.range(0, kh * kw, 1, 'int32')), 'float32');
+      const g = tf.mul(first, tf.expandDims(dy, 4));
+      const spread = tf.reshape(tf.transpose(tf.reshape(g, [N, Ho, Wo, C, kh, kw]), [0, 1, 4, 2, 5, 3]), [N, Ho * kh, Wo * kw, C]);
+      return scatterAxis(scatterAxis(spread, cols, 2, W), rows, 1, H);
+    };
+    return { value, gradFunc };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
+/** Output sizes and the end padding a pool needs so that 'valid' pooling in tfjs gives them. */
+function poolGeom(n: OpNode, inSizes: number[]): ConvGeom & { out: number[]; extra: number[] } {
+  const kernel = n.ints('kernel_shape');
+  if (!kernel || kernel.length !== inSizes.length) return n.shapeError(`kernel_shape with ${inSizes.length} entries, got ${kernel ? kernel.length : 'none'}`);
+  const r = inSizes.length;
+  const strides = n.ints('strides', new Array<number>(r).fill(1));
+  const dilations = n.ints('dilations', new Array<number>(r).fill(1));
+  const [begin, end] = spatialPads(n, inSizes, kernel, strides, dilations);
+  const ceil = n.int('ceil_mode', 0) === 1;
+  const autoPad = n.str('auto_pad', 'NOTSET');
+  const out: number[] = [];
+  const extra: number[] = [];
+  for (let i = 0; i < r; i++) {
+    const keff = (kernel[i]! - 1) * dilations[i]! + 1;
+    const padded = inSizes[i]! + begin[i]! + end[i]!;
+    let o: number;
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') o = Math.ceil(inSizes[i]! / strides[i]!);
+    else {
+      const q = (padded - keff) / strides[i]!;
+      o = (ceil ? Math.ceil(q) : Math.floor(q)) + 1;
+      // The last window must start inside the input or the begin padding.
+      if (ceil && (o - 1) * strides[i]! >= inSizes[i]! + begin[i]!) o -= 1;
+    }
+    out.push(o);
+    extra.push(Math.max(0, (o - 1) * strides[i]! + keff - padded));
+  }
+  return { kernel, strides, dilations, begin, end, out, extra };
+}
+
+function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' | 'avg'): Value[] {
+  const xv = n.input(inputs, 0);
+  if (n.node.outputs.length > 1 && n.node.outputs[1] !== '') n.unsupported('no Indices output (MaxPool with argmax is not supported)');
+  const spatial = checkSpatial(n, xv.shape.length);
+  const x = dev(n, xv);
+  const inSizes = x.shape.slice(2);
+  const g = poolGeom(n, inSizes);
+  const ends = g.end.map((e, i) => e + g.extra[i]!);
+  const xs = padNhwc(toNhwc(x, spatial), g.begin, ends, spatial, type === 'max' ? -3.4028234663852886e38 : 0);
+  const k2: [number, number] = spatial === 1 ? [1, g.kernel[0]!] : [g.kernel[0]!, g.kernel[1]!];
+  const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
+  const d2: [number, number] = spatial === 1 ? [1, g.dilations[0]!] : [g.dilations[0]!, g.dilations[1]!];
+  const o2: [number, number] = spatial === 1 ? [1, g.out[0]!] : [g.out[0]!, g.out[1]!];
+  let y: tf.Tensor4D;
+  if (type === 'max') {
+    y = maxPoolFirst(xs, k2, s2, d2, o2);
+  } else if (d2[0] === 1 && d2[1] === 1) {
+    y = tf.avgPool(xs, k2, s2, 'valid');
+  } else {
+    // Dilated average pooling: stride-1 dilated pool, then keep every stride-th window.
+    const p = tf.pool(xs, k2, 'avg', 'valid', d2, 1) as tf.Tensor4D;
+    const rows = Array.from({ length: o2[0] }, (_, i) => i * s2[0]);
+    const cols = Array.from({ length: o2[1] }, (_, i) => i * s2[1]);
+    y = gatherAxis(gatherAxis(p, rows, 1), cols, 2) as tf.Tensor4D;
+  }
+  if (type === 'avg') {
+    // tfjs divides by the window size; ONNX divides by the taps inside the input (count_include_pad=0) or
+    // inside input plus explicit pads (1), never counting the extra ceil_mode padding.
+    const include = n.int('count_include_pad', 0) === 1;
+    const counts = [0, 1].map((i) => {
+      if (spatial === 1 && i === 0) return [1];
+      const a = spatial === 1 ? 0 : i;
+      const lo = include ? 0 : g.begin[a]!;
+      const hi = include ? inSizes[a]! + g.begin[a]! + g.end[a]! : g.begin[a]! + inSizes[a]!;
+      return Array.from({ length: g.out[a]! }, (_, o) => {
+        let c = 0;
+        for (let t = 0; t < g.kernel[a]!; t++) {
+          const pos = o * g.strides[a]! + t * g.dilations[a]!;
+          if (pos >= lo && pos < hi) c++;
+        }
+        return c;
+      });
+    });
+    const K = k2[0] * k2[1];
+    const [ch, cw] = counts as [number[], number[]];
+    if (ch.some((c, i) => c * (cw[i] ?? cw[0]!) !== K) || cw.some((c) => c * ch[0]! !== K)) {
+      const scale = new Float32Array(ch.length * cw.length);
+      ch.forEach((a, i) => cw.forEach((b, j) => (scale[i * cw.length + j] = a * b > 0 ? K / (a * b) : 0)));
+      y = tf.mul(y, tf.tensor4d(scale, [1, ch.length, cw.length, 1]));
+    }
+  }
+  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+}
+
+function globalPool(type: 'max' | 'avg'): OpDef {
+  return {
+    run(n, inputs) {
+      const x = dev(n, n.input(inputs, 0));
+      const axes = [...Array(x.rank).keys()].slice(2);
+      return [deviceValue(type === 'max' ? tf.max(x, axes, true) : tf.mean(x, axes, true), 'float32')];
+    },
+  };
+}
+
+function batchNormRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
+  if (n.int('training_mode', 0) === 1) n.unsupported('inference mode (training_mode=1 is not supported)');
+  if (n.node.outputs.filter((o) => o !== '').length > 1) n.unsupported('one output (inference mode)');
+  const x = dev(n, n.input(inputs, 0));
+  const eps = n.float('epsilon', 1e-5);
+  const shape = x.shape.map((d, i) => (i === 1 ? d : 1));
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => tf.reshape(dev(n, n.input(inputs, i)), shape));
+  const a = tf.mul(scale!, tf.rsqrt(tf.add(variance!, eps)));
+  const b = tf.sub(bias!, tf.mul(mean!, a));
+  return [deviceValue(tf.add(tf.mul(x, a), b), 'float32')];
+}
+
+function gemmRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
+  const a = dev(n, n.input(inputs, 0));
+  const b = dev(n, n.input(inputs, 1));
+  if (a.rank !== 2 || b.rank !== 2) n.shapeError(`2-D A and B, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+  const alpha = n.float('alpha', 1);
+  const beta = n.float('beta', 1);
+  let y = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, n.int('transA', 0) === 1, n.int('transB', 0) === 1) as tf.Tensor;
+  if (alpha !== 1) y = tf.mul(y, alpha);
+  const c = inputs[2];
+  if (c !== undefined && sizeOf(c.shape) > 0) {
+    const ct = dev(n, c);
+    y = tf.add(y, beta === 1 ? ct : tf.mul(ct, beta));
+  }
+  return [deviceValue(y, 'float32')];
+}
+
+function matMulRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
+  const av = n.input(inputs, 0);
+  const bv = n.input(inputs, 1);
+  let a = dev(n, av);
+  let b = dev(n, bv);
+  const aVec = a.rank === 1;
+  const bVec = b.rank === 1;
+  if (aVec) a = tf.expandDims(a, 0);
+  if (bVec) b = tf.expandDims(b, 1);
+  // numpy semantics: broadcast the batch dimensions explicitly.
+  const ba = a.shape.slice(0, -2);
+  const bb = b.shape.slice(0, -2);
+  if (ba.length !== bb.length || ba.some((d, i) => d !== bb[i])) {
+    const r = Math.max(ba.length, bb.length);
+    const batch: number[] = [];
+    for (let i = 0; i < r; i++) {
+      const x = ba[ba.length - r + i] ?? 1;
+      const y = bb[bb.length - r + i] ?? 1;
+      if (x !== y && x !== 1 && y !== 1) n.shapeError(`broadcastable batch dimensions, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
+      batch.push(Math.max(x, y));
+    }
+    if (bb.length === 0 && ba.length > 0) {
+      // [..., M, K] x [K, N]: fold the batch into M.
+      const M = a.shape[a.rank - 2]!;
+      const K = a.shape[a.rank - 1]!;
+      const y2 = tf.matMul(tf.reshape(a, [-1, K]) as tf.Tensor2D, b as tf.Tensor2D);
+      let y = tf.reshape(y2, [...ba, M, b.shape[1]!]);
+      if (aVec) y = tf.squeeze(y, [y.rank - 2]);
+      if (bVec) y = tf.squeeze(y, [y.rank - 1]);
+      return [deviceValue(y, 'float32')];
+    }
+    a = tf.broadcastTo(tf.reshape(a, [...new Array<number>(r - ba.length).fill(1), ...a.shape]), [...batch, ...a.shape.slice(-2)]);
+    b = tf.broadcastTo(tf.reshape(b, [...new Array<number>(r - bb.length).fill(1), ...b.shape]), [...batch, ...b.shape.slice(-2)]);
+  }
+  let y: tf.Tensor = tf.matMul(a, b);
+  if (aVec) y = tf.squeeze(y, [y.rank - 2]);
+  if (bVec) y = tf.squeeze(y, [y.rank - 1]);
+  return [deviceValue(y, 'float32')];
+}
+
+function softmaxOp(log: boolean): OpDef {
+  return {
+    run(n, inputs) {
+      const x = dev(n, n.input(inputs, 0));
+      const r = x.rank;
+      const f = (t: tf.Tensor): tf.Tensor => (log ? tf.logSoftmax(t) : tf.softmax(t));
+      if (n.opset < 13) {
+        // Before opset 13: coerce to 2-D [prod(dims[:axis]), prod(dims[axis:])] and normalise each row.
+        const axis = normAxis(n.int('axis', 1), r, n.where);
+        const rows = sizeOf(x.shape.slice(0, axis));
+        return [deviceValue(tf.reshape(f(tf.reshape(x, [rows, -1])), x.shape), 'float32')];
+      }
+      const axis = normAxis(n.int('axis', -1), r, n.where);
+      if (axis === r - 1) return [deviceValue(f(x), 'float32')];
+      const perm = [...Array(r).keys()];
+      perm[axis] = r - 1;
+      perm[r - 1] = axis;
+      return [deviceValue(tf.transpose(f(tf.transpose(x, perm)), perm), 'float32')];
+    },
+  };
+}
+
+function dropoutRun(n: OpNode, inputs: readonly (Value | undefined)[]): (Value | undefined)[] {
+  const x = n.input(inputs, 0);
+  const training = n.opset >= 12 && inputs[2] ? toHost(inputs[2]).data[0] !== 0 : false;
+  const ratio = n.opset >= 12 ? (inputs[1] ? toHost(inputs[1]).data[0] ?? 0.5 : 0.5) : n.float('ratio', 0.5);
+  if (training && ratio > 0) n.unsupported('inference mode (a random Dropout in training mode cannot be attacked deterministically)');
+  const out = x.host ? x : deviceValue(tf.clone(toDevice(x, n.where)), x.dtype);
+  const wantMask = n.node.outputs.length > 1 && n.node.outputs[1] !== '';
+  if (!wantMask) return [out];
+  return [out, hostValue({ dtype: 'bool', shape: x.shape, data: new Float64Array(sizeOf(x.shape)).fill(1) })];
+}
+
+/** Neural-network operators by ONNX name. */
+export const nnOps: Record<string, OpDef> = {
+  Conv: { run: convRun },
+  ConvTranspose: { run: convTransposeRun },
+  MaxPool: { run: (n, i) => poolRun(n, i, 'max') },
+  AveragePool: { run: (n, i) => poolRun(n, i, 'avg') },
+  GlobalAveragePool: globalPool('avg'),
+  GlobalMaxPool: globalPool('max'),
+  BatchNormalization: { run: batchNormRun, check: (n) => void (n.int('training_mode', 0) === 1 && n.unsupported('inference mode (training_mode=1 is not supported)')) },
+  Gemm: { run: gemmRun },
+  MatMul: { run: matMulRun },
+  Softmax: softmaxOp(false),
+  LogSoftmax: softmaxOp(true),
+  Dropout: { run: dropoutRun },
+};
