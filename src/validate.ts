@@ -10,6 +10,17 @@ import { BoundsError, ConfigError, LabelError, NonFiniteError, ShapeError, descr
 /** Labels as a plain array, a typed array, or an int `[N]` tensor. */
 export type LabelsLike = ArrayLike<number> | tf.Tensor1D;
 
+/** The shortest decimal that reads back as the same float32 value (0.4 rather than 0.4000000059604645). */
+export function formatFloat32(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const f = Math.fround(v);
+  for (let p = 1; p <= 9; p++) {
+    const s = Number(f.toPrecision(p));
+    if (Math.fround(s) === f) return String(s);
+  }
+  return String(f);
+}
+
 /**
  * Checks that `x` is a batch the model accepts: shape `[N, ...inputShape]` with N ≥ 1, only finite values, all
  * within `model.bounds`. Reads three scalars from the device.
@@ -39,7 +50,7 @@ export async function checkInputs(model: ModelInfo, x: tf.Tensor, where: string)
   if (bad! > 0) throw new NonFiniteError(`${where}: expected finite input values, got ${bad} NaN or infinite values`);
   const [blo, bhi] = model.bounds;
   if (lo! < blo || hi! > bhi) {
-    throw new BoundsError(`${where}: expected input values within the model bounds [${blo}, ${bhi}], got values in [${lo}, ${hi}] (scale the data into the bounds, or declare the model's bounds)`);
+    throw new BoundsError(`${where}: expected input values within the model bounds [${blo}, ${bhi}], got values in [${formatFloat32(lo!)}, ${formatFloat32(hi!)}] (scale the data into the bounds, or declare the model's bounds)`);
   }
 }
 

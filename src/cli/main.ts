@@ -301,7 +301,7 @@ export async function main(argv: readonly string[], io?: Partial<CliIO>): Promis
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      sinks.stderr(`robustest: ${e.message.replace(/^error: /, '')}\n`);
+      sinks.stderr(`robustest: ${e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`);
       return 2;
     }
     if (e instanceof RobustestError) {

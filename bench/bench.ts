@@ -1,0 +1,140 @@
+// `npm run bench`: PGD on the bundled MNIST model at several batch sizes on every available backend.
+// For each: ms per image per step, and the ratio of attack time per step to the raw forward+backward time of the
+// same model on the same batch, measured in the same run; tensor count and bytes before/after.
+//
+// Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--json FILE]
+import { writeFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '../src/tf.js';
+import { initBackend, type BackendName } from '../src/backend.js';
+import { loadModel } from '../src/load.js';
+import { loadIdx } from '../src/data/idx.js';
+import { crossEntropy } from '../src/losses.js';
+import { packageRoot } from '../src/package-info.js';
+import type { DifferentiableModel } from '../src/model.js';
+import { pgd } from '../attacks/pgd.js';
+
+interface Row {
+  backend: string;
+  batch: number;
+  steps: number;
+  forwardBackwardMs: number;
+  forwardMs: number;
+  attackMs: number;
+  attackMsPerStep: number;
+  msPerImagePerStep: number;
+  ratio: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+const { values } = parseArgs({
+  options: {
+    backends: { type: 'string', default: 'cpu,wasm,tensorflow' },
+    batches: { type: 'string', default: '1,32,128' },
+    steps: { type: 'string', default: '10' },
+    repeats: { type: 'string', default: '3' },
+    json: { type: 'string' },
+  },
+});
+const steps = Number(values.steps);
+const repeats = Number(values.repeats);
+const batches = values.batches.split(',').map(Number);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function timeIt(fn: () => Promise<void>, n: number): Promise<number> {
+  await fn(); // warm-up: kernels compiled, weights uploaded
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+async function benchBackend(name: BackendName, root: string): Promise<Row[]> {
+  try {
+    await initBackend(name);
+  } catch (e) {
+    process.stderr.write(`skip ${name}: ${(e as Error).message}\n`);
+    return [];
+  }
+  const model = (await loadModel(join(root, 'assets', 'mnist-cnn', 'model.json'))) as DifferentiableModel;
+  const data = await loadIdx(
+    join(root, 'assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
+    join(root, 'assets', 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
+    { inputShape: model.inputShape },
+  );
+  const rows: Row[] = [];
+  const per = model.inputShape.reduce((a, b) => a * b, 1);
+  for (const batch of batches) {
+    const x = tf.tensor(data.images.subarray(0, batch * per), [batch, ...model.inputShape]);
+    const labelsArr = Array.from(data.labels.subarray(0, batch));
+    const labels = tf.tensor1d(labelsArr, 'int32');
+    const loss = crossEntropy(labels, model.numClasses);
+    const memBefore = tf.memory();
+    const forwardMs = await timeIt(async () => {
+      const l = model.logits(x);
+      await l.data();
+      l.dispose();
+    }, repeats * 3);
+    const forwardBackwardMs = await timeIt(async () => {
+      const { value, grad } = await model.valueAndGrad(x, loss);
+      await grad.data();
+      tf.dispose([value, grad]);
+    }, repeats * 3);
+    const attack = pgd({ steps });
+    const attackMs = await timeIt(async () => {
+      const r = await attack.run(model, x, labelsArr, { epsilons: [0.3], seed: 0 });
+      r.dispose();
+    }, repeats);
+    const memAfter = tf.memory();
+    const attackMsPerStep = attackMs / steps;
+    rows.push({
+      backend: tf.getBackend(),
+      batch,
+      steps,
+      forwardMs,
+      forwardBackwardMs,
+      attackMs,
+      attackMsPerStep,
+      msPerImagePerStep: attackMsPerStep / batch,
+      ratio: attackMsPerStep / forwardBackwardMs,
+      tensorsBefore: memBefore.numTensors,
+      tensorsAfter: memAfter.numTensors,
+      bytesBefore: memBefore.numBytes,
+      bytesAfter: memAfter.numBytes,
+    });
+    tf.dispose([x, labels]);
+    const r = rows[rows.length - 1]!;
+    process.stdout.write(
+      `${r.backend.padEnd(10)} batch ${String(batch).padStart(4)}  fwd ${r.forwardMs.toFixed(1).padStart(8)} ms  fwd+bwd ${r.forwardBackwardMs.toFixed(1).padStart(8)} ms  ` +
+        `pgd/step ${r.attackMsPerStep.toFixed(1).padStart(8)} ms  ${r.msPerImagePerStep.toFixed(3).padStart(8)} ms/img/step  ratio ${r.ratio.toFixed(3)}  ` +
+        `tensors ${r.tensorsBefore}→${r.tensorsAfter}  bytes ${r.bytesBefore}→${r.bytesAfter}\n`,
+    );
+  }
+  model.dispose();
+  return rows;
+}
+
+async function run(): Promise<void> {
+  tf.env().set('PROD', true);
+  const root = packageRoot() ?? process.cwd();
+  const rows: Row[] = [];
+  process.stdout.write(`PGD-${steps} (Linf, ε=0.3) on the bundled MNIST CNN; ratio = attack time per step / raw forward+backward time\n`);
+  for (const b of values.backends.split(',') as BackendName[]) rows.push(...(await benchBackend(b, root)));
+  if (values.json) {
+    await mkdir(dirname(values.json), { recursive: true });
+    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, steps, rows }, null, 2) + '\n');
+  }
+}
+
+await run();

@@ -1,0 +1,136 @@
+// The robustest command line: help, flags, exit codes, reports.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tf from '../../src/tf.js';
+import { main } from '../../src/cli/main.js';
+import { validateReport } from '../../src/report.js';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env });
+  return { code, out, err };
+}
+
+function npy(data: Float32Array | Int32Array, shape: number[]): Uint8Array {
+  const descr = data instanceof Float32Array ? '<f4' : '<i4';
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+  const total = 10 + header.length + 1;
+  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
+  const head = new Uint8Array(10 + header.length);
+  head.set([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8]);
+  head.set(Buffer.from(header, 'latin1'), 10);
+  const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
+}
+
+describe('robustest CLI', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'robustest-cli-'));
+    // A linear model on 4 features whose class is the index of the largest feature: accurate, and easy to attack.
+    const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [4], useBias: false })] });
+    net.layers[0]!.setWeights([tf.mul(tf.eye(4), 10)]);
+    await net.save(
+      tf.io.withSaveHandler(async (a) => {
+        await writeFile(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+        await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    net.dispose();
+    const n = 40;
+    const x = new Float32Array(n * 4);
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      y[i] = i % 4;
+      for (let j = 0; j < 4; j++) x[i * 4 + j] = j === y[i] ? 0.6 : 0.4;
+    }
+    await writeFile(join(dir, 'x.npy'), npy(x, [n, 4]));
+    await writeFile(join(dir, 'y.npy'), npy(y, [n]));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('documents every flag in --help', async () => {
+    const top = await cli(['--help']);
+    expect(top.code).toBe(0);
+    expect(top.out).toMatch(/eval/);
+    const r = await cli(['eval', '--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--model', '--data', '--labels', '--attack', '--eps', '--norm', '--steps', '--step-size', '--restarts', '--targeted', '--batch-size', '--limit', '--seed', '--backend', '--bounds', '--mean', '--std', '--json', '--markdown', '--min-robust-accuracy', '--no-cascade', '--verbose']) {
+      expect(r.out).toContain(flag);
+    }
+  });
+
+  it('evaluates a model, prints the table and writes JSON and Markdown reports', async () => {
+    const json = join(dir, 'out', 'report.json');
+    const md = join(dir, 'out', 'report.md');
+    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm,pgd', '--eps', '0.05,0.15', '--steps', '10', '--backend', 'cpu', '--json', json, '--markdown', md, '--seed', '3']);
+    expect(r.err).toMatch(/backend cpu \(requested\)/);
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.count).toBe(40);
+    expect(report.cleanAccuracy).toBe(1);
+    // Margin is 0.2 between the true feature and the others: ε=0.05 cannot flip a class, ε=0.15 always can.
+    expect(report.curve.map((c) => c.robustAccuracy)).toEqual([1, 0]);
+    expect(report.provenance.seed).toBe(3);
+    expect(report.provenance.backend).toBe('cpu');
+    expect(report.provenance.command).toContain('--eps 0.05,0.15');
+    expect(r.out).toContain('0.15');
+    expect(await readFile(md, 'utf8')).toMatch(/^# /);
+  });
+
+  it('exits 1 below --min-robust-accuracy', async () => {
+    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.15', '--backend', 'cpu', '--min-robust-accuracy', '0.5', '--quiet']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/robust accuracy below 0.5: 0.0% at ε=0.15/);
+  });
+
+  it('takes the backend from ROBUSTEST_BACKEND', async () => {
+    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.1', '--limit', '8'], { ROBUSTEST_BACKEND: 'cpu' });
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/backend cpu/);
+  });
+
+  it.each([
+    [['eval', '--eps', '-1'], /expected a comma-separated list of numbers >= 0 for --eps, got "-1"/],
+    [['eval', '--attack', 'deepfool'], /expected attacks among fgsm, fgm, bim, pgd, got "deepfool"/],
+    [['eval', '--norm', 'l1'], /argument 'l1' is invalid/],
+    [['eval', '--steps', '0'], /expected an integer >= 1 for --steps, got "0"/],
+    [['eval', '--min-robust-accuracy', '70'], /expected a number in \[0, 1\]/],
+    [['eval', '--model', 'only-model.json'], /expected both --model and --data/],
+    [['eval', '--bogus'], /unknown option '--bogus'/],
+  ])('exits 2 with one line for usage errors: %s', async (args, message) => {
+    const r = await cli(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 2 with a typed, one-line message for a missing model and bad data; the stack only with --verbose', async () => {
+    const missing = await cli(['eval', '--model', join(dir, 'none.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu']);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/none.json: expected a model file or directory, got ENOENT/);
+    expect(missing.err).not.toMatch(/\n\s+at /);
+    const verbose = await cli(['eval', '--model', join(dir, 'none.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--verbose']);
+    expect(verbose.err).toMatch(/\n\s+at /);
+    const outOfBounds = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--bounds', '0,0.5']);
+    expect(outOfBounds.code).toBe(2);
+    expect(outOfBounds.err).toMatch(/expected input values within the model bounds \[0, 0.5\], got values in \[0.4, 0.6\]/);
+  });
+});

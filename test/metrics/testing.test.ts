@@ -1,0 +1,40 @@
+// The toBeRobust matcher and checkRobustness.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { robustMatchers, checkRobustness } from '../../src/testing.js';
+import { fgsm, pgd } from '../../attacks/index.js';
+import { ConfigError } from '../../src/errors.js';
+import { prototypeProblem } from '../helpers/models.js';
+
+expect.extend(robustMatchers);
+
+describe('toBeRobust', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 16 });
+  });
+  afterAll(() => p.dispose());
+
+  it('passes when robust accuracy meets the minimum', async () => {
+    await expect(p.model).toBeRobust({ data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.001, minAccuracy: 0.9 });
+  });
+
+  it('fails with the measured accuracy, its CI and the worst classes', async () => {
+    const failing = expect(p.model).toBeRobust({ data: { x: p.x, labels: p.labels }, attack: pgd({ steps: 10 }), epsilon: [0.01, 0.3], minAccuracy: 0.9 });
+    await expect(failing).rejects.toThrow(/expected prototypes to keep robust accuracy >= 90\.0% under pgd/);
+    const verdict = await checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: pgd({ steps: 10 }), epsilon: [0.01, 0.3], minAccuracy: 0.9 });
+    expect(verdict.pass).toBe(false);
+    expect(verdict.message).toMatch(/ok {3}ε=0\.01: robust accuracy 100\.0% \(95% CI 80\.6%–100\.0%, n=16\)/);
+    expect(verdict.message).toMatch(/FAIL ε=0\.3: robust accuracy \d+\.\d%/);
+    expect(verdict.message).toMatch(/worst classes at ε=0\.3: class \d \d+\.\d% \(n=4\)/);
+  });
+
+  it('can require the lower confidence bound', async () => {
+    const v = await checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0, minAccuracy: 0.9, useLowerBound: true });
+    expect(v.pass).toBe(false); // 16/16 correct, but the Wilson lower bound is 80.6%
+    expect(v.report.curve[0]!.ci.lower).toBeCloseTo(0.806, 3);
+  });
+
+  it('rejects a minimum outside [0, 1]', async () => {
+    await expect(checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 70 })).rejects.toThrow(ConfigError);
+  });
+});
