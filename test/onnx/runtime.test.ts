@@ -1,0 +1,123 @@
+// The onnxruntime-node fallback: query-only models, batching, release, and loadOnnx's choice of engine.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import * as tf from '../../src/tf.js';
+import { ConfigError, UnsupportedError } from '../../src/errors.js';
+import { fromOnnxRuntime, loadOnnx, loadOnnxModel } from '../../src/onnx/index.js';
+import { buildModel } from './build.js';
+import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'robustest-ort-'));
+
+/** Gemm then an operator the importer lacks (Shrink), which onnxruntime runs. */
+function unsupportedModelPath(): string {
+  const bytes = buildModel({
+    opset: 13,
+    input: { name: 'x', dims: ['n', 4] },
+    output: { name: 'y', dims: ['n', 3] },
+    nodes: [
+      { op: 'Gemm', inputs: ['x', 'W'], outputs: ['z'] },
+      { op: 'Shrink', inputs: ['z'], outputs: ['y'], name: 'shrink_node', attrs: { lambd: 0.1 } },
+    ],
+    initializers: [{ name: 'W', dims: [4, 3], values: Array.from({ length: 12 }, (_, i) => (i % 5) / 5 - 0.3) }],
+  });
+  const file = join(tmp, 'shrink.onnx');
+  writeFileSync(file, bytes);
+  return file;
+}
+
+describe.skipIf(!haveSharedModels)(`onnxruntime fallback on the shared models (${haveSharedModels ? sharedModels : 'skipped: shared models absent'})`, () => {
+  it.each(SHARED_MODELS)('%s: importer logits equal onnxruntime logits within 1e-4', async (name) => {
+    const file = join(sharedModels, `${name}.onnx`);
+    const x = readNpy(join(sharedModels, `${name}.input.npy`));
+    const white = await loadOnnxModel(file);
+    const black = await fromOnnxRuntime(file, { batchSize: 3 });
+    expect(black.kind).toBe('query');
+    expect(black.engine).toBe('onnxruntime');
+    expect(black.numClasses).toBe(white.numClasses);
+    expect(black.inputShape).toEqual(white.inputShape);
+    expect(black.layout).toBe('NCHW');
+    const xt = tf.tensor(x.data, x.shape);
+    const a = white.logits(xt);
+    const b = await black.logits(xt);
+    const e = maxErr(a.dataSync(), b.dataSync());
+    expect(e.abs).toBeLessThanOrEqual(1e-4 * Math.max(1, e.scale));
+    if (name === 'mlp_logsoftmax_mnist') {
+      // Both bypass the LogSoftmax: onnxruntime returns the added pre-softmax output.
+      expect(black.warnings.join('\n')).toMatch(/LogSoftmax; onnxruntime returns its input/);
+    }
+    expect(await black.fingerprint()).toBe(await white.fingerprint());
+    tf.dispose([xt, a, b]);
+    white.dispose();
+    black.dispose();
+    await expect(black.logits(tf.zeros([1, ...black.inputShape]))).rejects.toThrow(ConfigError);
+  });
+
+  it('applies preprocessing like the importer', async () => {
+    const file = join(sharedModels, 'tiny_resnet_cifar.onnx');
+    const preprocessing = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261] };
+    const white = await loadOnnxModel(file, { preprocessing });
+    const black = await fromOnnxRuntime(file, { preprocessing });
+    const x = tf.randomUniform([5, 3, 32, 32], 0, 1, 'float32', 3);
+    const a = white.logits(x);
+    const b = await black.logits(x);
+    const e = maxErr(a.dataSync(), b.dataSync());
+    expect(e.abs).toBeLessThanOrEqual(1e-4 * Math.max(1, e.scale));
+    tf.dispose([x, a, b]);
+    white.dispose();
+    black.dispose();
+  });
+
+  it('loadOnnx imports a fully supported model as differentiable', async () => {
+    const m = await loadOnnx(join(sharedModels, 'mnist_cnn_trained.onnx'));
+    expect(m.kind).toBe('differentiable');
+    expect(m.engine).toBe('onnx-import');
+    m.dispose();
+  });
+});
+
+describe('loadOnnx with unsupported operators', () => {
+  it('falls back to onnxruntime with a warning naming the operator', async () => {
+    const m = await loadOnnx(unsupportedModelPath(), { bounds: [-1, 1] });
+    expect(m.kind).toBe('query');
+    expect(m.warnings.join('\n')).toMatch(/operator Shrink is not supported by the importer; using onnxruntime/);
+    expect(m.numClasses).toBe(3);
+    const x = tf.tensor2d([[0.5, -0.5, 0.25, 1], [0, 0, 0, 0]]);
+    const y = await m.logits(x);
+    expect(y.shape).toEqual([2, 3]);
+    expect(Array.from(y.dataSync()).slice(3)).toEqual([0, 0, 0]);
+    tf.dispose([x, y]);
+    m.dispose();
+  });
+
+  it('loadOnnxModel refuses the same model with UnsupportedError', async () => {
+    await expect(loadOnnxModel(unsupportedModelPath())).rejects.toThrow(/'Shrink' \(node 'shrink_node', opset 13\)/);
+  });
+
+  it('checks input shapes', async () => {
+    const m = await fromOnnxRuntime(unsupportedModelPath());
+    await expect(m.logits(tf.zeros([2, 5]))).rejects.toThrow(/expected input of shape \[N, 4\]/);
+    m.dispose();
+  });
+
+  it('throws UnsupportedError when onnxruntime-node cannot load', async () => {
+    vi.resetModules();
+    vi.doMock('onnxruntime-node', () => {
+      throw new Error('native binding missing');
+    });
+    try {
+      const fresh = await import('../../src/onnx/runtime.js');
+      // A fresh module graph has its own error classes: compare by name and code.
+      await expect(fresh.fromOnnxRuntime(unsupportedModelPath())).rejects.toMatchObject({
+        name: UnsupportedError.name,
+        code: 'E_UNSUPPORTED',
+        message: expect.stringMatching(/expected the optional peer dependency onnxruntime-node to load/),
+      });
+    } finally {
+      vi.doUnmock('onnxruntime-node');
+      vi.resetModules();
+    }
+  });
+});
