@@ -80,6 +80,7 @@ export class GraphExecutor {
         if (!NOT_FOLDABLE.has(node.opType) && op.foldable !== false && inputs.every((i) => this.consts.has(i))) {
           this.fold(step);
         } else {
+          if (op.prepare) this.prepare(step);
           this.steps.push(step);
           for (const o of node.outputs) if (o !== '') this.producers.set(o, step);
         }
@@ -137,6 +138,16 @@ export class GraphExecutor {
         this.consts.set(name, v);
       }
     });
+  }
+
+  private prepare(step: Step): void {
+    const constants = step.node.inputs.map((i) => (i === '' ? undefined : this.consts.get(i)));
+    const derived = tf.tidy(() => step.op.prepare!(step.opNode, constants) ?? {});
+    for (const [k, t] of Object.entries(derived)) {
+      tf.keep(t);
+      this.owned.push(t);
+      step.opNode.prepared.set(k, t);
+    }
   }
 
   private isConstTensor(t: tf.Tensor): boolean {

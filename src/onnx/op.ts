@@ -4,6 +4,7 @@
  * @internal
  * @module
  */
+import type * as tf from '../tf.js';
 import { ModelLoadError, ShapeError, UnsupportedError } from '../errors.js';
 import type { Attribute, HostTensor, OnnxNode } from './proto.js';
 import type { Value } from './value.js';
@@ -12,6 +13,8 @@ import type { Value } from './value.js';
 export class OpNode {
   /** `onnx: node 'NAME' (OpType, opset N)`, the prefix of every message about this node. */
   readonly where: string;
+  /** Tensors derived once at load time from constant inputs by {@link OpDef.prepare} (owned by the executor). */
+  readonly prepared = new Map<string, tf.Tensor>();
 
   constructor(readonly node: OnnxNode, readonly opset: number) {
     this.where = `onnx: node '${node.name}' (${node.opType}, opset ${opset})`;
@@ -110,6 +113,12 @@ export interface OpDef {
   check?(n: OpNode): void;
   /** Computes the outputs; inputs are aligned with the node's inputs (undefined for omitted optional ones). */
   run(n: OpNode, inputs: readonly (Value | undefined)[]): readonly (Value | undefined)[];
+  /**
+   * Derives tensors from the node's constant inputs once at load time (a transposed weight matrix, a kernel in
+   * the layout tfjs wants); `constants` holds the constant inputs, undefined elsewhere. Runs inside `tf.tidy`;
+   * the returned tensors are kept, stored in {@link OpNode.prepared} and freed with the model.
+   */
+  prepare?(n: OpNode, constants: readonly (Value | undefined)[]): Record<string, tf.Tensor> | undefined;
   /** False for operators whose result must not be precomputed at load time even with constant inputs. */
   readonly foldable?: boolean;
 }

@@ -58,26 +58,52 @@ function dilateKernel(k: tf.Tensor, dilations: readonly number[]): tf.Tensor {
   return out;
 }
 
-/** Inserts `s - 1` zeros between the elements of a NHWC tensor along H and W. */
-function dilateSpatial(x: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
-  let y: tf.Tensor = x;
-  const [N, H, W, C] = x.shape;
-  if (sh > 1) {
-    y = tf.reshape(tf.pad(tf.reshape(y, [N, H, 1, W, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, 0]]), [N, H * sh, W, C]);
-    y = tf.slice(y, [0, 0, 0, 0], [N, (H - 1) * sh + 1, W, C]);
+/**
+ * Pads the upstream gradient of a strided 'valid' convolution so that a stride-1 'valid' convolution with the
+ * flipped kernel gives the input-gradient: `s - 1` zeros after every element (one pad of a 6-D view and a
+ * reshape), then `k - 1` zeros before and `H - Ho * s` after, so that the result has the input's size.
+ */
+function padForInputGrad(dy: tf.Tensor4D, strides: [number, number], kh: number, kw: number, H: number, W: number): tf.Tensor4D {
+  const [N, Ho, Wo, C] = dy.shape;
+  const [sh, sw] = strides;
+  let y: tf.Tensor4D = dy;
+  if (sh > 1 || sw > 1) {
+    const spread = tf.pad(tf.reshape(dy, [N, Ho, 1, Wo, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    y = tf.reshape(spread, [N, Ho * sh, Wo * sw, C]);
   }
-  const h = y.shape[1]!;
-  if (sw > 1) {
-    y = tf.reshape(tf.pad(tf.reshape(y, [N, h, W, 1, C]), [[0, 0], [0, 0], [0, 0], [0, sw - 1], [0, 0]]), [N, h, W * sw, C]);
-    y = tf.slice(y, [0, 0, 0, 0], [N, h, (W - 1) * sw + 1, C]);
+  const endH = H - Ho * sh;
+  const endW = W - Wo * sw;
+  if (endH < 0 || endW < 0) {
+    y = tf.slice(y, [0, 0, 0, 0], [N, Ho * sh + Math.min(0, endH), Wo * sw + Math.min(0, endW), C]);
   }
-  return y as tf.Tensor4D;
+  return tf.pad(y, [[0, 0], [kh - 1, Math.max(0, endH)], [kw - 1, Math.max(0, endW)], [0, 0]]);
 }
 
 /**
- * Depthwise convolution (NHWC, 'valid', no dilation) whose input-gradient is computed as a forward depthwise
- * convolution of the stride-dilated, padded upstream gradient with the flipped kernel. tfjs' own gradient uses
- * DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
+ * Convolution (NHWC, 'valid', no dilation) whose input-gradient is a forward convolution of the stride-dilated,
+ * padded upstream gradient with the spatially flipped, in/out-swapped kernel. Same values as tfjs'
+ * Conv2DBackpropInput, and much faster on the wasm backend, whose forward convolution is the optimised one.
+ */
+function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xin = args[0] as tf.Tensor4D;
+    (args[1] as tf.GradSaveFunc)([filter]);
+    const value = tf.conv2d(xin, filter, strides, 'valid');
+    const [, H, W] = xin.shape;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const filt = saved[0] as tf.Tensor4D;
+      const [kh, kw] = filt.shape;
+      const flipped = tf.transpose(tf.reverse(filt, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+      return tf.conv2d(padForInputGrad(dy as tf.Tensor4D, strides, kh, kw, H, W), flipped, 1, 'valid');
+    };
+    return { value, gradFunc };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
+/**
+ * Depthwise convolution (NHWC, 'valid', no dilation) with the same forward-convolution input-gradient. tfjs' own
+ * gradient uses DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
  */
 function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -88,12 +114,8 @@ function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const filt = saved[0] as tf.Tensor4D;
       const [kh, kw, C, M] = filt.shape;
-      const dyd = dilateSpatial(dy as tf.Tensor4D, strides[0], strides[1]);
-      const extraH = H - (dyd.shape[1] + kh - 1);
-      const extraW = W - (dyd.shape[2] + kw - 1);
-      const padded = tf.pad(dyd, [[0, 0], [kh - 1, kh - 1 + extraH], [kw - 1, kw - 1 + extraW], [0, 0]]);
       const flipped = tf.reshape(tf.reverse(filt, [0, 1]), [kh, kw, C * M, 1]) as tf.Tensor4D;
-      const g = tf.depthwiseConv2d(padded, flipped, 1, 'valid');
+      const g = tf.depthwiseConv2d(padForInputGrad(dy as tf.Tensor4D, strides, kh, kw, H, W), flipped, 1, 'valid');
       if (M === 1) return g;
       return tf.sum(tf.reshape(g, [g.shape[0], H, W, C, M]), 4);
     };
@@ -165,14 +187,14 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const k = dilateKernel(tf.transpose(w4, [2, 3, 1, 0]), d2) as tf.Tensor4D;
   let y: tf.Tensor4D;
   if (group === 1) {
-    y = tf.conv2d(xs, k, s2, 'valid');
+    y = conv(xs, k, s2);
   } else if (group === C && w.shape[1] === 1) {
     const [kh, kw] = k.shape;
     y = depthwise(xs, tf.reshape(k, [kh, kw, C, M / C]) as tf.Tensor4D, s2);
   } else {
     const xg = tf.split(xs, group, 3) as tf.Tensor4D[];
     const kg = tf.split(k, group, 3) as tf.Tensor4D[];
-    y = tf.concat(xg.map((xi, i) => tf.conv2d(xi, kg[i]!, s2, 'valid')), 3);
+    y = tf.concat(xg.map((xi, i) => conv(xi, kg[i]!, s2)), 3);
   }
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
   return [deviceValue(fromNhwc(y, spatial), 'float32')];
@@ -260,10 +282,12 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
   const [N, H, W, C] = x.shape;
   const [kh, kw] = k;
   const [Ho, Wo] = out;
+  const tiled = s[0] === kh && s[1] === kw && d[0] === 1 && d[1] === 1;
   const rows = windowIndices(Ho, kh, s[0], d[0]);
   const cols = windowIndices(Wo, kw, s[1], d[1]);
+  /** [N, Ho, Wo, C, kh*kw]: the taps of every window; non-overlapping windows are a reshape, others a gather. */
   const windows = (t: tf.Tensor): tf.Tensor => {
-    const p = tf.gather(tf.gather(t, rows, 1), cols, 2);
+    const p = tiled ? tf.slice(t, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : tf.gather(tf.gather(t, rows, 1), cols, 2);
     return tf.reshape(tf.transpose(tf.reshape(p, [N, Ho, kh, Wo, kw, C]), [0, 1, 3, 5, 2, 4]), [N, Ho, Wo, C, kh * kw]);
   };
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -277,11 +301,11 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
       value = tf.max(windows(xi), 4) as tf.Tensor4D;
     }
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-      // One-hot of the first maximum (built with equal: the wasm OneHot kernel ignores a float32 dtype).
-      const am = tf.expandDims(tf.argMax(windows(saved[0]!), 4), 4);
-      const first = tf.cast(tf.equal(am, tf.range(0, kh * kw, 1, 'int32')), 'float32');
+      // One-hot of the first maximum (int32 one-hot, then cast: the wasm OneHot kernel ignores a float32 dtype).
+      const first = tf.cast(tf.oneHot(tf.argMax(windows(saved[0]!), 4), kh * kw), 'float32');
       const g = tf.mul(first, tf.expandDims(dy, 4));
       const spread = tf.reshape(tf.transpose(tf.reshape(g, [N, Ho, Wo, C, kh, kw]), [0, 1, 4, 2, 5, 3]), [N, Ho * kh, Wo * kw, C]);
+      if (tiled) return tf.pad(spread, [[0, 0], [0, H - Ho * kh], [0, W - Wo * kw], [0, 0]]);
       return scatterAxis(scatterAxis(spread, cols, 2, W), rows, 1, H);
     };
     return { value, gradFunc };
@@ -394,13 +418,38 @@ function batchNormRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[
   return [deviceValue(tf.add(tf.mul(x, a), b), 'float32')];
 }
 
+/**
+ * `x @ W` for a constant weight held in both layouts: `kn` ([K, N]) for the forward product and `nk` ([N, K])
+ * for the input-gradient `dy @ nk`, so that neither product needs a transposed operand (the wasm backend's
+ * matrix product is an order of magnitude slower with a transposed right operand).
+ */
+function dense(x: tf.Tensor2D, kn: tf.Tensor2D, nk: tf.Tensor2D): tf.Tensor2D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xi = args[0] as tf.Tensor2D;
+    (args[1] as tf.GradSaveFunc)([nk]);
+    return { value: tf.matMul(xi, kn), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D) };
+  });
+  return f(x) as tf.Tensor2D;
+}
+
+/** Both layouts of a constant 2-D weight (see {@link dense}). */
+function weightLayouts(w: Value | undefined, transposed: boolean): Record<string, tf.Tensor> | undefined {
+  if (!w?.tensor || w.tensor.rank !== 2 || w.tensor.dtype !== 'float32') return undefined;
+  const t = tf.transpose(w.tensor);
+  return transposed ? { kn: t, nk: tf.clone(w.tensor) } : { kn: tf.clone(w.tensor), nk: t };
+}
+
 function gemmRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const a = dev(n, n.input(inputs, 0));
   const b = dev(n, n.input(inputs, 1));
   if (a.rank !== 2 || b.rank !== 2) n.shapeError(`2-D A and B, got [${a.shape.join(', ')}] and [${b.shape.join(', ')}]`);
   const alpha = n.float('alpha', 1);
   const beta = n.float('beta', 1);
-  let y = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, n.int('transA', 0) === 1, n.int('transB', 0) === 1) as tf.Tensor;
+  const kn = n.prepared.get('kn');
+  const nk = n.prepared.get('nk');
+  let y: tf.Tensor = kn && nk && n.int('transA', 0) === 0
+    ? dense(a as tf.Tensor2D, kn as tf.Tensor2D, nk as tf.Tensor2D)
+    : tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, n.int('transA', 0) === 1, n.int('transB', 0) === 1);
   if (alpha !== 1) y = tf.mul(y, alpha);
   const c = inputs[2];
   if (c !== undefined && sizeOf(c.shape) > 0) {
@@ -435,7 +484,10 @@ function matMulRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
       // [..., M, K] x [K, N]: fold the batch into M.
       const M = a.shape[a.rank - 2]!;
       const K = a.shape[a.rank - 1]!;
-      const y2 = tf.matMul(tf.reshape(a, [-1, K]) as tf.Tensor2D, b as tf.Tensor2D);
+      const kn = n.prepared.get('kn');
+      const nk = n.prepared.get('nk');
+      const a2 = tf.reshape(a, [-1, K]) as tf.Tensor2D;
+      const y2 = kn && nk ? dense(a2, kn as tf.Tensor2D, nk as tf.Tensor2D) : tf.matMul(a2, b as tf.Tensor2D);
       let y = tf.reshape(y2, [...ba, M, b.shape[1]!]);
       if (aVec) y = tf.squeeze(y, [y.rank - 2]);
       if (bVec) y = tf.squeeze(y, [y.rank - 1]);
@@ -444,7 +496,9 @@ function matMulRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     a = tf.broadcastTo(tf.reshape(a, [...new Array<number>(r - ba.length).fill(1), ...a.shape]), [...batch, ...a.shape.slice(-2)]);
     b = tf.broadcastTo(tf.reshape(b, [...new Array<number>(r - bb.length).fill(1), ...b.shape]), [...batch, ...b.shape.slice(-2)]);
   }
-  let y: tf.Tensor = tf.matMul(a, b);
+  const kn = n.prepared.get('kn');
+  const nk = n.prepared.get('nk');
+  let y: tf.Tensor = kn && nk && a.rank === 2 ? dense(a as tf.Tensor2D, kn as tf.Tensor2D, nk as tf.Tensor2D) : tf.matMul(a, b);
   if (aVec) y = tf.squeeze(y, [y.rank - 2]);
   if (bVec) y = tf.squeeze(y, [y.rank - 1]);
   return [deviceValue(y, 'float32')];
@@ -492,8 +546,8 @@ export const nnOps: Record<string, OpDef> = {
   GlobalAveragePool: globalPool('avg'),
   GlobalMaxPool: globalPool('max'),
   BatchNormalization: { run: batchNormRun, check: (n) => void (n.int('training_mode', 0) === 1 && n.unsupported('inference mode (training_mode=1 is not supported)')) },
-  Gemm: { run: gemmRun },
-  MatMul: { run: matMulRun },
+  Gemm: { run: gemmRun, prepare: (n, c) => weightLayouts(c[1], n.int('transB', 0) === 1) },
+  MatMul: { run: matMulRun, prepare: (_n, c) => weightLayouts(c[1], false) },
   Softmax: softmaxOp(false),
   LogSoftmax: softmaxOp(true),
   Dropout: { run: dropoutRun },
