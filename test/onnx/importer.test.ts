@@ -110,6 +110,25 @@ describe('operator semantics across opsets', () => {
     expect(runOne(13, { op: 'Dropout', inputs: ['x'], outputs: ['y'] }, x6)).toEqual(x6.values);
   });
 
+  it('Gelu (opset 20, no node test in the onnx 1.12 data) follows the exact and tanh formulas', () => {
+    const x = { dims: [5], values: [-3, -0.5, 0, 0.7, 2.5] };
+    const erf = (v: number): number => {
+      // Abramowitz-Stegun 7.1.26 is too coarse for 1e-6; integrate instead (Simpson, 2000 steps).
+      const n = 2000;
+      const h = v / n;
+      let s = 0;
+      for (let i = 0; i <= n; i++) s += (i === 0 || i === n ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+      return (2 / Math.sqrt(Math.PI)) * (h / 3) * s;
+    };
+    const exact = runOne(20, { op: 'Gelu', inputs: ['x'], outputs: ['y'] }, x);
+    exact.forEach((v, i) => expect(v).toBeCloseTo(0.5 * x.values[i]! * (1 + erf(x.values[i]! / Math.SQRT2)), 5));
+    const tanh = runOne(20, { op: 'Gelu', inputs: ['x'], outputs: ['y'], attrs: { approximate: 'tanh' } }, x);
+    tanh.forEach((v, i) => {
+      const u = x.values[i]!;
+      expect(v).toBeCloseTo(0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3))), 5);
+    });
+  });
+
   it('folds Shape/Gather/Concat/Unsqueeze chains on the host', () => {
     const bytes = buildModel({
       opset: 13, input: { name: 'x', dims: ['n', 2, 3] }, output: { name: 'y', dims: ['n', 6] },

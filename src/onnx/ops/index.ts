@@ -5,9 +5,10 @@
  */
 import type { OpDef } from '../op.js';
 import { elementwiseOps } from './elementwise.js';
+import { extraOps } from './extra.js';
 import { nnOps } from './nn.js';
 import { resizeOps } from './resize.js';
 import { tensorOps } from './tensor.js';
 
 /** Every supported operator of the default ONNX domain, by op_type. */
-export const OPS: Readonly<Record<string, OpDef>> = { ...elementwiseOps, ...nnOps, ...tensorOps, ...resizeOps };
+export const OPS: Readonly<Record<string, OpDef>> = { ...elementwiseOps, ...nnOps, ...tensorOps, ...resizeOps, ...extraOps };
