@@ -64,7 +64,15 @@ export class GraphExecutor {
    * @param where - prefix of error messages.
    * @throws {@link UnsupportedError} naming every unsupported operator with a node name and the opset.
    */
-  constructor(readonly model: OnnxModel, where = 'onnx') {
+  /** Names of the graph inputs that a caller feeds. */
+  readonly inputNames: readonly string[];
+
+  /**
+   * The decoded model is not retained (its float initializers, held as float64 on the host, can be large);
+   * what runs is the uploaded constants and the list of steps.
+   */
+  constructor(model: OnnxModel, where = 'onnx') {
+    this.inputNames = model.graph.inputs.map((i) => i.name);
     const unsupported = findUnsupported(model);
     if (unsupported.length > 0) {
       throw new UnsupportedError(`${where}: expected operators robustest can import (see listSupportedOps()), got unsupported ${describeUnsupported(unsupported)}; fromOnnxRuntime() or loadOnnx() can still query the model`);
@@ -89,11 +97,6 @@ export class GraphExecutor {
       this.dispose();
       throw e;
     }
-  }
-
-  /** Names of the graph inputs that a caller feeds. */
-  get inputNames(): string[] {
-    return this.model.graph.inputs.map((i) => i.name);
   }
 
   /** The node producing a value, if it is computed at run time. */

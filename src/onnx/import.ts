@@ -68,6 +68,17 @@ function findHead(exec: GraphExecutor, model: OnnxModel, name: string, keepSoftm
   };
 }
 
+/**
+ * @internal
+ * Layout of a graph input: rank-4 inputs are NCHW (the ONNX convention), unless the channel count is clearly
+ * last (`[H, W, 1|3|4]` with a first dimension that is not 1, 3 or 4), as in graphs converted from TensorFlow.
+ */
+export function defaultLayout(inputShape: readonly number[]): Layout {
+  if (inputShape.length !== 3) return 'flat';
+  const [a, , c] = inputShape as [number, number, number];
+  return ![1, 3, 4].includes(a) && [1, 3, 4].includes(c) ? 'NHWC' : 'NCHW';
+}
+
 function staticShape(dims: readonly (number | string | null)[] | undefined): number[] | undefined {
   if (!dims || dims.length < 2) return undefined;
   const rest = dims.slice(1);
@@ -83,8 +94,8 @@ function staticShape(dims: readonly (number | string | null)[] | undefined): num
  * inside one `tf.tidy`, so `tf.grad` flows from the logits to the input.
  *
  * Layout: an NCHW graph stays NCHW for the caller (`inputShape` is the graph input's shape without the batch
- * dimension, which may be dynamic; `layout` is `NCHW` for rank-4 inputs); convolutions and pools run as NHWC
- * inside. `numClasses` is read from the output shape, or from a probe forward pass of one zero input.
+ * dimension, which may be dynamic; `layout` is `NCHW` for rank-4 inputs, `NHWC` only when the shape is clearly
+ * channels-last such as `[224, 224, 3]`); convolutions and pools run as NHWC inside. `numClasses` is read from the output shape, or from a probe forward pass of one zero input.
  * A final Softmax/LogSoftmax is skipped (see {@link OnnxModelOptions.keepSoftmax}) and reported in `warnings`.
  * The model's fingerprint is the SHA-256 of the file's bytes.
  *
@@ -141,7 +152,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
         });
       }
     }
-    const layout: Layout = options.layout ?? (inputShape.length === 3 ? 'NCHW' : 'flat');
+    const layout: Layout = options.layout ?? defaultLayout(inputShape);
     const fingerprint = sha256Bytes([bytes]);
     return tfjsModel({
       net: run,

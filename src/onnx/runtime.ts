@@ -6,9 +6,9 @@
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { inferLayout, type Bounds, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { type Bounds, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
 import { findUnsupported } from './graph.js';
-import { importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
+import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
 import { OpNode } from './op.js';
 import { decodeModel, type OnnxModel } from './proto.js';
 
@@ -265,7 +265,7 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, options: OnnxRuntimeOptio
     if (!Number.isInteger(numClasses) || numClasses < 2) throw new ConfigError(`${name}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);
     const bounds: Bounds = options.bounds ?? [0, 1];
     if (!(bounds[0] < bounds[1])) throw new ConfigError(`${name}: expected bounds to be [lower, upper] with lower < upper, got ${describe(bounds)}`);
-    const layout = options.layout ?? (inputShape.length === 3 ? 'NCHW' : inferLayout(inputShape));
+    const layout = options.layout ?? defaultLayout(inputShape);
     return new OrtModel(ort, session, input.name, outputName, [bounds[0], bounds[1]], numClasses, inputShape, layout, name, warnings, batchSize, sha256Bytes([bytes]), options.preprocessing);
   } catch (e) {
     await session.release();

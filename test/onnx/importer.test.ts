@@ -204,6 +204,23 @@ describe('importOnnx', () => {
     model.dispose();
   });
 
+  it('reports NCHW for rank-4 inputs, NHWC only for clearly channels-last ones', () => {
+    const graph = (dims: number[]): Uint8Array => buildModel({
+      opset: 13, input: { name: 'x', dims: ['n', ...dims] }, output: { name: 'y', dims: ['n', 2] },
+      nodes: [{ op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 0 } }, { op: 'Slice', inputs: ['m', 'st', 'en', 'ax'], outputs: ['y'] }],
+      initializers: [
+        { name: 'st', dtype: 'int64', dims: [1], values: [0] },
+        { name: 'en', dtype: 'int64', dims: [1], values: [2] },
+        { name: 'ax', dtype: 'int64', dims: [1], values: [1] },
+      ],
+    });
+    for (const [dims, layout] of [[[3, 8, 8], 'NCHW'], [[8, 8, 3], 'NHWC'], [[16, 8, 8], 'NCHW']] as const) {
+      const m = importOnnx(graph([...dims]));
+      expect(m.layout, dims.join('x')).toBe(layout);
+      m.dispose();
+    }
+  });
+
   it('lists its operators', () => {
     const ops = listSupportedOps();
     for (const op of ['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization', 'Resize', 'Softmax', 'Where', 'Erf']) expect(ops).toContain(op);
