@@ -27,7 +27,9 @@ async function tryImport(spec: string): Promise<string | undefined> {
     await import(spec);
     return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    const code = (e as { code?: string }).code;
+    return code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(message) ? 'not installed' : message;
   }
 }
 

@@ -41,6 +41,7 @@ export { batchNorm, project, randomInBall, selectSamples, steepestDirection, NOR
 export { attackLoss, crossEntropy, marginLoss, targetedLoss, type LossName } from './losses.js';
 export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
 export { sha256Bytes, sha256Tensors } from './hash.js';
+export { packageAssets, libraryVersion } from './package-info.js';
 export * from './data/index.js';
 export * from './report.js';
 export { renderMarkdown, renderText } from './report-markdown.js';

@@ -1,6 +1,5 @@
 /**
  * Where the robustest package lives on disk and its version, for provenance and bundled assets.
- * @internal
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,6 +14,7 @@ let versionCache: string | undefined;
  * The package root: the first directory above this module whose package.json is named `robustest`. Works from
  * `src/` (tests, tsx) and from the compiled `dist/src/`.
  * @returns the absolute path, or `undefined` if not found.
+ * @internal
  */
 export function packageRoot(): string | undefined {
   if (rootCache !== undefined) return rootCache;
@@ -34,7 +34,13 @@ export function packageRoot(): string | undefined {
   }
 }
 
-/** The version in robustest's package.json, or `0.0.0-unknown`. */
+/**
+ * The version in robustest's package.json, or `0.0.0-unknown`.
+ * @example
+ * ```ts
+ * console.log(libraryVersion()); // '0.1.0'
+ * ```
+ */
 export function libraryVersion(): string {
   if (versionCache !== undefined) return versionCache;
   const root = packageRoot();
@@ -47,4 +53,17 @@ export function libraryVersion(): string {
     }
   }
   return (versionCache = version);
+}
+
+/**
+ * The folder of the bundled assets (the MNIST CNN in `mnist-cnn/`, the 1,000-image sample in `mnist-sample/`).
+ *
+ * @returns an absolute path.
+ * @example
+ * ```ts
+ * const model = await loadModel(join(packageAssets(), 'mnist-cnn', 'model.json'));
+ * ```
+ */
+export function packageAssets(): string {
+  return join(packageRoot() ?? process.cwd(), 'assets');
 }

@@ -10,7 +10,11 @@ import type { DifferentiableModel } from '../../src/model.js';
 import type { Dataset } from '../../src/data/types.js';
 
 const root = join(import.meta.dirname, '..', '..');
-const N = 200;
+// The cpu backend's gradient kernels are plain JS and ~10× slower than wasm here: it checks a smaller slice
+// (50 images, ε=0.3 only, PGD with per-sample early stop); wasm checks 200 images at ε=0.1 and 0.3.
+const full = process.env['ROBUSTEST_TEST_BACKEND'] !== 'cpu';
+const N = full ? 200 : 50;
+const EPS = full ? [0.1, 0.3] : [0.3];
 
 describe('bundled MNIST model', () => {
   let model: DifferentiableModel;
@@ -27,14 +31,14 @@ describe('bundled MNIST model', () => {
 
   it('is accurate on clean data and PGD at ε=0.3 drives robust accuracy below 2%, never above FGSM', async () => {
     const before = tf.memory().numTensors;
-    const report = await evaluate(model, data, { attacks: [fgsm(), pgd()], epsilons: [0.1, 0.3], seed: 0, batchSize: 100, cascade: false });
+    const report = await evaluate(model, data, { attacks: [fgsm(), pgd({ earlyStop: !full })], epsilons: EPS, seed: 0, batchSize: 100, cascade: false });
     expect(tf.memory().numTensors).toBe(before);
     expect(report.cleanAccuracy).toBeGreaterThanOrEqual(0.97);
     const acc = (name: string, eps: number) => report.attacks.find((a) => a.name === name && a.epsilon === eps)!.robustAccuracy;
     expect(acc('pgd', 0.3)).toBeLessThan(0.02);
-    for (const eps of [0.1, 0.3]) expect(acc('pgd', eps)).toBeLessThanOrEqual(acc('fgsm', eps));
-    expect(acc('fgsm', 0.1)).toBeLessThan(report.cleanAccuracy);
-    for (const [i, eps] of [0.1, 0.3].entries()) expect(report.curve[i]!.robustAccuracy).toBeLessThanOrEqual(Math.min(acc('pgd', eps), acc('fgsm', eps)));
+    for (const eps of EPS) expect(acc('pgd', eps)).toBeLessThanOrEqual(acc('fgsm', eps));
+    expect(acc('fgsm', EPS[0]!)).toBeLessThan(report.cleanAccuracy);
+    for (const [i, eps] of EPS.entries()) expect(report.curve[i]!.robustAccuracy).toBeLessThanOrEqual(Math.min(acc('pgd', eps), acc('fgsm', eps)));
     expect(report.warnings).toEqual([]);
   });
 });
