@@ -201,7 +201,10 @@ function decodeRaw(dtype: OnnxDataType, raw: Uint8Array, count: number, where: s
   }
   if (dtype === 'float32' && LITTLE_ENDIAN) {
     // Fast path for the bulk of a model's bytes: copy to an aligned buffer and widen.
-    return Float64Array.from(new Float32Array(raw.slice().buffer, 0, count));
+    // (a copy into a fresh buffer: a Node Buffer's slice() shares memory and may be unaligned)
+    const aligned = new Uint8Array(raw.length);
+    aligned.set(raw);
+    return Float64Array.from(new Float32Array(aligned.buffer, 0, count));
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out = new Float64Array(count);

@@ -76,3 +76,10 @@ export function buildModel(spec: {
   });
   return ModelProto.encode(msg).finish();
 }
+
+/** Encodes a float32 TensorProto with raw_data. */
+export function encodeRawTensor(dims: number[], values: number[]): Uint8Array {
+  const TensorProto = root.lookupType('onnx.TensorProto');
+  const raw = new Uint8Array(new Float32Array(values).buffer);
+  return TensorProto.encode(TensorProto.fromObject({ dims, data_type: 1, raw_data: raw })).finish();
+}

@@ -14,9 +14,6 @@ const haveData = existsSync(NODE_TESTS);
 
 /** Tests of supported operators that are not expected to pass, and why. */
 export const EXCLUDED: Readonly<Record<string, string>> = {
-  test_averagepool_3d_default: '3-D pooling is not implemented (1-D and 2-D are)',
-  test_maxpool_3d_default: '3-D pooling is not implemented (1-D and 2-D are)',
-  test_convtranspose_3d: '3-D transposed convolution is not implemented (1-D and 2-D are)',
   test_maxpool_with_argmax_2d_precomputed_pads: 'MaxPool\'s second output (Indices) is not implemented',
   test_maxpool_with_argmax_2d_precomputed_strides: 'MaxPool\'s second output (Indices) is not implemented',
   test_batchnorm_epsilon_training_mode: 'BatchNormalization in training mode (batch statistics, running-mean outputs) is not an inference op',

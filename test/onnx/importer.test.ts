@@ -7,9 +7,9 @@ import * as tf from '../../src/tf.js';
 import { ConfigError, ModelLoadError, UnsupportedError } from '../../src/errors.js';
 import { GraphExecutor } from '../../src/onnx/graph.js';
 import { importOnnx, listSupportedOps, loadOnnxModel } from '../../src/onnx/import.js';
-import { decodeModel } from '../../src/onnx/proto.js';
+import { decodeModel, decodeTensor } from '../../src/onnx/proto.js';
 import { deviceValue, hostTensor, hostValue, toHost, type Value } from '../../src/onnx/value.js';
-import { buildModel, type NodeSpec, type TensorSpec } from './build.js';
+import { buildModel, encodeRawTensor, type NodeSpec, type TensorSpec } from './build.js';
 import { haveSharedModels, sharedModels } from './helpers.js';
 
 const range = (n: number, f = (i: number) => i): number[] => Array.from({ length: n }, (_, i) => f(i));
@@ -237,6 +237,33 @@ describe('importOnnx', () => {
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
     model.dispose();
+  });
+});
+
+describe('decoding', () => {
+  it('reads raw_data from Node Buffers at any offset (Buffer.slice shares memory)', () => {
+    const values = [1.5, -2.25, 3.125, 1e-3, -7];
+    const bytes = encodeRawTensor([5], values);
+    for (const pad of [0, 1, 3, 13]) {
+      const big = Buffer.concat([Buffer.alloc(pad, 0x55), Buffer.from(bytes), Buffer.alloc(7, 0xaa)]);
+      const t = decodeTensor(big.subarray(pad, pad + bytes.length));
+      expect(t.dtype).toBe('float32');
+      expect(Array.from(t.data)).toEqual(values.map(Math.fround));
+    }
+  });
+
+  it('imports the same model from a Buffer and from a Uint8Array', () => {
+    if (!haveSharedModels) return;
+    const buf = readFileSync(join(sharedModels, 'tiny_mobilenet_cifar.onnx'));
+    const a = importOnnx(buf);
+    const b = importOnnx(new Uint8Array(buf));
+    const x = tf.randomUniform([2, 3, 32, 32], 0, 1, 'float32', 5);
+    const ya = a.logits(x);
+    const yb = b.logits(x);
+    expect(Array.from(ya.dataSync())).toEqual(Array.from(yb.dataSync()));
+    tf.dispose([x, ya, yb]);
+    a.dispose();
+    b.dispose();
   });
 });
 

@@ -154,8 +154,73 @@ function fromNhwc(y: tf.Tensor4D, spatial: number): tf.Tensor {
 
 function checkSpatial(n: OpNode, rank: number): number {
   const spatial = rank - 2;
-  if (spatial !== 1 && spatial !== 2) n.unsupported(`a 1-D or 2-D input (rank 3 or 4), got rank ${rank}`);
+  if (spatial !== 1 && spatial !== 2 && spatial !== 3) n.unsupported(`a 1-D, 2-D or 3-D input (rank 3, 4 or 5), got rank ${rank}`);
   return spatial;
+}
+
+/** NCDHW → NDHWC with explicit padding of the three spatial axes. */
+function toNdhwc(x: tf.Tensor, begin: readonly number[], end: readonly number[], value = 0): tf.Tensor5D {
+  const t = tf.transpose(x, [0, 2, 3, 4, 1]) as tf.Tensor5D;
+  if (begin.every((b) => b === 0) && end.every((e) => e === 0)) return t;
+  return tf.pad(t, [[0, 0], [begin[0]!, end[0]!], [begin[1]!, end[1]!], [begin[2]!, end[2]!], [0, 0]], value);
+}
+
+/** Inserts `s - 1` zeros after every element along `axis` (keeping the last element last). */
+function spreadAxis(t: tf.Tensor, axis: number, s: number): tf.Tensor {
+  const shape = t.shape;
+  const n = shape[axis]!;
+  const expanded = tf.expandDims(t, axis + 1);
+  const pads: [number, number][] = expanded.shape.map(() => [0, 0]);
+  pads[axis + 1] = [0, s - 1];
+  const merged = tf.reshape(tf.pad(expanded, pads), [...shape.slice(0, axis), n * s, ...shape.slice(axis + 1)]);
+  return tf.slice(merged, shape.map(() => 0), shape.map((d, i) => (i === axis ? (n - 1) * s + 1 : d)));
+}
+
+const fromNdhwc = (y: tf.Tensor): tf.Tensor => tf.transpose(y, [0, 4, 1, 2, 3]);
+const triple = (v: readonly number[]): [number, number, number] => [v[0]!, v[1]!, v[2]!];
+
+/** 3-D Conv (groups by splitting; dilation by a spread kernel). */
+function conv3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value | undefined): Value[] {
+  const group = n.int('group', 1);
+  const g = convGeom(n, x.shape.slice(2), w.shape.slice(2));
+  const xs = toNdhwc(x, g.begin, g.end);
+  const k = dilateKernel(tf.transpose(w, [2, 3, 4, 1, 0]), g.dilations) as tf.Tensor5D;
+  const strides = triple(g.strides);
+  const xg = group === 1 ? [xs] : (tf.split(xs, group, 4) as tf.Tensor5D[]);
+  const kg = group === 1 ? [k] : (tf.split(k, group, 4) as tf.Tensor5D[]);
+  let y: tf.Tensor = tf.concat(xg.map((xi, i) => tf.conv3d(xi, kg[i]!, strides, 'valid')), 4);
+  if (bias) y = tf.add(y, dev(n, bias));
+  return [deviceValue(fromNdhwc(y), 'float32')];
+}
+
+/** 3-D ConvTranspose: the full transposed convolution, then cropped (or zero-extended) to the output window. */
+function convTranspose3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value | undefined, full: number[], begin: number[], outSizes: number[], strides: number[], dilations: number[]): Value[] {
+  const group = n.int('group', 1);
+  const Mg = w.shape[1]!;
+  const xs = tf.transpose(x, [0, 2, 3, 4, 1]) as tf.Tensor5D;
+  const k = dilateKernel(tf.transpose(w, [2, 3, 4, 1, 0]), dilations) as tf.Tensor5D;
+  const N = x.shape[0]!;
+  // As a forward convolution (the wasm backend's Conv3DBackpropInputV2 gives wrong values): spread the input by
+  // the stride, pad by k - 1, convolve with the spatially flipped kernel whose in/out channels are swapped.
+  let xd: tf.Tensor = xs;
+  strides.forEach((st, a) => {
+    if (st > 1) xd = spreadAxis(xd, a + 1, st);
+  });
+  const ke = k.shape.slice(0, 3);
+  xd = tf.pad(xd, [[0, 0], ...ke.map((kk) => [kk - 1, kk - 1] as [number, number]), [0, 0]]);
+  const kf = tf.transpose(tf.reverse(k, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
+  const xg = group === 1 ? [xd as tf.Tensor5D] : (tf.split(xd, group, 4) as tf.Tensor5D[]);
+  const kg = group === 1 ? [kf] : (tf.split(kf, group, 4) as tf.Tensor5D[]);
+  const parts = xg.map((xi, i) => tf.conv3d(xi, kg[i]!, 1, 'valid'));
+  let y: tf.Tensor = parts.length === 1 ? parts[0]! : tf.concat(parts, 4);
+  const padBefore = begin.map((b) => Math.max(0, -b));
+  const padAfter = begin.map((b, i) => Math.max(0, b + outSizes[i]! - full[i]!));
+  if (padBefore.some((p) => p > 0) || padAfter.some((p) => p > 0)) {
+    y = tf.pad(y, [[0, 0], ...padBefore.map((b, i) => [b, padAfter[i]!] as [number, number]), [0, 0]]);
+  }
+  y = tf.slice(y, [0, ...begin.map((b) => Math.max(0, b)), 0], [N, ...outSizes, Mg * group]);
+  if (bias) y = tf.add(y, dev(n, bias));
+  return [deviceValue(fromNdhwc(y), 'float32')];
 }
 
 function padNhwc(x: tf.Tensor4D, begin: number[], end: number[], spatial: number, value = 0): tf.Tensor4D {
@@ -177,6 +242,7 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   if (C % group !== 0 || M % group !== 0 || w.shape[1]! * group !== C) {
     n.shapeError(`input channels ${C} and weights [${w.shape.join(', ')}] consistent with group ${group}`);
   }
+  if (spatial === 3) return conv3dRun(n, x, w, inputs[2]);
   const g = convGeom(n, x.shape.slice(2), w.shape.slice(2));
   if (g.begin.some((p) => p < 0) || g.end.some((p) => p < 0)) n.unsupported('non-negative pads');
   const xs = padNhwc(toNhwc(x, spatial), g.begin, g.end, spatial);
@@ -241,6 +307,7 @@ function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Va
       outSizes[i] = ext - pads[i]! - pads[i + r]!;
     }
   }
+  if (spatial === 3) return convTranspose3dRun(n, x, w, inputs[2], full, begin, outSizes, strides, dilations);
   const xs = toNhwc(x, spatial);
   const s2: [number, number] = spatial === 1 ? [1, strides[0]!] : [strides[0]!, strides[1]!];
   const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
@@ -350,6 +417,7 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
   const inSizes = x.shape.slice(2);
   const g = poolGeom(n, inSizes);
   const ends = g.end.map((e, i) => e + g.extra[i]!);
+  if (spatial === 3) return pool3d(n, x, g, ends, type);
   const xs = padNhwc(toNhwc(x, spatial), g.begin, ends, spatial, type === 'max' ? -3.4028234663852886e38 : 0);
   const k2: [number, number] = spatial === 1 ? [1, g.kernel[0]!] : [g.kernel[0]!, g.kernel[1]!];
   const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
@@ -394,6 +462,57 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
     }
   }
   return [deviceValue(fromNhwc(y, spatial), 'float32')];
+}
+
+/** Per-axis count of window taps inside the counted region (see poolRun). */
+function tapCounts(g: ConvGeom & { out: number[] }, inSize: number, a: number, include: boolean): number[] {
+  const lo = include ? 0 : g.begin[a]!;
+  const hi = include ? inSize + g.begin[a]! + g.end[a]! : g.begin[a]! + inSize;
+  return Array.from({ length: g.out[a]! }, (_, o) => {
+    let c = 0;
+    for (let t = 0; t < g.kernel[a]!; t++) {
+      const pos = o * g.strides[a]! + t * g.dilations[a]!;
+      if (pos >= lo && pos < hi) c++;
+    }
+    return c;
+  });
+}
+
+/** 3-D MaxPool/AveragePool (no dilation). */
+function pool3d(n: OpNode, x: tf.Tensor, g: ConvGeom & { out: number[]; extra: number[] }, ends: number[], type: 'max' | 'avg'): Value[] {
+  if (g.dilations.some((d) => d !== 1)) n.unsupported('no dilation for 3-D pooling');
+  const xs = toNdhwc(x, g.begin, ends, type === 'max' ? -3.4028234663852886e38 : 0);
+  const k = triple(g.kernel);
+  const st = triple(g.strides);
+  let y: tf.Tensor;
+  if (type === 'max') {
+    // 2-D max pooling of every depth slice, then the maximum over each depth window (the wasm backend's
+    // MaxPool3D starts from the smallest positive float, so negative inputs come out wrong).
+    const [N, D, H, W, C] = xs.shape;
+    const hw = tf.maxPool(tf.reshape(xs, [N * D, H, W, C]) as tf.Tensor4D, [k[1], k[2]], [st[1], st[2]], 'valid');
+    const planes = tf.reshape(hw, [N, D, hw.shape[1], hw.shape[2], C]);
+    const Do = g.out[0]!;
+    let acc: tf.Tensor | undefined;
+    for (let t = 0; t < k[0]; t++) {
+      const rows = gatherAxis(planes, Array.from({ length: Do }, (_, o) => o * st[0] + t), 1);
+      acc = acc ? tf.maximum(acc, rows) : rows;
+    }
+    y = acc!;
+  } else {
+    y = tf.avgPool3d(xs, k, st, 'valid');
+  }
+  if (y.shape.slice(1, 4).some((d, i) => d !== g.out[i])) y = tf.slice(y, [0, 0, 0, 0, 0], [y.shape[0]!, ...g.out, y.shape[4]!]);
+  if (type === 'avg') {
+    const include = n.int('count_include_pad', 0) === 1;
+    const inSizes = x.shape.slice(2);
+    const [c0, c1, c2] = [0, 1, 2].map((a) => tapCounts(g, inSizes[a]!, a, include)) as [number[], number[], number[]];
+    const K = k[0] * k[1] * k[2];
+    const scale = new Float32Array(c0.length * c1.length * c2.length);
+    let i = 0;
+    for (const a of c0) for (const b of c1) for (const c of c2) scale[i++] = a * b * c > 0 ? K / (a * b * c) : 0;
+    y = tf.mul(y, tf.tensor(scale, [1, c0.length, c1.length, c2.length, 1]));
+  }
+  return [deviceValue(fromNdhwc(y), 'float32')];
 }
 
 function globalPool(type: 'max' | 'avg'): OpDef {
