@@ -109,6 +109,9 @@ describe('warnings', () => {
       logProbabilityOutput: 'log-probability-output',
       zeroGradients: 'zero-gradients',
       softmaxHead: 'softmax-head',
+      randomizedModel: 'randomized-model',
+      nonMonotoneCurve: 'non-monotone-curve',
+      noCorrectPoints: 'no-correct-points',
     });
     expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
     expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);
