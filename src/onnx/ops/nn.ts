@@ -176,6 +176,35 @@ function spreadAxis(t: tf.Tensor, axis: number, s: number): tf.Tensor {
   return tf.slice(merged, shape.map(() => 0), shape.map((d, i) => (i === axis ? (n - 1) * s + 1 : d)));
 }
 
+/**
+ * 3-D convolution (NDHWC, 'valid', no dilation) with the input-gradient computed as a forward convolution of
+ * the spread, padded upstream gradient with the flipped, in/out-swapped kernel: the wasm backend's
+ * Conv3DBackpropInputV2 gives wrong values.
+ */
+function conv3d(x: tf.Tensor5D, filter: tf.Tensor5D, strides: [number, number, number]): tf.Tensor5D {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xin = args[0] as tf.Tensor5D;
+    (args[1] as tf.GradSaveFunc)([filter]);
+    const value = tf.conv3d(xin, filter, strides, 'valid');
+    const inSizes = xin.shape.slice(1, 4);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
+      const filt = saved[0] as tf.Tensor5D;
+      const ks = filt.shape.slice(0, 3);
+      let g: tf.Tensor = dy;
+      strides.forEach((st, a) => {
+        if (st > 1) g = spreadAxis(g, a + 1, st);
+      });
+      const ends = inSizes.map((sz, a) => sz - g.shape[a + 1]!);
+      if (ends.some((e) => e < 0)) g = tf.slice(g, [0, 0, 0, 0, 0], [g.shape[0]!, ...g.shape.slice(1, 4).map((d, a) => d + Math.min(0, ends[a]!)), g.shape[4]!]);
+      g = tf.pad(g, [[0, 0], ...ks.map((kk, a) => [kk - 1, Math.max(0, ends[a]!)] as [number, number]), [0, 0]]);
+      const flipped = tf.transpose(tf.reverse(filt, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
+      return tf.conv3d(g as tf.Tensor5D, flipped, 1, 'valid');
+    };
+    return { value, gradFunc };
+  });
+  return f(x) as tf.Tensor5D;
+}
+
 const fromNdhwc = (y: tf.Tensor): tf.Tensor => tf.transpose(y, [0, 4, 1, 2, 3]);
 const triple = (v: readonly number[]): [number, number, number] => [v[0]!, v[1]!, v[2]!];
 
@@ -188,7 +217,7 @@ function conv3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value | undefine
   const strides = triple(g.strides);
   const xg = group === 1 ? [xs] : (tf.split(xs, group, 4) as tf.Tensor5D[]);
   const kg = group === 1 ? [k] : (tf.split(k, group, 4) as tf.Tensor5D[]);
-  let y: tf.Tensor = tf.concat(xg.map((xi, i) => tf.conv3d(xi, kg[i]!, strides, 'valid')), 4);
+  let y: tf.Tensor = tf.concat(xg.map((xi, i) => conv3d(xi, kg[i]!, strides)), 4);
   if (bias) y = tf.add(y, dev(n, bias));
   return [deviceValue(fromNdhwc(y), 'float32')];
 }
@@ -211,7 +240,7 @@ function convTranspose3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value |
   const kf = tf.transpose(tf.reverse(k, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
   const xg = group === 1 ? [xd as tf.Tensor5D] : (tf.split(xd, group, 4) as tf.Tensor5D[]);
   const kg = group === 1 ? [kf] : (tf.split(kf, group, 4) as tf.Tensor5D[]);
-  const parts = xg.map((xi, i) => tf.conv3d(xi, kg[i]!, 1, 'valid'));
+  const parts = xg.map((xi, i) => conv3d(xi, kg[i]!, [1, 1, 1]));
   let y: tf.Tensor = parts.length === 1 ? parts[0]! : tf.concat(parts, 4);
   const padBefore = begin.map((b) => Math.max(0, -b));
   const padAfter = begin.map((b, i) => Math.max(0, b + outSizes[i]! - full[i]!));
@@ -489,7 +518,7 @@ function pool3d(n: OpNode, x: tf.Tensor, g: ConvGeom & { out: number[]; extra: n
     // 2-D max pooling of every depth slice, then the maximum over each depth window (the wasm backend's
     // MaxPool3D starts from the smallest positive float, so negative inputs come out wrong).
     const [N, D, H, W, C] = xs.shape;
-    const hw = tf.maxPool(tf.reshape(xs, [N * D, H, W, C]) as tf.Tensor4D, [k[1], k[2]], [st[1], st[2]], 'valid');
+    const hw = maxPoolFirst(tf.reshape(xs, [N * D, H, W, C]) as tf.Tensor4D, [k[1], k[2]], [st[1], st[2]], [1, 1], [g.out[1]!, g.out[2]!]);
     const planes = tf.reshape(hw, [N, D, hw.shape[1], hw.shape[2], C]);
     const Do = g.out[0]!;
     let acc: tf.Tensor | undefined;
