@@ -54,5 +54,6 @@ export function bim(config: BimConfig = {}): Attack {
     checkEvery: config.checkEvery ?? 5,
     loss: config.loss ?? 'ce',
   } as const;
-  return iterativeAttack(s, { ...s, stepSize: s.stepSize ?? null });
+  const { name: _name, stepSize, ...rest } = s;
+  return iterativeAttack(s, { ...rest, ...(stepSize !== undefined ? { stepSize } : {}) });
 }

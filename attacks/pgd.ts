@@ -64,5 +64,6 @@ export function pgd(config: PgdConfig = {}): Attack {
     checkEvery: config.checkEvery ?? 5,
     loss: config.loss ?? 'ce',
   } as const;
-  return iterativeAttack(s, { ...s, stepSize: s.stepSize ?? null });
+  const { name: _name, stepSize, ...rest } = s;
+  return iterativeAttack(s, { ...rest, ...(stepSize !== undefined ? { stepSize } : {}) });
 }

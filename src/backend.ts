@@ -29,7 +29,7 @@ async function tryImport(spec: string): Promise<string | undefined> {
   } catch (e) {
     const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
     const code = (e as { code?: string }).code;
-    return code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)/.test(message) ? 'not installed' : message;
+    return code === 'ERR_MODULE_NOT_FOUND' || /Cannot find (package|module)|Could not resolve/.test(message) ? 'not installed' : message;
   }
 }
 

@@ -37,7 +37,7 @@ export {
 export { loadModel, detectTfjsFormat, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
-export { batchNorm, project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from './norms.js';
+export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from './norms.js';
 export { attackLoss, crossEntropy, marginLoss, targetedLoss, type LossName } from './losses.js';
 export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
 export { sha256Bytes, sha256Tensors } from './hash.js';

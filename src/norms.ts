@@ -9,6 +9,23 @@ import type { Bounds } from './model.js';
 /** A threat model: the norm that measures a perturbation. */
 export type Norm = 'linf' | 'l2';
 
+/** float32's smallest normal number. */
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * True for radii that float32 cannot represent as a normal number (0 included). The backends cannot clip to them
+ * reliably (wasm's clip mishandles them), so robustest treats them as 0: the identity.
+ *
+ * @param epsilon - a radius.
+ * @example
+ * ```ts
+ * isZeroRadius(1e-300); // true
+ * ```
+ */
+export function isZeroRadius(epsilon: number): boolean {
+  return Math.abs(Math.fround(epsilon)) < FLOAT32_MIN_NORMAL;
+}
+
 /** Names of the supported norms. */
 export const NORMS: readonly Norm[] = ['linf', 'l2'];
 
@@ -68,6 +85,7 @@ export function steepestDirection(grad: tf.Tensor, norm: Norm): tf.Tensor {
  * ```
  */
 export function project(x0: tf.Tensor, x: tf.Tensor, epsilon: number, norm: Norm, bounds: Bounds): tf.Tensor {
+  if (isZeroRadius(epsilon)) return tf.clone(x0);
   let delta = tf.sub(x, x0);
   if (norm === 'linf') {
     delta = tf.clipByValue(delta, -epsilon, epsilon);
@@ -93,12 +111,14 @@ export function project(x0: tf.Tensor, x: tf.Tensor, epsilon: number, norm: Norm
  * ```
  */
 export function randomInBall(shape: readonly number[], epsilon: number, norm: Norm, seed: number): tf.Tensor {
-  if (norm === 'linf') return tf.randomUniform([...shape], -epsilon, epsilon, 'float32', seed);
+  // tfjs treats a seed of 0 as "no seed" (random every call): map every integer seed to one in [1, 2^31 - 2].
+  const s = (Math.abs(Math.trunc(seed)) % 0x7ffffffe) + 1;
+  if (norm === 'linf') return tf.randomUniform([...shape], -epsilon, epsilon, 'float32', s);
   const n = shape[0]!;
   const d = shape.slice(1).reduce((a, b) => a * b, 1);
-  const dir = tf.randomNormal([n, d], 0, 1, 'float32', seed);
+  const dir = tf.randomNormal([n, d], 0, 1, 'float32', s);
   const unit = tf.div(dir, tf.maximum(tf.norm(dir, 'euclidean', 1, true), 1e-12));
-  const radius = tf.mul(tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', seed + 1), 1 / d), epsilon);
+  const radius = tf.mul(tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', s + 1), 1 / d), epsilon);
   return tf.reshape(tf.mul(unit, radius), [...shape]);
 }
 

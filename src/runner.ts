@@ -7,7 +7,7 @@
  */
 import * as tf from './tf.js';
 import type { DifferentiableModel, LossFn, Model } from './model.js';
-import { project, batchNorm, selectSamples, type Norm } from './norms.js';
+import { project, batchNorm, isZeroRadius, selectSamples, type Norm } from './norms.js';
 import { attackLoss, type LossName } from './losses.js';
 import { deriveSeed } from './rng.js';
 import { ConfigError, LabelError, UnsupportedError, describe } from './errors.js';
@@ -134,8 +134,6 @@ export interface AttackCore {
   perturb(ctx: PerturbContext): Promise<tf.Tensor>;
 }
 
-const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
-
 function successFn(labels: tf.Tensor1D, targets: tf.Tensor1D | undefined): (logits: tf.Tensor2D) => tf.Tensor1D {
   return (logits) => {
     const pred = tf.argMax(logits, 1);
@@ -197,9 +195,7 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
       let best: tf.Tensor | undefined;
       let bestSuccess: tf.Tensor1D | undefined;
       let bestLoss: tf.Tensor1D | undefined;
-      // Radii below float32's smallest normal number cannot be represented by the backends (wasm's clip
-      // mishandles them): they are treated as 0, the identity.
-      const isZero = Math.abs(Math.fround(epsilon)) < FLOAT32_MIN_NORMAL;
+      const isZero = isZeroRadius(epsilon);
       const restarts = isZero ? 1 : core.restarts;
       for (let r = 0; r < restarts; r++) {
         let candidate: tf.Tensor;

@@ -1,0 +1,74 @@
+// Norm helpers: projection, steepest direction, random starts, per-sample select.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as tf from '../../src/tf.js';
+import { batchNorm, project, randomInBall, selectSamples, steepestDirection } from '../../src/norms.js';
+import { seededValues } from '../helpers/models.js';
+
+describe('norms', () => {
+  it('projects onto the L2 ball by rescaling, and leaves inside points alone', async () => {
+    const x0 = tf.tensor2d([[0.5, 0.5], [0.5, 0.5]]);
+    const x = tf.tensor2d([[0.5 + 0.3, 0.5 + 0.4], [0.5 + 0.03, 0.5 - 0.04]]);
+    const p = tf.tidy(() => project(x0, x, 0.1, 'l2', [0, 1]));
+    const v = Array.from(await p.data());
+    expect(v[0]).toBeCloseTo(0.56, 6);
+    expect(v[1]).toBeCloseTo(0.58, 6);
+    expect(v[2]).toBeCloseTo(0.53, 6);
+    expect(v[3]).toBeCloseTo(0.46, 6);
+    tf.dispose([x0, x, p]);
+  });
+
+  it('gives sign for Linf and unit L2 directions, zero stays zero', async () => {
+    const g = tf.tensor2d([[3, -4], [0, 0]]);
+    const [s, u] = tf.tidy(() => [steepestDirection(g, 'linf'), steepestDirection(g, 'l2')]);
+    expect(Array.from(await s!.data())).toEqual([1, -1, 0, 0]);
+    const uv = Array.from(await u!.data());
+    expect(uv[0]).toBeCloseTo(0.6, 6);
+    expect(uv[1]).toBeCloseTo(-0.8, 6);
+    expect(uv.slice(2)).toEqual([0, 0]);
+    tf.dispose([g, s!, u!]);
+  });
+
+  it('selects whole samples', async () => {
+    const a = tf.ones([3, 2, 2]);
+    const b = tf.zeros([3, 2, 2]);
+    const m = tf.tensor1d([true, false, true], 'bool');
+    const r = tf.tidy(() => batchNorm(selectSamples(m, a, b), 'l2'));
+    expect(Array.from(await r.data())).toEqual([2, 0, 2]);
+    tf.dispose([a, b, m, r]);
+  });
+
+  it('random starts lie in the ball, are seeded, and leak nothing (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 30 }), fc.double({ min: 1e-3, max: 2, noNaN: true }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<'linf' | 'l2'>('linf', 'l2'), (n, d, eps, seed, norm) => {
+        const before = tf.memory().numTensors;
+        const [norms, same] = tf.tidy(() => {
+          const a = randomInBall([n, d], eps, norm, seed);
+          const b = randomInBall([n, d], eps, norm, seed);
+          return [batchNorm(a, norm).dataSync(), tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]];
+        });
+        for (const v of norms!) expect(v).toBeLessThanOrEqual(eps * (1 + 1e-6));
+        expect(same).toBe(0);
+        expect(tf.memory().numTensors).toBe(before);
+      }),
+      { numRuns: 40, seed: 7 },
+    );
+  });
+
+  it('projection keeps any point inside the ball and the bounds (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), fc.constantFrom<'linf' | 'l2'>('linf', 'l2'), (n, d, eps, seed, norm) => {
+        const r = tf.tidy(() => {
+          const x0 = tf.tensor2d(seededValues(n * d, seed), [n, d]);
+          const x = tf.tensor2d(seededValues(n * d, seed + 1, -2, 3), [n, d]);
+          const p = project(x0, x, eps, norm, [0, 1]);
+          return [batchNorm(tf.sub(p, x0), norm).dataSync(), tf.min(p).dataSync()[0]!, tf.max(p).dataSync()[0]!] as const;
+        });
+        for (const v of r[0]) expect(v).toBeLessThanOrEqual(eps + 1e-6);
+        expect(r[1]).toBeGreaterThanOrEqual(0);
+        expect(r[2]).toBeLessThanOrEqual(1);
+      }),
+      { numRuns: 40, seed: 11 },
+    );
+  });
+});
