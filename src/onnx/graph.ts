@@ -10,7 +10,7 @@ import { ModelLoadError, UnsupportedError } from '../errors.js';
 import { OpNode, type OpDef } from './op.js';
 import { OPS } from './ops/index.js';
 import type { HostTensor, OnnxModel, OnnxNode } from './proto.js';
-import { isFloat, sizeOf, toDevice, toHost, type Value } from './value.js';
+import { isFloat, plainValue, sizeOf, toDevice, toHost, type Value } from './value.js';
 
 /** Values with at most this many elements keep a host copy next to their device tensor. */
 const HOST_COPY_LIMIT = 4096;
@@ -136,9 +136,9 @@ export class GraphExecutor {
         // A float constant computed on the host: upload it once.
         this.consts.set(name, this.constant(v.host));
       } else if (v.tensor && !v.host && sizeOf(v.shape) <= HOST_COPY_LIMIT) {
-        this.consts.set(name, { ...v, host: toHost(v) });
+        this.consts.set(name, { ...plainValue(v), host: toHost(v) });
       } else {
-        this.consts.set(name, v);
+        this.consts.set(name, plainValue(v));
       }
     });
   }

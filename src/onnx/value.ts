@@ -18,6 +18,35 @@ export interface Value {
   readonly shape: readonly number[];
   readonly host?: HostTensor;
   readonly tensor?: tf.Tensor;
+  /**
+   * The same rank-4 data in channels-last layout (`[N, H, W, C]` for the NCHW `shape`), set by convolutions and
+   * the layout-agnostic ops after them, so that chains of NHWC kernels need no transposes in between. A value
+   * made by {@link nhwcValue} computes its NCHW `tensor` only when an op asks for it.
+   */
+  readonly nhwc?: tf.Tensor;
+}
+
+/**
+ * A float value held channels-last. Its NCHW `tensor` is derived on first access (inside the caller's tidy) and
+ * then reused; ops that understand {@link Value.nhwc} never trigger it.
+ */
+export function nhwcValue(nhwc: tf.Tensor, dtype: OnnxDataType = 'float32'): Value {
+  const [N, H, W, C] = nhwc.shape as [number, number, number, number];
+  let nchw: tf.Tensor | undefined;
+  return {
+    dtype,
+    shape: [N, C, H, W],
+    nhwc,
+    get tensor(): tf.Tensor {
+      nchw ??= H === 1 && W === 1 ? tf.reshape(nhwc, [N, C, 1, 1]) : tf.transpose(nhwc, [0, 3, 1, 2]);
+      return nchw;
+    },
+  };
+}
+
+/** A value without its channels-last view (for values kept beyond the tidy that made them). */
+export function plainValue(v: Value): Value {
+  return { dtype: v.dtype, shape: v.shape, ...(v.host ? { host: v.host } : {}), ...(v.tensor ? { tensor: v.tensor } : {}) };
 }
 
 /** Float element types (stored as float32 on the device). */

@@ -7,7 +7,7 @@
 import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
 import { dataTypeName, type HostTensor, type OnnxDataType } from '../proto.js';
-import { deviceValue, hostBroadcast, hostValue, isFloat, storeAs, tfDtype, toDevice, toHost, type Value } from '../value.js';
+import { deviceValue, hostBroadcast, hostValue, isFloat, nhwcValue, storeAs, tfDtype, toDevice, toHost, type Value } from '../value.js';
 
 const allHost = (vs: readonly (Value | undefined)[]): boolean => vs.every((v) => !v || v.host !== undefined);
 
@@ -31,6 +31,7 @@ function unary(fn: (x: tf.Tensor, n: OpNode) => tf.Tensor, host?: (v: number, n:
         const h = x.host;
         return [hostValue({ dtype: h.dtype, shape: h.shape, data: h.data.map((v) => storeAs(h.dtype, host(v, n))) })];
       }
+      if (x.nhwc) return [nhwcValue(fn(x.nhwc, n), x.dtype)];
       let t = dev(n, x);
       const dt = t.dtype;
       if (dt !== 'float32') t = tf.cast(t, 'float32');
@@ -48,6 +49,23 @@ function eluTail(x: tf.Tensor, alpha: number, scale = 1): tf.Tensor {
   return tf.add(tf.relu(x), tf.mul(e, alpha));
 }
 
+/**
+ * One operand of a binary op whose other operand is held channels-last, in a form that broadcasts against the
+ * NHWC data: the NHWC view itself, a scalar, or a per-channel `[C, 1, 1]`/`[1, C, 1, 1]` vector as `[C]`.
+ * Undefined when the pair cannot stay channels-last.
+ */
+function channelsLastOperand(v: Value, other: Value): tf.Tensor | undefined {
+  const target = (other.nhwc ? other : v).shape;
+  if (v.nhwc) return v.shape.every((d, i) => d === target[i]) || !other.nhwc ? v.nhwc : undefined;
+  const size = v.shape.reduce((a, b) => a * b, 1);
+  const t = v.tensor ?? (v.host ? toDevice(v, 'onnx') : undefined);
+  if (!t || t.dtype !== 'float32') return undefined;
+  if (size === 1) return tf.reshape(t, []);
+  const padded = [...new Array<number>(Math.max(0, 4 - v.shape.length)).fill(1), ...v.shape];
+  if (padded.length === 4 && padded[0] === 1 && padded[2] === 1 && padded[3] === 1 && padded[1] === target[1]) return tf.reshape(t, [padded[1]!]);
+  return undefined;
+}
+
 /** Host implementations of binary arithmetic. */
 type HostFn = (a: number, b: number, dtype: OnnxDataType) => number;
 
@@ -59,6 +77,11 @@ function binary(fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, host: HostFn, opt
       const outType: OnnxDataType = opts.out ?? a.dtype;
       if (a.host && b.host) {
         return [hostValue(hostBroadcast([a.host, b.host], outType, (x, y) => host(x, y, a.dtype), n.where))];
+      }
+      if (!opts.out && (a.nhwc || b.nhwc) && isFloat(a.dtype)) {
+        const la = channelsLastOperand(a, b);
+        const lb = channelsLastOperand(b, a);
+        if (la && lb) return [nhwcValue(fn(la, lb), outType)];
       }
       let ta = dev(n, a);
       let tb = dev(n, b);
@@ -116,6 +139,10 @@ function clipRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     const h = x.host;
     const data = h.data.map((v) => storeAs(h.dtype, lo > hi ? hi : Math.min(Math.max(v, lo), hi)));
     return [hostValue({ dtype: h.dtype, shape: h.shape, data })];
+  }
+  if (x.nhwc && lo <= hi) {
+    const c = lo === 0 && hi === 6 ? tf.relu6(x.nhwc) : tf.clipByValue(x.nhwc, Math.max(lo, -3.4028234663852886e38), Math.min(hi, 3.4028234663852886e38));
+    return [nhwcValue(c, x.dtype)];
   }
   const t = dev(n, x);
   if (lo > hi) return [deviceValue(tf.fill(t.shape, hi, t.dtype), x.dtype)];

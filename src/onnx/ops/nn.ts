@@ -7,12 +7,15 @@
  */
 import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
-import { deviceValue, gatherAxis, hostValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
+import { deviceValue, gatherAxis, hostValue, nhwcValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
 
 const dev = (n: OpNode, v: Value): tf.Tensor => {
   const t = toDevice(v, n.where);
   return t.dtype === 'float32' ? t : tf.cast(t, 'float32');
 };
+
+/** A rank-4 float value in channels-last layout: its NHWC view when it has one, else a transpose. */
+const nhwcOf = (n: OpNode, v: Value): tf.Tensor4D => (v.nhwc ?? tf.transpose(dev(n, v), [0, 2, 3, 1])) as tf.Tensor4D;
 
 /** Begin/end padding of each spatial axis from pads/auto_pad, as ONNX defines for Conv and pools. */
 function spatialPads(n: OpNode, inSizes: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number[], number[]] {
@@ -263,18 +266,17 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const xv = n.input(inputs, 0);
   const wv = n.input(inputs, 1);
   const spatial = checkSpatial(n, xv.shape.length);
-  const x = dev(n, xv);
   const w = dev(n, wv);
   const group = n.int('group', 1);
-  const C = x.shape[1]!;
+  const C = xv.shape[1]!;
   const M = w.shape[0]!;
   if (C % group !== 0 || M % group !== 0 || w.shape[1]! * group !== C) {
     n.shapeError(`input channels ${C} and weights [${w.shape.join(', ')}] consistent with group ${group}`);
   }
-  if (spatial === 3) return conv3dRun(n, x, w, inputs[2]);
-  const g = convGeom(n, x.shape.slice(2), w.shape.slice(2));
+  if (spatial === 3) return conv3dRun(n, dev(n, xv), w, inputs[2]);
+  const g = convGeom(n, xv.shape.slice(2), w.shape.slice(2));
   if (g.begin.some((p) => p < 0) || g.end.some((p) => p < 0)) n.unsupported('non-negative pads');
-  const xs = padNhwc(toNhwc(x, spatial), g.begin, g.end, spatial);
+  const xs = padNhwc(spatial === 2 ? nhwcOf(n, xv) : toNhwc(dev(n, xv), spatial), g.begin, g.end, spatial);
   const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
   // Weights [M, C/g, kh, kw] → [kh, kw, C/g, M], dilated explicitly.
   const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
@@ -292,19 +294,18 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     y = tf.concat(xg.map((xi, i) => conv(xi, kg[i]!, s2)), 3);
   }
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
-  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+  return [spatial === 2 ? nhwcValue(y) : deviceValue(fromNhwc(y, spatial), 'float32')];
 }
 
 function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const xv = n.input(inputs, 0);
   const spatial = checkSpatial(n, xv.shape.length);
-  const x = dev(n, xv);
   const w = dev(n, n.input(inputs, 1));
   const group = n.int('group', 1);
-  const C = x.shape[1]!;
+  const C = xv.shape[1]!;
   if (w.shape[0] !== C || C % group !== 0) n.shapeError(`weights [${w.shape.join(', ')}] with ${C} input channels and group ${group}`);
   const Mg = w.shape[1]!;
-  const inSizes = x.shape.slice(2);
+  const inSizes = xv.shape.slice(2);
   const r = spatial;
   const kernel = n.ints('kernel_shape', w.shape.slice(2));
   const strides = n.ints('strides', new Array<number>(r).fill(1));
@@ -336,14 +337,14 @@ function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Va
       outSizes[i] = ext - pads[i]! - pads[i + r]!;
     }
   }
-  if (spatial === 3) return convTranspose3dRun(n, x, w, inputs[2], full, begin, outSizes, strides, dilations);
-  const xs = toNhwc(x, spatial);
+  if (spatial === 3) return convTranspose3dRun(n, dev(n, xv), w, inputs[2], full, begin, outSizes, strides, dilations);
+  const xs = spatial === 2 ? nhwcOf(n, xv) : toNhwc(dev(n, xv), spatial);
   const s2: [number, number] = spatial === 1 ? [1, strides[0]!] : [strides[0]!, strides[1]!];
   const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
   const d2 = spatial === 1 ? [1, dilations[0]!] : dilations;
   // Weights [C, M/g, kh, kw] → [kh, kw, M/g, C] (tfjs conv2dTranspose filter layout), dilated explicitly.
   const k = dilateKernel(tf.transpose(w4, [2, 3, 1, 0]), d2) as tf.Tensor4D;
-  const N = x.shape[0]!;
+  const N = xv.shape[0]!;
   const fullHW: [number, number] = spatial === 1 ? [1, full[0]!] : [full[0]!, full[1]!];
   const xg = group === 1 ? [xs] : (tf.split(xs, group, 3) as tf.Tensor4D[]);
   const kg = group === 1 ? [k] : (tf.split(k, group, 3) as tf.Tensor4D[]);
@@ -359,7 +360,7 @@ function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Va
   }
   y = tf.slice(y, [0, Math.max(0, b2[0]!), Math.max(0, b2[1]!), 0], [N, o2[0]!, o2[1]!, Mg * group]);
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
-  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+  return [spatial === 2 ? nhwcValue(y) : deviceValue(fromNhwc(y, spatial), 'float32')];
 }
 
 /** Window start positions `o * stride + t * dilation`, output-major. */
@@ -442,12 +443,12 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
   const xv = n.input(inputs, 0);
   if (n.node.outputs.length > 1 && n.node.outputs[1] !== '') n.unsupported('no Indices output (MaxPool with argmax is not supported)');
   const spatial = checkSpatial(n, xv.shape.length);
-  const x = dev(n, xv);
-  const inSizes = x.shape.slice(2);
+  const inSizes = xv.shape.slice(2);
   const g = poolGeom(n, inSizes);
   const ends = g.end.map((e, i) => e + g.extra[i]!);
-  if (spatial === 3) return pool3d(n, x, g, ends, type);
-  const xs = padNhwc(toNhwc(x, spatial), g.begin, ends, spatial, type === 'max' ? -3.4028234663852886e38 : 0);
+  if (spatial === 3) return pool3d(n, dev(n, xv), g, ends, type);
+  const xin = spatial === 2 ? nhwcOf(n, xv) : toNhwc(dev(n, xv), spatial);
+  const xs = padNhwc(xin, g.begin, ends, spatial, type === 'max' ? -3.4028234663852886e38 : 0);
   const k2: [number, number] = spatial === 1 ? [1, g.kernel[0]!] : [g.kernel[0]!, g.kernel[1]!];
   const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
   const d2: [number, number] = spatial === 1 ? [1, g.dilations[0]!] : [g.dilations[0]!, g.dilations[1]!];
@@ -484,13 +485,13 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
     });
     const K = k2[0] * k2[1];
     const [ch, cw] = counts as [number[], number[]];
-    if (ch.some((c, i) => c * (cw[i] ?? cw[0]!) !== K) || cw.some((c) => c * ch[0]! !== K)) {
+    if (ch.some((c) => c !== k2[0]) || cw.some((c) => c !== k2[1])) {
       const scale = new Float32Array(ch.length * cw.length);
       ch.forEach((a, i) => cw.forEach((b, j) => (scale[i * cw.length + j] = a * b > 0 ? K / (a * b) : 0)));
       y = tf.mul(y, tf.tensor4d(scale, [1, ch.length, cw.length, 1]));
     }
   }
-  return [deviceValue(fromNhwc(y, spatial), 'float32')];
+  return [spatial === 2 ? nhwcValue(y) : deviceValue(fromNhwc(y, spatial), 'float32')];
 }
 
 /** Per-axis count of window taps inside the counted region (see poolRun). */
@@ -547,7 +548,9 @@ function pool3d(n: OpNode, x: tf.Tensor, g: ConvGeom & { out: number[]; extra: n
 function globalPool(type: 'max' | 'avg'): OpDef {
   return {
     run(n, inputs) {
-      const x = dev(n, n.input(inputs, 0));
+      const xv = n.input(inputs, 0);
+      if (xv.nhwc) return [nhwcValue(type === 'max' ? tf.max(xv.nhwc, [1, 2], true) : tf.mean(xv.nhwc, [1, 2], true))];
+      const x = dev(n, xv);
       const axes = [...Array(x.rank).keys()].slice(2);
       return [deviceValue(type === 'max' ? tf.max(x, axes, true) : tf.mean(x, axes, true), 'float32')];
     },
@@ -557,8 +560,15 @@ function globalPool(type: 'max' | 'avg'): OpDef {
 function batchNormRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   if (n.int('training_mode', 0) === 1) n.unsupported('inference mode (training_mode=1 is not supported)');
   if (n.node.outputs.filter((o) => o !== '').length > 1) n.unsupported('one output (inference mode)');
-  const x = dev(n, n.input(inputs, 0));
+  const xv = n.input(inputs, 0);
   const eps = n.float('epsilon', 1e-5);
+  if (xv.nhwc) {
+    const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => dev(n, n.input(inputs, i)));
+    const a = tf.mul(scale!, tf.rsqrt(tf.add(variance!, eps)));
+    const b = tf.sub(bias!, tf.mul(mean!, a));
+    return [nhwcValue(tf.add(tf.mul(xv.nhwc, a), b))];
+  }
+  const x = dev(n, xv);
   const shape = x.shape.map((d, i) => (i === 1 ? d : 1));
   const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => tf.reshape(dev(n, n.input(inputs, i)), shape));
   const a = tf.mul(scale!, tf.rsqrt(tf.add(variance!, eps)));
@@ -679,7 +689,7 @@ function dropoutRun(n: OpNode, inputs: readonly (Value | undefined)[]): (Value |
   const training = n.opset >= 12 && inputs[2] ? toHost(inputs[2]).data[0] !== 0 : false;
   const ratio = n.opset >= 12 ? (inputs[1] ? toHost(inputs[1]).data[0] ?? 0.5 : 0.5) : n.float('ratio', 0.5);
   if (training && ratio > 0) n.unsupported('inference mode (a random Dropout in training mode cannot be attacked deterministically)');
-  const out = x.host ? x : deviceValue(tf.clone(toDevice(x, n.where)), x.dtype);
+  const out = x;
   const wantMask = n.node.outputs.length > 1 && n.node.outputs[1] !== '';
   if (!wantMask) return [out];
   return [out, hostValue({ dtype: 'bool', shape: x.shape, data: new Float64Array(sizeOf(x.shape)).fill(1) })];

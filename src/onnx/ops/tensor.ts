@@ -9,7 +9,7 @@ import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
 import type { HostTensor } from '../proto.js';
 import {
-  broadcastShapes, deviceValue, gatherAxis, hostBroadcast, hostGather, hostTensor, hostTranspose, hostValue, ints, normAxis,
+  broadcastShapes, deviceValue, gatherAxis, hostBroadcast, hostGather, hostTensor, hostTranspose, hostValue, ints, nhwcValue, normAxis,
   sizeOf, toDevice, type Value,
 } from '../value.js';
 
@@ -47,6 +47,8 @@ function transposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[
   const r = x.shape.length;
   const perm = n.ints('perm', [...Array(r).keys()].reverse());
   if (x.host) return [hostValue(hostTranspose(x.host, perm))];
+  // NCHW → NHWC of a value already held channels-last: no work.
+  if (x.nhwc && perm.join() === '0,2,3,1') return [deviceValue(x.nhwc, x.dtype)];
   return [deviceValue(tf.transpose(toDevice(x, n.where), perm), x.dtype)];
 }
 
@@ -294,9 +296,14 @@ function reduce(fn: Reducer, axesInputSince = 18): OpDef {
       const r = xv.shape.length;
       const given = axesOf(n, inputs, axesInputSince);
       const keep = n.int('keepdims', 1) === 1;
-      let x = toDevice(xv, n.where);
-      if ((!given || given.length === 0) && n.int('noop_with_empty_axes', 0) === 1) return [deviceValue(tf.clone(x), xv.dtype)];
+      if ((!given || given.length === 0) && n.int('noop_with_empty_axes', 0) === 1) return [xv];
       const axes = given && given.length > 0 ? given.map((a) => normAxis(a, r, n.where)) : [...Array(r).keys()];
+      if (xv.nhwc && axes.length === 2 && axes.includes(2) && axes.includes(3)) {
+        // Spatial reduction of a channels-last value: [N, H, W, C] → [N, 1, 1, C] (or [N, C]), same order as NCHW.
+        const y = fn(xv.nhwc, [1, 2], keep);
+        return [keep ? nhwcValue(y, xv.dtype) : deviceValue(y, xv.dtype)];
+      }
+      let x = toDevice(xv, n.where);
       const dt = x.dtype;
       if (dt !== 'float32') x = tf.cast(x, 'float32');
       let y = fn(x, axes, keep);
