@@ -192,10 +192,10 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
     for (let ei = 0; ei < epsilons.length; ei++) {
       const epsilon = epsilons[ei]!;
       const proj = (c: tf.Tensor): tf.Tensor => project(xf, c, epsilon, core.norm, model.bounds);
-      let best: tf.Tensor | undefined;
-      let bestSuccess: tf.Tensor1D | undefined;
-      let bestLoss: tf.Tensor1D | undefined;
       const isZero = isZeroRadius(epsilon);
+      // Per sample, the best candidate over restarts: a success first, then the higher loss. Its predicted
+      // class is kept alongside so that the result needs no further forward pass.
+      let best: { x: tf.Tensor; success: tf.Tensor1D; loss: tf.Tensor1D; pred: tf.Tensor1D } | undefined;
       const restarts = isZero ? 1 : core.restarts;
       for (let r = 0; r < restarts; r++) {
         let candidate: tf.Tensor;
@@ -207,40 +207,42 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
           raw.dispose();
         }
         const logits = await model.logits(candidate);
-        const [succ, lossV] = tf.tidy(() => [isSuccess(logits), loss(logits)] as const);
+        const [success, lossV, pred] = tf.tidy(() => [isSuccess(logits), loss(logits), tf.argMax(logits, 1) as tf.Tensor1D] as const);
         logits.dispose();
-        if (!best || !bestSuccess || !bestLoss) {
-          best = candidate;
-          bestSuccess = succ;
-          bestLoss = lossV;
+        const current = { x: candidate, success, loss: lossV, pred };
+        if (!best) {
+          best = current;
         } else {
-          const prevBest: tf.Tensor = best;
-          const prevSucc: tf.Tensor1D = bestSuccess;
-          const prevLoss: tf.Tensor1D = bestLoss;
-          const merged = tf.tidy(() => {
-            // Prefer a success; between equals, the higher loss.
-            const better = tf.logicalOr(tf.logicalAnd(succ, tf.logicalNot(prevSucc)), tf.logicalAnd(tf.equal(succ, prevSucc), tf.greater(lossV, prevLoss)));
-            return [selectSamples(better as tf.Tensor1D, candidate, prevBest), tf.logicalOr(prevSucc, succ), tf.where(better, lossV, prevLoss)] as const;
+          const prev = best;
+          best = tf.tidy(() => {
+            const better = tf.logicalOr(
+              tf.logicalAnd(current.success, tf.logicalNot(prev.success)),
+              tf.logicalAnd(tf.equal(current.success, prev.success), tf.greater(current.loss, prev.loss)),
+            ) as tf.Tensor1D;
+            return {
+              x: selectSamples(better, current.x, prev.x),
+              success: tf.logicalOr(prev.success, current.success) as tf.Tensor1D,
+              loss: tf.where(better, current.loss, prev.loss) as tf.Tensor1D,
+              pred: tf.where(better, current.pred, prev.pred) as tf.Tensor1D,
+            };
           });
-          [best, bestSuccess, bestLoss] = [merged[0], merged[1] as tf.Tensor1D, merged[2] as tf.Tensor1D];
-          tf.dispose([prevBest, prevSucc, prevLoss, candidate, succ, lossV]);
+          tf.dispose([prev.x, prev.success, prev.loss, prev.pred, current.x, current.success, current.loss, current.pred]);
         }
         options.onProgress?.({ attack: core.name, epsilonIndex: ei, restart: r, epsilons: epsilons.length, restarts });
         if (r + 1 < restarts) {
-          const all = tf.tidy(() => tf.all(bestSuccess!));
+          const all = tf.tidy(() => tf.all(best!.success));
           const done = (await all.data())[0] === 1;
           all.dispose();
           if (done) break;
         }
       }
-      const adversarial = best!;
+      const { x: adversarial, success: bestSuccess, loss: bestLoss, pred: bestPred } = best!;
       const summary = tf.tidy(() => {
-        const logits = model.logits(adversarial);
         const delta = tf.sub(adversarial, xf);
-        return tf.stack([tf.cast(isSuccess(logits), 'float32'), tf.cast(tf.argMax(logits, 1), 'float32'), batchNorm(delta, 'l2'), batchNorm(delta, 'linf')]);
+        return tf.stack([tf.cast(bestSuccess, 'float32'), tf.cast(bestPred, 'float32'), batchNorm(delta, 'l2'), batchNorm(delta, 'linf')]);
       });
       const host = await summary.data();
-      tf.dispose([summary, bestSuccess!, bestLoss!]);
+      tf.dispose([summary, bestSuccess, bestLoss, bestPred]);
       results.push({
         epsilon,
         adversarial,

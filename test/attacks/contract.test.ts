@@ -162,3 +162,26 @@ describe('attack properties (fast-check)', () => {
     );
   });
 });
+
+describe('restarts', () => {
+  it('keep every success of the first run (restart 0 uses the same seed) and can only add more', async () => {
+    const { model, dispose } = tinyConvModel({ size: 6, seed: 4 });
+    const x = tf.tensor4d(seededValues(24 * 36, 21), [24, 6, 6, 1]);
+    const labels = Array.from({ length: 24 }, (_, i) => i % 3);
+    const one = await pgd({ steps: 3 }).run(model, x, labels, { epsilons: [0.05], seed: 5 });
+    const many = await pgd({ steps: 3, restarts: 4 }).run(model, x, labels, { epsilons: [0.05], seed: 5 });
+    const a = one.results[0]!.success;
+    const b = many.results[0]!.success;
+    a.forEach((s, i) => {
+      if (s) expect(b[i]).toBe(true);
+    });
+    expect(b.filter(Boolean).length).toBeGreaterThanOrEqual(a.filter(Boolean).length);
+    // Predictions reported agree with the model on the returned examples.
+    const pred = tf.tidy(() => tf.argMax(model.logits(many.results[0]!.adversarial), 1));
+    expect(Array.from(await pred.data())).toEqual(Array.from(many.results[0]!.predictions));
+    tf.dispose([pred, x]);
+    one.dispose();
+    many.dispose();
+    dispose();
+  });
+});
