@@ -357,6 +357,7 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
       epsilons,
       batchSize,
       cascade,
+      targeted: targets !== undefined,
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       seconds: (performance.now() - t0) / 1000,

@@ -269,6 +269,8 @@ export interface Provenance {
   batchSize: number;
   /** Whether each attack ran only on the samples that survived the attacks before it. */
   cascade: boolean;
+  /** Whether the attacks were targeted (towards random classes drawn from the seed). Absent in older reports: untargeted. */
+  targeted?: boolean;
   /** ISO 8601 start time, e.g. `2026-01-31T12:00:00.000Z`. */
   startedAt: string;
   /** ISO 8601 end time. */

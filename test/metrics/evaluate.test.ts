@@ -68,6 +68,7 @@ describe('evaluate', () => {
   it('accepts tensors and runs targeted attacks', async () => {
     const report = await evaluate(p.model, { x: p.x, labels: p.labels }, { attacks: [pgd({ steps: 10 })], epsilons: [0.4], targeted: true });
     expect(report.provenance.data.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.provenance.targeted).toBe(true);
     expect(report.curve[0]!.robustAccuracy).toBeLessThan(0.5);
   });
 
