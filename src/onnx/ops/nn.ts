@@ -61,12 +61,22 @@ function dilateKernel(k: tf.Tensor, dilations: readonly number[]): tf.Tensor {
   return out;
 }
 
+/** Padding of the two spatial axes of an NHWC tensor: `[top, bottom, left, right]`. */
+type Pads2 = readonly [number, number, number, number];
+
+/** A padding for tfjs: a number when all sides are equal (the kernel pads internally), else explicit. */
+function padArg(x: tf.Tensor4D, p: Pads2): [tf.Tensor4D, number | 'valid'] {
+  if (p.every((v) => v === p[0])) return [x, p[0] === 0 ? 'valid' : p[0]];
+  return [tf.pad(x, [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]]), 'valid'];
+}
+
 /**
- * Pads the upstream gradient of a strided 'valid' convolution so that a stride-1 'valid' convolution with the
- * flipped kernel gives the input-gradient: `s - 1` zeros after every element (one pad of a 6-D view and a
- * reshape), then `k - 1` zeros before and `H - Ho * s` after, so that the result has the input's size.
+ * The upstream gradient of a convolution prepared for a stride-1 convolution with the flipped kernel that gives
+ * the input-gradient: `s - 1` zeros after every element (one pad of a 6-D view and a reshape), then, on each
+ * axis, `k - 1 - padBefore` zeros before and `H + padBefore - Ho * s` after (negative amounts crop). Returns the
+ * tensor and the padding to give the convolution.
  */
-function padForInputGrad(dy: tf.Tensor4D, strides: [number, number], kh: number, kw: number, H: number, W: number): tf.Tensor4D {
+function gradInput(dy: tf.Tensor4D, strides: readonly [number, number], kh: number, kw: number, H: number, W: number, p: Pads2): [tf.Tensor4D, number | 'valid'] {
   const [N, Ho, Wo, C] = dy.shape;
   const [sh, sw] = strides;
   let y: tf.Tensor4D = dy;
@@ -74,30 +84,32 @@ function padForInputGrad(dy: tf.Tensor4D, strides: [number, number], kh: number,
     const spread = tf.pad(tf.reshape(dy, [N, Ho, 1, Wo, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
     y = tf.reshape(spread, [N, Ho * sh, Wo * sw, C]);
   }
-  const endH = H - Ho * sh;
-  const endW = W - Wo * sw;
-  if (endH < 0 || endW < 0) {
-    y = tf.slice(y, [0, 0, 0, 0], [N, Ho * sh + Math.min(0, endH), Wo * sw + Math.min(0, endW), C]);
+  const pads = [kh - 1 - p[0], H + p[0] - Ho * sh, kw - 1 - p[2], W + p[2] - Wo * sw] as const;
+  if (pads.some((v) => v < 0)) {
+    const crop = pads.map((v) => Math.max(0, -v));
+    y = tf.slice(y, [0, crop[0]!, crop[2]!, 0], [N, y.shape[1] - crop[0]! - crop[1]!, y.shape[2] - crop[2]! - crop[3]!, C]);
   }
-  return tf.pad(y, [[0, 0], [kh - 1, Math.max(0, endH)], [kw - 1, Math.max(0, endW)], [0, 0]]);
+  return padArg(y, pads.map((v) => Math.max(0, v)) as unknown as Pads2);
 }
 
 /**
- * Convolution (NHWC, 'valid', no dilation) whose input-gradient is a forward convolution of the stride-dilated,
+ * Convolution (NHWC, no dilation, padding `p`) whose input-gradient is a forward convolution of the stride-spread,
  * padded upstream gradient with the spatially flipped, in/out-swapped kernel. Same values as tfjs'
  * Conv2DBackpropInput, and much faster on the wasm backend, whose forward convolution is the optimised one.
  */
-function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
+function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xin = args[0] as tf.Tensor4D;
     (args[1] as tf.GradSaveFunc)([filter]);
-    const value = tf.conv2d(xin, filter, strides, 'valid');
+    const [xp, pad] = padArg(xin, p);
+    const value = tf.conv2d(xp, filter, strides, pad);
     const [, H, W] = xin.shape;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const filt = saved[0] as tf.Tensor4D;
       const [kh, kw] = filt.shape;
       const flipped = tf.transpose(tf.reverse(filt, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-      return tf.conv2d(padForInputGrad(dy as tf.Tensor4D, strides, kh, kw, H, W), flipped, 1, 'valid');
+      const [g, gpad] = gradInput(dy as tf.Tensor4D, strides, kh, kw, H, W, p);
+      return tf.conv2d(g, flipped, 1, gpad);
     };
     return { value, gradFunc };
   });
@@ -105,20 +117,22 @@ function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): t
 }
 
 /**
- * Depthwise convolution (NHWC, 'valid', no dilation) with the same forward-convolution input-gradient. tfjs' own
- * gradient uses DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
+ * Depthwise convolution with the same forward-convolution input-gradient. tfjs' own gradient uses
+ * DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
  */
-function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number]): tf.Tensor4D {
+function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xin = args[0] as tf.Tensor4D;
     (args[1] as tf.GradSaveFunc)([filter]);
-    const value = tf.depthwiseConv2d(xin, filter, strides, 'valid');
+    const [xp, pad] = padArg(xin, p);
+    const value = tf.depthwiseConv2d(xp, filter, strides, pad);
     const [, H, W] = xin.shape;
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
       const filt = saved[0] as tf.Tensor4D;
       const [kh, kw, C, M] = filt.shape;
       const flipped = tf.reshape(tf.reverse(filt, [0, 1]), [kh, kw, C * M, 1]) as tf.Tensor4D;
-      const g = tf.depthwiseConv2d(padForInputGrad(dy as tf.Tensor4D, strides, kh, kw, H, W), flipped, 1, 'valid');
+      const [gi, gpad] = gradInput(dy as tf.Tensor4D, strides, kh, kw, H, W, p);
+      const g = tf.depthwiseConv2d(gi, flipped, 1, gpad);
       if (M === 1) return g;
       return tf.sum(tf.reshape(g, [g.shape[0], H, W, C, M]), 4);
     };
@@ -276,7 +290,8 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   if (spatial === 3) return conv3dRun(n, dev(n, xv), w, inputs[2]);
   const g = convGeom(n, xv.shape.slice(2), w.shape.slice(2));
   if (g.begin.some((p) => p < 0) || g.end.some((p) => p < 0)) n.unsupported('non-negative pads');
-  const xs = padNhwc(spatial === 2 ? nhwcOf(n, xv) : toNhwc(dev(n, xv), spatial), g.begin, g.end, spatial);
+  const xs = spatial === 2 ? nhwcOf(n, xv) : toNhwc(dev(n, xv), spatial);
+  const p: Pads2 = spatial === 1 ? [0, 0, g.begin[0]!, g.end[0]!] : [g.begin[0]!, g.end[0]!, g.begin[1]!, g.end[1]!];
   const s2: [number, number] = spatial === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
   // Weights [M, C/g, kh, kw] → [kh, kw, C/g, M], dilated explicitly.
   const w4 = spatial === 1 ? tf.expandDims(w, 2) : w;
@@ -284,14 +299,14 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const k = dilateKernel(tf.transpose(w4, [2, 3, 1, 0]), d2) as tf.Tensor4D;
   let y: tf.Tensor4D;
   if (group === 1) {
-    y = conv(xs, k, s2);
+    y = conv(xs, k, s2, p);
   } else if (group === C && w.shape[1] === 1) {
     const [kh, kw] = k.shape;
-    y = depthwise(xs, tf.reshape(k, [kh, kw, C, M / C]) as tf.Tensor4D, s2);
+    y = depthwise(xs, tf.reshape(k, [kh, kw, C, M / C]) as tf.Tensor4D, s2, p);
   } else {
     const xg = tf.split(xs, group, 3) as tf.Tensor4D[];
     const kg = tf.split(k, group, 3) as tf.Tensor4D[];
-    y = tf.concat(xg.map((xi, i) => conv(xi, kg[i]!, s2)), 3);
+    y = tf.concat(xg.map((xi, i) => conv(xi, kg[i]!, s2, p)), 3);
   }
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
   return [spatial === 2 ? nhwcValue(y) : deviceValue(fromNhwc(y, spatial), 'float32')];
