@@ -30,7 +30,7 @@ function single(name: 'fgsm' | 'fgm', norm: 'linf' | 'l2', config: FgsmConfig): 
     checkEvery: 1,
     loss: config.loss ?? 'ce',
   } as const;
-  return iterativeAttack(s, { norm: s.norm, randomStart: s.randomStart, loss: s.loss });
+  return iterativeAttack(s, ['norm', 'randomStart', 'loss']);
 }
 
 /**

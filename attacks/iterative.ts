@@ -73,9 +73,17 @@ async function perturb(s: IterativeSettings, ctx: PerturbContext): Promise<tf.Te
   return adv;
 }
 
-/** Builds an attack from resolved settings. */
-export function iterativeAttack(s: IterativeSettings, config: Record<string, unknown>): Attack {
+/**
+ * Builds an attack from resolved settings. The recorded config is the settings without the name, and without
+ * `stepSize` when it is unset; `fields` narrows it to the ones the factory exposes.
+ */
+export function iterativeAttack(s: IterativeSettings, fields?: readonly (keyof IterativeSettings)[]): Attack {
   checkIterative(s);
+  const config: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'name' || v === undefined || (fields && !fields.includes(k as keyof IterativeSettings))) continue;
+    config[k] = v;
+  }
   return defineAttack({
     name: s.name,
     norm: s.norm,

@@ -64,6 +64,5 @@ export function pgd(config: PgdConfig = {}): Attack {
     checkEvery: config.checkEvery ?? 5,
     loss: config.loss ?? 'ce',
   } as const;
-  const { name: _name, stepSize, ...rest } = s;
-  return iterativeAttack(s, { ...rest, ...(stepSize !== undefined ? { stepSize } : {}) });
+  return iterativeAttack(s);
 }

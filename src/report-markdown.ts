@@ -85,6 +85,11 @@ function successCell(a: AttackEntry): string {
 // ---------------------------------------------------------------------------------------------- Markdown
 
 /** Escapes text for Markdown prose and table cells. */
+/** The cells of one per-attack row: Markdown (escaped name, Unicode norm) or plain text. */
+function attackCells(a: AttackEntry, markdown: boolean): string[] {
+  return [markdown ? md(a.name) : a.name, normLabel(a.norm, markdown), eps(a.epsilon), pct(a.robustAccuracy), successCell(a), num(a.meanL2), num(a.meanLinf), seconds(a.seconds)];
+}
+
 function md(text: string): string {
   return text.replace(/[\\`*_[\]<>|]/g, (ch) => `\\${ch}`).replace(/\r?\n/g, ' ');
 }
@@ -158,16 +163,7 @@ export function renderMarkdown(report: Report): string {
       ...mdTable(
         ['Attack', 'Norm', 'ε', 'Robust acc.', 'Success rate', 'Mean L2', 'Mean L∞', 'Seconds'],
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
-        report.attacks.map((a) => [
-          md(a.name),
-          normLabel(a.norm, true),
-          eps(a.epsilon),
-          pct(a.robustAccuracy),
-          successCell(a),
-          num(a.meanL2),
-          num(a.meanLinf),
-          seconds(a.seconds),
-        ]),
+        report.attacks.map((a) => attackCells(a, true)),
       ),
       '',
     );
@@ -264,16 +260,7 @@ export function renderText(report: Report): string {
       ...textTable(
         ['attack', 'norm', 'eps', 'robust acc.', 'success rate', 'mean L2', 'mean Linf', 'seconds'],
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
-        report.attacks.map((a) => [
-          a.name,
-          normLabel(a.norm, false),
-          eps(a.epsilon),
-          pct(a.robustAccuracy),
-          successCell(a),
-          num(a.meanL2),
-          num(a.meanLinf),
-          seconds(a.seconds),
-        ]),
+        report.attacks.map((a) => attackCells(a, false)),
       ),
       '',
     );

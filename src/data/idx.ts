@@ -3,8 +3,8 @@
  * Format: http://yann.lecun.com/exdb/mnist/ (magic `0x0000 TT DD`, big-endian dimensions, row-major data).
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { readDataFile } from './io.js';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import type { Dataset, LoadOptions } from './types.js';
@@ -83,16 +83,6 @@ export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
   }
 }
 
-async function read(path: string): Promise<Uint8Array> {
-  try {
-    // a FIFO or device could block the read forever
-    if (!(await stat(path)).isFile()) throw new DataLoadError(`${path}: expected a regular file, got a directory, pipe, socket or device`);
-    return await readFile(path);
-  } catch (e) {
-    if (e instanceof DataLoadError) throw e;
-    throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
 
 /**
  * Loads an IDX image file and its IDX label file (MNIST, Fashion-MNIST, EMNIST, ...).
@@ -115,7 +105,7 @@ export async function loadIdx(imagesPath: string, labelsPath: string, options: L
   checkLimit(limit, 'loadIdx');
   const bounds = options.bounds ?? [0, 1];
   checkBounds(bounds, 'loadIdx');
-  const [imgBytes, lblBytes] = await Promise.all([read(imagesPath), read(labelsPath)]);
+  const [imgBytes, lblBytes] = await Promise.all([readDataFile(imagesPath), readDataFile(labelsPath)]);
   const img = decodeIdx(imgBytes, imagesPath);
   const lbl = decodeIdx(lblBytes, labelsPath);
   if (lbl.dims.length !== 1) throw new DataLoadError(`${labelsPath}: expected a rank-1 IDX label array, got shape [${lbl.dims.join(', ')}]`);

@@ -11,8 +11,8 @@
  * always see C order. Structured, object, string, complex and datetime arrays are rejected.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { readDataFile } from './io.js';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import type { Dataset, LoadOptions } from './types.js';
@@ -381,16 +381,6 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
   return { shape, dtype: info.dtype, data, fortranOrder: fortran, version: [major, minor] };
 }
 
-async function read(path: string): Promise<Uint8Array> {
-  try {
-    // a FIFO or device could block the read forever
-    if (!(await stat(path)).isFile()) throw new DataLoadError(`${path}: expected a regular file, got a directory, pipe, socket or device`);
-    return await readFile(path);
-  } catch (e) {
-    if (e instanceof DataLoadError) throw e;
-    throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
 
 const FLOAT_DTYPES: readonly NpyDtype[] = ['float16', 'float32', 'float64'];
 const INT_DTYPES: readonly NpyDtype[] = ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool'];
@@ -424,7 +414,7 @@ export async function loadNpy(imagesPath: string, labelsPath: string, options: L
   checkLimit(options.limit, 'loadNpy');
   const bounds = options.bounds ?? [0, 1];
   checkBounds(bounds, 'loadNpy');
-  const [imgBytes, lblBytes] = await Promise.all([read(imagesPath), read(labelsPath)]);
+  const [imgBytes, lblBytes] = await Promise.all([readDataFile(imagesPath), readDataFile(labelsPath)]);
   const img = decodeNpy(imgBytes, imagesPath);
   const lbl = decodeNpy(lblBytes, labelsPath);
   if (img.shape.length < 2) {
