@@ -100,6 +100,14 @@ describe('operator semantics across opsets', () => {
     expect(runOne(13, { op: 'ReduceMean', inputs: ['x'], outputs: ['y'], attrs: { axes: [0, 1], keepdims: 0 } }, x6)).toEqual([3.5]);
   });
 
+  it('before opset 7, broadcast=1 with axis aligns B at that axis', () => {
+    const x = { dims: [1, 3, 2], values: [1, 2, 3, 4, 5, 6] };
+    const bias = { name: 'b', dims: [3], values: [10, 20, 30] };
+    expect(runOne(6, { op: 'Add', inputs: ['x', 'b'], outputs: ['y'], attrs: { broadcast: 1, axis: 1 } }, x, {}, [bias])).toEqual([11, 12, 23, 24, 35, 36]);
+    const scale = { name: 'b', dims: [2], values: [2, 3] };
+    expect(runOne(6, { op: 'Mul', inputs: ['x', 'b'], outputs: ['y'], attrs: { broadcast: 1 } }, x, {}, [scale])).toEqual([2, 6, 6, 12, 10, 18]);
+  });
+
   it('Reshape copies 0 dimensions and infers -1', () => {
     const y = runOne(13, { op: 'Reshape', inputs: ['x', 's'], outputs: ['y'] }, { dims: [2, 3, 2], values: range(12) }, { s: int64([0, -1]) });
     expect(y).toEqual(range(12));

@@ -78,6 +78,50 @@ describe.skipIf(!haveSharedModels)(`onnxruntime fallback on the shared models ($
   });
 });
 
+describe('importer against onnxruntime on hand-built graphs', () => {
+  const w = (name: string, dims: number[]) => ({ name, dims, values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37) * 0.3) });
+
+  async function compare(bytes: Uint8Array, shape: number[]): Promise<void> {
+    const file = join(tmp, `g${Math.random().toString(36).slice(2)}.onnx`);
+    writeFileSync(file, bytes);
+    const white = await loadOnnxModel(file, { bounds: [-1, 1] });
+    const black = await fromOnnxRuntime(file, { bounds: [-1, 1] });
+    const x = tf.randomUniform(shape, -1, 1, 'float32', 21);
+    const a = white.logits(x);
+    const b = await black.logits(x);
+    const e = maxErr(a.dataSync(), b.dataSync());
+    expect(e.abs).toBeLessThanOrEqual(1e-4 * Math.max(1, e.scale));
+    tf.dispose([x, a, b]);
+    white.dispose();
+    black.dispose();
+  }
+
+  it('a channels-last (tf2onnx-style) graph: Transpose, Conv, BatchNormalization, MaxPool, Transpose back, Reshape, MatMul, Add', async () => {
+    await compare(buildModel({
+      opset: 13,
+      input: { name: 'x', dims: ['n', 8, 8, 3] },
+      output: { name: 'y', dims: ['n', 4] },
+      nodes: [
+        { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 3, 1, 2] } },
+        { op: 'Conv', inputs: ['t', 'cw', 'cb'], outputs: ['c'], attrs: { pads: [1, 0, 2, 1], strides: [1, 2] } },
+        { op: 'BatchNormalization', inputs: ['c', 's', 'b', 'm', 'v'], outputs: ['bn'] },
+        { op: 'Relu', inputs: ['bn'], outputs: ['r'] },
+        { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: { kernel_shape: [3, 2], strides: [1, 1], ceil_mode: 1 } },
+        { op: 'Transpose', inputs: ['p'], outputs: ['q'], attrs: { perm: [0, 2, 3, 1] } },
+        { op: 'Reshape', inputs: ['q', 'shape'], outputs: ['f'] },
+        { op: 'MatMul', inputs: ['f', 'fw'], outputs: ['mm'] },
+        { op: 'Add', inputs: ['mm', 'fb'], outputs: ['y'] },
+      ],
+      initializers: [
+        w('cw', [5, 3, 3, 3]), w('cb', [5]), w('s', [5]), w('b', [5]), w('m', [5]),
+        { name: 'v', dims: [5], values: [1, 0.5, 2, 1.5, 0.8] },
+        { name: 'shape', dtype: 'int64', dims: [2], values: [0, -1] },
+        w('fw', [7 * 3 * 5, 4]), w('fb', [4]),
+      ],
+    }), [3, 8, 8, 3]);
+  });
+});
+
 describe('loadOnnx with unsupported operators', () => {
   it('falls back to onnxruntime with a warning naming the operator', async () => {
     const m = await loadOnnx(unsupportedModelPath(), { bounds: [-1, 1] });

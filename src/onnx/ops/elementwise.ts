@@ -69,11 +69,25 @@ function channelsLastOperand(v: Value, other: Value): tf.Tensor | undefined {
 /** Host implementations of binary arithmetic. */
 type HostFn = (a: number, b: number, dtype: OnnxDataType) => number;
 
+/**
+ * Before opset 7, `broadcast=1` with an `axis` aligned B's dimensions with A's starting at `axis` (not at the
+ * end, as numpy does): B gets trailing unit dimensions so that numpy broadcasting gives the old result.
+ */
+function legacyBroadcast(n: OpNode, a: Value, b: Value): Value {
+  if (n.opset >= 7 || n.int('broadcast', 0) !== 1 || !n.has('axis')) return b;
+  const axis = n.int('axis', 0) < 0 ? n.int('axis', 0) + a.shape.length : n.int('axis', 0);
+  const trailing = a.shape.length - axis - b.shape.length;
+  if (trailing <= 0) return b;
+  const shape = [...b.shape, ...new Array<number>(trailing).fill(1)];
+  if (b.host) return hostValue({ ...b.host, shape });
+  return deviceValue(tf.reshape(toDevice(b, n.where), shape), b.dtype);
+}
+
 function binary(fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, host: HostFn, opts: { out?: 'bool'; floatOnly?: boolean } = {}): OpDef {
   return {
     run(n, inputs) {
       const a = n.input(inputs, 0);
-      const b = n.input(inputs, 1);
+      const b = legacyBroadcast(n, a, n.input(inputs, 1));
       const outType: OnnxDataType = opts.out ?? a.dtype;
       if (a.host && b.host) {
         return [hostValue(hostBroadcast([a.host, b.host], outType, (x, y) => host(x, y, a.dtype), n.where))];

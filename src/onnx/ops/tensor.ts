@@ -10,7 +10,7 @@ import type { OpDef, OpNode } from '../op.js';
 import type { HostTensor } from '../proto.js';
 import {
   broadcastShapes, deviceValue, gatherAxis, hostBroadcast, hostGather, hostTensor, hostTranspose, hostValue, ints, nhwcValue, normAxis,
-  sizeOf, toDevice, type Value,
+  isFloat, sizeOf, toDevice, type Value,
 } from '../value.js';
 
 /** A value with a new shape (same data). */
@@ -49,6 +49,8 @@ function transposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[
   if (x.host) return [hostValue(hostTranspose(x.host, perm))];
   // NCHW → NHWC of a value already held channels-last: no work.
   if (x.nhwc && perm.join() === '0,2,3,1') return [deviceValue(x.nhwc, x.dtype)];
+  // NHWC → NCHW (graphs converted from TensorFlow start with it): the input is the channels-last view.
+  if (perm.join() === '0,3,1,2' && isFloat(x.dtype)) return [nhwcValue(toDevice(x, n.where), x.dtype)];
   return [deviceValue(tf.transpose(toDevice(x, n.where), perm), x.dtype)];
 }
 
