@@ -14,7 +14,7 @@ import { RobustestError, ConfigError } from '../errors.js';
 import { initBackend, type BackendName } from '../backend.js';
 import { loadModel } from '../load.js';
 import { loadData } from '../data/index.js';
-import { packageRoot, libraryVersion } from '../package-info.js';
+import { packageAssets, libraryVersion } from '../package-info.js';
 import { renderMarkdown, renderText } from '../report-markdown.js';
 import type { Bounds, Model } from '../model.js';
 import type { Report } from '../report.js';
@@ -62,10 +62,11 @@ export interface EvalFlags {
   quiet?: boolean;
 }
 
+/** The bundled demo, relative to the assets folder. */
 const BUNDLED = {
-  model: join('assets', 'mnist-cnn', 'model.json'),
-  data: join('assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
-  labels: join('assets', 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
+  model: join('mnist-cnn', 'model.json'),
+  data: join('mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
+  labels: join('mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
 };
 
 function numberList(name: string, min?: number) {
@@ -181,7 +182,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
 }
 
 async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Promise<number> {
-  const root = packageRoot() ?? process.cwd();
+  const assets = packageAssets();
   const bundled = flags.model === undefined && flags.data === undefined;
   if (!bundled && (flags.model === undefined || flags.data === undefined)) {
     throw new ConfigError('eval: expected both --model and --data (or neither, for the bundled demo), got only one');
@@ -189,9 +190,9 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   if ((flags.mean === undefined) !== (flags.std === undefined)) {
     throw new ConfigError('eval: expected --mean and --std together, got only one');
   }
-  const modelPath = bundled ? join(root, BUNDLED.model) : resolve(flags.model!);
-  const dataPath = bundled ? join(root, BUNDLED.data) : resolve(flags.data!);
-  const labelsPath = bundled ? join(root, BUNDLED.labels) : flags.labels !== undefined ? resolve(flags.labels) : undefined;
+  const modelPath = bundled ? join(assets, BUNDLED.model) : resolve(flags.model!);
+  const dataPath = bundled ? join(assets, BUNDLED.data) : resolve(flags.data!);
+  const labelsPath = bundled ? join(assets, BUNDLED.labels) : flags.labels !== undefined ? resolve(flags.labels) : undefined;
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
@@ -234,7 +235,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         batchSize: flags.batchSize,
         cascade: flags.cascade,
         targeted: flags.targeted ?? false,
-        modelSource: bundled ? BUNDLED.model : relative(process.cwd(), modelPath) || modelPath,
+        modelSource: bundled ? join('assets', BUNDLED.model) : relative(process.cwd(), modelPath) || modelPath,
         command: ['robustest', ...argv].join(' '),
         ...(bar ? { onProgress: bar.update } : {}),
       });
