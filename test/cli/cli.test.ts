@@ -101,6 +101,15 @@ describe('robustest CLI', () => {
     expect(r.err).toMatch(/robust accuracy below 0.5: 0.0% at ε=0.15/);
   });
 
+  it('draws a progress bar on stderr only when it is a terminal', async () => {
+    let err = '';
+    const args = ['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.1', '--backend', 'cpu', '--batch-size', '10'];
+    const code = await main(args, { stdout: () => undefined, stderr: (s) => void (err += s), isTTY: true, env: {} });
+    expect(code).toBe(0);
+    expect(err).toMatch(/\r\[#+\.*\] +\d+% /);
+    expect((await cli(args)).err).not.toMatch(/\r/);
+  });
+
   it('takes the backend from ROBUSTEST_BACKEND', async () => {
     const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.1', '--limit', '8'], { ROBUSTEST_BACKEND: 'cpu' });
     expect(r.code).toBe(0);
