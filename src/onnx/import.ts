@@ -3,7 +3,9 @@
  * computed by tfjs ops, so attacks get exact input-gradients.
  * @module
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
@@ -11,7 +13,7 @@ import { tfjsModel, type DifferentiableModel, type Layout, type ModelOptions } f
 import { GraphExecutor } from './graph.js';
 import { OpNode } from './op.js';
 import { OPS } from './ops/index.js';
-import { decodeModel, type OnnxModel } from './proto.js';
+import { decodeModel, type ExternalDataReader, type OnnxModel } from './proto.js';
 import { deviceValue, isFloat, sizeOf, type Value } from './value.js';
 
 /**
@@ -24,6 +26,49 @@ export interface OnnxModelOptions extends ModelOptions {
    * `warnings`.
    */
   keepSoftmax?: boolean;
+  /**
+   * Directory of the files holding tensors stored outside the .onnx file (ONNX external data). Default: for
+   * {@link loadOnnxModel}, the model file's directory; for {@link importOnnx}, none (external data is rejected).
+   * Locations must be relative and stay inside this directory.
+   */
+  externalDataDir?: string;
+}
+
+/**
+ * Reads external tensor data from files under `dir`, recording what it read (for the fingerprint).
+ * @internal
+ */
+export function externalDataReader(dir: string, chunks: Uint8Array[] = []): ExternalDataReader {
+  const root = resolve(dir);
+  return (location, offset, length, where) => {
+    if (isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
+      throw new ModelLoadError(`${where}: expected an external data location relative to the model's directory, got ${describe(location)}`);
+    }
+    const file = join(root, location);
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, 'r');
+      const size = fstatSync(fd).size;
+      const n = length ?? size - offset;
+      if (offset + n > size) {
+        throw new ModelLoadError(`${where}: expected ${n} bytes at offset ${offset} of ${describe(location)}, got a file of ${size} bytes`);
+      }
+      const buf = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const r = readSync(fd, buf, done, n - done, offset + done);
+        if (r <= 0) break;
+        done += r;
+      }
+      chunks.push(buf);
+      return buf;
+    } catch (e) {
+      if (e instanceof ModelLoadError) throw e;
+      throw new ModelLoadError(`${where}: expected a readable external data file ${describe(location)}, got ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  };
 }
 
 /**
@@ -97,11 +142,12 @@ function staticShape(dims: readonly (number | string | null)[] | undefined): num
  * dimension, which may be dynamic; `layout` is `NCHW` for rank-4 inputs, `NHWC` only when the shape is clearly
  * channels-last such as `[224, 224, 3]`); convolutions and pools run as NHWC inside. `numClasses` is read from the output shape, or from a probe forward pass of one zero input.
  * A final Softmax/LogSoftmax is skipped (see {@link OnnxModelOptions.keepSoftmax}) and reported in `warnings`.
- * The model's fingerprint is the SHA-256 of the file's bytes.
+ * The model's fingerprint is the SHA-256 of the file's bytes (and of its external data, if any).
  *
  * Spec: https://github.com/onnx/onnx/blob/main/docs/IR.md and https://onnx.ai/onnx/operators/
  *
- * @param bytes - the content of an `.onnx` file (tensor data inside the file; external data is rejected).
+ * @param bytes - the content of an `.onnx` file (external tensor data is read from `options.externalDataDir`, and
+ *   rejected without it).
  * @param options - bounds (default `[0, 1]`), preprocessing, name (default: the graph name, else `onnx-model`),
  *   `inputShape`/`numClasses` when the graph does not declare them, `keepSoftmax` (default `false`).
  * @returns a differentiable model; the caller disposes it.
@@ -117,7 +163,9 @@ function staticShape(dims: readonly (number | string | null)[] | undefined): num
  * ```
  */
 export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): DifferentiableModel {
-  const model = decodeModel(bytes, options.name ?? 'onnx');
+  const chunks: Uint8Array[] = [];
+  const external = options.externalDataDir !== undefined ? externalDataReader(options.externalDataDir, chunks) : 'reject';
+  const model = decodeModel(bytes, options.name ?? 'onnx', external);
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const inputs = model.graph.inputs;
   if (inputs.length !== 1) {
@@ -153,7 +201,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
       }
     }
     const layout: Layout = options.layout ?? defaultLayout(inputShape);
-    const fingerprint = sha256Bytes([bytes]);
+    const fingerprint = sha256Bytes([bytes, ...chunks]);
     return tfjsModel({
       net: run,
       weights: () => [],
@@ -170,7 +218,8 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
 }
 
 /**
- * Loads an `.onnx` file and imports it with {@link importOnnx}.
+ * Loads an `.onnx` file and imports it with {@link importOnnx}; tensors stored as ONNX external data are read
+ * from files beside it.
  *
  * @param path - path of the `.onnx` file.
  * @param options - as for {@link importOnnx}; `name` defaults to the graph name.
@@ -185,7 +234,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
  * ```
  */
 export async function loadOnnxModel(path: string, options: OnnxModelOptions = {}): Promise<DifferentiableModel> {
-  return importOnnx(await readModelFile(path), options);
+  return importOnnx(await readModelFile(path), { ...options, externalDataDir: options.externalDataDir ?? dirname(resolve(path)) });
 }
 
 /** Reads a model file, turning file-system errors into {@link ModelLoadError}. @internal */

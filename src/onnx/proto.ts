@@ -121,6 +121,8 @@ export interface OnnxModel {
   readonly producer: string;
   /** Imported operator-set versions by domain (`''` for the default domain). */
   readonly opsets: ReadonlyMap<string, number>;
+  /** Whether some initializer is stored outside the .onnx file. */
+  readonly hasExternalData: boolean;
   readonly graph: OnnxGraph;
 }
 
@@ -229,15 +231,38 @@ function decodeRaw(dtype: OnnxDataType, raw: Uint8Array, count: number, where: s
   return out;
 }
 
+/**
+ * Reads the bytes of an externally stored tensor (`location` as written in the model, relative to the model's
+ * directory; `length` undefined means "to the end of the file").
+ */
+export type ExternalDataReader = (location: string, offset: number, length: number | undefined, where: string) => Uint8Array;
+
+/** How {@link decodeModel} treats tensors stored outside the .onnx file. */
+export type ExternalData = ExternalDataReader | 'reject' | 'skip';
+
 /** Converts a decoded TensorProto object into a {@link HostTensor}. */
-function tensorFromObject(t: Obj, where: string): HostTensor {
+function tensorFromObject(t: Obj, where: string, external: ExternalData = 'reject'): HostTensor {
   const name = str(t['name']);
   const w = name ? `${where} '${name}'` : where;
   const code = num(t['data_type'], w);
   const dtype = dataTypeName(code);
   if (!dtype) throw new UnsupportedError(`${w}: expected a known ONNX element type, got data_type ${code}`);
+  let externalRaw: Uint8Array | undefined;
   if (num(t['data_location'], w) === 1 || arr(t['external_data']).length > 0) {
-    throw new UnsupportedError(`${w}: expected tensor data stored inside the .onnx file, got external data (save the model with all tensors in one file)`);
+    if (external === 'reject') {
+      throw new UnsupportedError(`${w}: expected tensor data stored inside the .onnx file, got external data (load the model from its file with loadOnnxModel, or pass externalDataDir)`);
+    }
+    const entries = new Map(arr(t['external_data']).filter(isObj).map((e) => [str(e['key']), str(e['value'])] as const));
+    const location = entries.get('location');
+    if (!location) throw new ModelLoadError(`${w}: expected external_data with a location, got ${describe([...entries.keys()])}`);
+    const shape = arr(t['dims']).map((d) => num(d, w));
+    if (external === 'skip') return { dtype, shape, data: new Float64Array(0) };
+    const offset = Number(entries.get('offset') ?? 0);
+    const length = entries.has('length') ? Number(entries.get('length')) : undefined;
+    if (!Number.isInteger(offset) || offset < 0 || (length !== undefined && (!Number.isInteger(length) || length < 0))) {
+      throw new ModelLoadError(`${w}: expected non-negative integer offset and length, got ${describe(entries.get('offset'))} and ${describe(entries.get('length'))}`);
+    }
+    externalRaw = external(location, offset, length, w);
   }
   if (t['segment'] !== undefined) throw new UnsupportedError(`${w}: expected an unsegmented tensor, got a segment`);
   const shape = arr(t['dims']).map((d) => num(d, w));
@@ -248,7 +273,7 @@ function tensorFromObject(t: Obj, where: string): HostTensor {
   if (dtype === 'string' || dtype === 'complex64' || dtype === 'complex128') {
     throw new UnsupportedError(`${w}: expected a numeric or boolean tensor, got element type ${dtype}`);
   }
-  const raw = bytes(t['raw_data']);
+  const raw = externalRaw ?? bytes(t['raw_data']);
   let data: Float64Array;
   if (raw) {
     data = decodeRaw(dtype, raw, count, w);
@@ -335,10 +360,12 @@ function attribute(a: Obj, where: string): [string, Attribute] {
  *
  * Checks what the executor relies on: a graph is present, every node input is produced before it is used
  * (topological order, as the spec requires), tensor data sizes match their dims.
+ * @param external - how to get initializers stored outside the file: a reader, `reject` (default), or `skip`
+ *   (empty placeholders, for callers that only need the graph's structure).
  * @throws {@link ModelLoadError} for bytes that are not an ONNX model or an inconsistent graph;
- * {@link UnsupportedError} for external tensor data.
+ * {@link UnsupportedError} for external tensor data when `external` is `reject`.
  */
-export function decodeModel(data: Uint8Array, where = 'onnx'): OnnxModel {
+export function decodeModel(data: Uint8Array, where = 'onnx', external: ExternalData = 'reject'): OnnxModel {
   if (!(data instanceof Uint8Array) || data.length === 0) {
     throw new ModelLoadError(`${where}: expected the bytes of an .onnx file, got ${data instanceof Uint8Array ? 'an empty buffer' : describe(data)}`);
   }
@@ -353,10 +380,12 @@ export function decodeModel(data: Uint8Array, where = 'onnx'): OnnxModel {
   }
   if (opsets.size === 0) opsets.set('', 1);
   const initializers = new Map<string, HostTensor>();
+  let hasExternalData = false;
   for (const t of arr(g['initializer'])) {
     if (!isObj(t)) continue;
-    const tensor = tensorFromObject(t, `${where}: initializer`);
+    const tensor = tensorFromObject(t, `${where}: initializer`, external);
     initializers.set(str(t['name']), tensor);
+    if (num(t['data_location'], where) === 1 || arr(t['external_data']).length > 0) hasExternalData = true;
   }
   const inputs = arr(g['input']).filter(isObj).map((v) => valueInfo(v, where)).filter((v) => !initializers.has(v.name));
   const outputs = arr(g['output']).filter(isObj).map((v) => valueInfo(v, where));
@@ -386,6 +415,7 @@ export function decodeModel(data: Uint8Array, where = 'onnx'): OnnxModel {
   return {
     irVersion: num(m['ir_version'], where),
     producer: `${str(m['producer_name'])} ${str(m['producer_version'])}`.trim(),
+    hasExternalData,
     opsets,
     graph: { name: str(g['name']), nodes, initializers, inputs, outputs },
   };

@@ -3,6 +3,7 @@
  * picks the white-box importer when it can and onnxruntime otherwise.
  * @module
  */
+import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
@@ -32,7 +33,7 @@ interface OrtSession {
   release(): Promise<void>;
 }
 interface OrtModule {
-  InferenceSession: { create(bytes: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
+  InferenceSession: { create(model: Uint8Array | string, options?: Record<string, unknown>): Promise<OrtSession> };
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
 
@@ -214,11 +215,11 @@ class OrtModel implements QueryModel {
  */
 export async function fromOnnxRuntime(path: string, options: OnnxRuntimeOptions = {}): Promise<QueryModel> {
   const bytes = await readModelFile(path);
-  return fromOnnxRuntimeBytes(bytes, options, []);
+  return fromOnnxRuntimeBytes(bytes, path, options, []);
 }
 
-async function fromOnnxRuntimeBytes(bytes: Uint8Array, options: OnnxRuntimeOptions, extraWarnings: string[]): Promise<QueryModel> {
-  const model = decodeModel(bytes, options.name ?? 'onnx');
+async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: OnnxRuntimeOptions, extraWarnings: string[]): Promise<QueryModel> {
+  const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`${name}: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
@@ -231,7 +232,12 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, options: OnnxRuntimeOptio
   const inputShape = options.inputShape ?? declared;
   if (!inputShape) throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...]; pass inputShape`);
   const warnings = [...extraWarnings];
-  const head = options.keepSoftmax ? undefined : softmaxHead(model, name);
+  let head = options.keepSoftmax ? undefined : softmaxHead(model, name);
+  if (head && model.hasExternalData) {
+    // onnxruntime resolves external data only when it loads the model from its file, which cannot be amended.
+    warnings.push(`${name}: the last node is a Softmax/LogSoftmax, kept because the model stores tensors as external data`);
+    head = undefined;
+  }
   const ort = await loadOrt();
   const sessionOptions: Record<string, unknown> = { graphOptimizationLevel: 'all' };
   if (options.threads !== undefined) sessionOptions['intraOpNumThreads'] = options.threads;
@@ -242,6 +248,8 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, options: OnnxRuntimeOptio
       session = await ort.InferenceSession.create(withExtraOutput(bytes, head.logits), sessionOptions);
       outputName = head.logits;
       warnings.push(head.warning);
+    } else if (model.hasExternalData) {
+      session = await ort.InferenceSession.create(resolvePath(path), sessionOptions);
     } else {
       session = await ort.InferenceSession.create(bytes, sessionOptions);
     }
@@ -292,13 +300,13 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, options: OnnxRuntimeOptio
  */
 export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): Promise<Model> {
   const bytes = await readModelFile(path);
-  const model = decodeModel(bytes, options.name ?? 'onnx');
+  const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const unsupported = findUnsupported(model);
   let why: string;
   if (unsupported.length === 0) {
     try {
-      return importOnnx(bytes, options);
+      return importOnnx(bytes, { ...options, externalDataDir: options.externalDataDir ?? dirname(resolvePath(path)) });
     } catch (e) {
       if (!(e instanceof UnsupportedError)) throw e;
       why = e.message;
@@ -307,6 +315,6 @@ export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): 
     const ops = [...new Set(unsupported.map((u) => (u.domain ? `${u.domain}.` : '') + u.opType))];
     why = `operator${ops.length > 1 ? 's' : ''} ${ops.join(', ')} ${ops.length > 1 ? 'are' : 'is'} not supported by the importer`;
   }
-  return fromOnnxRuntimeBytes(bytes, options, [`${name}: ${why}; using onnxruntime (query-only: gradients unavailable, black-box attacks only)`]);
+  return fromOnnxRuntimeBytes(bytes, path, options, [`${name}: ${why}; using onnxruntime (query-only: gradients unavailable, black-box attacks only)`]);
 }
 

@@ -11,6 +11,8 @@ export interface TensorSpec {
   dtype?: 'float32' | 'int64';
   dims: number[];
   values: number[];
+  /** Store the values outside the model (ONNX external data): the caller writes them to `location`. */
+  external?: { location: string; offset?: number; length?: number };
 }
 export interface NodeSpec {
   op: string;
@@ -23,6 +25,12 @@ export interface NodeSpec {
 
 function tensor(t: TensorSpec): Record<string, unknown> {
   const dtype = t.dtype ?? 'float32';
+  if (t.external) {
+    const entries = [{ key: 'location', value: t.external.location }];
+    if (t.external.offset !== undefined) entries.push({ key: 'offset', value: String(t.external.offset) });
+    if (t.external.length !== undefined) entries.push({ key: 'length', value: String(t.external.length) });
+    return { name: t.name ?? '', dims: t.dims, data_type: 1, data_location: 1, external_data: entries };
+  }
   return {
     name: t.name ?? '',
     dims: t.dims,

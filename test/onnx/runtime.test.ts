@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import * as tf from '../../src/tf.js';
-import { ConfigError, UnsupportedError } from '../../src/errors.js';
-import { fromOnnxRuntime, loadOnnx, loadOnnxModel } from '../../src/onnx/index.js';
+import { ConfigError, ModelLoadError, UnsupportedError } from '../../src/errors.js';
+import { fromOnnxRuntime, importOnnx, loadOnnx, loadOnnxModel } from '../../src/onnx/index.js';
 import { buildModel } from './build.js';
 import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
 
@@ -119,6 +119,55 @@ describe('importer against onnxruntime on hand-built graphs', () => {
         w('fw', [7 * 3 * 5, 4]), w('fb', [4]),
       ],
     }), [3, 8, 8, 3]);
+  });
+});
+
+describe('external tensor data', () => {
+  const W = Array.from({ length: 12 }, (_, i) => (i % 7) / 7 - 0.4);
+  const model = (location: string, offset = 8): Uint8Array => buildModel({
+    opset: 13,
+    input: { name: 'x', dims: ['n', 4] },
+    output: { name: 'p', dims: ['n', 3] },
+    nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['z'] }, { op: 'Softmax', inputs: ['z'], outputs: ['p'] }],
+    initializers: [{ name: 'W', dims: [4, 3], values: [], external: { location, offset, length: 48 } }],
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'robustest-ext-'));
+  writeFileSync(join(dir, 'weights.bin'), Buffer.concat([Buffer.alloc(8, 0xee), Buffer.from(new Float32Array(W).buffer)]));
+  writeFileSync(join(dir, 'model.onnx'), model('weights.bin'));
+
+  it('loadOnnxModel reads initializers from files beside the model', async () => {
+    const m = await loadOnnxModel(join(dir, 'model.onnx'));
+    const x = tf.tensor2d([[1, 0, 0, 0], [0.5, -1, 2, 0.25]]);
+    const y = m.logits(x);
+    const want = tf.matMul(x, tf.tensor2d(W, [4, 3]));
+    expect(maxErr(y.dataSync(), want.dataSync()).abs).toBeLessThan(1e-6);
+    expect(await m.fingerprint()).toMatch(/^[0-9a-f]{64}$/);
+    tf.dispose([x, y, want]);
+    m.dispose();
+  });
+
+  it('importOnnx rejects external data without externalDataDir, and accepts it with one', () => {
+    expect(() => importOnnx(model('weights.bin'))).toThrow(/external data/);
+    importOnnx(model('weights.bin'), { externalDataDir: dir }).dispose();
+  });
+
+  it('refuses locations outside the model directory and short files', () => {
+    expect(() => importOnnx(model('../weights.bin'), { externalDataDir: dir })).toThrow(ModelLoadError);
+    expect(() => importOnnx(model('weights.bin', 40), { externalDataDir: dir })).toThrow(/expected 48 bytes at offset 40/);
+    expect(() => importOnnx(model('missing.bin'), { externalDataDir: dir })).toThrow(ModelLoadError);
+  });
+
+  it('onnxruntime loads it from the file and agrees with the importer', async () => {
+    const white = await loadOnnxModel(join(dir, 'model.onnx'), { keepSoftmax: true });
+    const black = await fromOnnxRuntime(join(dir, 'model.onnx'));
+    expect(black.warnings.join('\n')).toMatch(/external data/);
+    const x = tf.tensor2d([[1, 2, 3, 4]]);
+    const a = white.logits(x);
+    const b = await black.logits(x);
+    expect(maxErr(a.dataSync(), b.dataSync()).abs).toBeLessThan(1e-6);
+    tf.dispose([x, a, b]);
+    white.dispose();
+    black.dispose();
   });
 });
 
