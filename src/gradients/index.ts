@@ -1,0 +1,311 @@
+/**
+ * Fast input- and weight-gradients for the kernels that dominate image classifiers, as tfjs gradient overrides.
+ *
+ * tfjs computes gradients through the gradient config registered for each forward kernel
+ * (`tf.registerGradient`, global to the process). On tfjs-backend-wasm the configs tfjs ships call backprop
+ * kernels (`Conv2DBackpropInput`, `MaxPoolGrad`, `BatchMatMul` with transpose flags) that are 10–25× slower than
+ * the forward kernels, and some (`Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackprop*`) do not exist there at
+ * all. {@link enableFastGradients} replaces those configs with ones that compute the same gradients from
+ * forward kernels only (see `formulas.ts` for the math), on the backends where that was measured to be faster,
+ * and falls back to tfjs's original gradient everywhere else.
+ * @module
+ */
+import * as tf from '../tf.js';
+import { ConfigError, describe } from '../errors.js';
+import {
+  avgPoolInputGrad,
+  conv2dFilterGrad,
+  conv2dInputGrad,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
+  matMulNoFlags,
+  maxPoolInputGrad,
+  maxPoolInputGradTiled,
+  pair,
+  type ConvGeometry,
+  type PadAttr,
+} from './formulas.js';
+
+/** The forward kernels whose gradients robustest can override. */
+export type FastGradientKernel = 'Conv2D' | 'DepthwiseConv2dNative' | 'MaxPool' | 'AvgPool' | 'BatchMatMul' | 'Relu' | 'Relu6' | 'LeakyRelu' | 'Elu';
+
+/** Every kernel {@link enableFastGradients} can override, in a fixed order. */
+export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', 'DepthwiseConv2dNative', 'MaxPool', 'AvgPool', 'BatchMatMul', 'Relu', 'Relu6', 'LeakyRelu', 'Elu'];
+
+/**
+ * On which backends each override (per gradient: input `x`/`a`, `filter`/`b`) is faster than tfjs's own
+ * gradient, used by policy `measured`. From `npx tsx bench/gradients.ts` on the project's 2-core machines
+ * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes; gradient-only time, median ms, tfjs → override;
+ * "fails" = tfjs has no kernel for it on that backend):
+ *
+ * | gradient                          | wasm          | cpu             |
+ * |-----------------------------------|---------------|-----------------|
+ * | Conv2D x, 28×28×1 → 26×26×16      | 20.8 → 7.4    | 35.8 → 87.1     |
+ * | Conv2D x, 13×13×16 → 11×11×32     | 93.3 → 11.4   | 232.8 → 334.5   |
+ * | Conv2D filter, conv1 / conv2      | fails → 18 / 15 | 12430 → 199 / 63556 → 380 |
+ * | DepthwiseConv2dNative x / filter  | fails → 5.2 / see bench | 137.6 → 119.8 / see bench |
+ * | MaxPool 26×26×16 → 13×13×16       | 38.5 → 11     | 1773 → see bench |
+ * | AvgPool 26×26×16 → 13×13×16       | 20.9 → 4.2    | 605 → 119       |
+ * | BatchMatMul a / b, 100×800 · 800×32 | 4.8 → 0.7 / 4.5 → 0.5 | 16.2 → 18.1 / 17.2 → 26.3 |
+ * | Relu / Relu6 / LeakyRelu, 1.08M   | 13.8 → 5.1 / 30.0 → 4.8 / 23.8 → 5.7 | 47 → 48 / 129 → 146 / 74 → 61 |
+ * | Elu, 1.08M                        | 1.5 → 18.5    | 17.3 → 151.5    |
+ *
+ * The cpu backend's `Conv2DBackpropInput` and `BatchMatMul` are competitive JS loops, so those stay tfjs's there.
+ * tfjs's wasm `MaxPoolGrad` is also wrong for 2×2 windows (it disagrees with the cpu backend even without ties),
+ * so the override is a fix there as well as a speed-up.
+ */
+export const FAST_GRADIENT_TABLE: Readonly<Record<FastGradientKernel, Readonly<Record<string, readonly string[]>>>> = {
+  Conv2D: { x: ['wasm'], filter: ['wasm', 'cpu'] },
+  DepthwiseConv2dNative: { x: ['wasm', 'cpu'], filter: ['wasm', 'cpu'] },
+  MaxPool: { x: ['wasm', 'cpu'] },
+  AvgPool: { x: ['wasm', 'cpu'] },
+  BatchMatMul: { a: ['wasm'], b: ['wasm'] },
+  Relu: { x: ['wasm'] },
+  Relu6: { x: ['wasm'] },
+  LeakyRelu: { x: ['wasm', 'cpu'] },
+  Elu: { x: [] },
+};
+
+/** Options of {@link enableFastGradients}. */
+export interface FastGradientOptions {
+  /**
+   * The tfjs backends on which overrides may run; on any other backend tfjs's own gradients run.
+   * Default: `['wasm', 'cpu']`.
+   */
+  backends?: readonly string[];
+  /**
+   * `measured` (default): each kernel's override runs only on the backends where {@link FAST_GRADIENT_TABLE} says
+   * it is faster. `all`: every override runs on every backend in `backends` (for testing, or for backends not
+   * measured; the gradients are the same either way).
+   */
+  policy?: 'measured' | 'all';
+  /** Restrict the overrides to these kernels. Default: all of {@link FAST_GRADIENT_KERNELS}. */
+  kernels?: readonly FastGradientKernel[];
+}
+
+/** The environment variable that, set to `0`, `false` or `off`, makes {@link enableFastGradients} do nothing. */
+export const FAST_GRADIENTS_ENV = 'ROBUSTEST_FAST_GRADIENTS';
+
+type Impl = (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => ReturnType<tf.GradFunc> | undefined;
+
+interface State {
+  readonly originals: Map<string, tf.GradConfig>;
+  /** kernel → gradient name (`x`, `filter`, `a`, `b`) → backends where the override computes it. */
+  readonly active: Map<string, ReadonlyMap<string, ReadonlySet<string>>>;
+}
+
+let state: State | undefined;
+
+function convGeometry(attrs: tf.NamedAttrMap): ConvGeometry {
+  const a = attrs as unknown as { strides: number | [number, number]; dilations?: number | [number, number]; pad: PadAttr; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  return { strides: pair(a.strides), dilations: pair(a.dilations), pad: a.pad, dimRoundingMode: a.dimRoundingMode ?? undefined };
+}
+
+const IMPLS: Record<FastGradientKernel, Impl> = {
+  Conv2D: (dy, saved, attrs) => {
+    const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+    if ((attrs['dataFormat'] ?? 'NHWC') !== 'NHWC' || x.rank !== 4) return undefined;
+    const g = convGeometry(attrs);
+    return {
+      x: () => conv2dInputGrad(x.shape, dy as tf.Tensor4D, w, g),
+      filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, w.shape, g),
+    };
+  },
+  DepthwiseConv2dNative: (dy, saved, attrs) => {
+    const [x, w] = saved as [tf.Tensor4D, tf.Tensor4D];
+    if (x.rank !== 4 || w.rank !== 4) return undefined;
+    const g = convGeometry(attrs);
+    return {
+      x: () => depthwiseInputGrad(x.shape, dy as tf.Tensor4D, w, g),
+      filter: () => depthwiseFilterGrad(x, dy as tf.Tensor4D, w.shape, g),
+    };
+  },
+  MaxPool: (dy, saved, attrs) => {
+    const [x, y] = saved as [tf.Tensor4D, tf.Tensor4D];
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolAttrs;
+    if (x.rank !== 4) return undefined;
+    const f = pair(filterSize);
+    const s = pair(strides);
+    if (f[0] === s[0] && f[1] === s[1]) return { x: () => maxPoolInputGradTiled(x, y, dy as tf.Tensor4D, f, pad, dimRoundingMode ?? undefined) };
+    // Overlapping windows: MaxPoolWithArgmax + ScatterNd, on cpu only (wasm's MaxPoolWithArgmax breaks ties
+    // differently from tfjs-cpu's MaxPoolGrad and misplaces windows with `same` padding).
+    if ((pad !== 'valid' && pad !== 'same') || dimRoundingMode != null || tf.getBackend() === 'wasm') return undefined;
+    return { x: () => maxPoolInputGrad(x, dy as tf.Tensor4D, f, s, pad) };
+  },
+  AvgPool: (dy, saved, attrs) => {
+    const [x] = saved as [tf.Tensor4D];
+    const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.AvgPoolAttrs;
+    if (x.rank !== 4) return undefined;
+    return { x: () => avgPoolInputGrad(x.shape, dy as tf.Tensor4D, pair(filterSize), pair(strides), pad, dimRoundingMode) };
+  },
+  BatchMatMul: (dy, saved, attrs) => {
+    const [a, b] = saved as [tf.Tensor, tf.Tensor];
+    const { transposeA, transposeB } = attrs as unknown as tf.BatchMatMulAttrs;
+    // The four cases of tfjs's BatchMatMul gradient (C = op(A)·op(B)):
+    // dA = dC·op(B)ᵀ (or its transpose), dB = op(A)ᵀ·dC (or its transpose).
+    if (!transposeA && !transposeB) return { a: () => matMulNoFlags(dy, b, false, true), b: () => matMulNoFlags(a, dy, true, false) };
+    if (!transposeA && transposeB) return { a: () => matMulNoFlags(dy, b, false, false), b: () => matMulNoFlags(dy, a, true, false) };
+    if (transposeA && !transposeB) return { a: () => matMulNoFlags(b, dy, false, true), b: () => matMulNoFlags(a, dy, false, false) };
+    return { a: () => matMulNoFlags(b, dy, true, true), b: () => matMulNoFlags(dy, a, true, true) };
+  },
+  // d relu(x)/dx = 1 for x > 0, else 0 = step(x).
+  Relu: (dy, saved) => {
+    const [x] = saved as [tf.Tensor];
+    return { x: () => tf.mul(dy, tf.step(x)) };
+  },
+  // d relu6(x)/dx = 1 for 0 < x ≤ 6, else 0 = step(x) − step(x − 6).
+  Relu6: (dy, saved) => {
+    const [x] = saved as [tf.Tensor];
+    return { x: () => tf.tidy(() => tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6))))) };
+  },
+  // d leakyRelu(x)/dx = 1 for x > 0, else alpha = step(x, alpha).
+  LeakyRelu: (dy, saved, attrs) => {
+    const [x] = saved as [tf.Tensor];
+    const alpha = (attrs as unknown as tf.LeakyReluAttrs).alpha;
+    return { x: () => tf.mul(dy, tf.step(x, alpha)) };
+  },
+  // d elu(x)/dx = 1 for x > 0, else exp(x) = y + 1; with y = elu(x): 1 + min(y, 0).
+  Elu: (dy, saved) => {
+    const [y] = saved as [tf.Tensor];
+    return { x: () => tf.tidy(() => tf.mul(dy, tf.add(tf.minimum(y, 0), 1))) };
+  },
+};
+
+function envDisabled(): boolean {
+  const v = typeof process === 'undefined' ? undefined : process.env[FAST_GRADIENTS_ENV];
+  return v !== undefined && ['0', 'false', 'off', 'no'].includes(v.trim().toLowerCase());
+}
+
+/**
+ * Replaces tfjs's gradient configs for {@link FAST_GRADIENT_KERNELS} with versions built from forward kernels.
+ *
+ * What changes: the input gradient (used by attacks) and the filter/weight gradients (used by training) of
+ * `Conv2D` (NHWC; any strides, dilations, `same`/`valid`/explicit padding — tfjs's own rejects dilations > 1),
+ * `DepthwiseConv2dNative`, `MaxPool` (`valid`/`same`), `AvgPool`, `BatchMatMul` (all transpose flags), `Relu`,
+ * `Relu6`, `LeakyRelu` and `Elu`. The math (transposed convolutions as forward convolutions of the upsampled,
+ * padded upstream gradient with the flipped filter; filter gradients as convolutions of the input with the
+ * upstream gradient; max-pool gradients scattered to `MaxPoolWithArgmax`'s first arg-max, as tfjs does) is
+ * documented in `src/gradients/formulas.ts`.
+ * Values equal tfjs's own gradients to float32 rounding, with one intended exception: `AvgPool` with padding
+ * follows the forward pass (which averages in-bounds pixels only), where tfjs's gradient divides by the full
+ * window area.
+ *
+ * Each override checks `tf.getBackend()` when the gradient is computed and runs tfjs's original gradient
+ * function unless it is active for that backend, so enabling is safe with any backend. Calling it again replaces
+ * the previous options. `NCHW` convolutions, `MaxPool` with numeric padding or a rounding mode, and tensors not
+ * of rank 4 always use tfjs's gradient. Fused kernels (`FusedConv2D`, `_FusedMatMul`, used by tfjs-layers for
+ * layers with a linear activation) differentiate through their own `customGrad` and are not affected.
+ *
+ * Does nothing when the environment variable `ROBUSTEST_FAST_GRADIENTS` is `0`, `false`, `off` or `no`.
+ *
+ * @param options - backends (default `wasm` and `cpu`), policy (default `measured`: only where faster), kernels.
+ * @throws {@link ConfigError} for an unknown kernel name, an unknown policy, or a non-string backend name.
+ * @example
+ * ```ts
+ * await initBackend('wasm');
+ * enableFastGradients();                 // wasm input-gradients several times faster
+ * const { grad } = await model.valueAndGrad(x, loss);
+ * disableFastGradients();                // tfjs's own gradients again
+ * ```
+ */
+export function enableFastGradients(options: FastGradientOptions = {}): void {
+  const kernels = options.kernels ?? FAST_GRADIENT_KERNELS;
+  for (const k of kernels) {
+    if (!FAST_GRADIENT_KERNELS.includes(k)) {
+      throw new ConfigError(`enableFastGradients: expected kernels from ${FAST_GRADIENT_KERNELS.join(', ')}, got ${describe(k)}`);
+    }
+  }
+  const policy = options.policy ?? 'measured';
+  if (policy !== 'measured' && policy !== 'all') {
+    throw new ConfigError(`enableFastGradients: expected policy 'measured' or 'all', got ${describe(policy)}`);
+  }
+  const backends = options.backends ?? ['wasm', 'cpu'];
+  for (const b of backends) {
+    if (typeof b !== 'string' || b.length === 0) throw new ConfigError(`enableFastGradients: expected backend names, got ${describe(b)}`);
+  }
+  disableFastGradients();
+  if (envDisabled()) return;
+  const originals = new Map<string, tf.GradConfig>();
+  const active = new Map<string, ReadonlyMap<string, ReadonlySet<string>>>();
+  for (const kernel of kernels) {
+    const original = tf.getGradient(kernel);
+    if (original === undefined) continue;
+    const perInput = new Map<string, ReadonlySet<string>>();
+    for (const [input, measured] of Object.entries(FAST_GRADIENT_TABLE[kernel])) {
+      const on = new Set(backends.filter((b) => policy === 'all' || measured.includes(b)));
+      if (on.size > 0) perInput.set(input, on);
+    }
+    if (perInput.size === 0) continue;
+    originals.set(kernel, original);
+    active.set(kernel, perInput);
+    const impl = IMPLS[kernel];
+    const config: tf.GradConfig = {
+      kernelName: kernel,
+      gradFunc: (dy, saved, attrs) => {
+        const here = state?.active.get(kernel);
+        const backend = tf.getBackend();
+        const mine = here !== undefined && !Array.isArray(dy) && [...here.values()].some((s) => s.has(backend)) ? impl(dy, saved, attrs) : undefined;
+        if (mine === undefined) return original.gradFunc(dy, saved, attrs);
+        // Per gradient: the override where it is active, else tfjs's own; where tfjs's own cannot be built
+        // (it rejects dilated convolutions), the override.
+        let theirs: ReturnType<tf.GradFunc> | undefined;
+        const result: ReturnType<tf.GradFunc> = {};
+        for (const [name, thunk] of Object.entries(mine)) {
+          result[name] = here?.get(name)?.has(backend)
+            ? thunk
+            : () => {
+                try {
+                  theirs ??= original.gradFunc(dy, saved, attrs);
+                } catch {
+                  return thunk();
+                }
+                const t = theirs[name];
+                return t === undefined ? thunk() : t();
+              };
+        }
+        return result;
+      },
+    };
+    // Save exactly what the original saves, in the same order, so that falling back to it always works.
+    if (original.inputsToSave !== undefined) config.inputsToSave = original.inputsToSave;
+    if (original.outputsToSave !== undefined) config.outputsToSave = original.outputsToSave;
+    if (original.saveAllInputs !== undefined) config.saveAllInputs = original.saveAllInputs;
+    tf.registerGradient(config);
+  }
+  state = { originals, active };
+}
+
+/**
+ * Restores tfjs's original gradient configs replaced by {@link enableFastGradients}. Does nothing when none are
+ * enabled.
+ * @example
+ * ```ts
+ * enableFastGradients();
+ * // ...
+ * disableFastGradients();
+ * ```
+ */
+export function disableFastGradients(): void {
+  if (state === undefined) return;
+  for (const original of state.originals.values()) tf.registerGradient(original);
+  state = undefined;
+}
+
+/**
+ * Whether {@link enableFastGradients} has overrides in place. Defaults to `false` (nothing enabled).
+ * @param kernel - when given, whether an override of that kernel's gradient is active...
+ * @param backend - ...on this backend (default: the current one, `tf.getBackend()`).
+ * @returns `true` if any override (or one of the given kernel's gradients, on the given backend) is active.
+ * @example
+ * ```ts
+ * enableFastGradients({ backends: ['wasm'] });
+ * fastGradientsEnabled();                  // true
+ * fastGradientsEnabled('MaxPool', 'cpu');  // false
+ * ```
+ */
+export function fastGradientsEnabled(kernel?: FastGradientKernel, backend?: string): boolean {
+  if (state === undefined) return false;
+  if (kernel === undefined) return state.active.size > 0;
+  const b = backend ?? tf.getBackend();
+  return [...(state.active.get(kernel)?.values() ?? [])].some((s) => s.has(b));
+}
