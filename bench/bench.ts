@@ -2,7 +2,9 @@
 // For each: ms per image per step, and the ratio of attack time per step to the raw forward+backward time of the
 // same model on the same batch, measured in the same run; tensor count and bytes before/after.
 //
-// Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--json FILE]
+// Then, on the shared ONNX models, the importer's forward time over onnxruntime-node's.
+//
+// Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100] [--json FILE]
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +16,8 @@ import { crossEntropy } from '../src/losses.js';
 import { packageRoot } from '../src/package-info.js';
 import type { DifferentiableModel } from '../src/model.js';
 import { pgd } from '../attacks/pgd.js';
+import { loadOnnxModel, fromOnnxRuntime } from '../src/onnx/index.js';
+import { existsSync } from 'node:fs';
 
 interface Row {
   backend: string;
@@ -38,6 +42,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10' },
     repeats: { type: 'string', default: '3' },
     json: { type: 'string' },
+    'onnx-batch': { type: 'string', default: '100' },
   },
 });
 const steps = Number(values.steps);
@@ -125,15 +130,66 @@ async function benchBackend(name: BackendName, root: string): Promise<Row[]> {
   return rows;
 }
 
+interface OnnxRow {
+  backend: string;
+  model: string;
+  batch: number;
+  importerForwardMs: number;
+  onnxruntimeForwardMs: number;
+  ratio: number;
+}
+
+/** Importer (tfjs ops) forward time over onnxruntime-node forward time on the shared ONNX models. */
+async function benchOnnx(name: BackendName, root: string): Promise<OnnxRow[]> {
+  const dir = join(root, '..', 'shared', 'models', 'onnx');
+  if (!existsSync(dir)) {
+    process.stderr.write(`skip onnx: ${dir} not found\n`);
+    return [];
+  }
+  try {
+    await initBackend(name);
+  } catch {
+    return [];
+  }
+  const batch = Number(values['onnx-batch']);
+  const rows: OnnxRow[] = [];
+  for (const m of ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']) {
+    const file = join(dir, `${m}.onnx`);
+    const imported = await loadOnnxModel(file);
+    const ort = await fromOnnxRuntime(file, { batchSize: batch });
+    const x = tf.tidy(() => tf.randomUniform([batch, ...imported.inputShape], 0, 1, 'float32', 1));
+    const importerForwardMs = await timeIt(async () => {
+      const l = imported.logits(x);
+      await l.data();
+      l.dispose();
+    }, repeats * 3);
+    const onnxruntimeForwardMs = await timeIt(async () => {
+      const l = await ort.logits(x);
+      await l.data();
+      l.dispose();
+    }, repeats * 3);
+    rows.push({ backend: tf.getBackend(), model: m, batch, importerForwardMs, onnxruntimeForwardMs, ratio: importerForwardMs / onnxruntimeForwardMs });
+    const r = rows[rows.length - 1]!;
+    process.stdout.write(`${r.backend.padEnd(10)} ${m.padEnd(22)} batch ${batch}  importer fwd ${importerForwardMs.toFixed(1).padStart(8)} ms  onnxruntime fwd ${onnxruntimeForwardMs.toFixed(1).padStart(8)} ms  ratio ${r.ratio.toFixed(2)}\n`);
+    x.dispose();
+    imported.dispose();
+    ort.dispose();
+  }
+  return rows;
+}
+
 async function run(): Promise<void> {
   tf.env().set('PROD', true);
   const root = packageRoot() ?? process.cwd();
   const rows: Row[] = [];
   process.stdout.write(`PGD-${steps} (Linf, ε=0.3) on the bundled MNIST CNN; ratio = attack time per step / raw forward+backward time\n`);
   for (const b of values.backends.split(',') as BackendName[]) rows.push(...(await benchBackend(b, root)));
+  process.stdout.write(`\nONNX importer forward time / onnxruntime-node forward time, shared models (../shared/models/onnx)\n`);
+  const onnx: OnnxRow[] = [];
+  for (const b of values.backends.split(',') as BackendName[]) onnx.push(...(await benchOnnx(b, root)));
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
-    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, steps, rows }, null, 2) + '\n');
+    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, steps, rows, onnx }, null, 2) + '\n');
   }
 }
 

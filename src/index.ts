@@ -43,6 +43,7 @@ export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './vali
 export { sha256Bytes, sha256Tensors } from './hash.js';
 export { packageAssets, libraryVersion } from './package-info.js';
 export * from './data/index.js';
+export * from './onnx/index.js';
 export * from './report.js';
 export { renderMarkdown, renderText } from './report-markdown.js';
 export * from '../attacks/index.js';

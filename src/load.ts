@@ -4,9 +4,9 @@
  * @module
  */
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
-import { ModelLoadError, UnsupportedError } from './errors.js';
+import { ModelLoadError } from './errors.js';
 import { sha256Bytes } from './hash.js';
 import { graphAdapter, layersAdapter, type Model, type ModelOptions } from './model.js';
 
@@ -125,7 +125,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   const file = await resolveModelPath(resolve(path));
   const { format, ...modelOptions } = options;
   if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
-    return loadOnnxFile(file, modelOptions);
+    return loadOnnxFile(file, { ...modelOptions, name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, '') });
   }
   const { json, artifacts, sha256 } = await readTfjsArtifacts(file);
   const kind = format ?? detectTfjsFormat(json, file);
@@ -146,17 +146,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
 }
 
-type OnnxLoader = (path: string, options: ModelOptions) => Promise<Model>;
-
 async function loadOnnxFile(file: string, options: ModelOptions): Promise<Model> {
-  let loader: OnnxLoader | undefined;
-  try {
-    const spec = './onnx/index.js';
-    const mod = (await import(spec)) as { loadOnnx?: OnnxLoader };
-    loader = mod.loadOnnx;
-  } catch {
-    loader = undefined;
-  }
-  if (!loader) throw new UnsupportedError(`${file}: expected the ONNX importer to be available, got none in this build`);
-  return loader(file, options);
+  const { loadOnnx } = await import('./onnx/index.js');
+  return loadOnnx(file, options);
 }
