@@ -45,6 +45,23 @@ export function upsampleZeros(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor
 }
 
 /**
+ * Rows `[r0, r0 + rows)` and columns `[c0, c0 + cols)` of an NHWC tensor of finite values, as a `valid` depthwise
+ * convolution with a one-hot filter (1 at `[r0, c0]`, size `(H − rows + 1) × (W − cols + 1)`): exact for finite
+ * values, and far faster on wasm than `Slice`, which copies one pixel's channels at a time there (100×11×11×32 →
+ * 10×10: 4.5 ms as a 4-D slice, 11.8 ms as two 2-D slices, ~0.5 ms as this convolution). A non-finite value
+ * would spread to the entries whose window holds it (`0 · ∞ = NaN`).
+ */
+export function cropSpatial(t: tf.Tensor4D, r0: number, rows: number, c0: number, cols: number): tf.Tensor4D {
+  const [, h, w, c] = t.shape;
+  if (r0 === 0 && c0 === 0 && rows === h && cols === w) return t;
+  const fh = h - rows + 1;
+  const fw = w - cols + 1;
+  const filter = new Float32Array(fh * fw * c);
+  filter.fill(1, (r0 * fw + c0) * c, (r0 * fw + c0 + 1) * c);
+  return tf.depthwiseConv2d(t, tf.tensor4d(filter, [fh, fw, c, 1]), 1, 'valid');
+}
+
+/**
  * Pads (positive amounts) or crops (negative amounts) the two spatial axes of an NHWC tensor.
  * Returns the padded/cropped tensor and the non-negative padding still to apply, as an explicit padding.
  */
@@ -54,7 +71,7 @@ function cropNegative(t: tf.Tensor4D, top: number, bottom: number, left: number,
   const cb = Math.max(0, -bottom);
   const cl = Math.max(0, -left);
   const cr = Math.max(0, -right);
-  const cropped = ct || cb || cl || cr ? tf.slice(t, [0, ct, cl, 0], [n, h - ct - cb, w - cl - cr, c]) : t;
+  const cropped = ct || cb || cl || cr ? cropSpatial(t, ct, h - ct - cb, cl, w - cl - cr) : t;
   return [cropped, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]];
 }
 
@@ -174,7 +191,7 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: r
     const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
     const out = tf.conv2d(xt, dyt, g.dilations, filterGradPadding(info, kh, kw), 'NHWC', [info.strideHeight, info.strideWidth]);
-    const cropped = out.shape[1] === kh && out.shape[2] === kw ? out : tf.slice(out, [0, 0, 0, 0], [ci, kh, kw, co]);
+    const cropped = out.shape[1] === kh && out.shape[2] === kw ? out : cropSpatial(out, 0, kh, 0, kw);
     return tf.transpose(cropped, [1, 2, 0, 3]) as tf.Tensor4D;
   });
 }

@@ -38,26 +38,30 @@ export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', '
  * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes; gradient-only time, median ms, tfjs → override;
  * "fails" = tfjs has no kernel for it on that backend):
  *
- * | gradient                          | wasm          | cpu             |
- * |-----------------------------------|---------------|-----------------|
- * | Conv2D x, 28×28×1 → 26×26×16      | 20.8 → 7.4    | 35.8 → 87.1     |
- * | Conv2D x, 13×13×16 → 11×11×32     | 93.3 → 11.4   | 232.8 → 334.5   |
- * | Conv2D filter, conv1 / conv2      | fails → 18 / 15 | 12430 → 199 / 63556 → 380 |
- * | DepthwiseConv2dNative x / filter  | fails → 5.2 / see bench | 137.6 → 119.8 / see bench |
- * | MaxPool 26×26×16 → 13×13×16       | 38.5 → 11     | 1773 → see bench |
- * | AvgPool 26×26×16 → 13×13×16       | 20.9 → 4.2    | 605 → 119       |
- * | BatchMatMul a / b, 100×800 · 800×32 | 4.8 → 0.7 / 4.5 → 0.5 | 16.2 → 18.1 / 17.2 → 26.3 |
- * | Relu / Relu6 / LeakyRelu, 1.08M   | 13.8 → 5.1 / 30.0 → 4.8 / 23.8 → 5.7 | 47 → 48 / 129 → 146 / 74 → 61 |
- * | Elu, 1.08M                        | 1.5 → 18.5    | 17.3 → 151.5    |
+ * | gradient                                 | wasm                 | cpu                      |
+ * |------------------------------------------|----------------------|--------------------------|
+ * | Conv2D x, 28×28×1 → 26×26×16             | 17.6 → 7.3           | 55.9 → 118.7             |
+ * | Conv2D x, 13×13×16 → 11×11×32            | 85.7 → 10.6          | 366.6 → 399.8            |
+ * | Conv2D filter, same two layers           | fails → 24.1 / 15.3  | 3654 → 202 / 21441 → 323 |
+ * | DepthwiseConv2dNative x, 26×26×16, 3×3   | fails → 4.6          | 113.7 → 89.1             |
+ * | DepthwiseConv2dNative filter, same       | fails → 52.0         | 2984 → 265               |
+ * | MaxPool 2×2/2, 26×26×16 → 13×13×16       | 36.9 → 14.0          | 469 → 971                |
+ * | MaxPool 2×2/2, 11×11×32 → 5×5×32         | 12.5 → 7.0           | 201 → 899                |
+ * | AvgPool 2×2/2, 26×26×16                  | 19.4 → 4.3           | 246 → 67.5               |
+ * | BatchMatMul a / b, 100×800 · 800×32      | 4.9 → 0.7 / 4.8 → 0.5 | 9.5 → 12.0 / 10.2 → 13.9 |
+ * | Relu / Relu6 / LeakyRelu, 100×26×26×16   | 10.0 → 6.0 / 26.3 → 5.9 / 24.9 → 5.3 | 81.6 → 80.4 / 124 → 209 / 75.6 → 63.0 |
+ * | Elu, 100×26×26×16                        | 1.1 → 16.8           | 14.9 → 148               |
  *
- * The cpu backend's `Conv2DBackpropInput` and `BatchMatMul` are competitive JS loops, so those stay tfjs's there.
+ * The cpu backend's `Conv2DBackpropInput`, `MaxPoolGrad` and `BatchMatMul` are competitive JS loops (its
+ * broadcasting elementwise ops and convolutions are not), so those stay tfjs's there; tfjs's `EluGrad` is one
+ * fast kernel on both. Timings on these shared machines vary by up to ±30% between runs.
  * tfjs's wasm `MaxPoolGrad` is also wrong for 2×2 windows (it disagrees with the cpu backend even without ties),
  * so the override is a fix there as well as a speed-up.
  */
 export const FAST_GRADIENT_TABLE: Readonly<Record<FastGradientKernel, Readonly<Record<string, readonly string[]>>>> = {
   Conv2D: { x: ['wasm'], filter: ['wasm', 'cpu'] },
   DepthwiseConv2dNative: { x: ['wasm', 'cpu'], filter: ['wasm', 'cpu'] },
-  MaxPool: { x: ['wasm', 'cpu'] },
+  MaxPool: { x: ['wasm'] },
   AvgPool: { x: ['wasm', 'cpu'] },
   BatchMatMul: { a: ['wasm'], b: ['wasm'] },
   Relu: { x: ['wasm'] },

@@ -38,18 +38,20 @@ export function input(shape: number[], seed: number, kind: 'uniform' | 'ties' | 
 /**
  * Gradients of `Σ f(xs) · r` (r fixed pseudo-random weights) with respect to every input, on `backend`, with the
  * overrides forced on every backend (`fast`) or tfjs's own gradients (`tfjs`). Restores the current backend and
- * leaves the overrides disabled.
+ * leaves the overrides disabled. With `abs`, the inputs and weights are replaced by their absolute values: for
+ * (bi)linear ops that gives `Σ|terms|` of every gradient entry, the scale float32 rounding errors are relative to.
  */
-export async function gradsOn(backend: string, mode: 'fast' | 'tfjs', f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Input[], seed = 99): Promise<Float32Array[]> {
+export async function gradsOn(backend: string, mode: 'fast' | 'tfjs', f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Input[], seed = 99, abs = false): Promise<Float32Array[]> {
   const previous = tf.getBackend();
   if (previous !== backend) await tf.setBackend(backend);
   if (mode === 'fast') enableFastGradients({ policy: 'all' });
   else disableFastGradients();
   try {
     const gs = tf.tidy(() => {
-      const xs = inputs.map((i) => tf.tensor(i.data, i.shape));
+      const xs = inputs.map((i) => (abs ? tf.abs(tf.tensor(i.data, i.shape)) : tf.tensor(i.data, i.shape)));
       const shape = f(...xs).shape;
-      const r = tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+      const r0 = tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+      const r = abs ? tf.abs(r0) : r0;
       return tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), r)))(xs);
     });
     const out = gs.map((g) => g.dataSync() as Float32Array);
@@ -61,15 +63,18 @@ export async function gradsOn(backend: string, mode: 'fast' | 'tfjs', f: (...xs:
   }
 }
 
-/** max |a − b| / max(|b|, tiny): the error relative to the reference's scale. */
-export function relErr(a: Float32Array, b: Float32Array): number {
+/**
+ * max |a − b| / max(|b|, |bound|, tiny): the error relative to the reference's scale (or to the scale of the
+ * terms summed, `bound`, when given: a sum that cancels to nearly 0 is only as exact as its terms are large).
+ */
+export function relErr(a: Float32Array, b: Float32Array, bound?: Float32Array): number {
   if (a.length !== b.length) return Infinity;
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < a.length; i++) {
     const d = Math.abs(a[i]! - b[i]!);
     diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!), Math.abs(bound?.[i] ?? 0));
   }
   return diff / Math.max(scale, 1e-30);
 }
