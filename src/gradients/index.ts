@@ -26,10 +26,23 @@ import {
   type PadAttr,
 } from './formulas.js';
 
-/** The forward kernels whose gradients robustest can override. */
+/**
+ * The forward kernels (tfjs kernel names) whose gradients robustest can override.
+ * @example
+ * ```ts
+ * const kernels: FastGradientKernel[] = ['Conv2D', 'MaxPool'];
+ * enableFastGradients({ kernels });
+ * ```
+ */
 export type FastGradientKernel = 'Conv2D' | 'DepthwiseConv2dNative' | 'MaxPool' | 'AvgPool' | 'BatchMatMul' | 'Relu' | 'Relu6' | 'LeakyRelu' | 'Elu';
 
-/** Every kernel {@link enableFastGradients} can override, in a fixed order. */
+/**
+ * Every kernel {@link enableFastGradients} can override, in a fixed order.
+ * @example
+ * ```ts
+ * for (const k of FAST_GRADIENT_KERNELS) console.log(k, fastGradientsEnabled(k, 'wasm'));
+ * ```
+ */
 export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', 'DepthwiseConv2dNative', 'MaxPool', 'AvgPool', 'BatchMatMul', 'Relu', 'Relu6', 'LeakyRelu', 'Elu'];
 
 /**
@@ -38,25 +51,32 @@ export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', '
  * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes; gradient-only time, median ms, tfjs → override;
  * "fails" = tfjs has no kernel for it on that backend):
  *
- * | gradient                                 | wasm                 | cpu                      |
- * |------------------------------------------|----------------------|--------------------------|
- * | Conv2D x, 28×28×1 → 26×26×16             | 17.6 → 7.3           | 55.9 → 118.7             |
- * | Conv2D x, 13×13×16 → 11×11×32            | 85.7 → 10.6          | 366.6 → 399.8            |
- * | Conv2D filter, same two layers           | fails → 24.1 / 15.3  | 3654 → 202 / 21441 → 323 |
- * | DepthwiseConv2dNative x, 26×26×16, 3×3   | fails → 4.6          | 113.7 → 89.1             |
- * | DepthwiseConv2dNative filter, same       | fails → 52.0         | 2984 → 265               |
- * | MaxPool 2×2/2, 26×26×16 → 13×13×16       | 36.9 → 14.0          | 469 → 971                |
- * | MaxPool 2×2/2, 11×11×32 → 5×5×32         | 12.5 → 7.0           | 201 → 899                |
- * | AvgPool 2×2/2, 26×26×16                  | 19.4 → 4.3           | 246 → 67.5               |
- * | BatchMatMul a / b, 100×800 · 800×32      | 4.9 → 0.7 / 4.8 → 0.5 | 9.5 → 12.0 / 10.2 → 13.9 |
- * | Relu / Relu6 / LeakyRelu, 100×26×26×16   | 10.0 → 6.0 / 26.3 → 5.9 / 24.9 → 5.3 | 81.6 → 80.4 / 124 → 209 / 75.6 → 63.0 |
- * | Elu, 100×26×26×16                        | 1.1 → 16.8           | 14.9 → 148               |
+ * | gradient                                 | wasm                  | cpu                       |
+ * |------------------------------------------|-----------------------|---------------------------|
+ * | Conv2D x, 28×28×1 → 26×26×16             | 20.4 → 8.4            | 57.5 → 147.6              |
+ * | Conv2D x, 13×13×16 → 11×11×32            | 98.2 → 7.5            | 194.7 → 245.9             |
+ * | Conv2D filter, same two layers           | fails → 25.1 / 10.7   | 11994 → 225 / 59749 → 292 |
+ * | DepthwiseConv2dNative x, 26×26×16, 3×3   | fails → 3.0           | 157.3 → 118.8             |
+ * | DepthwiseConv2dNative filter, same       | fails → 51.0          | 10092 → 359               |
+ * | MaxPool 2×2/2, 26×26×16 → 13×13×16       | 37.0 → 10.0           | 1743 → 1101 (469 → 971)   |
+ * | MaxPool 2×2/2, 11×11×32 → 5×5×32         | 9.9 → 2.8             | 499 → 504 (201 → 899)     |
+ * | AvgPool 2×2/2, 26×26×16                  | 15.9 → 3.4            | 807 → 114                 |
+ * | BatchMatMul a / b, 100×800 · 800×32      | 3.0 → 0.5 / 3.7 → 0.4 | 13.6 → 16.5 / 13.9 → 20.2 |
+ * | Relu, 100×26×26×16                       | 8.0 → 4.7             | 69.6 → 68.0               |
+ * | Relu6, same                              | 41.9 → 5.6            | 177 → 210                 |
+ * | LeakyRelu, same                          | 24.9 → 10.9           | 106.6 → 86.4              |
+ * | Elu, same                                | 1.1 → 16.9            | 18.5 → 151.7              |
  *
+ * (Parenthesised: another run; tfjs-cpu's MaxPoolGrad varies 4× between runs, so MaxPool stays tfjs's on cpu.)
  * The cpu backend's `Conv2DBackpropInput`, `MaxPoolGrad` and `BatchMatMul` are competitive JS loops (its
  * broadcasting elementwise ops and convolutions are not), so those stay tfjs's there; tfjs's `EluGrad` is one
  * fast kernel on both. Timings on these shared machines vary by up to ±30% between runs.
  * tfjs's wasm `MaxPoolGrad` is also wrong for 2×2 windows (it disagrees with the cpu backend even without ties),
  * so the override is a fix there as well as a speed-up.
+ * @example
+ * ```ts
+ * FAST_GRADIENT_TABLE.Conv2D; // { x: ['wasm'], filter: ['wasm', 'cpu'] }
+ * ```
  */
 export const FAST_GRADIENT_TABLE: Readonly<Record<FastGradientKernel, Readonly<Record<string, readonly string[]>>>> = {
   Conv2D: { x: ['wasm'], filter: ['wasm', 'cpu'] },
@@ -70,7 +90,14 @@ export const FAST_GRADIENT_TABLE: Readonly<Record<FastGradientKernel, Readonly<R
   Elu: { x: [] },
 };
 
-/** Options of {@link enableFastGradients}. */
+/**
+ * Options of {@link enableFastGradients}; every field is optional.
+ * @example
+ * ```ts
+ * const options: FastGradientOptions = { backends: ['wasm'], policy: 'measured' };
+ * enableFastGradients(options);
+ * ```
+ */
 export interface FastGradientOptions {
   /**
    * The tfjs backends on which overrides may run; on any other backend tfjs's own gradients run.
@@ -87,7 +114,16 @@ export interface FastGradientOptions {
   kernels?: readonly FastGradientKernel[];
 }
 
-/** The environment variable that, set to `0`, `false` or `off`, makes {@link enableFastGradients} do nothing. */
+/**
+ * The environment variable that, set to `0`, `false`, `off` or `no`, makes {@link enableFastGradients} do nothing
+ * (read at each call of it).
+ * @example
+ * ```ts
+ * process.env[FAST_GRADIENTS_ENV] = '0';
+ * enableFastGradients();
+ * fastGradientsEnabled(); // false
+ * ```
+ */
 export const FAST_GRADIENTS_ENV = 'ROBUSTEST_FAST_GRADIENTS';
 
 type Impl = (dy: tf.Tensor, saved: tf.Tensor[], attrs: tf.NamedAttrMap) => ReturnType<tf.GradFunc> | undefined;
@@ -185,20 +221,27 @@ function envDisabled(): boolean {
  *
  * What changes: the input gradient (used by attacks) and the filter/weight gradients (used by training) of
  * `Conv2D` (NHWC; any strides, dilations, `same`/`valid`/explicit padding — tfjs's own rejects dilations > 1),
- * `DepthwiseConv2dNative`, `MaxPool` (`valid`/`same`), `AvgPool`, `BatchMatMul` (all transpose flags), `Relu`,
- * `Relu6`, `LeakyRelu` and `Elu`. The math (transposed convolutions as forward convolutions of the upsampled,
- * padded upstream gradient with the flipped filter; filter gradients as convolutions of the input with the
- * upstream gradient; max-pool gradients scattered to `MaxPoolWithArgmax`'s first arg-max, as tfjs does) is
+ * `DepthwiseConv2dNative` (any channel multiplier; wasm has no kernel for tfjs's own), `MaxPool`, `AvgPool`,
+ * `BatchMatMul` (all transpose flags), `Relu`, `Relu6`, `LeakyRelu` and `Elu`. The math (transposed
+ * convolutions as forward convolutions of the upsampled, padded upstream gradient with the flipped filter —
+ * Dumoulin & Visin 2016, §4; filter gradients as convolutions of the input with the upstream gradient; max-pool
+ * gradients routed to each window's first maximum in row-major order, as tfjs-cpu does, ties included) is
  * documented in `src/gradients/formulas.ts`.
- * Values equal tfjs's own gradients to float32 rounding, with one intended exception: `AvgPool` with padding
+ * Values equal tfjs-cpu's own gradients to float32 rounding, with one intended exception: `AvgPool` with padding
  * follows the forward pass (which averages in-bounds pixels only), where tfjs's gradient divides by the full
- * window area.
+ * window area. `MaxPool` with overlapping windows (stride ≠ window) is overridden on cpu only (with policy
+ * `all`); on wasm it keeps tfjs's own gradient.
  *
  * Each override checks `tf.getBackend()` when the gradient is computed and runs tfjs's original gradient
  * function unless it is active for that backend, so enabling is safe with any backend. Calling it again replaces
- * the previous options. `NCHW` convolutions, `MaxPool` with numeric padding or a rounding mode, and tensors not
- * of rank 4 always use tfjs's gradient. Fused kernels (`FusedConv2D`, `_FusedMatMul`, used by tfjs-layers for
- * layers with a linear activation) differentiate through their own `customGrad` and are not affected.
+ * the previous options. `NCHW` convolutions, overlapping `MaxPool` windows with numeric padding or a rounding
+ * mode, and tensors not of rank 4 always use tfjs's gradient.
+ *
+ * Fused kernels: tfjs-layers' `Conv2D`/`Dense` call `tf.fused.conv2d`/`tf.fused.matMul`, which run the fused
+ * kernel only when no gradient is being recorded or the activation is linear; so under `tf.grad` a layer with
+ * an activation runs `Conv2D`/`BatchMatMul` + bias add + activation and gets these overrides, while a layer with
+ * a linear activation runs `FusedConv2D`/`_FusedMatMul`, whose gradient is a `customGrad` inside tfjs that no
+ * registered gradient can replace (on wasm its conv filter gradient fails: no `Conv2DBackpropFilter`).
  *
  * Does nothing when the environment variable `ROBUSTEST_FAST_GRADIENTS` is `0`, `false`, `off` or `no`.
  *
