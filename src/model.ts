@@ -12,6 +12,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { ConfigError, ShapeError, describe } from './errors.js';
 import { sha256Tensors } from './hash.js';
+import { autoEnableFastGradients } from './gradients/index.js';
 
 /** The raw input range `[lower, upper]` of a model, e.g. `[0, 1]` or `[0, 255]`. */
 export type Bounds = readonly [lower: number, upper: number];
@@ -242,6 +243,7 @@ class TfjsModel implements DifferentiableModel {
   }
 
   async valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad> {
+    autoEnableFastGradients();
     return tf.tidy(() => {
       const f = (xi: tf.Tensor): tf.Tensor => loss(this.logits(xi));
       const { value, grad } = tf.valueAndGrad(f)(x);

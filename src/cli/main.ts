@@ -12,6 +12,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { RobustestError, ConfigError } from '../errors.js';
 import { initBackend, type BackendName } from '../backend.js';
+import { disableFastGradients } from '../gradients/index.js';
 import { loadModel } from '../load.js';
 import { loadData } from '../data/index.js';
 import { packageAssets, libraryVersion } from '../package-info.js';
@@ -58,6 +59,7 @@ export interface EvalFlags {
   markdown?: string;
   minRobustAccuracy?: number;
   cascade: boolean;
+  fastGradients: boolean;
   verbose?: boolean;
   quiet?: boolean;
 }
@@ -166,6 +168,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--limit <n>', 'use only the first N inputs', integer('--limit', 1))
     .option('--seed <s>', 'seed of every random choice', integer('--seed', 0), 0)
     .addOption(new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices(['auto', 'cpu', 'wasm', 'tensorflow']))
+    .option('--no-fast-gradients', "use tfjs's own gradient kernels instead of robustest's overrides (env ROBUSTEST_FAST_GRADIENTS=0)")
     .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
     .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
     .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
@@ -200,6 +203,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   tf.env().set('PROD', true); // silences tfjs's own console notices; robustest's checks do not depend on it
   const requested = flags.backend ?? (io.env['ROBUSTEST_BACKEND'] as BackendName | undefined) ?? 'auto';
   const backend = await initBackend(requested);
+  if (!flags.fastGradients) disableFastGradients();
   if (!flags.quiet) io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
 
   const bounds = flags.bounds ?? [0, 1];

@@ -135,6 +135,8 @@ interface State {
 }
 
 let state: State | undefined;
+/** Set once a user (or the automatic default) has chosen: auto-enabling then never overrides that choice. */
+let chosen = false;
 
 function convGeometry(attrs: tf.NamedAttrMap): ConvGeometry {
   const a = attrs as unknown as { strides: number | [number, number]; dilations?: number | [number, number]; pad: PadAttr; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
@@ -256,6 +258,7 @@ function envDisabled(): boolean {
  * ```
  */
 export function enableFastGradients(options: FastGradientOptions = {}): void {
+  chosen = true;
   const kernels = options.kernels ?? FAST_GRADIENT_KERNELS;
   for (const k of kernels) {
     if (!FAST_GRADIENT_KERNELS.includes(k)) {
@@ -333,6 +336,7 @@ export function enableFastGradients(options: FastGradientOptions = {}): void {
  * ```
  */
 export function disableFastGradients(): void {
+  chosen = true;
   if (state === undefined) return;
   for (const original of state.originals.values()) tf.registerGradient(original);
   state = undefined;
@@ -355,4 +359,16 @@ export function fastGradientsEnabled(kernel?: FastGradientKernel, backend?: stri
   if (kernel === undefined) return state.active.size > 0;
   const b = backend ?? tf.getBackend();
   return [...(state.active.get(kernel)?.values() ?? [])].some((s) => s.has(b));
+}
+
+/**
+ * Enables the overrides with their defaults the first time robustest computes a gradient, unless the user has
+ * already called {@link enableFastGradients} or {@link disableFastGradients} (their choice stands), or the
+ * environment variable `ROBUSTEST_FAST_GRADIENTS` turns them off. Called by the tfjs model adapters: on wasm,
+ * tfjs 4.22's own MaxPool gradient is wrong, so the overrides are a correctness fix as well as a speed-up.
+ * @internal
+ */
+export function autoEnableFastGradients(): void {
+  if (chosen) return;
+  enableFastGradients();
 }

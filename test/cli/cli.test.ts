@@ -72,7 +72,7 @@ describe('robustest CLI', () => {
     expect(top.out).toMatch(/eval/);
     const r = await cli(['eval', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--data', '--labels', '--attack', '--eps', '--norm', '--steps', '--step-size', '--restarts', '--targeted', '--batch-size', '--limit', '--seed', '--backend', '--bounds', '--mean', '--std', '--json', '--markdown', '--min-robust-accuracy', '--no-cascade', '--verbose']) {
+    for (const flag of ['--model', '--data', '--labels', '--attack', '--eps', '--norm', '--steps', '--step-size', '--restarts', '--targeted', '--batch-size', '--limit', '--seed', '--backend', '--bounds', '--mean', '--std', '--json', '--markdown', '--min-robust-accuracy', '--no-cascade', '--no-fast-gradients', '--verbose']) {
       expect(r.out).toContain(flag);
     }
   });
