@@ -97,8 +97,11 @@ async function hostData(model: Model, data: EvaluateData): Promise<HostData> {
   if (isDataset(data)) {
     const per = shape.reduce((a, b) => a * b, 1);
     const dataPer = data.shape.reduce((a, b) => a * b, 1);
-    if (dataPer !== per || data.images.length !== data.count * per) {
-      throw new ShapeError(`evaluate: expected data of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${data.count}, ${data.shape.join(', ')}]`);
+    // Same values in the same order: equal shapes, or shapes that differ only by unit axes ([28, 28] vs
+    // [28, 28, 1]). A transposed layout ([32, 32, 3] vs [3, 32, 32]) would silently scramble the pixels.
+    const squeeze = (sh: readonly number[]): string => sh.filter((v) => v !== 1).join(',');
+    if (dataPer !== per || data.images.length !== data.count * per || squeeze(data.shape) !== squeeze(shape)) {
+      throw new ShapeError(`evaluate: expected data of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${data.count}, ${data.shape.join(', ')}] (load the data with the model's inputShape and layout to convert it)`);
     }
     const labels = await checkLabels(data.labels, data.count, model.numClasses, 'evaluate labels');
     return {

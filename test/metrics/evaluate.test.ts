@@ -91,6 +91,10 @@ describe('evaluate', () => {
     await expect(evaluate(p.model, data, { attacks: [], epsilons: [0.1] })).rejects.toThrow(ConfigError);
     await expect(evaluate(p.model, data, { attacks: [fgsm()], epsilons: [0.1], batchSize: 0 })).rejects.toThrow('evaluate: expected batchSize to be an integer >= 1, got 0');
     await expect(evaluate(p.model, { ...data, shape: [15] }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(ShapeError);
+    await expect(evaluate(p.model, { ...data, shape: [1, 16] }, { attacks: [fgsm()], epsilons: [0] })).resolves.toBeTruthy();
+    await expect(evaluate(p.model, { ...data, shape: [4, 4] }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(
+      "evaluate: expected data of shape [N, 16] for model 'prototypes', got [24, 4, 4] (load the data with the model's inputShape and layout to convert it)",
+    );
     const badLabels = Int32Array.from(data.labels);
     badLabels[3] = 7;
     await expect(evaluate(p.model, { ...data, labels: badLabels }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(LabelError);
