@@ -3,8 +3,7 @@
  * Format: http://yann.lecun.com/exdb/mnist/ (magic `0x0000 TT DD`, big-endian dimensions, row-major data).
  * @module
  */
-import { gunzipSync } from 'node:zlib';
-import { readDataFile } from './io.js';
+import { gunzipIfNeeded, readDataFile } from './io.js';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import type { Dataset, LoadOptions } from './types.js';
@@ -39,14 +38,7 @@ const TYPES: Record<number, { name: string; bytes: number }> = {
  * ```
  */
 export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
-  let buf = bytes;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new DataLoadError(`${where}: expected a valid gzip stream, got ${(e as Error).message}`);
-    }
-  }
+  const buf = gunzipIfNeeded(bytes, where);
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) {
     throw new DataLoadError(`${where}: expected an IDX file starting with magic bytes 00 00, got ${Array.from(buf.slice(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'an empty file'}`);
   }

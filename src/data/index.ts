@@ -10,6 +10,7 @@ import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { ConfigError, DataLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import { loadIdx } from './idx.js';
+import { isGzip } from './io.js';
 import { loadImageFolder, type ImageFolderOptions } from './images.js';
 import { loadNpy } from './npy.js';
 import type { Dataset } from './types.js';
@@ -52,7 +53,7 @@ async function sniff(path: string): Promise<Uint8Array> {
     const buf = new Uint8Array(65536);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
     const head = buf.subarray(0, bytesRead);
-    if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    if (isGzip(head)) {
       try {
         return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, 16);
       } catch {

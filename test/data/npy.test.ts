@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeNpy, loadNpy } from '../../src/data/npy.js';
 import { ConfigError, DataLoadError, ShapeError } from '../../src/errors.js';
-import { expectRejects } from '../helpers/errors.js';
+import { expectRejects, expectThrows } from '../helpers/errors.js';
 
 const FIXTURES = new URL('../fixtures/data/', import.meta.url);
 const fixture = (name: string): Promise<Uint8Array> => readFile(new URL(name, FIXTURES));
@@ -50,20 +50,6 @@ const f32 = (xs: number[], le = true) => bytesOf(xs, 4, (v, o, x, l) => v.setFlo
 const f64 = (xs: number[], le = true) => bytesOf(xs, 8, (v, o, x, l) => v.setFloat64(o, x, l), le);
 const i32 = (xs: number[], le = true) => bytesOf(xs, 4, (v, o, x, l) => v.setInt32(o, x, l), le);
 const i64 = (xs: bigint[], le = true) => bytesOf(xs, 8, (v, o, x, l) => v.setBigInt64(o, x, l), le);
-
-/** Asserts a typed error whose message names what was expected and what was got. */
-function expectTyped(fn: () => unknown, type: new (...a: never[]) => Error, ...fragments: (string | RegExp)[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught).toBeInstanceOf(type);
-  const msg = (caught as Error).message;
-  expect(msg).toMatch(/expected .*got /s);
-  for (const f of fragments) expect(msg).toMatch(f);
-}
 
 describe('decodeNpy on files written by numpy', () => {
   it('float32, C order, v1', async () => {
@@ -174,39 +160,39 @@ describe('decodeNpy on generated headers', () => {
 
   it('rejects malformed files with typed errors naming expected and got', () => {
     const good = npy({ descr: '<f4', shape: [2, 3], body: f32([1, 2, 3, 4, 5, 6]) });
-    expectTyped(() => decodeNpy(new Uint8Array(0), 'e.npy'), DataLoadError, 'e.npy', /NUMPY/, /empty file/);
+    expectThrows(() => decodeNpy(new Uint8Array(0), 'e.npy'), DataLoadError, 'e.npy', /NUMPY/, /empty file/);
     const bad = good.slice();
     bad[1] = 0x4f;
-    expectTyped(() => decodeNpy(bad, 'm.npy'), DataLoadError, 'm.npy', /93 4f 55/);
+    expectThrows(() => decodeNpy(bad, 'm.npy'), DataLoadError, 'm.npy', /93 4f 55/);
     const v9 = good.slice();
     v9[6] = 9;
-    expectTyped(() => decodeNpy(v9), DataLoadError, /version 1\.0, 2\.0 or 3\.0, got 9\.0/);
-    expectTyped(() => decodeNpy(good.subarray(0, good.length - 3), 't.npy'), DataLoadError, 't.npy', /expected 24 data bytes/, /got 21 \(truncated\)/);
-    expectTyped(() => decodeNpy(Uint8Array.from([...good, 0, 0, 0, 0])), DataLoadError, /got 28 \(trailing/);
-    expectTyped(() => decodeNpy(good.subarray(0, 40)), DataLoadError, /118-byte npy header/, /truncated/);
-    expectTyped(() => decodeNpy(npy({ descr: '<U5', shape: [1], body: new Uint8Array(20) })), DataLoadError, /'<U5'/);
-    expectTyped(() => decodeNpy(npy({ descr: '<c8', shape: [1], body: new Uint8Array(8) })), DataLoadError, /'<c8'/);
-    expectTyped(() => decodeNpy(npy({ descr: '|O', shape: [1], body: new Uint8Array(8) })), DataLoadError, /'\|O'/);
-    expectTyped(() => decodeNpy(npy({ descr: '=f4', shape: [1], body: new Uint8Array(4) })), DataLoadError, /byte order/);
+    expectThrows(() => decodeNpy(v9), DataLoadError, /version 1\.0, 2\.0 or 3\.0, got 9\.0/);
+    expectThrows(() => decodeNpy(good.subarray(0, good.length - 3), 't.npy'), DataLoadError, 't.npy', /expected 24 data bytes/, /got 21 \(truncated\)/);
+    expectThrows(() => decodeNpy(Uint8Array.from([...good, 0, 0, 0, 0])), DataLoadError, /got 28 \(trailing/);
+    expectThrows(() => decodeNpy(good.subarray(0, 40)), DataLoadError, /118-byte npy header/, /truncated/);
+    expectThrows(() => decodeNpy(npy({ descr: '<U5', shape: [1], body: new Uint8Array(20) })), DataLoadError, /'<U5'/);
+    expectThrows(() => decodeNpy(npy({ descr: '<c8', shape: [1], body: new Uint8Array(8) })), DataLoadError, /'<c8'/);
+    expectThrows(() => decodeNpy(npy({ descr: '|O', shape: [1], body: new Uint8Array(8) })), DataLoadError, /'\|O'/);
+    expectThrows(() => decodeNpy(npy({ descr: '=f4', shape: [1], body: new Uint8Array(4) })), DataLoadError, /byte order/);
     const structured = `{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (1,), }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: structured })), DataLoadError, /structured dtype/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: structured })), DataLoadError, /structured dtype/);
     const noShape = `{'descr': '<f4', 'fortran_order': False, }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: noShape })), DataLoadError, /'shape'/, /got none/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: noShape })), DataLoadError, /'shape'/, /got none/);
     const negShape = `{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: negShape })), DataLoadError, /non-negative/, /-1/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: negShape })), DataLoadError, /non-negative/, /-1/);
     const noFortran = `{'descr': '<f4', 'shape': (1,), }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: noFortran })), DataLoadError, /fortran_order/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: noFortran })), DataLoadError, /fortran_order/);
     const syntax = `{'descr': '<f4' 'fortran_order': False, 'shape': (1,), }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: syntax })), DataLoadError, /',' or '}'/, /character 16/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: syntax })), DataLoadError, /',' or '}'/, /character 16/);
     const deep = `{'descr': '<f4', 'fortran_order': False, 'shape': ${'('.repeat(100)}1${')'.repeat(100)}, }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: deep })), DataLoadError, /32 levels/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: deep })), DataLoadError, /32 levels/);
     const unterminated = `{'descr': '<f4`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: unterminated })), DataLoadError, /closing '/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: unterminated })), DataLoadError, /closing '/);
     const notDict = `[1, 2]`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(0), header: notDict })), DataLoadError, /header to be a dict/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(0), header: notDict })), DataLoadError, /header to be a dict/);
     const huge = `{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 100000000000), }`;
-    expectTyped(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: huge })), DataLoadError, /data bytes/);
-    expectTyped(() => decodeNpy(Uint8Array.of(0x1f, 0x8b, 1, 2, 3)), DataLoadError, /gzip/);
+    expectThrows(() => decodeNpy(npy({ descr: '', shape: [], body: new Uint8Array(4), header: huge })), DataLoadError, /data bytes/);
+    expectThrows(() => decodeNpy(Uint8Array.of(0x1f, 0x8b, 1, 2, 3)), DataLoadError, /gzip/);
   });
 });
 
