@@ -3,7 +3,8 @@
  * detected) and, through the ONNX importer, `.onnx` files.
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { readRegularFile } from './files.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
 import { ModelLoadError } from './errors.js';
@@ -22,11 +23,9 @@ export interface LoadModelOptions extends ModelOptions {
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
 
 async function readBytes(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new ModelLoadError(`${path}: expected a readable ${what}, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  return readRegularFile(path, (p) =>
+    new ModelLoadError(p.notRegular ? `${path}: expected a regular ${what} file, got ${p.reason}` : `${path}: expected a readable ${what}, got ${p.reason}`),
+  );
 }
 
 /** Decides whether a parsed model.json describes a layers model or a graph model. */

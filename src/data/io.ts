@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { gunzipSync } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
 
@@ -14,13 +14,9 @@ import { DataLoadError } from '../errors.js';
  * @throws {@link DataLoadError} naming the path and the reason.
  */
 export async function readDataFile(path: string): Promise<Uint8Array> {
-  try {
-    if (!(await stat(path)).isFile()) throw new DataLoadError(`${path}: expected a regular file, got a directory, pipe, socket or device`);
-    return await readFile(path);
-  } catch (e) {
-    if (e instanceof DataLoadError) throw e;
-    throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  return readRegularFile(path, (p) =>
+    new DataLoadError(p.notRegular ? `${path}: expected a regular file, got ${p.reason}` : `${path}: expected a readable file, got ${p.reason}`),
+  );
 }
 
 /** True when `bytes` start with gzip's magic number (1f 8b). */

@@ -4,7 +4,7 @@
  * @module
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readRegularFile } from '../files.js';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, describe } from '../errors.js';
@@ -239,11 +239,6 @@ export async function loadOnnxModel(path: string, options: OnnxModelOptions = {}
 
 /** Reads a model file, turning file-system errors into {@link ModelLoadError}. @internal */
 export async function readModelFile(path: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${why}`);
-  }
+  return readRegularFile(path, (p) => new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${p.reason}`));
 }
 

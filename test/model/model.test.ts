@@ -242,4 +242,18 @@ describe('loadModel', () => {
     await rm(join(dir, 'weights.bin'));
     await expect(loadModel(dir)).rejects.toThrow(/weights.bin: expected a readable weight shard, got ENOENT/);
   });
+
+  it('refuses a FIFO (model.json, weight shard or .onnx) instead of blocking on it', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dir = await tempDir();
+    try {
+      execFileSync('mkfifo', [join(dir, 'model.json')]);
+      execFileSync('mkfifo', [join(dir, 'm.onnx')]);
+    } catch {
+      return; // no mkfifo on this platform
+    }
+    await expect(loadModel(join(dir, 'model.json'))).rejects.toThrow(/model.json: expected a regular model.json file, got a directory, pipe, socket or device/);
+    await expect(loadModel(join(dir, 'm.onnx'))).rejects.toThrow(ModelLoadError);
+    await expect(loadModel(join(dir, 'm.onnx'))).rejects.toThrow(/m.onnx.*got a directory, pipe, socket or device/);
+  });
 });
