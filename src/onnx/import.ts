@@ -88,15 +88,16 @@ export function listSupportedOps(): string[] {
   return Object.keys(OPS).sort();
 }
 
-interface Head {
+/** @internal */
+export interface Head {
   output: string;
   warning?: string;
 }
 
-/** Finds a final Softmax/LogSoftmax over the class axis and returns the name of the value before it. */
-function findHead(exec: GraphExecutor, model: OnnxModel, name: string, keepSoftmax: boolean): Head {
+/** Finds a final Softmax/LogSoftmax over the class axis and returns the name of the value before it. @internal */
+export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): Head {
   const output = model.graph.outputs[0]!.name;
-  const node = exec.producer(output);
+  const node = model.graph.nodes.find((n) => n.outputs.includes(output));
   if (!node || (node.opType !== 'Softmax' && node.opType !== 'LogSoftmax')) return { output };
   const opset = model.opsets.get('') ?? 1;
   const n = new OpNode(node, opset);
@@ -181,7 +182,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
     if (!inputShape) {
       throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...], got ${input.dims ? `[${input.dims.map((d) => d ?? '?').join(', ')}]` : 'none'}; pass inputShape`);
     }
-    const head = findHead(exec, model, name, options.keepSoftmax ?? false);
+    const head = findHead(model, name, options.keepSoftmax ?? false);
     const warnings: string[] = head.warning ? [head.warning] : [];
     const run = (x: tf.Tensor): tf.Tensor => {
       const feeds = new Map<string, Value>([[input.name, deviceValue(x, input.dtype ?? 'float32')]]);

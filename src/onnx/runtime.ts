@@ -22,19 +22,23 @@ export interface OnnxRuntimeOptions extends OnnxModelOptions {
 }
 
 /** The parts of onnxruntime-node's API that robustest uses (so that its types are not a compile-time dependency). */
-interface OrtTensor {
+/** @internal */
+export interface OrtTensor {
   readonly data: unknown;
   readonly dims: readonly number[];
+  readonly type?: string;
 }
-interface OrtSession {
+/** @internal */
+export interface OrtSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
-interface OrtModule {
+/** @internal */
+export interface OrtModule {
   InferenceSession: { create(model: Uint8Array | string, options?: Record<string, unknown>): Promise<OrtSession> };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => OrtTensor;
+  Tensor: new (type: 'float32' | 'bool' | 'int64', data: Float32Array | Uint8Array | BigInt64Array, dims: readonly number[]) => OrtTensor;
 }
 
 function isOrtModule(m: unknown): m is OrtModule {
@@ -44,7 +48,8 @@ function isOrtModule(m: unknown): m is OrtModule {
   return typeof r['Tensor'] === 'function' && typeof s === 'function' && typeof (s as { create?: unknown }).create === 'function';
 }
 
-async function loadOrt(): Promise<OrtModule> {
+/** Imports onnxruntime-node (an optional peer). @internal */
+export async function loadOrt(): Promise<OrtModule> {
   const spec = 'onnxruntime-node';
   let mod: unknown;
   try {

@@ -1,0 +1,266 @@
+/**
+ * Input-gradients of ONNX classifiers computed natively by onnxruntime-node: the graph is differentiated into a
+ * forward and a backward ONNX graph (`vjp.ts`), and {@link withOnnxRuntimeGradients} puts them behind the model's
+ * `valueAndGrad`, so every attack uses them unchanged. `logits` stays the importer's tfjs forward pass.
+ * @module
+ */
+import * as tf from '../tf.js';
+import { BackendError, ConfigError, RobustestError, ShapeError, UnsupportedError, describe } from '../errors.js';
+import type { DifferentiableModel, LossFn, Preprocessing, ValueAndGrad } from '../model.js';
+import { concatBytes, encodeGraphAddition } from './encode.js';
+import { findHead, importOnnx, type OnnxModelOptions } from './import.js';
+import type { OnnxDataType, OnnxModel } from './proto.js';
+import { decodeModel } from './proto.js';
+import { loadOrt, type OrtModule, type OrtSession, type OrtTensor } from './runtime.js';
+import { buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp.js';
+
+/** Options of {@link withOnnxRuntimeGradients}. */
+export interface OnnxGradientOptions extends OnnxModelOptions {
+  /** Largest number of samples per onnxruntime run; bigger batches are split. Default `128`. */
+  batchSize?: number;
+  /** Threads of onnxruntime's intra-op pool. Default: onnxruntime's choice (all cores). */
+  threads?: number;
+}
+
+const ORT_TYPES: Record<string, OnnxDataType> = {
+  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32', int16: 'int16', int8: 'int8',
+  uint8: 'uint8', uint16: 'uint16', uint32: 'uint32', uint64: 'uint64', bool: 'bool', string: 'string',
+};
+
+const PROBE_BATCHES: readonly [number, number] = [2, 3];
+
+async function createSession(ort: OrtModule, bytes: Uint8Array, name: string, what: string, threads: number | undefined): Promise<OrtSession> {
+  const options: Record<string, unknown> = { graphOptimizationLevel: 'all' };
+  if (threads !== undefined) options['intraOpNumThreads'] = threads;
+  try {
+    return await ort.InferenceSession.create(bytes, options);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new UnsupportedError(`${name}: expected onnxruntime to load the generated ${what} graph, got ${why}`);
+  }
+}
+
+/** Runs the model with every intermediate value as an output at two batch sizes, for shapes and dtypes. */
+async function probe(ort: OrtModule, bytes: Uint8Array, model: OnnxModel, input: string, inputShape: readonly number[], name: string): Promise<ProbedShapes> {
+  const declared = new Set(model.graph.outputs.map((o) => o.name));
+  const names = model.graph.nodes.flatMap((n) => n.outputs).filter((o) => o !== '' && !declared.has(o));
+  const session = await createSession(ort, concatBytes(bytes, encodeGraphAddition({ outputs: names.map((n) => ({ name: n })) })), name, 'probe', 1);
+  try {
+    const per = inputShape.reduce((a, b) => a * b, 1);
+    const results: Record<string, OrtTensor>[] = [];
+    for (const n of PROBE_BATCHES) {
+      results.push(await session.run({ [input]: new ort.Tensor('float32', new Float32Array(n * per).fill(0.5), [n, ...inputShape]) }));
+    }
+    const values = new Map<string, { dtype: OnnxDataType; dims: readonly [readonly number[], readonly number[]] }>();
+    values.set(input, { dtype: 'float32', dims: [[PROBE_BATCHES[0], ...inputShape], [PROBE_BATCHES[1], ...inputShape]] });
+    for (const key of Object.keys(results[0]!)) {
+      const a = results[0]![key]!;
+      const b = results[1]![key];
+      values.set(key, { dtype: ORT_TYPES[a.type ?? 'float32'] ?? 'float32', dims: [[...a.dims], [...(b?.dims ?? a.dims)]] });
+    }
+    return { batches: PROBE_BATCHES, values };
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new UnsupportedError(`${name}: expected onnxruntime to run the model on a probe batch, got ${why}`);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Per-channel (x − mean)/std on a host copy, channel axis 1 for NCHW and last otherwise; returns 1/std per element's channel. */
+function channelIndexer(layout: string, shape: readonly number[], channels: number): (i: number) => number {
+  if (channels === 1) return () => 0;
+  const inner = layout === 'NCHW' ? shape.slice(2).reduce((a, b) => a * b, 1) : 1;
+  const count = layout === 'NCHW' ? shape[1]! : shape[shape.length - 1]!;
+  return (i) => Math.floor(i / inner) % count;
+}
+
+class OrtGradientModel implements DifferentiableModel {
+  readonly kind = 'differentiable' as const;
+  readonly engine = 'onnxruntime';
+  readonly bounds: readonly [number, number];
+  readonly numClasses: number;
+  readonly inputShape: readonly number[];
+  readonly layout: DifferentiableModel['layout'];
+  readonly preprocessing?: Preprocessing;
+  readonly name: string;
+  readonly warnings: readonly string[];
+  private sessions: [OrtSession, OrtSession] | undefined;
+
+  constructor(
+    private readonly base: DifferentiableModel,
+    private readonly ort: OrtModule,
+    forward: OrtSession,
+    backward: OrtSession,
+    private readonly program: GradientProgram,
+    private readonly input: string,
+    private readonly batchSize: number,
+  ) {
+    this.bounds = base.bounds;
+    this.numClasses = base.numClasses;
+    this.inputShape = base.inputShape;
+    this.layout = base.layout;
+    if (base.preprocessing) this.preprocessing = base.preprocessing;
+    this.name = base.name;
+    this.warnings = base.warnings;
+    this.sessions = [forward, backward];
+  }
+
+  logits(x: tf.Tensor): tf.Tensor2D {
+    return this.base.logits(x);
+  }
+
+  private fail(what: string, e: unknown): never {
+    if (e instanceof RobustestError) throw e;
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new BackendError(`${this.name}: expected onnxruntime to run the ${what} graph, got ${why}`);
+  }
+
+  async valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad> {
+    const sessions = this.sessions;
+    if (!sessions) throw new ConfigError(`${this.name}: expected a live model, got one that was disposed`);
+    const [fwd, bwd] = sessions;
+    const expected = this.inputShape;
+    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
+    }
+    const n = x.shape[0]!;
+    const per = expected.reduce((a, b) => a * b, 1);
+    const classes = this.numClasses;
+    const host = Float32Array.from(await x.data());
+    let invStdAt: ((i: number) => number) | undefined;
+    if (this.preprocessing) {
+      const { mean, std } = this.preprocessing;
+      const ch = channelIndexer(this.layout, x.shape, mean.length);
+      const inv = std.map((s) => 1 / s);
+      for (let i = 0; i < host.length; i++) {
+        const c = ch(i);
+        host[i] = (host[i]! - mean[c]!) * inv[c]!;
+      }
+      invStdAt = (i) => inv[ch(i)]!;
+    }
+    const { program, ort, input } = this;
+    // 1. Forward runs: logits and the values the backward graph needs, per chunk.
+    const logits = new Float32Array(n * classes);
+    const chunks: { start: number; count: number; saved: Record<string, OrtTensor> }[] = [];
+    for (let start = 0; start < n; start += this.batchSize) {
+      const count = Math.min(this.batchSize, n - start);
+      const xin = new ort.Tensor('float32', host.subarray(start * per, (start + count) * per), [count, ...expected]);
+      let out: Record<string, OrtTensor>;
+      try {
+        out = await fwd.run({ [input]: xin });
+      } catch (e) {
+        this.fail('forward', e);
+      }
+      const y = out[program.logits];
+      if (!y || !(y.data instanceof Float32Array) || y.data.length !== count * classes) {
+        throw new ShapeError(`${this.name}: expected onnxruntime to return [${count}, ${classes}] float32 logits, got ${y ? `[${y.dims.join(', ')}]` : 'none'}`);
+      }
+      logits.set(y.data, start * classes);
+      const saved: Record<string, OrtTensor> = {};
+      for (const s of program.saved) {
+        const t = s === input ? xin : out[s];
+        if (!t) throw new BackendError(`${this.name}: expected onnxruntime to return the saved value '${s}', got none`);
+        saved[s] = t;
+      }
+      chunks.push({ start, count, saved });
+    }
+    // 2. The loss and its gradient with respect to the logits, in tfjs (any LossFn works).
+    const [value, dLogits] = tf.tidy(() => {
+      const z = tf.tensor2d(logits, [n, classes]);
+      const r = tf.valueAndGrad((t: tf.Tensor) => loss(t as tf.Tensor2D))(z);
+      return [r.value as tf.Tensor1D, r.grad];
+    });
+    let seed: Float32Array;
+    try {
+      seed = (await dLogits.data()) as Float32Array;
+    } finally {
+      dLogits.dispose();
+    }
+    // 3. Backward runs, then the chain rule through the preprocessing.
+    const grad = new Float32Array(n * per);
+    try {
+      for (const { start, count, saved } of chunks) {
+        const feeds: Record<string, OrtTensor> = { ...saved, [program.seed]: new ort.Tensor('float32', seed.subarray(start * classes, (start + count) * classes), [count, classes]) };
+        let out: Record<string, OrtTensor>;
+        try {
+          out = await bwd.run(feeds);
+        } catch (e) {
+          this.fail('backward', e);
+        }
+        const g = out[program.grad];
+        if (!g || !(g.data instanceof Float32Array) || g.data.length !== count * per) {
+          throw new ShapeError(`${this.name}: expected onnxruntime to return a float32 gradient of ${count * per} values, got ${g ? `[${g.dims.join(', ')}]` : 'none'}`);
+        }
+        grad.set(g.data, start * per);
+      }
+    } catch (e) {
+      value.dispose();
+      throw e;
+    }
+    if (invStdAt) for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! * invStdAt(i);
+    return { value, grad: tf.tensor(grad, x.shape, 'float32') };
+  }
+
+  fingerprint(): Promise<string> {
+    return this.base.fingerprint();
+  }
+
+  dispose(): void {
+    const s = this.sessions;
+    this.sessions = undefined;
+    this.base.dispose();
+    if (s) for (const session of s) void session.release().catch(() => undefined);
+  }
+}
+
+/**
+ * Imports an ONNX classifier (as {@link importOnnx}) and computes its input-gradients natively in onnxruntime-node:
+ * the graph is differentiated into a forward graph (the model plus the values the backward pass needs, such as
+ * ReLU masks and MaxPool indices) and a backward graph (ConvTranspose for Conv, MaxUnpool for MaxPool, products
+ * with the weights for Gemm/MatMul, inverse reshapes and transposes, ...), generated automatically from the graph,
+ * never written per model. `valueAndGrad` runs the forward graph, evaluates the loss on the logits in tfjs (so
+ * any {@link LossFn} works), and runs the backward graph; `logits` stays the importer's tfjs forward pass.
+ * Gradients equal the importer's to float tolerance (about 1e-6 relative on the shared test models).
+ *
+ * Opt in through {@link loadOnnx}'s `engine` option (default `auto`, which uses this when onnxruntime-node loads),
+ * the CLI's `--engine`, or call it directly.
+ *
+ * @param bytes - the `.onnx` file's content (external data is not supported here).
+ * @param options - as {@link importOnnx}, plus `batchSize` (default 128) and `threads` (default: onnxruntime's).
+ * @returns a differentiable model with `engine: 'onnxruntime'`; the caller disposes it.
+ * @throws {@link UnsupportedError} when onnxruntime-node cannot load, an operator on the gradient path has no
+ *   gradient rule, or the model stores tensors as external data.
+ * @throws {@link ModelLoadError} / {@link ConfigError} as {@link importOnnx}.
+ * @example
+ * ```ts
+ * const model = await withOnnxRuntimeGradients(new Uint8Array(await readFile('cnn.onnx')), { bounds: [0, 1] });
+ * const { value, grad } = await model.valueAndGrad(x, crossEntropy(labels, 10));
+ * ```
+ */
+export async function withOnnxRuntimeGradients(bytes: Uint8Array, options: OnnxGradientOptions = {}): Promise<DifferentiableModel> {
+  const batchSize = options.batchSize ?? 128;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`onnx: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
+  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+    throw new ConfigError(`onnx: expected threads to be a positive integer, got ${describe(options.threads)}`);
+  }
+  const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
+  const name = options.name ?? (model.graph.name || 'onnx-model');
+  if (model.hasExternalData) throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
+  const ort = await loadOrt();
+  const base = importOnnx(bytes, options);
+  const sessions: OrtSession[] = [];
+  try {
+    const input = model.graph.inputs[0]!.name;
+    const logits = findHead(model, name, options.keepSoftmax ?? false).output;
+    const shapes = await probe(ort, bytes, model, input, base.inputShape, name);
+    const program = buildGradientProgram(bytes, model, input, logits, shapes);
+    sessions.push(await createSession(ort, program.forward, name, 'forward', options.threads));
+    sessions.push(await createSession(ort, program.backward, name, 'backward', options.threads));
+    return new OrtGradientModel(base, ort, sessions[0]!, sessions[1]!, program, input, batchSize);
+  } catch (e) {
+    base.dispose();
+    for (const s of sessions) await s.release().catch(() => undefined);
+    throw e;
+  }
+}

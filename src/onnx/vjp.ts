@@ -1,0 +1,914 @@
+/**
+ * Reverse-mode differentiation of an ONNX graph into ONNX graphs: from a classifier's graph, a *forward* graph
+ * (the model plus the few values the backward pass needs, as extra outputs) and a *backward* graph that maps
+ * those values and the gradient of the loss with respect to the logits to the gradient with respect to the
+ * input. Both run in onnxruntime (see `ort-gradients.ts`), so the whole input-gradient costs about one forward
+ * and one backward pass of native kernels.
+ *
+ * Each differentiable operator has a vector–Jacobian product written with ONNX operators (Conv → ConvTranspose
+ * with the same weights, MaxPool → its `Indices` output and MaxUnpool or ScatterElements, Relu → Where on a
+ * saved mask, Gemm/MatMul → products with the weight, Reshape/Flatten/Transpose → their inverses, ...). Static
+ * facts the rules need (ranks, non-batch dimensions, which dimensions grow with the batch) come from probing the
+ * forward graph at two batch sizes. Only the input-gradient is built: weights are constants.
+ *
+ * Reference for the operators: https://onnx.ai/onnx/operators/ ; the technique is ordinary reverse-mode
+ * automatic differentiation (Griewank & Walther, "Evaluating Derivatives", 2008).
+ * @internal
+ * @module
+ */
+import { UnsupportedError } from '../errors.js';
+import { concatBytes, encodeGraphAddition, encodeModel, type AttrSpec, type NodeSpec, type TensorSpec, type ValueInfoSpec } from './encode.js';
+import { OpNode } from './op.js';
+import type { HostTensor, OnnxDataType, OnnxModel, OnnxNode } from './proto.js';
+
+/** The dtype and dims of every value of the forward graph at two probe batch sizes. */
+export interface ProbedShapes {
+  /** Probe batch sizes, e.g. `[2, 3]`. */
+  readonly batches: readonly [number, number];
+  /** Per value name: dtype and dims at each probe batch size. */
+  readonly values: ReadonlyMap<string, { readonly dtype: OnnxDataType; readonly dims: readonly [readonly number[], readonly number[]] }>;
+}
+
+/** A generated pair of graphs for onnxruntime. */
+export interface GradientProgram {
+  /** The model's bytes with extra nodes and outputs appended. */
+  readonly forward: Uint8Array;
+  /** The logits' name in the forward graph. */
+  readonly logits: string;
+  /** Forward values the backward graph takes as inputs (same names in both graphs); the graph input may be one. */
+  readonly saved: readonly string[];
+  /** The backward graph (a standalone model). */
+  readonly backward: Uint8Array;
+  /** Backward input: the gradient of the loss with respect to the logits, `[N, classes]`. */
+  readonly seed: string;
+  /** Backward output: the gradient with respect to the graph input. */
+  readonly grad: string;
+  /** Number of operators differentiated, by type (for diagnostics). */
+  readonly ops: ReadonlyMap<string, number>;
+}
+
+/** Operators whose outputs never carry a gradient (shapes, indices, comparisons). */
+const NON_DIFFERENTIABLE = new Set([
+  'Shape', 'Size', 'ArgMax', 'ArgMin', 'Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor',
+  'NonZero', 'ConstantOfShape', 'Constant', 'Range', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'IsNaN', 'IsInf', 'Sign',
+  'Floor', 'Ceil', 'Round', 'TopK',
+]);
+
+const BACKWARD_OPSET = 18;
+
+function prod(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a * b, 1);
+}
+
+function isFloat(t: OnnxDataType | undefined): boolean {
+  return t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16';
+}
+
+type Attrs = Record<string, AttrSpec>;
+const int = (value: number): AttrSpec => ({ kind: 'int', value });
+const ints = (value: readonly number[]): AttrSpec => ({ kind: 'ints', value });
+const float = (value: number): AttrSpec => ({ kind: 'float', value });
+
+/** Builds the two graphs; one instance per program. */
+class Builder {
+  private counter = 0;
+  readonly bwdNodes: NodeSpec[] = [];
+  readonly bwdInits = new Map<string, TensorSpec>();
+  readonly fwdNodes: NodeSpec[] = [];
+  readonly fwdInits: TensorSpec[] = [];
+  readonly saved = new Set<string>();
+  private readonly constCache = new Map<string, string>();
+  private readonly shapeCache = new Map<string, string>();
+  private readonly producers = new Map<string, OnnxNode>();
+  readonly opset: number;
+
+  constructor(readonly model: OnnxModel, readonly shapes: ProbedShapes, readonly input: string) {
+    for (const n of model.graph.nodes) for (const o of n.outputs) this.producers.set(o, n);
+    this.opset = model.opsets.get('') ?? 1;
+  }
+
+  private fresh(prefix: string): string {
+    return `robustest_vjp::${prefix}${this.counter++}`;
+  }
+
+  /** Emits a backward node and returns its outputs' names. */
+  op(opType: string, inputs: readonly string[], attributes: Attrs = {}, outputs = 1): string[] {
+    const outs = Array.from({ length: outputs }, () => this.fresh('g'));
+    this.bwdNodes.push({ opType, inputs, outputs: outs, attributes, name: this.fresh(`${opType}_`) });
+    return outs;
+  }
+
+  /** One-output {@link op}. */
+  op1(opType: string, inputs: readonly string[], attributes: Attrs = {}): string {
+    return this.op(opType, inputs, attributes, 1)[0]!;
+  }
+
+  /** Emits a node appended to the forward graph (model opset) and returns its outputs' names. */
+  fwdOp(opType: string, inputs: readonly string[], attributes: Attrs = {}, outputs = 1): string[] {
+    const outs = Array.from({ length: outputs }, () => this.fresh('f'));
+    this.fwdNodes.push({ opType, inputs, outputs: outs, attributes, name: this.fresh(`fwd_${opType}_`) });
+    return outs;
+  }
+
+  /** A forward scalar constant appended to the forward graph. */
+  fwdScalar(value: number): string {
+    const name = this.fresh('fc');
+    this.fwdInits.push({ name, dtype: 'float32', dims: [], data: [value] });
+    return name;
+  }
+
+  /** A backward constant (deduplicated). */
+  constant(data: readonly number[], dims: readonly number[], dtype: OnnxDataType = 'float32'): string {
+    const key = `${dtype}|${dims.join(',')}|${data.join(',')}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
+    const name = this.fresh('c');
+    this.bwdInits.set(name, { name, dtype, dims: [...dims], data: [...data] });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** Makes a forward value available in the backward graph: an initializer is copied, anything else is saved. */
+  ref(name: string): string {
+    const init = this.model.graph.initializers.get(name);
+    if (init) {
+      if (!this.bwdInits.has(name)) this.bwdInits.set(name, { name, dtype: init.dtype, dims: [...init.shape], data: init.data });
+      return name;
+    }
+    this.saved.add(name);
+    return name;
+  }
+
+  /** A value computed by appended forward nodes, saved for the backward graph. */
+  save(name: string): string {
+    this.saved.add(name);
+    return name;
+  }
+
+  /** The value of a constant forward tensor (an initializer or a Constant node's output), if it is one. */
+  constValue(name: string): HostTensor | undefined {
+    if (name === '') return undefined;
+    const init = this.model.graph.initializers.get(name);
+    if (init) return init;
+    const p = this.producers.get(name);
+    if (!p || p.opType !== 'Constant') return undefined;
+    const n = new OpNode(p, this.opset);
+    const t = n.tensor('value');
+    if (t) return t;
+    const f = n.floats('value_floats');
+    if (f) return { dtype: 'float32', shape: [f.length], data: Float64Array.from(f) };
+    const i = n.ints('value_ints');
+    if (i) return { dtype: 'int64', shape: [i.length], data: Float64Array.from(i) };
+    if (n.has('value_float')) return { dtype: 'float32', shape: [], data: Float64Array.of(n.float('value_float', 0)) };
+    if (n.has('value_int')) return { dtype: 'int64', shape: [], data: Float64Array.of(n.int('value_int', 0)) };
+    return undefined;
+  }
+
+  /** Probed dims of a value at the first probe batch size. */
+  dims(name: string, where: string): readonly number[] {
+    const init = this.model.graph.initializers.get(name);
+    if (init) return init.shape;
+    const v = this.shapes.values.get(name);
+    if (!v) throw new UnsupportedError(`${where}: expected the shape of '${name}' to be known from the probe, got none`);
+    return v.dims[0];
+  }
+
+  /** Which axes of a value grow with the batch (from the two probes). */
+  batchAxes(name: string): number[] {
+    const v = this.shapes.values.get(name);
+    if (!v) return [];
+    const [a, b] = v.dims;
+    return a.map((d, i) => (d !== b[i] ? i : -1)).filter((i) => i >= 0);
+  }
+
+  /**
+   * A backward int64 tensor with the run-time shape of a forward value, for `use`: `reshape` may put -1 at the
+   * batch axis, `expand` may put 1 there (Expand broadcasts it back), `exact` needs the true size (a static
+   * constant when no axis grows with the batch, else a Shape node appended to the forward graph and saved).
+   */
+  shapeOf(name: string, where: string, use: 'reshape' | 'expand' | 'exact' = 'exact'): string {
+    const key = `${use}|${name}`;
+    const cached = this.shapeCache.get(key);
+    if (cached) return cached;
+    const dims = this.dims(name, where);
+    const batch = this.batchAxes(name);
+    let out: string;
+    if (batch.length === 0) out = this.constant(dims, [dims.length], 'int64');
+    else if (use === 'reshape' && batch.length === 1 && dims.every((d) => d > 0)) out = this.constant(dims.map((d, i) => (i === batch[0] ? -1 : d)), [dims.length], 'int64');
+    else if (use === 'expand') out = this.constant(dims.map((d, i) => (batch.includes(i) ? 1 : d)), [dims.length], 'int64');
+    else out = this.save(this.fwdOp('Shape', [name])[0]!);
+    this.shapeCache.set(key, out);
+    return out;
+  }
+
+  /** Sums `g` (shaped like forward value `out`) down to the shape of forward value `operand` (undoes broadcasting). */
+  unbroadcast(g: string, out: string, operand: string, where: string): string {
+    const so = this.dims(out, where);
+    const sa = this.dims(operand, where);
+    const vo = this.shapes.values.get(out)?.dims[1] ?? so;
+    const va = this.shapes.values.get(operand)?.dims[1] ?? sa;
+    const lead = so.length - sa.length;
+    if (lead < 0) throw new UnsupportedError(`${where}: expected an operand of rank ≤ the output's, got ${sa.length} > ${so.length}`);
+    const axes: number[] = [];
+    for (let i = 0; i < so.length; i++) {
+      const ai = i - lead;
+      if (ai < 0) axes.push(i);
+      else if ((sa[ai] === 1 && so[i] !== 1) || (va[ai] === 1 && vo[i] !== 1)) axes.push(i);
+    }
+    if (axes.length === 0) return g;
+    const summed = this.op1('ReduceSum', [g, this.constant(axes, [axes.length], 'int64')], { keepdims: int(1) });
+    return lead > 0 ? this.op1('Reshape', [summed, this.shapeOf(operand, where, 'reshape')]) : summed;
+  }
+
+  /** Sums the gradient of a MatMul operand over the batch dimensions it was broadcast along. */
+  unbroadcastMatmul(g: string, outRank: number, operand: string, where: string): string {
+    const sa = this.dims(operand, where);
+    const lead = outRank - sa.length;
+    const axes: number[] = [];
+    for (let i = 0; i < lead; i++) axes.push(i);
+    const va = this.shapes.values.get(operand)?.dims;
+    for (let i = lead; i < outRank - 2; i++) if (sa[i - lead] === 1 && (va?.[1][i - lead] ?? 1) === 1) axes.push(i);
+    if (axes.length === 0) return g;
+    const summed = this.op1('ReduceSum', [g, this.constant(axes, [axes.length], 'int64')], { keepdims: int(1) });
+    return lead > 0 ? this.op1('Reshape', [summed, this.shapeOf(operand, where, 'reshape')]) : summed;
+  }
+}
+
+/** What a rule receives. */
+interface RuleArgs {
+  readonly b: Builder;
+  readonly node: OnnxNode;
+  readonly n: OpNode;
+  /** Gradients of the node's outputs (undefined when an output carries none). */
+  readonly gOut: readonly (string | undefined)[];
+  /** Whether each input needs a gradient. */
+  readonly active: readonly boolean[];
+  readonly where: string;
+}
+
+/** A vector–Jacobian product: gradients for the node's inputs (undefined where none is needed). */
+type Rule = (a: RuleArgs) => (string | undefined)[];
+
+function g0(a: RuleArgs): string {
+  const g = a.gOut[0];
+  if (!g) a.n.unsupported('a gradient for its first output');
+  return g;
+}
+
+/** Explicit per-axis begin/end pads of a Conv/Pool node (resolving auto_pad with the probed shapes). */
+function explicitPads(a: RuleArgs, inDims: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): number[] {
+  const k = kernel.length;
+  const autoPad = a.n.str('auto_pad', 'NOTSET');
+  if (autoPad === 'NOTSET') return a.n.ints('pads', new Array<number>(2 * k).fill(0));
+  if (autoPad === 'VALID') return new Array<number>(2 * k).fill(0);
+  const begin: number[] = [];
+  const end: number[] = [];
+  for (let i = 0; i < k; i++) {
+    const inp = inDims[i]!;
+    const out = Math.ceil(inp / strides[i]!);
+    const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - inp);
+    const small = Math.floor(total / 2);
+    if (autoPad === 'SAME_UPPER') { begin.push(small); end.push(total - small); } else { begin.push(total - small); end.push(small); }
+  }
+  return [...begin, ...end];
+}
+
+/**
+ * Pads and `output_padding` making a ConvTranspose of `outDims` come back to exactly `inDims`: a window that
+ * overhangs the input's end (ceil mode) is cropped by extra end padding, a remainder the strides skipped is
+ * restored by output padding.
+ */
+function transposeGeometry(a: RuleArgs, inDims: readonly number[], outDims: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[], pads: readonly number[]): { pads: number[]; outputPadding: number[] } {
+  const k = kernel.length;
+  const p = [...pads];
+  const outputPadding = inDims.map((inp, i) => {
+    const full = (outDims[i]! - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - p[i]! - p[i + k]!;
+    let op = inp - full;
+    if (op < 0) {
+      p[i + k] = p[i + k]! - op;
+      op = 0;
+    }
+    if (op >= Math.max(strides[i]!, dilations[i]!)) a.n.unsupported(`a geometry whose transpose restores the input size, got input ${inp} from ${outDims[i]} (output padding ${op})`);
+    return op;
+  });
+  return { pads: p, outputPadding };
+}
+
+/** Gradient of a masked pass-through: `Where(mask, g, 0)`. */
+function where(b: Builder, mask: string, g: string): string {
+  return b.op1('Where', [mask, g, b.constant([0], [])]);
+}
+
+const RULES: Record<string, Rule> = {};
+
+function identity(a: RuleArgs): (string | undefined)[] {
+  return [g0(a)];
+}
+for (const op of ['Identity', 'Dropout']) RULES[op] = identity;
+
+RULES['Cast'] = (a) => {
+  const to = a.n.int('to', 1);
+  if (to !== 1) a.n.unsupported('a Cast to float32 on the gradient path');
+  return [g0(a)];
+};
+
+RULES['Relu'] = (a) => {
+  const { b, node } = a;
+  const mask = b.save(b.fwdOp('Greater', [node.outputs[0]!, b.fwdScalar(0)])[0]!);
+  return [where(b, mask, g0(a))];
+};
+
+RULES['LeakyRelu'] = (a) => {
+  const { b, node } = a;
+  const alpha = a.n.float('alpha', 0.01);
+  const mask = b.save(b.fwdOp('Greater', [node.inputs[0]!, b.fwdScalar(0)])[0]!);
+  const g = g0(a);
+  return [b.op1('Where', [mask, g, b.op1('Mul', [g, b.constant([alpha], [])])])];
+};
+
+RULES['PRelu'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1]) a.n.unsupported('a constant slope');
+  const mask = b.save(b.fwdOp('Greater', [node.inputs[0]!, b.fwdScalar(0)])[0]!);
+  const g = g0(a);
+  const scaled = b.unbroadcast(b.op1('Mul', [g, b.ref(node.inputs[1]!)]), node.outputs[0]!, node.outputs[0]!, a.where);
+  return [b.op1('Where', [mask, g, scaled])];
+};
+
+RULES['Clip'] = (a) => {
+  const { b, node } = a;
+  const x = node.inputs[0]!;
+  let lo: string | undefined;
+  let hi: string | undefined;
+  if (b.opset < 11) {
+    lo = b.fwdScalar(a.n.float('min', -3.4028234663852886e38));
+    hi = b.fwdScalar(a.n.float('max', 3.4028234663852886e38));
+  } else {
+    if (a.active[1] || a.active[2]) a.n.unsupported('constant bounds');
+    lo = node.inputs[1] || undefined;
+    hi = node.inputs[2] || undefined;
+  }
+  // tfjs's clipByValue passes the gradient where lo <= x <= hi; the same here.
+  let mask: string | undefined;
+  if (lo) mask = b.fwdOp('Not', [b.fwdOp('Less', [x, lo])[0]!])[0]!;
+  if (hi) {
+    const m = b.fwdOp('Not', [b.fwdOp('Greater', [x, hi])[0]!])[0]!;
+    mask = mask ? b.fwdOp('And', [mask, m])[0]! : m;
+  }
+  if (!mask) return [g0(a)];
+  return [where(b, b.save(mask), g0(a))];
+};
+
+RULES['Sigmoid'] = (a) => {
+  const { b, node } = a;
+  const y = b.ref(node.outputs[0]!);
+  return [b.op1('Mul', [g0(a), b.op1('Mul', [y, b.op1('Sub', [b.constant([1], []), y])])])];
+};
+
+RULES['Tanh'] = (a) => {
+  const { b, node } = a;
+  const y = b.ref(node.outputs[0]!);
+  return [b.op1('Mul', [g0(a), b.op1('Sub', [b.constant([1], []), b.op1('Mul', [y, y])])])];
+};
+
+RULES['Exp'] = (a) => [a.b.op1('Mul', [g0(a), a.b.ref(a.node.outputs[0]!)])];
+RULES['Log'] = (a) => [a.b.op1('Div', [g0(a), a.b.ref(a.node.inputs[0]!)])];
+RULES['Sqrt'] = (a) => [a.b.op1('Div', [g0(a), a.b.op1('Mul', [a.b.ref(a.node.outputs[0]!), a.b.constant([2], [])])])];
+RULES['Neg'] = (a) => [a.b.op1('Neg', [g0(a)])];
+RULES['Abs'] = (a) => [a.b.op1('Mul', [g0(a), a.b.op1('Sign', [a.b.ref(a.node.inputs[0]!)])])];
+RULES['Reciprocal'] = (a) => {
+  const y = a.b.ref(a.node.outputs[0]!);
+  return [a.b.op1('Neg', [a.b.op1('Mul', [g0(a), a.b.op1('Mul', [y, y])])])];
+};
+RULES['Softplus'] = (a) => [a.b.op1('Mul', [g0(a), a.b.op1('Sigmoid', [a.b.ref(a.node.inputs[0]!)])])];
+RULES['Erf'] = (a) => {
+  const { b } = a;
+  const x = b.ref(a.node.inputs[0]!);
+  const e = b.op1('Exp', [b.op1('Neg', [b.op1('Mul', [x, x])])]);
+  return [b.op1('Mul', [g0(a), b.op1('Mul', [e, b.constant([2 / Math.sqrt(Math.PI)], [])])])];
+};
+RULES['Elu'] = (a) => {
+  const { b, node } = a;
+  const alpha = a.n.float('alpha', 1);
+  const mask = b.save(b.fwdOp('Greater', [node.inputs[0]!, b.fwdScalar(0)])[0]!);
+  const g = g0(a);
+  const neg = b.op1('Mul', [g, b.op1('Add', [b.ref(node.outputs[0]!), b.constant([alpha], [])])]);
+  return [b.op1('Where', [mask, g, neg])];
+};
+RULES['HardSigmoid'] = (a) => {
+  const { b, node } = a;
+  const alpha = a.n.float('alpha', 0.2);
+  const beta = a.n.float('beta', 0.5);
+  const x = node.inputs[0]!;
+  const lin = b.fwdOp('Add', [b.fwdOp('Mul', [x, b.fwdScalar(alpha)])[0]!, b.fwdScalar(beta)])[0]!;
+  const mask = b.fwdOp('And', [b.fwdOp('Greater', [lin, b.fwdScalar(0)])[0]!, b.fwdOp('Less', [lin, b.fwdScalar(1)])[0]!])[0]!;
+  return [where(b, b.save(mask), b.op1('Mul', [g0(a), b.constant([alpha], [])]))];
+};
+RULES['Pow'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1]) a.n.unsupported('a constant exponent');
+  const x = b.ref(node.inputs[0]!);
+  const p = b.ref(node.inputs[1]!);
+  const d = b.op1('Mul', [p, b.op1('Pow', [x, b.op1('Sub', [p, b.constant([1], [])])])]);
+  return [b.unbroadcast(b.op1('Mul', [g0(a), d]), node.outputs[0]!, node.inputs[0]!, a.where)];
+};
+
+RULES['Add'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  return node.inputs.map((i, k) => (a.active[k] ? b.unbroadcast(g, node.outputs[0]!, i, a.where) : undefined));
+};
+RULES['Sum'] = RULES['Add'];
+RULES['Sub'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  return [
+    a.active[0] ? b.unbroadcast(g, node.outputs[0]!, node.inputs[0]!, a.where) : undefined,
+    a.active[1] ? b.unbroadcast(b.op1('Neg', [g]), node.outputs[0]!, node.inputs[1]!, a.where) : undefined,
+  ];
+};
+RULES['Mul'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  const [x, y] = node.inputs as [string, string];
+  return [
+    a.active[0] ? b.unbroadcast(b.op1('Mul', [g, b.ref(y)]), node.outputs[0]!, x, a.where) : undefined,
+    a.active[1] ? b.unbroadcast(b.op1('Mul', [g, b.ref(x)]), node.outputs[0]!, y, a.where) : undefined,
+  ];
+};
+RULES['Div'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  const [x, y] = node.inputs as [string, string];
+  return [
+    a.active[0] ? b.unbroadcast(b.op1('Div', [g, b.ref(y)]), node.outputs[0]!, x, a.where) : undefined,
+    a.active[1]
+      ? b.unbroadcast(b.op1('Neg', [b.op1('Div', [b.op1('Mul', [g, b.ref(node.outputs[0]!)]), b.ref(y)])]), node.outputs[0]!, y, a.where)
+      : undefined,
+  ];
+};
+RULES['Where'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  const cond = b.ref(node.inputs[0]!);
+  const zero = b.constant([0], []);
+  return [
+    undefined,
+    a.active[1] ? b.unbroadcast(b.op1('Where', [cond, g, zero]), node.outputs[0]!, node.inputs[1]!, a.where) : undefined,
+    a.active[2] ? b.unbroadcast(b.op1('Where', [cond, zero, g]), node.outputs[0]!, node.inputs[2]!, a.where) : undefined,
+  ];
+};
+RULES['Expand'] = (a) => [a.b.unbroadcast(g0(a), a.node.outputs[0]!, a.node.inputs[0]!, a.where)];
+
+for (const op of ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']) {
+  RULES[op] = (a) => [a.b.op1('Reshape', [g0(a), a.b.shapeOf(a.node.inputs[0]!, a.where, 'reshape')])];
+}
+
+RULES['Transpose'] = (a) => {
+  const rank = a.b.dims(a.node.inputs[0]!, a.where).length;
+  const perm = a.n.ints('perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+  const inv = new Array<number>(rank);
+  perm.forEach((p, i) => (inv[p] = i));
+  return [a.b.op1('Transpose', [g0(a)], { perm: ints(inv) })];
+};
+
+RULES['Gemm'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  const alpha = a.n.float('alpha', 1);
+  const beta = a.n.float('beta', 1);
+  const tA = a.n.int('transA', 0);
+  const tB = a.n.int('transB', 0);
+  const [A, B, C] = node.inputs as [string, string, string | undefined];
+  const out: (string | undefined)[] = [undefined, undefined, undefined];
+  // Y = alpha·A'·B' + beta·C with A' = transA ? Aᵀ : A and B' likewise.
+  if (a.active[0]) {
+    out[0] = tA
+      ? b.op1('Gemm', [b.ref(B), g], { alpha: float(alpha), transA: int(tB), transB: int(1) })
+      : b.op1('Gemm', [g, b.ref(B)], { alpha: float(alpha), transB: int(tB ? 0 : 1) });
+  }
+  if (a.active[1]) {
+    out[1] = tB
+      ? b.op1('Gemm', [g, b.ref(A)], { alpha: float(alpha), transA: int(1), transB: int(tA) })
+      : b.op1('Gemm', [b.ref(A), g], { alpha: float(alpha), transA: int(tA ? 0 : 1) });
+  }
+  if (C && a.active[2]) {
+    const scaled = beta === 1 ? g : b.op1('Mul', [g, b.constant([beta], [])]);
+    out[2] = b.unbroadcast(scaled, node.outputs[0]!, C, a.where);
+  }
+  return out;
+};
+
+RULES['MatMul'] = (a) => {
+  const { b, node } = a;
+  const g = g0(a);
+  const [A, B] = node.inputs as [string, string];
+  const ra = b.dims(A, a.where).length;
+  const rb = b.dims(B, a.where).length;
+  if (ra < 2 || rb < 2) a.n.unsupported('operands of rank ≥ 2');
+  const swap = (r: number): AttrSpec => ints([...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2]);
+  const go = b.dims(node.outputs[0]!, a.where).length;
+  return [
+    a.active[0] ? b.unbroadcastMatmul(b.op1('MatMul', [g, b.op1('Transpose', [b.ref(B)], { perm: swap(rb) })]), go, A, a.where) : undefined,
+    a.active[1] ? b.unbroadcastMatmul(b.op1('MatMul', [b.op1('Transpose', [b.ref(A)], { perm: swap(ra) }), g]), go, B, a.where) : undefined,
+  ];
+};
+
+RULES['Conv'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1] || a.active[2]) a.n.unsupported('constant weights and bias');
+  const [X, W] = node.inputs as [string, string];
+  const xd = b.dims(X, a.where);
+  const yd = b.dims(node.outputs[0]!, a.where);
+  const wd = b.dims(W, a.where);
+  const k = xd.length - 2;
+  const kernel = a.n.ints('kernel_shape', wd.slice(2));
+  const strides = a.n.ints('strides', new Array<number>(k).fill(1));
+  const dilations = a.n.ints('dilations', new Array<number>(k).fill(1));
+  const geo = transposeGeometry(a, xd.slice(2), yd.slice(2), kernel, strides, dilations, explicitPads(a, xd.slice(2), kernel, strides, dilations));
+  const outPad = geo.outputPadding;
+  const attrs: Attrs = {
+    kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), pads: ints(geo.pads), group: int(a.n.int('group', 1)),
+  };
+  if (outPad.some((p) => p > 0)) attrs['output_padding'] = ints(outPad);
+  return [b.op1('ConvTranspose', [g0(a), b.ref(W)], attrs), undefined, undefined];
+};
+
+RULES['ConvTranspose'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1] || a.active[2]) a.n.unsupported('constant weights and bias');
+  if (a.n.has('output_shape') || a.n.str('auto_pad', 'NOTSET') !== 'NOTSET') a.n.unsupported('explicit pads (no output_shape or auto_pad)');
+  const [X, W] = node.inputs as [string, string];
+  const k = b.dims(X, a.where).length - 2;
+  const wd = b.dims(W, a.where);
+  const attrs: Attrs = {
+    kernel_shape: ints(a.n.ints('kernel_shape', wd.slice(2))),
+    strides: ints(a.n.ints('strides', new Array<number>(k).fill(1))),
+    dilations: ints(a.n.ints('dilations', new Array<number>(k).fill(1))),
+    pads: ints(a.n.ints('pads', new Array<number>(2 * k).fill(0))),
+    group: int(a.n.int('group', 1)),
+  };
+  return [b.op1('Conv', [g0(a), b.ref(W)], attrs), undefined, undefined];
+};
+
+RULES['MaxPool'] = (a) => {
+  const { b, node } = a;
+  if (a.n.int('storage_order', 0) !== 0) a.n.unsupported('row-major storage_order 0');
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const k = xd.length - 2;
+  const kernel = a.n.ints('kernel_shape', []);
+  const strides = a.n.ints('strides', new Array<number>(k).fill(1));
+  const dilations = a.n.ints('dilations', new Array<number>(k).fill(1));
+  // A second MaxPool with the same attributes gives the flat indices of each window's (first) maximum.
+  const attrs: Attrs = {};
+  for (const [key, v] of node.attributes) if (v.kind !== 'other' && v.kind !== 'tensor') attrs[key] = v as AttrSpec;
+  const idx = b.save(b.fwdOp('MaxPool', [X], attrs, 2)[1]!);
+  const g = g0(a);
+  const shape = b.shapeOf(X, a.where);
+  // MaxUnpool places each value at its index (fast) but checks the size with its own formula: use it only for
+  // unpadded, floor-mode, non-overlapping windows; ScatterElements with 'add' handles every other geometry.
+  const overlapping = kernel.some((kk, i) => (kk - 1) * dilations[i]! + 1 > strides[i]!);
+  const padded = a.n.ints('pads', []).some((p) => p !== 0) || a.n.str('auto_pad', 'NOTSET') !== 'NOTSET' || a.n.int('ceil_mode', 0) !== 0;
+  if (!overlapping && !padded) {
+    return [b.op1('MaxUnpool', [g, idx, shape], { kernel_shape: ints(kernel), strides: ints(strides) })];
+  }
+  const flat = b.constant([-1], [1], 'int64');
+  const zeros = b.op1('Reshape', [b.op1('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } }), flat]);
+  const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [idx, flat]), b.op1('Reshape', [g, flat])], { axis: int(0), reduction: { kind: 'string', value: 'add' } });
+  return [b.op1('Reshape', [scattered, shape])];
+};
+
+RULES['AveragePool'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const yd = b.dims(node.outputs[0]!, a.where);
+  const k = xd.length - 2;
+  if (k !== 1 && k !== 2) a.n.unsupported('1-D or 2-D pooling');
+  const kernel = a.n.ints('kernel_shape', []);
+  const strides = a.n.ints('strides', new Array<number>(k).fill(1));
+  const dilations = a.n.ints('dilations', new Array<number>(k).fill(1));
+  const pads = explicitPads(a, xd.slice(2), kernel, strides, dilations);
+  const includePad = a.n.int('count_include_pad', 0) === 1;
+  // Divisor of each output position (windows clipped to the input, or to the padded input).
+  const counts = (axis: number): number[] => {
+    const out: number[] = [];
+    const size = xd[2 + axis]!;
+    const lo = includePad ? -pads[axis]! : 0;
+    const hi = includePad ? size + pads[axis + k]! : size;
+    for (let o = 0; o < yd[2 + axis]!; o++) {
+      let c = 0;
+      for (let t = 0; t < kernel[axis]!; t++) {
+        const p = o * strides[axis]! - pads[axis]! + t * dilations[axis]!;
+        if (p >= lo && p < hi) c++;
+      }
+      out.push(c);
+    }
+    return out;
+  };
+  const per = counts(0);
+  const per2 = k === 2 ? counts(1) : [1];
+  const scale: number[] = [];
+  for (const c0 of per) for (const c1 of per2) scale.push(1 / (c0 * c1));
+  const scaled = b.op1('Mul', [g0(a), b.constant(scale, yd.slice(2))]);
+  const channels = xd[1]!;
+  const ones = b.constant(new Array<number>(channels * prod(kernel)).fill(1), [channels, 1, ...kernel]);
+  const geo = transposeGeometry(a, xd.slice(2), yd.slice(2), kernel, strides, dilations, pads);
+  const outPad = geo.outputPadding;
+  const attrs: Attrs = { kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), pads: ints(geo.pads), group: int(channels) };
+  if (outPad.some((p) => p > 0)) attrs['output_padding'] = ints(outPad);
+  return [b.op1('ConvTranspose', [scaled, ones], attrs)];
+};
+
+RULES['GlobalAveragePool'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const area = prod(b.dims(X, a.where).slice(2));
+  return [b.op1('Mul', [b.op1('Expand', [g0(a), b.shapeOf(X, a.where, 'expand')]), b.constant([1 / area], [])])];
+};
+
+function reduceAxes(a: RuleArgs, rank: number, attrForm: boolean): number[] {
+  let axes: number[] | undefined;
+  if (attrForm) axes = a.n.ints('axes');
+  else if (a.node.inputs[1]) {
+    if (a.active[1]) a.n.unsupported('constant axes');
+    const t = a.b.constValue(a.node.inputs[1]);
+    if (!t) a.n.unsupported('constant axes (an initializer or Constant)');
+    axes = [...t.data];
+  }
+  if (!axes || axes.length === 0) {
+    if (!attrForm && a.n.int('noop_with_empty_axes', 0) === 1) return [];
+    return Array.from({ length: rank }, (_, i) => i);
+  }
+  return axes.map((x) => (x < 0 ? x + rank : x)).sort((p, q) => p - q);
+}
+
+function reduceRule(mean: boolean, attrUntil: number): Rule {
+  return (a) => {
+    const { b, node } = a;
+    const X = node.inputs[0]!;
+    const xd = b.dims(X, a.where);
+    const axes = reduceAxes(a, xd.length, b.opset < attrUntil);
+    if (axes.length === 0) return [g0(a), undefined];
+    let g = g0(a);
+    if (a.n.int('keepdims', 1) === 0) g = b.op1('Unsqueeze', [g, b.constant(axes, [axes.length], 'int64')]);
+    let out = b.op1('Expand', [g, b.shapeOf(X, a.where, 'expand')]);
+    if (mean) {
+      if (axes.some((ax) => b.batchAxes(X).includes(ax))) a.n.unsupported('a mean over non-batch axes');
+      out = b.op1('Mul', [out, b.constant([1 / prod(axes.map((ax) => xd[ax]!))], [])]);
+    }
+    return [out, undefined];
+  };
+}
+RULES['ReduceMean'] = reduceRule(true, 18);
+RULES['ReduceSum'] = reduceRule(false, 13);
+
+RULES['BatchNormalization'] = (a) => {
+  const { b, node } = a;
+  if (a.n.int('training_mode', 0) !== 0 || node.outputs.length > 1) a.n.unsupported('inference mode');
+  if (a.active.slice(1).some(Boolean)) a.n.unsupported('constant scale, bias, mean and variance');
+  const rank = b.dims(node.inputs[0]!, a.where).length;
+  const eps = a.n.float('epsilon', 1e-5);
+  const k = b.op1('Div', [b.ref(node.inputs[1]!), b.op1('Sqrt', [b.op1('Add', [b.ref(node.inputs[4]!), b.constant([eps], [])])])]);
+  const shaped = b.op1('Reshape', [k, b.constant([-1, ...new Array<number>(Math.max(0, rank - 2)).fill(1)], [Math.max(1, rank - 1)], 'int64')]);
+  return [b.op1('Mul', [g0(a), shaped]), undefined, undefined, undefined, undefined];
+};
+
+function softmaxAxis(a: RuleArgs): number {
+  const rank = a.b.dims(a.node.inputs[0]!, a.where).length;
+  const axis = a.n.int('axis', a.b.opset < 13 ? 1 : -1);
+  const ax = axis < 0 ? axis + rank : axis;
+  if (a.b.opset < 13 && ax !== rank - 1) a.n.unsupported('the last axis (opset < 13 flattens from the axis on)');
+  return ax;
+}
+RULES['Softmax'] = (a) => {
+  const { b, node } = a;
+  const ax = softmaxAxis(a);
+  const y = b.ref(node.outputs[0]!);
+  const g = g0(a);
+  const s = b.op1('ReduceSum', [b.op1('Mul', [g, y]), b.constant([ax], [1], 'int64')], { keepdims: int(1) });
+  return [b.op1('Mul', [y, b.op1('Sub', [g, s])])];
+};
+RULES['LogSoftmax'] = (a) => {
+  const { b, node } = a;
+  const ax = softmaxAxis(a);
+  const p = b.op1('Exp', [b.ref(node.outputs[0]!)]);
+  const g = g0(a);
+  const s = b.op1('ReduceSum', [g, b.constant([ax], [1], 'int64')], { keepdims: int(1) });
+  return [b.op1('Sub', [g, b.op1('Mul', [p, s])])];
+};
+
+RULES['Concat'] = (a) => {
+  const { b, node } = a;
+  const out = node.outputs[0]!;
+  const rank = b.dims(out, a.where).length;
+  const axis0 = a.n.int('axis', 0);
+  const axis = axis0 < 0 ? axis0 + rank : axis0;
+  if (b.batchAxes(out).includes(axis)) a.n.unsupported('a concatenation along a non-batch axis');
+  const g = g0(a);
+  let start = 0;
+  return node.inputs.map((i, k) => {
+    const size = b.dims(i, a.where)[axis]!;
+    const s = start;
+    start += size;
+    if (!a.active[k]) return undefined;
+    return b.op1('Slice', [g, b.constant([s], [1], 'int64'), b.constant([s + size], [1], 'int64'), b.constant([axis], [1], 'int64')]);
+  });
+};
+
+RULES['Split'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const rank = b.dims(X, a.where).length;
+  const axis0 = a.n.int('axis', 0);
+  const axis = axis0 < 0 ? axis0 + rank : axis0;
+  if (b.batchAxes(X).includes(axis)) a.n.unsupported('a split along a non-batch axis');
+  const parts = node.outputs.map((o, k) => {
+    const g = a.gOut[k];
+    if (g) return g;
+    return b.op1('ConstantOfShape', [b.shapeOf(o, a.where)], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } });
+  });
+  return [b.op1('Concat', parts, { axis: int(axis) }), undefined];
+};
+
+RULES['Pad'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const mode = a.n.str('mode', 'constant');
+  if (mode !== 'constant') a.n.unsupported(`constant padding, got mode ${mode}`);
+  let pads: number[] | undefined;
+  if (b.opset < 11) pads = a.n.ints('pads');
+  else {
+    const t = b.constValue(node.inputs[1] ?? '');
+    pads = t ? [...t.data] : undefined;
+    if (node.inputs[3]) a.n.unsupported('padding of every axis (no axes input)');
+  }
+  if (!pads || pads.some((p) => p < 0)) return a.n.unsupported('constant, non-negative pads');
+  const r = xd.length;
+  const batch = b.batchAxes(X);
+  const axes: number[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  for (let i = 0; i < r; i++) {
+    if (pads[i] === 0 && pads[i + r] === 0) continue;
+    if (batch.includes(i)) a.n.unsupported('no padding of the batch axis');
+    axes.push(i);
+    starts.push(pads[i]!);
+    ends.push(pads[i]! + xd[i]!);
+  }
+  const g = g0(a);
+  if (axes.length === 0) return [g];
+  const c = (v: number[]): string => b.constant(v, [v.length], 'int64');
+  return [b.op1('Slice', [g, c(starts), c(ends), c(axes)])];
+};
+
+RULES['Slice'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const r = xd.length;
+  let starts: number[];
+  let ends: number[];
+  let axes: number[];
+  let steps: number[];
+  if (b.opset < 10) {
+    starts = a.n.ints('starts', []);
+    ends = a.n.ints('ends', []);
+    axes = a.n.ints('axes', starts.map((_, i) => i));
+    steps = starts.map(() => 1);
+  } else {
+    const get = (i: number): number[] | undefined => {
+      const name = node.inputs[i];
+      if (!name) return undefined;
+      const t = b.constValue(name);
+      if (!t) return a.n.unsupported('constant starts, ends, axes and steps');
+      return [...t.data];
+    };
+    starts = get(1) ?? [];
+    ends = get(2) ?? [];
+    axes = get(3) ?? starts.map((_, i) => i);
+    steps = get(4) ?? starts.map(() => 1);
+  }
+  if (steps.some((s) => s !== 1)) a.n.unsupported('steps of 1');
+  const pads = new Array<number>(2 * r).fill(0);
+  const batch = b.batchAxes(X);
+  axes.forEach((ax0, i) => {
+    const ax = ax0 < 0 ? ax0 + r : ax0;
+    const dim = xd[ax]!;
+    const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+    const s = clamp(starts[i]!);
+    const e = Math.max(clamp(ends[i]!), s);
+    if ((s !== 0 || e !== dim) && batch.includes(ax)) a.n.unsupported('no slicing of the batch axis');
+    pads[ax] = s;
+    pads[ax + r] = dim - e;
+  });
+  const g = g0(a);
+  if (pads.every((p) => p === 0)) return [g];
+  return [b.op1('Pad', [g, b.constant(pads, [2 * r], 'int64')], { mode: { kind: 'string', value: 'constant' } })];
+};
+
+/** Operators that {@link buildGradientProgram} can differentiate (besides the non-differentiable ones). */
+export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(RULES).sort();
+
+/**
+ * Builds the forward and backward graphs for the input-gradient of `logits` with respect to `input`.
+ *
+ * @param bytes - the model's `.onnx` bytes (extended, not re-encoded, for the forward graph).
+ * @param model - the same model decoded.
+ * @param shapes - every value's dtype and dims at two batch sizes (see `ort-gradients.ts`).
+ * @throws {@link UnsupportedError} naming the first operator on the gradient path without a rule.
+ */
+export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input: string, logits: string, shapes: ProbedShapes): GradientProgram {
+  const b = new Builder(model, shapes, input);
+  const nodes = model.graph.nodes;
+  const opset = b.opset;
+  if (opset < 7) throw new UnsupportedError(`onnx gradients: expected a model of opset ≥ 7, got ${opset}`);
+  // Values that depend on the input through float operations.
+  const active = new Set<string>([input]);
+  for (const node of nodes) {
+    if (node.domain !== '' || NON_DIFFERENTIABLE.has(node.opType)) continue;
+    if (!node.inputs.some((i) => active.has(i))) continue;
+    for (const o of node.outputs) {
+      if (o === '') continue;
+      if (isFloat(shapes.values.get(o)?.dtype)) active.add(o);
+    }
+  }
+  if (!active.has(logits)) throw new UnsupportedError(`onnx gradients: expected the output '${logits}' to depend on the input '${input}', got a graph where it does not`);
+  const seed = 'robustest_vjp::dlogits';
+  const contributions = new Map<string, string[]>([[logits, [seed]]]);
+  const total = (name: string): string | undefined => {
+    const cs = contributions.get(name);
+    if (!cs || cs.length === 0) return undefined;
+    if (cs.length === 1) return cs[0];
+    const s = b.op1('Sum', cs);
+    contributions.set(name, [s]);
+    return s;
+  };
+  const counts = new Map<string, number>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!;
+    if (!node.outputs.some((o) => contributions.has(o))) continue;
+    const act = node.inputs.map((x) => x !== '' && active.has(x));
+    if (!act.some(Boolean)) continue;
+    const n = new OpNode(node, opset);
+    if (node.domain !== '') n.unsupported(`an operator of the default domain, got domain '${node.domain}'`);
+    const rule = RULES[node.opType];
+    if (!rule) throw new UnsupportedError(`${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`);
+    const gOut = node.outputs.map((o) => total(o));
+    const gIn = rule({ b, node, n, gOut, active: act, where: n.where });
+    node.inputs.forEach((x, k) => {
+      const g = gIn[k];
+      if (!g || !act[k]) return;
+      const list = contributions.get(x) ?? [];
+      list.push(g);
+      contributions.set(x, list);
+    });
+    counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
+  }
+  const gradName = 'robustest_vjp::grad_input';
+  const gIn = total(input);
+  if (gIn) b.bwdNodes.push({ opType: 'Identity', inputs: [gIn], outputs: [gradName], name: 'robustest_vjp::grad' });
+  else {
+    b.bwdNodes.push({
+      opType: 'ConstantOfShape', inputs: [b.shapeOf(input, 'onnx gradients')], outputs: [gradName], name: 'robustest_vjp::grad',
+      attributes: { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } },
+    });
+  }
+  // Keep only the backward nodes the gradient uses (a rule may emit values that end up unused).
+  const used = new Set<string>([gradName]);
+  const bwdNodes = [...b.bwdNodes];
+  for (let i = bwdNodes.length - 1; i >= 0; i--) {
+    const nd = bwdNodes[i]!;
+    if (nd.outputs.some((o) => used.has(o))) nd.inputs.forEach((x) => used.add(x));
+    else bwdNodes.splice(i, 1);
+  }
+  const saved = [...b.saved].filter((s) => used.has(s));
+  const inits = [...b.bwdInits.values()].filter((t) => used.has(t.name!));
+  const declared = new Set(model.graph.outputs.map((o) => o.name));
+  const extraOutputs: ValueInfoSpec[] = [logits, ...saved]
+    .filter((s, i, all) => s !== input && !declared.has(s) && all.indexOf(s) === i)
+    .map((name) => ({ name }));
+  const forward = concatBytes(bytes, encodeGraphAddition({ nodes: b.fwdNodes, initializers: b.fwdInits, outputs: extraOutputs }));
+  const dtypeOf = (name: string): OnnxDataType => {
+    if (name === input) return 'float32';
+    const fwd = b.fwdNodes.find((nd) => nd.outputs.includes(name));
+    if (fwd) {
+      if (fwd.opType === 'Shape' || fwd.opType === 'MaxPool') return 'int64';
+      if (['Greater', 'Less', 'Not', 'And'].includes(fwd.opType)) return 'bool';
+    }
+    return shapes.values.get(name)?.dtype ?? 'float32';
+  };
+  const backward = encodeModel({
+    opsets: { '': BACKWARD_OPSET },
+    graph: {
+      name: 'robustest_input_gradient',
+      nodes: bwdNodes,
+      initializers: inits,
+      inputs: [...saved.map((name) => ({ name, dtype: dtypeOf(name) })), { name: seed, dtype: 'float32' as const, dims: ['N', shapes.values.get(logits)?.dims[0][1] ?? null] }],
+      outputs: [{ name: gradName, dtype: 'float32' }],
+    },
+  });
+  return { forward, logits, saved, backward, seed, grad: gradName, ops: counts };
+}
