@@ -38,7 +38,8 @@ export { loadModel, detectTfjsFormat, type LoadModelOptions, type TfjsFormat } f
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
 export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from './norms.js';
-export { attackLoss, crossEntropy, marginLoss, targetedLoss, type LossName } from './losses.js';
+export { attackLoss, crossEntropy, describeLoss, marginLoss, targetedLoss, type LossDescription, type LossName } from './losses.js';
+export { parallelModel, DEFAULT_SHARD_SIZE, type ParallelModel, type ParallelModelOptions, type ParallelModelSource } from './parallel/index.js';
 export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
 export { sha256Bytes, sha256Tensors } from './hash.js';
 export { packageAssets, libraryVersion } from './package-info.js';

@@ -132,6 +132,7 @@ class PooledModel implements ParallelModel {
   readonly backend: string;
   readonly workerStartupMs: readonly number[];
   private readonly perSample: number;
+  private disposed = false;
 
   constructor(
     readonly local: DifferentiableModel,
@@ -197,6 +198,7 @@ class PooledModel implements ParallelModel {
   }
 
   async valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad> {
+    if (this.disposed) throw new ConfigError(`${this.name}: expected a live model, got one that was disposed`);
     const n = this.checkInput(x);
     autoEnableFastGradients();
     if (n === 0) return this.local.valueAndGrad(x, loss);
@@ -249,8 +251,10 @@ class PooledModel implements ParallelModel {
     }
   }
 
+  /** Terminates the workers and frees the main thread's model; idempotent. A view from {@link withShardSize} frees nothing. */
   dispose(): void {
-    if (!this.owner) return;
+    if (!this.owner || this.disposed) return;
+    this.disposed = true;
     this.pool.dispose();
     this.local.dispose();
   }
