@@ -123,12 +123,92 @@ function backpropInputOperand(dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo)
 export function conv2dInputGrad(xShape: readonly number[], dy: tf.Tensor4D, filter: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(xShape, filter.shape, g, false);
-    const [kh, kw, ci, co] = filter.shape;
+    const [kh, kw, ci] = filter.shape;
+    const strided = info.strideHeight > 1 || info.strideWidth > 1;
+    if (strided && info.dilationHeight === 1 && info.dilationWidth === 1) {
+      return kh <= info.strideHeight && kw <= info.strideWidth ? conv2dInputGradDisjoint(dy, filter, info) : conv2dInputGradSubPixel(dy, filter, info);
+    }
     if (ci <= FEW_CHANNELS && kh * kw <= 49) return conv2dInputGradFewChannels(dy, filter, info, g.dilations);
     const [operand, padding] = backpropInputOperand(dy, info);
     const w = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(operand, w, 1, padding, 'NHWC', g.dilations);
   });
+}
+
+/**
+ * One axis of the sub-pixel decomposition of a strided transposed convolution (see
+ * {@link conv2dInputGradSubPixel}): for output phase `ρ` (input row `i = q·s + ρ`) and tap `t` of the stride-1
+ * convolution over `dy` (rows `q + t − A`), the filter row it uses (`K` for none), and the padding `A` (top) and
+ * `B` (bottom; negative amounts crop) of `dy`, the number of taps `T` and of output rows `Q = ⌈H/s⌉`.
+ *
+ * With `m = i + pt = Q'·s + r` (`r = (ρ + pt) mod s`, `Q' = q + e`, `e = ⌊(ρ + pt)/s⌋`):
+ * `dx[i] = Σ_j dy[q + e − j] · w[r + s·j]` over `j ≥ 0`, `r + s·j < K`; tap `t = A + e − j`.
+ */
+function subPixelAxis(k: number, s: number, pt: number, inSize: number, outSize: number): { taps: number[]; a: number; b: number; t: number; q: number } {
+  const phases = Array.from({ length: s }, (_, rho) => {
+    const r = (rho + pt) % s;
+    return { r, e: Math.floor((rho + pt) / s), j: Math.max(0, Math.ceil((k - r) / s)) };
+  });
+  const a = Math.max(...phases.map((p) => p.j - 1 - p.e));
+  const t = Math.max(1, Math.max(...phases.map((p) => a + p.e)) + 1);
+  const q = Math.ceil(inSize / s);
+  const taps = new Array<number>(t * s).fill(k);
+  phases.forEach(({ r, e, j: count }, rho) => {
+    for (let j = 0; j < count; j++) {
+      const tap = a + e - j;
+      if (tap >= 0 && tap < t) taps[tap * s + rho] = r + s * j;
+    }
+  });
+  return { taps, a, b: q + t - 1 - outSize - a, t, q };
+}
+
+/**
+ * Input gradient of a strided Conv2D (dilation 1) without multiplying inserted zeros (the sub-pixel form of a
+ * transposed convolution): the `sh·sw` output phases `dx[q·sh + ρh, q'·sw + ρw]` are each a stride-1 convolution
+ * of `dy` with a sub-filter of `w` (every `s`-th tap), computed together as one convolution with
+ * `sh·sw·CI` output channels, then interleaved by a reshape/transpose and cropped to `[H, W]`. For a 3×3/2
+ * convolution that is `16/36` of the multiply-adds of the upsampled form, and it needs no `Pad` of `dy`.
+ */
+function conv2dInputGradSubPixel(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [kh, kw, ci, co] = filter.shape;
+  const [n] = dy.shape;
+  const { strideHeight: sh, strideWidth: sw, padInfo, inHeight: h, inWidth: w } = info;
+  const rows = subPixelAxis(kh, sh, padInfo.top, h, info.outHeight);
+  const cols = subPixelAxis(kw, sw, padInfo.left, w, info.outWidth);
+  // The combined filter [T_h, T_w, CO, sh·sw·CI]: row/column K of the zero-padded filter is zero.
+  const wp = tf.pad(filter, [[0, 1], [0, 1], [0, 0], [0, 0]]);
+  const g = tf.gather(tf.gather(wp, tf.tensor1d(rows.taps, 'int32'), 0), tf.tensor1d(cols.taps, 'int32'), 1);
+  const f = tf.reshape(tf.transpose(tf.reshape(g, [rows.t, sh, cols.t, sw, ci, co]), [0, 2, 5, 1, 3, 4]), [rows.t, cols.t, co, sh * sw * ci]) as tf.Tensor4D;
+  const [operand, padding] = cropNegative(dy, rows.a, rows.b, cols.a, cols.b);
+  const out = tf.conv2d(operand, f, 1, padding);
+  // [N, Q, Q', sh, sw, CI] → [N, Q, sh, Q', sw, CI]: swap two middle axes of a [N·Q, Q', sh, sw·CI] view.
+  const full = sh === 1 ? out : tf.transpose(tf.reshape(out, [n * rows.q, cols.q, sh, sw * ci]), [0, 2, 1, 3]);
+  const dx = tf.reshape(full, [n, rows.q * sh, cols.q * sw, ci]) as tf.Tensor4D;
+  return cropSpatial(dx, 0, h, 0, w);
+}
+
+/**
+ * Input gradient of a Conv2D whose windows do not overlap (`K ≤ s` on both axes, dilation 1: each input pixel
+ * meets at most one tap), as col2im without sums: `P = dy · W` (a matmul, `W = w` viewed as
+ * `[CO, KH·KW·CI]`) gives every contribution `dx[o·s − pt + k] = P[o, k]`; the taps are laid out in their
+ * `s × s` blocks (a transpose of two middle axes, and a pad when `K < s`), then the blocks are shifted by the
+ * padding and cropped or zero-filled to `[H, W]`. A 1×1/2 convolution's input gradient thus costs a matmul at
+ * the output's resolution instead of a convolution at the input's.
+ */
+function conv2dInputGradDisjoint(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [kh, kw, ci, co] = filter.shape;
+  const [n, oh, ow] = dy.shape;
+  const { strideHeight: sh, strideWidth: sw, padInfo, inHeight: h, inWidth: w } = info;
+  const wm = tf.reshape(tf.transpose(filter, [3, 0, 1, 2]), [co, kh * kw * ci]);
+  const p = tf.matMul(tf.reshape(dy, [n * oh * ow, co]), wm);
+  // [N·OH, OW, KH, KW·CI] → [N·OH, KH, OW, KW·CI], then each tap block padded to s × s.
+  const blocks = kh === 1 ? p : tf.transpose(tf.reshape(p, [n * oh, ow, kh, kw * ci]), [0, 2, 1, 3]);
+  const b6 = tf.reshape(blocks, [n, oh, kh, ow, kw, ci]);
+  const full = kh === sh && kw === sw ? b6 : tf.pad(b6, [[0, 0], [0, 0], [0, sh - kh], [0, 0], [0, sw - kw], [0, 0]]);
+  const z = tf.reshape(full, [n, oh * sh, ow * sw, ci]) as tf.Tensor4D;
+  // dx[i] = z[i + pt]: crop pt rows at the top, then crop or zero-fill the bottom to H rows.
+  const [cropped, fill] = cropNegative(z, -padInfo.top, h + padInfo.top - oh * sh, -padInfo.left, w + padInfo.left - ow * sw);
+  return fill.some(([a, b]) => a > 0 || b > 0) ? tf.pad(cropped, fill) : cropped;
 }
 
 /**

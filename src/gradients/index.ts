@@ -132,6 +132,8 @@ interface State {
   readonly originals: Map<string, tf.GradConfig>;
   /** kernel → gradient name (`x`, `filter`, `a`, `b`) → backends where the override computes it. */
   readonly active: Map<string, ReadonlyMap<string, ReadonlySet<string>>>;
+  /** Whether the wasm backend's clones share buffers (see {@link shareWasmClones}). */
+  readonly wasmShared: boolean;
 }
 
 let state: State | undefined;
@@ -142,6 +144,9 @@ function convGeometry(attrs: tf.NamedAttrMap): ConvGeometry {
   const a = attrs as unknown as { strides: number | [number, number]; dilations?: number | [number, number]; pad: PadAttr; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
   return { strides: pair(a.strides), dilations: pair(a.dilations), pad: a.pad, dimRoundingMode: a.dimRoundingMode ?? undefined };
 }
+
+/** The float32 right after 6 (6 + 2⁻²¹). */
+const RELU6_CAP = 6 + 2 ** -21;
 
 const IMPLS: Record<FastGradientKernel, Impl> = {
   Conv2D: (dy, saved, attrs) => {
@@ -195,10 +200,12 @@ const IMPLS: Record<FastGradientKernel, Impl> = {
     const [x] = saved as [tf.Tensor];
     return { x: () => tf.mul(dy, tf.step(x)) };
   },
-  // d relu6(x)/dx = 1 for 0 < x ≤ 6, else 0 = step(x) − step(x − 6).
+  // d relu6(x)/dx = 1 for 0 < x ≤ 6, else 0 = step(x · (c − x)) with c the float32 after 6: in float32,
+  // c − x > 0 exactly when x ≤ 6, and the product of a positive x and c − x never underflows to 0 (it is at
+  // least min(6x, 6·(c − 6)) > 0). Four elementwise ops instead of five for step(x) − step(x − 6).
   Relu6: (dy, saved) => {
     const [x] = saved as [tf.Tensor];
-    return { x: () => tf.tidy(() => tf.mul(dy, tf.sub(tf.step(x), tf.step(tf.sub(x, 6))))) };
+    return { x: () => tf.tidy(() => tf.mul(dy, tf.step(tf.mul(x, tf.sub(RELU6_CAP, x))))) };
   },
   // d leakyRelu(x)/dx = 1 for x > 0, else alpha = step(x, alpha).
   LeakyRelu: (dy, saved, attrs) => {
@@ -212,6 +219,42 @@ const IMPLS: Record<FastGradientKernel, Impl> = {
     return { x: () => tf.tidy(() => tf.mul(dy, tf.add(tf.minimum(y, 0), 1))) };
   },
 };
+
+/** tfjs-backend-wasm's own `Identity` kernel while {@link shareWasmClones} has replaced it. */
+let wasmIdentity: tf.KernelConfig | undefined;
+
+/**
+ * Makes the wasm backend's `Identity` kernel share its input's buffer (reference-counted, as tfjs's cpu backend
+ * does) instead of copying it. tfjs clones every tensor a gradient saves for the backward pass (`Identity`), and
+ * on wasm each clone is a full copy: about 0.7 ms per 100×26×26×16 activation, several per layer. Tensors are
+ * immutable in tfjs (wasm kernels write to new outputs only; `Reshape` already shares buffers there), so sharing
+ * changes no value. Does nothing when the wasm backend's kernels are not registered (yet).
+ */
+function shareWasmClones(): void {
+  if (wasmIdentity !== undefined) return;
+  const original = tf.getKernel('Identity', 'wasm');
+  if (original === undefined) return;
+  wasmIdentity = original;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    kernelName: 'Identity',
+    backendName: 'wasm',
+    kernelFunc: (args) => {
+      const x = args.inputs['x'] as tf.TensorInfo;
+      if (x.dtype === 'string') return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
+/** Puts tfjs-backend-wasm's own `Identity` kernel back. */
+function restoreWasmClones(): void {
+  if (wasmIdentity === undefined) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel(wasmIdentity);
+  wasmIdentity = undefined;
+}
 
 function envDisabled(): boolean {
   const v = typeof process === 'undefined' ? undefined : process.env[FAST_GRADIENTS_ENV];
@@ -294,6 +337,8 @@ export function enableFastGradients(options: FastGradientOptions = {}): void {
       gradFunc: (dy, saved, attrs) => {
         const here = state?.active.get(kernel);
         const backend = tf.getBackend();
+        // The wasm backend may have been loaded after enableFastGradients: share clones from the next step on.
+        if (backend === 'wasm' && state?.wasmShared === true) shareWasmClones();
         const mine = here !== undefined && !Array.isArray(dy) && [...here.values()].some((s) => s.has(backend)) ? impl(dy, saved, attrs) : undefined;
         if (mine === undefined) return original.gradFunc(dy, saved, attrs);
         // Per gradient: the override where it is active, else tfjs's own; where tfjs's own cannot be built
@@ -322,7 +367,9 @@ export function enableFastGradients(options: FastGradientOptions = {}): void {
     if (original.saveAllInputs !== undefined) config.saveAllInputs = original.saveAllInputs;
     tf.registerGradient(config);
   }
-  state = { originals, active };
+  const wasmShared = active.size > 0 && backends.includes('wasm');
+  if (wasmShared) shareWasmClones();
+  state = { originals, active, wasmShared };
 }
 
 /**
@@ -339,6 +386,7 @@ export function disableFastGradients(): void {
   chosen = true;
   if (state === undefined) return;
   for (const original of state.originals.values()) tf.registerGradient(original);
+  restoreWasmClones();
   state = undefined;
 }
 

@@ -7,6 +7,7 @@
  */
 import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
+import { conv2dInputGrad, depthwiseInputGrad, maxPoolInputGradTiled } from '../../gradients/formulas.js';
 import { deviceValue, gatherAxis, hostValue, nhwcValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
 
 const dev = (n: OpNode, v: Value): tf.Tensor => {
@@ -70,55 +71,31 @@ function padArg(x: tf.Tensor4D, p: Pads2): [tf.Tensor4D, number | 'valid'] {
   return [tf.pad(x, [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]]), 'valid'];
 }
 
-/**
- * The upstream gradient of a convolution prepared for a stride-1 convolution with the flipped kernel that gives
- * the input-gradient: `s - 1` zeros after every element (one pad of a 6-D view and a reshape), then, on each
- * axis, `k - 1 - padBefore` zeros before and `H + padBefore - Ho * s` after (negative amounts crop). Returns the
- * tensor and the padding to give the convolution.
- */
-function gradInput(dy: tf.Tensor4D, strides: readonly [number, number], kh: number, kw: number, H: number, W: number, p: Pads2): [tf.Tensor4D, number | 'valid'] {
-  const [N, Ho, Wo, C] = dy.shape;
-  const [sh, sw] = strides;
-  let y: tf.Tensor4D = dy;
-  if (sh > 1 || sw > 1) {
-    const spread = tf.pad(tf.reshape(dy, [N, Ho, 1, Wo, 1, C]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
-    y = tf.reshape(spread, [N, Ho * sh, Wo * sw, C]);
-  }
-  const pads = [kh - 1 - p[0], H + p[0] - Ho * sh, kw - 1 - p[2], W + p[2] - Wo * sw] as const;
-  if (pads.some((v) => v < 0)) {
-    const crop = pads.map((v) => Math.max(0, -v));
-    y = tf.slice(y, [0, crop[0]!, crop[2]!, 0], [N, y.shape[1] - crop[0]! - crop[1]!, y.shape[2] - crop[2]! - crop[3]!, C]);
-  }
-  return padArg(y, pads.map((v) => Math.max(0, v)) as unknown as Pads2);
-}
+/** The forward padding `p` as the explicit padding of a tfjs convolution or pool. */
+const explicitPads = (p: Pads2): tf.backend_util.ExplicitPadding => [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
 
 /**
- * Convolution (NHWC, no dilation, padding `p`) whose input-gradient is a forward convolution of the stride-spread,
- * padded upstream gradient with the spatially flipped, in/out-swapped kernel. Same values as tfjs'
- * Conv2DBackpropInput, and much faster on the wasm backend, whose forward convolution is the optimised one.
+ * Convolution (NHWC, no dilation, padding `p`) whose input-gradient is robustest's forward-kernel formula
+ * (`conv2dInputGrad` in src/gradients/formulas.ts: a forward convolution with the flipped filter, in sub-pixel
+ * form for strides). Same values as tfjs' Conv2DBackpropInput, and much faster on the wasm backend.
  */
 function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xin = args[0] as tf.Tensor4D;
+    // Saved, not closed over: the model's tidy disposes the (per-step) filter before the backward pass.
     (args[1] as tf.GradSaveFunc)([filter]);
     const [xp, pad] = padArg(xin, p);
     const value = tf.conv2d(xp, filter, strides, pad);
-    const [, H, W] = xin.shape;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-      const filt = saved[0] as tf.Tensor4D;
-      const [kh, kw] = filt.shape;
-      const flipped = tf.transpose(tf.reverse(filt, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-      const [g, gpad] = gradInput(dy as tf.Tensor4D, strides, kh, kw, H, W, p);
-      return tf.conv2d(g, flipped, 1, gpad);
-    };
+    const xShape = xin.shape;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => conv2dInputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
     return { value, gradFunc };
   });
   return f(x) as tf.Tensor4D;
 }
 
 /**
- * Depthwise convolution with the same forward-convolution input-gradient. tfjs' own gradient uses
- * DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
+ * Depthwise convolution with robustest's forward-kernel input-gradient (`depthwiseInputGrad`). tfjs' own gradient
+ * uses DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
  */
 function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -126,16 +103,8 @@ function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number
     (args[1] as tf.GradSaveFunc)([filter]);
     const [xp, pad] = padArg(xin, p);
     const value = tf.depthwiseConv2d(xp, filter, strides, pad);
-    const [, H, W] = xin.shape;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => {
-      const filt = saved[0] as tf.Tensor4D;
-      const [kh, kw, C, M] = filt.shape;
-      const flipped = tf.reshape(tf.reverse(filt, [0, 1]), [kh, kw, C * M, 1]) as tf.Tensor4D;
-      const [gi, gpad] = gradInput(dy as tf.Tensor4D, strides, kh, kw, H, W, p);
-      const g = tf.depthwiseConv2d(gi, flipped, 1, gpad);
-      if (M === 1) return g;
-      return tf.sum(tf.reshape(g, [g.shape[0], H, W, C, M]), 4);
-    };
+    const xShape = xin.shape;
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => depthwiseInputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
     return { value, gradFunc };
   });
   return f(x) as tf.Tensor4D;
@@ -402,6 +371,18 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
     const p = tiled ? tf.slice(t, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : tf.gather(tf.gather(t, rows, 1), cols, 2);
     return tf.reshape(tf.transpose(tf.reshape(p, [N, Ho, kh, Wo, kw, C]), [0, 1, 3, 5, 2, 4]), [N, Ho, Wo, C, kh * kw]);
   };
+  // Tiling windows whose pool covers the output exactly: robustest's tiled max-pool gradient (formulas.ts), which
+  // routes dy to the first maximum in row-major order too, from elementwise ops (no 6-D transpose).
+  if (tiled && Math.floor(H / kh) === Ho && Math.floor(W / kw) === Wo) {
+    const ft = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const xi = args[0] as tf.Tensor4D;
+      const value = tf.maxPool(xi, k, s, 'valid');
+      (args[1] as tf.GradSaveFunc)([xi, value]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => maxPoolInputGradTiled(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, k, 'valid');
+      return { value, gradFunc };
+    });
+    return ft(x) as tf.Tensor4D;
+  }
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor4D;
     (args[1] as tf.GradSaveFunc)([xi]);
