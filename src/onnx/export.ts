@@ -30,6 +30,10 @@ export interface ExportedModel {
   readonly inputName: string;
   /** Name of the graph output: float32 `[N, numClasses]` logits (a final softmax is left out). */
   readonly outputName: string;
+  /** Shape of one input without the batch dimension, in the tfjs layout (e.g. `[28, 28, 1]`, NHWC). */
+  readonly inputShape: readonly number[];
+  /** Width of the logits. */
+  readonly numClasses: number;
   /** Things the export changed or left out that a report should show (a final softmax dropped, ...). */
   readonly warnings: string[];
 }
@@ -70,7 +74,7 @@ class GraphBuilder {
   readonly initializers: TensorSpec[] = [];
   private readonly used = new Set<string>([INPUT_NAME, OUTPUT_NAME]);
   private readonly scalars = new Map<number, string>();
-  private readonly weightNames = new Map<string, string>();
+  private readonly cache = new Map<string, readonly string[]>();
 
   /** A name not used yet, derived from `base`. */
   uniq(base: string): string {
@@ -94,14 +98,19 @@ class GraphBuilder {
     return name;
   }
 
-  /** An initializer computed once per key (a layer's weight applied several times is stored once). */
-  cached(key: string, make: () => string): string {
-    let name = this.weightNames.get(key);
-    if (name === undefined) {
-      name = make();
-      this.weightNames.set(key, name);
+  /** Initializers made once per key (a layer applied several times stores its weights once). */
+  cachedMany<T extends readonly string[]>(key: string, make: () => T): T {
+    let names = this.cache.get(key);
+    if (names === undefined) {
+      names = make();
+      this.cache.set(key, names);
     }
-    return name;
+    return names as T;
+  }
+
+  /** One initializer made once per key. */
+  cached(key: string, make: () => string): string {
+    return this.cachedMany(key, () => [make()] as const)[0];
   }
 
   /** A float32 scalar initializer, shared between its uses. */
@@ -158,7 +167,6 @@ interface Ctx {
   readonly outShapes: readonly Shape[];
   /** `Class 'name'`, for messages. */
   readonly where: string;
-  readonly opset: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -218,7 +226,8 @@ function weight(ctx: Ctx, key: string, rank: number): Weight {
   }
   const t = w.read();
   if (t.rank !== rank) throw new ConfigError(`${ctx.where}: expected weight '${key}' of rank ${rank}, got shape [${t.shape.join(', ')}]`);
-  return { dims: t.shape, data: t.dataSync() as ArrayLike<number> as Float32Array };
+  // dataSync of a variable copies nothing and creates no tensor; the values are only read.
+  return { dims: t.shape, data: t.dataSync<'float32'>() };
 }
 
 function weightKey(ctx: Ctx, what: string): string {
@@ -524,7 +533,7 @@ function batchNorm(ctx: Ctx): Val {
   const beta = ctx.cfg['center'] === false ? undefined : weight(ctx, 'beta', 1);
   const { x: xin, layout } = rank === 4 ? preferred(x) : { x: ctx.g.native(x), layout: 'nhwc' as const };
   const dims = paramDims(rank, axis, n, layout);
-  const names = ctx.g.cached(weightKey(ctx, `bn/${layout}`), () => {
+  const [scaleName, shiftName] = ctx.g.cachedMany(weightKey(ctx, `bn/${layout}`), () => {
     const scale = new Float32Array(n);
     const shift = new Float32Array(n);
     for (let i = 0; i < n; i++) {
@@ -533,10 +542,10 @@ function batchNorm(ctx: Ctx): Val {
       scale[i] = s;
       shift[i] = (beta ? beta.data[i]! : 0) - mean.data[i]! * s;
     }
-    return `${ctx.g.init(`${ctx.layer.name}/scale`, dims, scale)}\n${ctx.g.init(`${ctx.layer.name}/shift`, dims, shift)}`;
-  }).split('\n') as [string, string];
-  const m = ctx.g.op('Mul', [xin, names[0]], `${ctx.layer.name}/mul`);
-  return mk(outShape(ctx), layout, ctx.g.op('Add', [m, names[1]], `${ctx.layer.name}/add`));
+    return [ctx.g.init(`${ctx.layer.name}/scale`, dims, scale), ctx.g.init(`${ctx.layer.name}/shift`, dims, shift)] as const;
+  });
+  const m = ctx.g.op('Mul', [xin, scaleName], `${ctx.layer.name}/mul`);
+  return mk(outShape(ctx), layout, ctx.g.op('Add', [m, shiftName], `${ctx.layer.name}/add`));
 }
 
 function prelu(ctx: Ctx): Val {
@@ -727,10 +736,8 @@ function isContainer(layer: Layer): layer is Layer & Container {
 
 class Exporter {
   readonly g = new GraphBuilder();
-  /** Config overrides by layer id (a final softmax activation replaced by linear). */
-  readonly overrides = new Map<number, Cfg>();
-
-  constructor(readonly opset: number) {}
+  /** Config overrides by `layerId:nodeIndex` (the final application of a layer with a softmax activation). */
+  readonly overrides = new Map<string, Cfg>();
 
   /** The value of `t`, converting the layers it depends on first (each once per scope). */
   value(t: SymbolicTensor, memo: Map<number, Val>): Val {
@@ -759,8 +766,8 @@ class Exporter {
       if (!convert) {
         throw new UnsupportedError(`${where}: expected a layer class the ONNX exporter supports (see listExportableLayers()), got ${cls}`);
       }
-      const cfg = { ...(layer.getConfig() as Cfg), ...(this.overrides.get(layer.id) ?? {}) };
-      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset })];
+      const cfg = { ...(layer.getConfig() as Cfg), ...(this.overrides.get(`${layer.id}:${t.nodeIndex}`) ?? {}) };
+      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where })];
     }
     if (outs.length !== node.outputTensors.length) {
       throw new UnsupportedError(`${where}: expected ${outs.length} output(s), got ${node.outputTensors.length}`);
@@ -798,7 +805,14 @@ function irVersionFor(opset: number): number {
  *
  * @param model - the model; read only, never modified or disposed.
  * @param options - `opset` (default `17`, 13 to 22), `name` of the graph (default: the model's name).
- * @returns the `.onnx` bytes, the names of the graph input (`input`) and output (`logits`), and warnings.
+ * The graph uses these ONNX operators (for engines that differentiate it): Transpose, Conv (grouped for depthwise),
+ * MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Max, Min, Relu, Clip,
+ * LeakyRelu, PRelu, Elu, Selu, ThresholdedRelu, Sigmoid, HardSigmoid, Softplus, Softsign, Tanh, Erf, Softmax,
+ * LogSoftmax, Flatten, Reshape, Concat, Pad, Slice, Resize and Identity; weights are float32 initializers, shapes
+ * and pads int64 initializers.
+ *
+ * @returns the `.onnx` bytes, the names of the graph input (`input`) and output (`logits`), the input shape
+ *   (without batch) and class count, and warnings.
  * @throws {@link UnsupportedError} naming the class and name of a layer (or activation, padding mode, data format)
  *   the exporter cannot convert.
  * @throws {@link ConfigError} for a model with several inputs or outputs, an invalid opset, or a layer config or
@@ -823,7 +837,7 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
   if (input.shape.slice(1).some((d) => typeof d !== 'number')) {
     throw new ConfigError(`${name}: expected an input of shape [N, ...] with static dimensions, got [${fmtShape(input.shape)}]`);
   }
-  const ex = new Exporter(opset);
+  const ex = new Exporter();
   const g = ex.g;
   const warnings: string[] = [];
   const memo = new Map<number, Val>([[input.id, { shape: input.shape, nhwc: INPUT_NAME }]]);
@@ -841,7 +855,7 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
         warnings.push(`${name}: the last layer '${last.name}' is a softmax; the exported graph outputs its input (the pre-softmax logits)`);
       }
     } else if (cfg['activation'] === 'softmax') {
-      ex.overrides.set(last.id, { activation: 'linear' });
+      ex.overrides.set(`${last.id}:${out.nodeIndex}`, { activation: 'linear' });
       warnings.push(`${name}: the last layer '${last.name}' has a softmax activation; the exported graph outputs the pre-softmax logits`);
     }
   }
@@ -849,6 +863,9 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
   let y = g.native(result);
   if (result.shape.length > 2) y = g.op('Flatten', [y], 'logits/flatten', { axis: { kind: 'int', value: 1 } });
   const numClasses = result.shape.slice(1).reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);
+  if (numClasses === null) {
+    throw new ConfigError(`${name}: expected an output of static shape [N, numClasses], got [${fmtShape(result.shape)}]`);
+  }
   // Name the output: rename the producing node's output, or add an Identity when the output is the input.
   const producer = g.nodes.find((n) => n.outputs.includes(y));
   if (producer) {
@@ -868,8 +885,8 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
       nodes: g.nodes,
       initializers: g.initializers,
       inputs: [{ name: INPUT_NAME, dtype: 'float32', dims: ['N', ...(input.shape.slice(1) as number[])] }],
-      outputs: [{ name: OUTPUT_NAME, dtype: 'float32', dims: ['N', numClasses ?? null] }],
+      outputs: [{ name: OUTPUT_NAME, dtype: 'float32', dims: ['N', numClasses] }],
     },
   });
-  return { bytes, inputName: INPUT_NAME, outputName: OUTPUT_NAME, warnings };
+  return { bytes, inputName: INPUT_NAME, outputName: OUTPUT_NAME, inputShape: input.shape.slice(1) as number[], numClasses, warnings };
 }

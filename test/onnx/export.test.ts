@@ -162,6 +162,8 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     expect(ops).toEqual(['Transpose', 'Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'MaxPool', 'Transpose', 'Flatten', 'Gemm', 'Relu', 'Gemm']);
     expect(g.inputs[0]!.dims).toEqual(['N', 28, 28, 1]);
     expect(g.outputs[0]!.dims).toEqual(['N', 10]);
+    const e = exportLayersModel(net);
+    expect([e.inputShape, e.numClasses]).toEqual([[28, 28, 1], 10]);
   });
 
   it('a Sequential CNN: strided/dilated/same convs, depthwise, separable, BN, pools (same/valid), padding, cropping, upsampling', async () => {
@@ -238,11 +240,13 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     expect(d.warnings).toEqual([]);
   });
 
-  it('bilinear UpSampling2D and keepDims-free global pools on a batch of one', async () => {
+  it('bilinear UpSampling2D, BatchNormalization and an activation on NHWC values, a batch of one', async () => {
     const L = tfl.layers;
     const m = keep(tfl.sequential({
       layers: [
-        L.upSampling2d({ inputShape: [3, 4, 2], size: [3, 2], interpolation: 'bilinear' }),
+        L.batchNormalization({ inputShape: [3, 4, 2] }), // on the NHWC input: per-channel parameters of shape [C]
+        L.activation({ activation: 'softplus' }),
+        L.upSampling2d({ size: [3, 2], interpolation: 'bilinear' }),
         L.conv2d({ filters: 3, kernelSize: 2 }),
         L.globalAveragePooling2d({}),
         L.dense({ units: 3 }),
@@ -261,8 +265,28 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('exports a flat (non-image) MLP', async () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({ layers: [L.dense({ inputShape: [7], units: 5, activation: 'relu' }), L.batchNormalization(), L.dense({ units: 2 })] }), 606);
+    const m = keep(tfl.sequential({ layers: [L.dense({ inputShape: [7], units: 5, activation: 'relu' }), L.batchNormalization(), L.prelu(), L.dense({ units: 2 })] }), 606);
     await check('mlp', m, [4, 7]);
+  });
+
+  it('a layer and a nested model applied twice: weights stored once, values equal', async () => {
+    const L = tfl.layers;
+    const inp = tfl.input({ shape: [6, 6, 1] });
+    const conv = L.conv2d({ filters: 2, kernelSize: 3, padding: 'same', activation: 'relu' });
+    const block = tfl.sequential({ layers: [L.depthwiseConv2d({ inputShape: [6, 6, 2], kernelSize: 3, padding: 'same' }), L.batchNormalization()] });
+    const a = conv.apply(inp) as tfl.SymbolicTensor;
+    const b = conv.apply(L.multiply().apply([inp, inp]) as tfl.SymbolicTensor) as tfl.SymbolicTensor;
+    const a2 = block.apply(a) as tfl.SymbolicTensor;
+    const b2 = block.apply(b) as tfl.SymbolicTensor;
+    const sum = L.add().apply([a2, b2]) as tfl.SymbolicTensor;
+    const out = L.dense({ units: 3, activation: 'softmax' }).apply(L.flatten().apply(sum)) as tfl.SymbolicTensor;
+    const m = keep(tfl.model({ inputs: inp, outputs: out }), 909);
+    const d = await check('shared', m, [3, 6, 6, 1]);
+    expect(d.warnings.join('\n')).toMatch(/softmax activation/);
+    const inits = decodeModel(exportLayersModel(m).bytes, 'export').graph.initializers;
+    const names = [...inits.keys()];
+    expect(names.filter((n) => n.includes('kernel')).length).toBe(3); // conv, depthwise, dense
+    expect(names.filter((n) => n.endsWith('/scale')).length).toBe(1);
   });
 
   it('throws UnsupportedError naming the class and name of an unsupported layer', () => {
@@ -275,7 +299,7 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     expectThrows(() => exportLayersModel(fn), UnsupportedError, /Conv2DTranspose 'deconv'/);
   });
 
-  it('rejects an invalid opset, several inputs, an unsupported activation and channels-first layers', () => {
+  it('rejects an invalid opset, several inputs and channels-first layers', () => {
     const L = tfl.layers;
     const m = keep(tfl.sequential({ layers: [L.dense({ inputShape: [3], units: 2 })] }), 808);
     expectThrows(() => exportLayersModel(m, { opset: 11 }), ConfigError, /opset from 13 to 22/);
