@@ -167,6 +167,8 @@ interface Ctx {
   readonly outShapes: readonly Shape[];
   /** `Class 'name'`, for messages. */
   readonly where: string;
+  /** Opset being written. */
+  readonly opset: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -548,6 +550,48 @@ function batchNorm(ctx: Ctx): Val {
   return mk(outShape(ctx), layout, ctx.g.op('Add', [m, shiftName], `${ctx.layer.name}/add`));
 }
 
+/** ReduceMean over `axes` keeping them (axes are an attribute before opset 18, an input from 18). */
+function reduceMean(ctx: Ctx, x: string, axes: readonly number[], base: string): string {
+  const keep: AttrSpec = { kind: 'int', value: 1 };
+  if (ctx.opset < 18) return ctx.g.op('ReduceMean', [x], base, { axes: { kind: 'ints', value: axes }, keepdims: keep });
+  return ctx.g.op('ReduceMean', [x, ctx.g.ints(`${base}/axes`, axes)], base, { keepdims: keep });
+}
+
+function layerNorm(ctx: Ctx): Val {
+  const x = one(ctx);
+  const rank = x.shape.length;
+  const a = ctx.cfg['axis'];
+  const list = typeof a === 'number' ? [a] : Array.isArray(a) && a.every((d) => typeof d === 'number') ? (a as number[]) : undefined;
+  const axes = list?.map((d) => (d < 0 ? d + rank : d));
+  if (!axes || axes.length === 0 || axes.some((d) => !Number.isInteger(d) || d < 1 || d >= rank) || new Set(axes).size !== axes.length) {
+    throw new UnsupportedError(`${ctx.where}: expected distinct normalised axes in 1..${rank - 1}, got ${describe(a)}`);
+  }
+  const sorted = [...axes].sort((p, q) => p - q);
+  // One axis of a rank-4 value: stay in its layout; several: tfjs order (the parameters are laid out in it).
+  const { x: xin, layout } = rank === 4 && sorted.length === 1 ? preferred(x) : { x: ctx.g.native(x), layout: 'nhwc' as const };
+  const onnxAxes = sorted.map((d) => (layout === 'nchw' ? NHWC_TO_NCHW_AXIS[d as 1 | 2 | 3] : d));
+  const eps = cfgNum(ctx, 'epsilon', 1e-3);
+  const n = ctx.layer.name;
+  const mean = reduceMean(ctx, xin, onnxAxes, `${n}/mean`);
+  const d = ctx.g.op('Sub', [xin, mean], `${n}/centered`);
+  const sq = ctx.g.op('Mul', [d, d], `${n}/square`);
+  const variance = reduceMean(ctx, sq, onnxAxes, `${n}/variance`);
+  const std = ctx.g.op('Sqrt', [ctx.g.op('Add', [variance, ctx.g.scalar(eps)], `${n}/var_eps`)], `${n}/std`);
+  let y = ctx.g.op('Div', [d, std], `${n}/normalized`);
+  // Parameters broadcast as [1, .., size at each normalised axis, ..] without the batch dimension.
+  const dims = (layout === 'nchw' ? [1, 2, 3] : Array.from({ length: rank - 1 }, (_, i) => i + 1)).map((i) => {
+    const tfAxis = layout === 'nchw' ? [0, 3, 1, 2][i]! : i;
+    return sorted.includes(tfAxis) ? staticDim(ctx, x.shape, tfAxis) : 1;
+  });
+  for (const [key, op] of [['gamma', 'Mul'], ['beta', 'Add']] as const) {
+    if (ctx.cfg[key === 'gamma' ? 'scale' : 'center'] === false) continue;
+    const w = weight(ctx, key, sorted.length);
+    const name = ctx.g.cached(weightKey(ctx, `${key}/${layout}`), () => ctx.g.init(`${n}/${key}`, dims, w.data));
+    y = ctx.g.op(op, [y, name], `${n}/${op.toLowerCase()}`);
+  }
+  return mk(outShape(ctx), layout, y);
+}
+
 function prelu(ctx: Ctx): Val {
   const x = one(ctx);
   const w = ctx.layer.weights.find((v) => /(^|\/)alpha(_\d+)?$/.test(v.originalName));
@@ -688,6 +732,7 @@ const CONVERTERS: Readonly<Record<string, (ctx: Ctx) => Val>> = {
   Reshape: reshape,
   Permute: permute,
   BatchNormalization: batchNorm,
+  LayerNormalization: layerNorm,
   Activation: (ctx) => layerActivation(ctx, one(ctx)),
   ReLU: reluLayer,
   LeakyReLU: (ctx) => elementwise(ctx, 'LeakyRelu', { alpha: { kind: 'float', value: cfgNum(ctx, 'alpha', 0.3) } }),
@@ -739,6 +784,8 @@ class Exporter {
   /** Config overrides by `layerId:nodeIndex` (the final application of a layer with a softmax activation). */
   readonly overrides = new Map<string, Cfg>();
 
+  constructor(readonly opset: number) {}
+
   /** The value of `t`, converting the layers it depends on first (each once per scope). */
   value(t: SymbolicTensor, memo: Map<number, Val>): Val {
     const known = memo.get(t.id);
@@ -767,7 +814,7 @@ class Exporter {
         throw new UnsupportedError(`${where}: expected a layer class the ONNX exporter supports (see listExportableLayers()), got ${cls}`);
       }
       const cfg = { ...(layer.getConfig() as Cfg), ...(this.overrides.get(`${layer.id}:${t.nodeIndex}`) ?? {}) };
-      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where })];
+      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset })];
     }
     if (outs.length !== node.outputTensors.length) {
       throw new UnsupportedError(`${where}: expected ${outs.length} output(s), got ${node.outputTensors.length}`);
@@ -798,7 +845,7 @@ function irVersionFor(opset: number): number {
  *
  * Supported layers: see {@link listExportableLayers} (Conv2D, DepthwiseConv2D, SeparableConv2D, Dense,
  * Max/AveragePooling2D, GlobalAverage/GlobalMaxPooling2D, Flatten, Reshape, Permute, BatchNormalization,
- * Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, PReLU, Softmax, Rescaling, Add, Multiply, Average,
+ * LayerNormalization, Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, PReLU, Softmax, Rescaling, Add, Multiply, Average,
  * Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, dropout and noise layers), channels-last
  * only; activations linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, softplus, softsign, tanh, swish, mish,
  * gelu, gelu_new, softmax, logSoftmax.
@@ -806,7 +853,7 @@ function irVersionFor(opset: number): number {
  * @param model - the model; read only, never modified or disposed.
  * @param options - `opset` (default `17`, 13 to 22), `name` of the graph (default: the model's name).
  * The graph uses these ONNX operators (for engines that differentiate it): Transpose, Conv (grouped for depthwise),
- * MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Max, Min, Relu, Clip,
+ * MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Max, Min, Sqrt, ReduceMean, Relu, Clip,
  * LeakyRelu, PRelu, Elu, Selu, ThresholdedRelu, Sigmoid, HardSigmoid, Softplus, Softsign, Tanh, Erf, Softmax,
  * LogSoftmax, Flatten, Reshape, Concat, Pad, Slice, Resize and Identity; weights are float32 initializers, shapes
  * and pads int64 initializers.
@@ -837,7 +884,7 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
   if (input.shape.slice(1).some((d) => typeof d !== 'number')) {
     throw new ConfigError(`${name}: expected an input of shape [N, ...] with static dimensions, got [${fmtShape(input.shape)}]`);
   }
-  const ex = new Exporter();
+  const ex = new Exporter(opset);
   const g = ex.g;
   const warnings: string[] = [];
   const memo = new Map<number, Val>([[input.id, { shape: input.shape, nhwc: INPUT_NAME }]]);

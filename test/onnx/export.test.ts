@@ -263,6 +263,24 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     await check(`opset-${opset}`, m, [2, 5, 5, 1], { opset });
   });
 
+  it.each([17, 18])('LayerNormalization on channels (NCHW), on [H, W, C] and on flat values, opset %i', async (opset) => {
+    const L = tfl.layers;
+    const m = keep(tfl.sequential({
+      layers: [
+        L.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 2 }),
+        L.layerNormalization({ epsilon: 0.01 }),
+        L.activation({ activation: 'relu' }),
+        L.layerNormalization({ axis: [-1, 1, 2] }),
+        L.conv2d({ filters: 2, kernelSize: 2, strides: 2 }),
+        L.flatten(),
+        L.dense({ units: 6 }),
+        L.layerNormalization({ center: false }),
+        L.dense({ units: 3 }),
+      ],
+    }), 1001);
+    await check(`layernorm-opset-${opset}`, m, [4, 5, 5, 2], { opset, lo: -1, hi: 1 });
+  });
+
   it('exports a flat (non-image) MLP', async () => {
     const L = tfl.layers;
     const m = keep(tfl.sequential({ layers: [L.dense({ inputShape: [7], units: 5, activation: 'relu' }), L.batchNormalization(), L.prelu(), L.dense({ units: 2 })] }), 606);
