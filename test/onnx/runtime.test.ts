@@ -70,11 +70,16 @@ describe.skipIf(!haveSharedModels)(`onnxruntime fallback on the shared models ($
     black.dispose();
   });
 
-  it('loadOnnx imports a fully supported model as differentiable', async () => {
-    const m = await loadOnnx(join(sharedModels, 'mnist_cnn_trained.onnx'));
-    expect(m.kind).toBe('differentiable');
-    expect(m.engine).toBe('onnx-import');
-    m.dispose();
+  it('loadOnnx imports a fully supported model as differentiable, gradients by the engine asked for', async () => {
+    const file = join(sharedModels, 'mnist_cnn_trained.onnx');
+    const auto = await loadOnnx(file);
+    expect(auto.kind).toBe('differentiable');
+    expect(auto.engine).toBe('onnxruntime'); // onnxruntime-node is installed here
+    auto.dispose();
+    const viaTfjs = await loadOnnx(file, { engine: 'tfjs' });
+    expect(viaTfjs.engine).toBe('onnx-import');
+    viaTfjs.dispose();
+    await expect(loadOnnx(file, { engine: 'jax' as never })).rejects.toThrow(ConfigError);
   });
 });
 
