@@ -169,6 +169,8 @@ interface Ctx {
   readonly where: string;
   /** Opset being written. */
   readonly opset: number;
+  /** Adds a warning to the export's result. */
+  readonly warn: (message: string) => void;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -381,9 +383,9 @@ function bias(ctx: Ctx): string | undefined {
   });
 }
 
-function convAttrs(ctx: Ctx, x: Val, kernel: readonly [number, number], group: number): Record<string, AttrSpec> {
+function convAttrs(ctx: Ctx, x: Val, kernel: readonly [number, number], group: number, useDilation = true): Record<string, AttrSpec> {
   const strides = cfgPair(ctx, 'strides', [1, 1]);
-  const dilations = cfgPair(ctx, 'dilationRate', [1, 1]);
+  const dilations = useDilation ? cfgPair(ctx, 'dilationRate', [1, 1]) : ([1, 1] as [number, number]);
   const pads = tfPads(ctx, cfgStr(ctx, 'padding', 'valid'), x.shape, kernel, strides, dilations);
   return {
     kernel_shape: { kind: 'ints', value: kernel },
@@ -419,7 +421,12 @@ function depthwiseConv2d(ctx: Ctx, withPointwise: boolean): Val {
   });
   const b = bias(ctx);
   const kernel: [number, number] = [k.dims[0]!, k.dims[1]!];
-  const attrs = convAttrs(ctx, x, kernel, channels);
+  // tfjs-layers 4.x's DepthwiseConv2D ignores dilationRate (in call and in computeOutputShape); so does the export.
+  const dilated = cfgPair(ctx, 'dilationRate', [1, 1]).some((d) => d !== 1);
+  if (dilated && !withPointwise) {
+    ctx.warn(`${ctx.where}: dilationRate ${describe(ctx.cfg['dilationRate'])} is ignored, as tfjs-layers ignores it for DepthwiseConv2D`);
+  }
+  const attrs = convAttrs(ctx, x, kernel, channels, withPointwise);
   let y: string;
   if (!withPointwise) {
     y = ctx.g.op('Conv', [ctx.g.nchw(x, ctx.where), w, ...(b ? [b] : [])], `${ctx.layer.name}/depthwise`, attrs);
@@ -784,6 +791,9 @@ class Exporter {
   /** Config overrides by `layerId:nodeIndex` (the final application of a layer with a softmax activation). */
   readonly overrides = new Map<string, Cfg>();
 
+  /** Warnings of the layer converters. */
+  readonly warnings: string[] = [];
+
   constructor(readonly opset: number) {}
 
   /** The value of `t`, converting the layers it depends on first (each once per scope). */
@@ -814,7 +824,7 @@ class Exporter {
         throw new UnsupportedError(`${where}: expected a layer class the ONNX exporter supports (see listExportableLayers()), got ${cls}`);
       }
       const cfg = { ...(layer.getConfig() as Cfg), ...(this.overrides.get(`${layer.id}:${t.nodeIndex}`) ?? {}) };
-      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset })];
+      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset, warn: (m) => this.warnings.push(m) })];
     }
     if (outs.length !== node.outputTensors.length) {
       throw new UnsupportedError(`${where}: expected ${outs.length} output(s), got ${node.outputTensors.length}`);
@@ -907,6 +917,7 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
     }
   }
   const result = ex.value(out, memo);
+  warnings.push(...ex.warnings);
   let y = g.native(result);
   if (result.shape.length > 2) y = g.op('Flatten', [y], 'logits/flatten', { axis: { kind: 'int', value: 1 } });
   const numClasses = result.shape.slice(1).reduce<number | null>((a, d) => (a === null || d === null ? null : a * d), 1);

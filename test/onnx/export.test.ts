@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, UnsupportedError } from '../../src/errors.js';
@@ -73,7 +74,7 @@ interface Diffs {
 const report: string[] = [];
 
 /** Exports `model`, runs it with onnxruntime and with importOnnx, and compares to fromLayersModel's logits. */
-async function check(label: string, model: tfl.LayersModel, shape: number[], opts: { seed?: number; lo?: number; hi?: number; opset?: number } = {}): Promise<Diffs> {
+async function check(label: string, model: tfl.LayersModel, shape: number[], opts: { seed?: number; lo?: number; hi?: number; opset?: number; quiet?: boolean } = {}): Promise<Diffs> {
   const data = seededValues(shape.reduce((a, b) => a * b, 1), opts.seed ?? 7, opts.lo ?? 0, opts.hi ?? 1);
   const x = tf.tensor(data, shape);
   const ref = await fromLayersModel(model, { bounds: [opts.lo ?? 0, opts.hi ?? 1] });
@@ -89,7 +90,8 @@ async function check(label: string, model: tfl.LayersModel, shape: number[], opt
     const col = Array.from({ length: shape[0]! }, (_, i) => wantData[i * k + j]!);
     return Math.max(...col) - Math.min(...col);
   }));
-  if (shape[0]! > 1) expect(spread).toBeGreaterThan(1e-2 * maxErr(new Float32Array(wantData.length), wantData).scale);
+  // (Not in the geometry property: a dilated kernel can miss every pixel of a tiny image, leaving the bias.)
+  if (shape[0]! > 1 && !opts.quiet) expect(spread).toBeGreaterThan(1e-2 * maxErr(new Float32Array(wantData.length), wantData).scale);
   const out: Diffs = { importer: { abs: 0, rel: 0 }, warnings: exp.warnings };
 
   const imported = importOnnx(exp.bytes, { bounds: [opts.lo ?? 0, opts.hi ?? 1] });
@@ -109,7 +111,7 @@ async function check(label: string, model: tfl.LayersModel, shape: number[], opt
   }
   tf.dispose([x, want]);
   ref.dispose();
-  report.push(`${label} (max |logit| ${maxErr(new Float32Array(wantData.length), wantData).scale.toPrecision(3)}, spread ${spread.toPrecision(3)}): importer max abs ${out.importer.abs.toExponential(2)} rel ${out.importer.rel.toExponential(2)}` +
+  if (!opts.quiet) report.push(`${label} (max |logit| ${maxErr(new Float32Array(wantData.length), wantData).scale.toPrecision(3)}, spread ${spread.toPrecision(3)}): importer max abs ${out.importer.abs.toExponential(2)} rel ${out.importer.rel.toExponential(2)}` +
     (out.ort ? `; onnxruntime max abs ${out.ort.abs.toExponential(2)} rel ${out.ort.rel.toExponential(2)}` : ''));
   expect(out.importer.rel).toBeLessThanOrEqual(TOL);
   if (out.ort) expect(out.ort.rel).toBeLessThanOrEqual(TOL);
@@ -279,6 +281,56 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
       ],
     }), 1001);
     await check(`layernorm-opset-${opset}`, m, [4, 5, 5, 2], { opset, lo: -1, hi: 1 });
+  });
+
+  it('conv/depthwise/separable/pool geometries (fast-check: sizes, kernels, strides, dilations, valid/same)', async () => {
+    const L = tfl.layers;
+    const RUNS = 40;
+    let worst = 0;
+    const wasm = tf.getBackend() === 'wasm';
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          kind: fc.constantFrom('conv', 'depthwise', 'separable', 'max', 'avg'),
+          h: fc.integer({ min: 1, max: 9 }),
+          w: fc.integer({ min: 1, max: 9 }),
+          k: fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 })),
+          s: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+          dilated: fc.boolean(),
+          same: fc.boolean(),
+        }),
+        async ({ kind, h, w, k, s, dilated, same }) => {
+          const pool = kind === 'max' || kind === 'avg';
+          // tfjs allows dilation only with unit strides, and no dilation in pools.
+          const d: [number, number] = dilated && !pool ? [2, 2] : [1, 1];
+          const strides: [number, number] = d[0] > 1 ? [1, 1] : s;
+          const padding: 'same' | 'valid' = same ? 'same' : 'valid';
+          // A window larger than the image: invalid for 'valid'; for 'same' convolutions tfjs itself fails
+          // (tfjs-cpu returns an empty output for a [2, 1] image and a [4, 3] kernel, tfjs-wasm reads out of bounds).
+          if ((!same || !pool) && ((k[0] - 1) * d[0] + 1 > h || (k[1] - 1) * d[1] + 1 > w)) return;
+          // tfjs-wasm (XNNPACK) pads 'same' convolutions wrongly when a stride exceeds the kernel (conv2d of a
+          // [1, 1, 3, C] image, kernel [1, 2], strides [1, 3] gives 0 where tfjs-cpu and TF give x[0..1]).
+          if (wasm && same && !pool && (strides[0] > k[0] || strides[1] > k[1])) return;
+          const common = { inputShape: [h, w, 2], kernelSize: k, strides, padding, dilationRate: d };
+          const layer = kind === 'conv' ? L.conv2d({ ...common, filters: 3 })
+            : kind === 'depthwise' ? L.depthwiseConv2d({ ...common, depthMultiplier: 2 })
+              : kind === 'separable' ? L.separableConv2d({ ...common, filters: 3, depthMultiplier: 2 })
+                : (kind === 'max' ? L.maxPooling2d : L.averagePooling2d)({ inputShape: [h, w, 2], poolSize: k, strides, padding });
+          const m = keep(tfl.sequential({ layers: [layer, L.flatten()] }), 1100 + h * 10 + w);
+          const r = await check(`${kind} ${h}x${w} k${k} s${strides} d${d} ${padding}`, m, [2, h, w, 2], { lo: -1, hi: 1, quiet: true });
+          worst = Math.max(worst, r.importer.rel, r.ort?.rel ?? 0);
+        },
+      ),
+      { numRuns: RUNS, seed: 20261126 },
+    );
+    report.push(`geometries (${RUNS} fast-check runs): worst rel ${worst.toExponential(2)}`);
+  });
+
+  it('DepthwiseConv2D: dilationRate is ignored, as tfjs-layers ignores it, with a warning', async () => {
+    const L = tfl.layers;
+    const m = keep(tfl.sequential({ layers: [L.depthwiseConv2d({ inputShape: [5, 5, 2], kernelSize: 3, dilationRate: 2, padding: 'same' }), L.flatten()] }), 1200);
+    const d = await check('depthwise-dilation', m, [2, 5, 5, 2], { lo: -1, hi: 1 });
+    expect(d.warnings.join('\n')).toMatch(/DepthwiseConv2D '.*': dilationRate \[2, 2\] is ignored/);
   });
 
   it('exports a flat (non-image) MLP', async () => {
