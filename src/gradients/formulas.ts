@@ -71,6 +71,8 @@ function cropNegative(t: tf.Tensor4D, top: number, bottom: number, left: number,
   const cb = Math.max(0, -bottom);
   const cl = Math.max(0, -left);
   const cr = Math.max(0, -right);
+  // Nothing left after cropping: the result is all padding (zeros). A zero-sized convolution fails in XNNPACK.
+  if (h - ct - cb <= 0 || w - cl - cr <= 0) return [tf.zeros([n, Math.max(0, h + top + bottom), Math.max(0, w + left + right), c]), [[0, 0], [0, 0], [0, 0], [0, 0]]];
   const cropped = ct || cb || cl || cr ? cropSpatial(t, ct, h - ct - cb, cl, w - cl - cr) : t;
   return [cropped, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]];
 }
@@ -128,7 +130,7 @@ export function conv2dInputGrad(xShape: readonly number[], dy: tf.Tensor4D, filt
     if (strided && info.dilationHeight === 1 && info.dilationWidth === 1) {
       return kh <= info.strideHeight && kw <= info.strideWidth ? conv2dInputGradDisjoint(dy, filter, info) : conv2dInputGradSubPixel(dy, filter, info);
     }
-    if (ci <= FEW_CHANNELS && kh * kw <= 49) return conv2dInputGradFewChannels(dy, filter, info, g.dilations);
+    if (ci === 1) return conv2dInputGradOneChannel(dy, filter, info, g.dilations);
     const [operand, padding] = backpropInputOperand(dy, info);
     const w = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return tf.conv2d(operand, w, 1, padding, 'NHWC', g.dilations);
@@ -149,7 +151,8 @@ function subPixelAxis(k: number, s: number, pt: number, inSize: number, outSize:
     const r = (rho + pt) % s;
     return { r, e: Math.floor((rho + pt) / s), j: Math.max(0, Math.ceil((k - r) / s)) };
   });
-  const a = Math.max(...phases.map((p) => p.j - 1 - p.e));
+  // A ≥ 0: the first rows of dy a phase does not need stay as (zero-weighted) taps rather than being cropped.
+  const a = Math.max(0, ...phases.map((p) => p.j - 1 - p.e));
   const t = Math.max(1, Math.max(...phases.map((p) => a + p.e)) + 1);
   const q = Math.ceil(inSize / s);
   const taps = new Array<number>(t * s).fill(k);
@@ -175,10 +178,22 @@ function conv2dInputGradSubPixel(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.
   const { strideHeight: sh, strideWidth: sw, padInfo, inHeight: h, inWidth: w } = info;
   const rows = subPixelAxis(kh, sh, padInfo.top, h, info.outHeight);
   const cols = subPixelAxis(kw, sw, padInfo.left, w, info.outWidth);
-  // The combined filter [T_h, T_w, CO, sh·sw·CI]: row/column K of the zero-padded filter is zero.
-  const wp = tf.pad(filter, [[0, 1], [0, 1], [0, 0], [0, 0]]);
-  const g = tf.gather(tf.gather(wp, tf.tensor1d(rows.taps, 'int32'), 0), tf.tensor1d(cols.taps, 'int32'), 1);
-  const f = tf.reshape(tf.transpose(tf.reshape(g, [rows.t, sh, cols.t, sw, ci, co]), [0, 2, 5, 1, 3, 4]), [rows.t, cols.t, co, sh * sw * ci]) as tf.Tensor4D;
+  // The combined filter [T_h, T_w, CO, sh·sw·CI] = S · w: a one-hot selection matrix S (rows (t_h, t_w, ρh, ρw),
+  // columns (kh, kw)) times w viewed as [KH·KW, CI·CO]; a row without a tap is zero.
+  const sel = new Float32Array(rows.t * cols.t * sh * sw * kh * kw);
+  for (let th = 0; th < rows.t; th++) {
+    for (let tw = 0; tw < cols.t; tw++) {
+      for (let ph = 0; ph < sh; ph++) {
+        for (let pw = 0; pw < sw; pw++) {
+          const a = rows.taps[th * sh + ph]!;
+          const b = cols.taps[tw * sw + pw]!;
+          if (a < kh && b < kw) sel[(((th * cols.t + tw) * sh + ph) * sw + pw) * kh * kw + a * kw + b] = 1;
+        }
+      }
+    }
+  }
+  const picked = tf.matMul(tf.tensor2d(sel, [rows.t * cols.t * sh * sw, kh * kw]), tf.reshape(filter, [kh * kw, ci * co]));
+  const f = tf.reshape(tf.transpose(tf.reshape(picked, [rows.t, cols.t, sh * sw, ci, co]), [0, 1, 4, 2, 3]), [rows.t, cols.t, co, sh * sw * ci]) as tf.Tensor4D;
   const [operand, padding] = cropNegative(dy, rows.a, rows.b, cols.a, cols.b);
   const out = tf.conv2d(operand, f, 1, padding);
   // [N, Q, Q', sh, sw, CI] → [N, Q, sh, Q', sw, CI]: swap two middle axes of a [N·Q, Q', sh, sw·CI] view.
@@ -212,36 +227,17 @@ function conv2dInputGradDisjoint(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.
 }
 
 /**
- * Up to this many input channels, {@link conv2dInputGrad} uses {@link conv2dInputGradFewChannels}: a convolution
- * with so few output channels runs far below XNNPACK's peak on wasm (conv1 of the MNIST CNN at batch 100,
- * 16 → 1 channels: 12.8 ms as one convolution, 6.8 ms as a matmul plus a depthwise col2im).
+ * Input gradient of Conv2D with one input channel (a network's first layer on grey images) as a depthwise
+ * convolution of the padded `dy` over its `CO` channels with the flipped filter, summed over the channels:
+ * `dx[n,i,j,0] = Σ_co (dy_co ⋆ flip(w[:,:,0,co]))[n,i,j]`. A forward convolution with one output channel runs
+ * far below XNNPACK's peak on wasm (MNIST's first layer at batch 100, 16 → 1 channels: 8–12 ms as one
+ * convolution, 4–5 ms as this).
  */
-export const FEW_CHANNELS = 4;
-
-/**
- * Input gradient of Conv2D for few input channels `CI`, in two fast kernels:
- * 1. `P = dy · W` with `W = w` viewed as `[CO, KH·KW·CI]` (a matmul): `P[n,oh,ow,(kh,kw,ci)] = Σ_co dy·w`;
- * 2. col2im: `dx[n,i,j,ci] = Σ_{kh,kw} P[n, (i + pt − kh·dh)/sh, …, (kh,kw,ci)]`, a depthwise convolution of the
- *    upsampled, padded `P` over its `KH·KW·CI` channels with a one-hot filter that picks, for channel
- *    `(kh,kw,ci)`, the tap `(KH−1−kh, KW−1−kw)`, followed by a sum over `(kh,kw)`.
- */
-function conv2dInputGradFewChannels(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, dilations: [number, number]): tf.Tensor4D {
-  const [kh, kw, ci, co] = filter.shape;
-  const [n, oh, ow] = dy.shape;
-  const taps = kh * kw * ci;
-  const wm = tf.reshape(tf.transpose(filter, [3, 0, 1, 2]), [co, taps]);
-  const p = tf.reshape(tf.matMul(tf.reshape(dy, [n * oh * ow, co]), wm), [n, oh, ow, taps]) as tf.Tensor4D;
-  const onehot = new Float32Array(kh * kw * taps);
-  for (let a = 0; a < kh; a++) {
-    for (let b = 0; b < kw; b++) {
-      const tap = (kh - 1 - a) * kw + (kw - 1 - b);
-      for (let c = 0; c < ci; c++) onehot[(a * kw + b) * taps + tap * ci + c] = 1;
-    }
-  }
-  const [operand, padding] = backpropInputOperand(p, info);
-  const d = tf.depthwiseConv2d(operand, tf.tensor4d(onehot, [kh, kw, taps, 1]), 1, padding, 'NHWC', dilations);
-  const [, h, w] = d.shape;
-  return (ci === 1 ? tf.sum(d, 3, true) : tf.sum(tf.reshape(d, [n, h, w, kh * kw, ci]), 3)) as tf.Tensor4D;
+function conv2dInputGradOneChannel(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.backend_util.Conv2DInfo, dilations: [number, number]): tf.Tensor4D {
+  const [kh, kw, , co] = filter.shape;
+  const flipped = tf.reshape(tf.reverse(filter, [0, 1]), [kh, kw, co, 1]) as tf.Tensor4D;
+  const [operand, padding] = backpropInputOperand(dy, info);
+  return tf.sum(tf.depthwiseConv2d(operand, flipped, 1, padding, 'NHWC', dilations), 3, true) as tf.Tensor4D;
 }
 
 /**

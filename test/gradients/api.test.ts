@@ -122,7 +122,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
   });
 
   it('leaks no tensors: valueAndGrad of the bundled model and of every overridden kernel', async () => {
-    const model = (await loadModel('assets/mnist-cnn/model.json')) as DifferentiableModel;
+    const model = (await loadModel('assets/mnist-cnn/model.json', { engine: 'tfjs' })) as DifferentiableModel;
     enableFastGradients({ policy: 'all' });
     const x = tf.randomUniform([4, 28, 28, 1], 0, 1, 'float32', 1);
     const labels = tf.tensor1d([0, 1, 2, 3], 'int32');
@@ -160,7 +160,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
   });
 
   it('the bundled model\'s input gradient with overrides equals tfjs-cpu\'s own (max relative error <= 1e-5)', async () => {
-    const model = (await loadModel('assets/mnist-cnn/model.json')) as DifferentiableModel;
+    const model = (await loadModel('assets/mnist-cnn/model.json', { engine: 'tfjs' })) as DifferentiableModel;
     const { x, labels } = await sample(model);
     // The reference is tfjs's own gradient on cpu: on wasm tfjs's own is wrong (its MaxPoolGrad misroutes 2×2
     // windows), see the next test.
@@ -171,7 +171,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
   });
 
   it.runIf(backend === 'wasm')('documents tfjs-wasm 4.22\'s own MaxPoolGrad defect that the override fixes', async () => {
-    const model = (await loadModel('assets/mnist-cnn/model.json')) as DifferentiableModel;
+    const model = (await loadModel('assets/mnist-cnn/model.json', { engine: 'tfjs' })) as DifferentiableModel;
     const { x, labels } = await sample(model);
     const reference = await modelGrad(model, 'cpu', false, x, labels);
     const tfjsWasm = await modelGrad(model, 'wasm', false, x, labels);
