@@ -827,7 +827,7 @@ class Exporter {
       outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset, warn: (m) => this.warnings.push(m) })];
     }
     if (outs.length !== node.outputTensors.length) {
-      throw new UnsupportedError(`${where}: expected ${outs.length} output(s), got ${node.outputTensors.length}`);
+      throw new UnsupportedError(`${where}: expected a layer with ${outs.length} output(s), got ${node.outputTensors.length}`);
     }
     node.outputTensors.forEach((o, i) => memo.set(o.id, outs[i]!));
     return memo.get(t.id)!;
@@ -855,19 +855,20 @@ function irVersionFor(opset: number): number {
  *
  * Supported layers: see {@link listExportableLayers} (Conv2D, DepthwiseConv2D, SeparableConv2D, Dense,
  * Max/AveragePooling2D, GlobalAverage/GlobalMaxPooling2D, Flatten, Reshape, Permute, BatchNormalization,
- * LayerNormalization, Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, PReLU, Softmax, Rescaling, Add, Multiply, Average,
- * Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, dropout and noise layers), channels-last
- * only; activations linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, softplus, softsign, tanh, swish, mish,
- * gelu, gelu_new, softmax, logSoftmax.
+ * LayerNormalization, Activation, ReLU, LeakyReLU, ELU, ThresholdedReLU, PReLU, Softmax, Rescaling, Add, Multiply,
+ * Average, Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D (nearest, bilinear), dropout and
+ * noise layers), channels-last only; activations linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, softplus,
+ * softsign, tanh, swish, mish, gelu, gelu_new, softmax, logSoftmax. DepthwiseConv2D ignores `dilationRate`, as
+ * tfjs-layers does (with a warning).
+ *
+ * The graph uses these ONNX operators (for engines that differentiate it): Transpose, Conv (grouped for
+ * depthwise), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Max, Min,
+ * Sqrt, ReduceMean, Relu, Clip, LeakyRelu, PRelu, Elu, Selu, ThresholdedRelu, Sigmoid, HardSigmoid, Softplus,
+ * Softsign, Tanh, Erf, Softmax, LogSoftmax, Flatten, Reshape, Concat, Pad, Slice, Resize and Identity. Weights are
+ * float32 initializers; shapes, pads and axes int64 initializers; node names equal their output names.
  *
  * @param model - the model; read only, never modified or disposed.
  * @param options - `opset` (default `17`, 13 to 22), `name` of the graph (default: the model's name).
- * The graph uses these ONNX operators (for engines that differentiate it): Transpose, Conv (grouped for depthwise),
- * MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Gemm, MatMul, Add, Sub, Mul, Div, Max, Min, Sqrt, ReduceMean, Relu, Clip,
- * LeakyRelu, PRelu, Elu, Selu, ThresholdedRelu, Sigmoid, HardSigmoid, Softplus, Softsign, Tanh, Erf, Softmax,
- * LogSoftmax, Flatten, Reshape, Concat, Pad, Slice, Resize and Identity; weights are float32 initializers, shapes
- * and pads int64 initializers.
- *
  * @returns the `.onnx` bytes, the names of the graph input (`input`) and output (`logits`), the input shape
  *   (without batch) and class count, and warnings.
  * @throws {@link UnsupportedError} naming the class and name of a layer (or activation, padding mode, data format)
