@@ -578,10 +578,12 @@ function batchNormRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[
  * matrix product is an order of magnitude slower with a transposed right operand).
  */
 function dense(x: tf.Tensor2D, kn: tf.Tensor2D, nk: tf.Tensor2D): tf.Tensor2D {
+  // kn and nk are prepared constants of the graph (kept until the model is disposed): closed over rather than
+  // saved, so that the product's right operand is the same tensor every step (a saved tensor is a new clone each
+  // step, and the wasm backend re-packs the weights of a matrix product for every new right operand).
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xi = args[0] as tf.Tensor2D;
-    (args[1] as tf.GradSaveFunc)([nk]);
-    return { value: tf.matMul(xi, kn), gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, saved[0] as tf.Tensor2D) };
+    return { value: tf.matMul(xi, kn), gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, nk) };
   });
   return f(x) as tf.Tensor2D;
 }
