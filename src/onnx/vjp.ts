@@ -809,6 +809,238 @@ RULES['Slice'] = (a) => {
   return [b.op1('Pad', [g, b.constant(pads, [2 * r], 'int64')], { mode: { kind: 'string', value: 'constant' } })];
 };
 
+RULES['Selu'] = (a) => {
+  const { b, node } = a;
+  const alpha = a.n.float('alpha', 1.67326319217681884765625);
+  const gamma = a.n.float('gamma', 1.05070102214813232421875);
+  const mask = b.save(b.fwdOp('Greater', [node.inputs[0]!, b.fwdScalar(0)])[0]!);
+  const g = g0(a);
+  const neg = b.op1('Mul', [g, b.op1('Add', [b.ref(node.outputs[0]!), b.constant([alpha * gamma], [])])]);
+  return [b.op1('Where', [mask, b.op1('Mul', [g, b.constant([gamma], [])]), neg])];
+};
+RULES['Celu'] = (a) => {
+  const { b, node } = a;
+  const alpha = a.n.float('alpha', 1);
+  const x = node.inputs[0]!;
+  const mask = b.save(b.fwdOp('Greater', [x, b.fwdScalar(0)])[0]!);
+  const g = g0(a);
+  const neg = b.op1('Mul', [g, b.op1('Exp', [b.op1('Div', [b.ref(x), b.constant([alpha], [])])])]);
+  return [b.op1('Where', [mask, g, neg])];
+};
+RULES['ThresholdedRelu'] = (a) => {
+  const { b, node } = a;
+  const mask = b.save(b.fwdOp('Greater', [node.inputs[0]!, b.fwdScalar(a.n.float('alpha', 1))])[0]!);
+  return [where(b, mask, g0(a))];
+};
+RULES['Softsign'] = (a) => {
+  const { b } = a;
+  const d = b.op1('Add', [b.constant([1], []), b.op1('Abs', [b.ref(a.node.inputs[0]!)])]);
+  return [b.op1('Div', [g0(a), b.op1('Mul', [d, d])])];
+};
+RULES['HardSwish'] = (a) => {
+  // y = x·clip(x/6 + 1/2, 0, 1): slope 0 below −3, 1 above 3, (2x + 3)/6 between.
+  const { b, node } = a;
+  const x = node.inputs[0]!;
+  const hi = b.save(b.fwdOp('Greater', [x, b.fwdScalar(3)])[0]!);
+  const mid = b.save(b.fwdOp('Not', [b.fwdOp('Less', [x, b.fwdScalar(-3)])[0]!])[0]!);
+  const g = g0(a);
+  const slope = b.op1('Add', [b.op1('Mul', [b.ref(x), b.constant([1 / 3], [])]), b.constant([0.5], [])]);
+  const inner = b.op1('Where', [hi, g, b.op1('Mul', [g, slope])]);
+  return [where(b, mid, inner)];
+};
+RULES['Gelu'] = (a) => {
+  const { b, node } = a;
+  const x = b.ref(node.inputs[0]!);
+  const g = g0(a);
+  if (a.n.str('approximate', 'none') === 'tanh') {
+    // y = x/2·(1 + tanh(u)), u = √(2/π)(x + 0.044715x³): y' = (1 + t)/2 + x/2·(1 − t²)·√(2/π)(1 + 3·0.044715x²).
+    const c = Math.sqrt(2 / Math.PI);
+    const x2 = b.op1('Mul', [x, x]);
+    const u = b.op1('Mul', [b.op1('Mul', [x, b.op1('Add', [b.constant([1], []), b.op1('Mul', [x2, b.constant([0.044715], [])])])]), b.constant([c], [])]);
+    const t = b.op1('Tanh', [u]);
+    const du = b.op1('Mul', [b.op1('Add', [b.constant([1], []), b.op1('Mul', [x2, b.constant([3 * 0.044715], [])])]), b.constant([c], [])]);
+    const left = b.op1('Mul', [b.op1('Add', [b.constant([1], []), t]), b.constant([0.5], [])]);
+    const right = b.op1('Mul', [b.op1('Mul', [b.op1('Mul', [x, b.constant([0.5], [])]), b.op1('Sub', [b.constant([1], []), b.op1('Mul', [t, t])])]), du]);
+    return [b.op1('Mul', [g, b.op1('Add', [left, right])])];
+  }
+  // y = x·Φ(x): y' = Φ(x) + x·φ(x).
+  const cdf = b.op1('Mul', [b.op1('Add', [b.constant([1], []), b.op1('Erf', [b.op1('Mul', [x, b.constant([Math.SQRT1_2], [])])])]), b.constant([0.5], [])]);
+  const pdf = b.op1('Mul', [b.op1('Exp', [b.op1('Mul', [b.op1('Mul', [x, x]), b.constant([-0.5], [])])]), b.constant([1 / Math.sqrt(2 * Math.PI)], [])]);
+  return [b.op1('Mul', [g, b.op1('Add', [cdf, b.op1('Mul', [x, pdf])])])];
+};
+
+/** Max/Min of several inputs: the gradient goes to the first input that attains the result (tfjs's tie rule). */
+function extremumRule(a: RuleArgs): (string | undefined)[] {
+  const { b, node } = a;
+  const y = node.outputs[0]!;
+  const g = g0(a);
+  let taken: string | undefined;
+  return node.inputs.map((x, k) => {
+    const eq = b.fwdOp('Equal', [x, y])[0]!;
+    const mask = taken ? b.fwdOp('And', [eq, b.fwdOp('Not', [taken])[0]!])[0]! : eq;
+    taken = taken ? b.fwdOp('Or', [taken, eq])[0]! : eq;
+    if (!a.active[k]) return undefined;
+    return b.unbroadcast(where(b, b.save(mask), g), y, x, a.where);
+  });
+}
+RULES['Max'] = extremumRule;
+RULES['Min'] = extremumRule;
+RULES['Mean'] = (a) => {
+  const { b, node } = a;
+  const g = b.op1('Mul', [g0(a), b.constant([1 / node.inputs.length], [])]);
+  return node.inputs.map((x, k) => (a.active[k] ? b.unbroadcast(g, node.outputs[0]!, x, a.where) : undefined));
+};
+
+RULES['GlobalMaxPool'] = (a) => {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const spatial = b.dims(X, a.where).slice(2);
+  // A MaxPool over the whole plane gives the index of the (first) maximum; MaxUnpool puts the gradient there.
+  const idx = b.save(b.fwdOp('MaxPool', [X], { kernel_shape: ints(spatial) }, 2)[1]!);
+  return [b.op1('MaxUnpool', [g0(a), idx, b.shapeOf(X, a.where)], { kernel_shape: ints(spatial) })];
+};
+
+function extremumReduceRule(attrUntil: number): Rule {
+  return (a) => {
+    const { b, node } = a;
+    const X = node.inputs[0]!;
+    const xd = b.dims(X, a.where);
+    const axes = reduceAxes(a, xd.length, b.opset < attrUntil);
+    let g = g0(a);
+    let y = b.ref(node.outputs[0]!);
+    if (a.n.int('keepdims', 1) === 0 && axes.length > 0) {
+      const ax = b.constant(axes, [axes.length], 'int64');
+      g = b.op1('Unsqueeze', [g, ax]);
+      y = b.op1('Unsqueeze', [y, ax]);
+    }
+    // tfjs gives the gradient to every element equal to the extremum.
+    const mask = b.op1('Equal', [b.ref(X), y]);
+    return [where(b, mask, b.op1('Expand', [g, b.shapeOf(X, a.where, 'expand')])), undefined];
+  };
+}
+RULES['ReduceMax'] = extremumReduceRule(18);
+RULES['ReduceMin'] = extremumReduceRule(18);
+
+/**
+ * Normalisation over `axes` with scale (LayerNormalization, InstanceNormalization): with x̂ = (x − μ)/σ and
+ * ĝ = g·scale, the input-gradient is (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))/σ. μ and σ are recomputed from the saved input.
+ */
+function normalisationGrad(a: RuleArgs, axes: number[], scaleShape: string | undefined): string {
+  const { b, node } = a;
+  const eps = a.n.float('epsilon', 1e-5);
+  const ax = b.constant(axes, [axes.length], 'int64');
+  const x = b.ref(node.inputs[0]!);
+  const mean = (v: string): string => b.op1('ReduceMean', [v, ax], { keepdims: int(1) });
+  const xc = b.op1('Sub', [x, mean(x)]);
+  const inv = b.op1('Reciprocal', [b.op1('Sqrt', [b.op1('Add', [mean(b.op1('Mul', [xc, xc])), b.constant([eps], [])])])]);
+  const xhat = b.op1('Mul', [xc, inv]);
+  let scale = b.ref(node.inputs[1]!);
+  if (scaleShape) scale = b.op1('Reshape', [scale, scaleShape]);
+  const gh = b.op1('Mul', [g0(a), scale]);
+  const inner = b.op1('Sub', [b.op1('Sub', [gh, mean(gh)]), b.op1('Mul', [xhat, mean(b.op1('Mul', [gh, xhat]))])]);
+  return b.op1('Mul', [inner, inv]);
+}
+RULES['LayerNormalization'] = (a) => {
+  const { b, node } = a;
+  if (a.active.slice(1).some(Boolean)) a.n.unsupported('constant scale and bias');
+  if (node.outputs.length > 1 && node.outputs.slice(1).some((o) => o !== '')) a.n.unsupported('no Mean/InvStdDev outputs in use');
+  const rank = b.dims(node.inputs[0]!, a.where).length;
+  const axis0 = a.n.int('axis', -1);
+  const axis = axis0 < 0 ? axis0 + rank : axis0;
+  const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  if (axes.some((x) => b.batchAxes(node.inputs[0]!).includes(x))) a.n.unsupported('normalisation over non-batch axes');
+  return [normalisationGrad(a, axes, undefined), undefined, undefined];
+};
+RULES['InstanceNormalization'] = (a) => {
+  const { b, node } = a;
+  if (a.active.slice(1).some(Boolean)) a.n.unsupported('constant scale and bias');
+  const rank = b.dims(node.inputs[0]!, a.where).length;
+  const axes = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+  const shape = b.constant([-1, ...new Array<number>(rank - 2).fill(1)], [rank - 1], 'int64');
+  return [normalisationGrad(a, axes, shape), undefined, undefined];
+};
+
+RULES['Gather'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1]) a.n.unsupported('integer indices');
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const r = xd.length;
+  const axis0 = a.n.int('axis', 0);
+  const axis = axis0 < 0 ? axis0 + r : axis0;
+  if (b.batchAxes(X).includes(axis)) a.n.unsupported('gathering along a non-batch axis');
+  const t = b.constValue(node.inputs[1]!);
+  if (!t) return a.n.unsupported('constant indices (an initializer or Constant)');
+  const idx = [...t.data].map((i) => (i < 0 ? i + xd[axis]! : i));
+  const q = t.shape.length;
+  // Move the gathered axis (and the index dims in g) to the front, scatter-add rows, move back.
+  const permX = [axis, ...Array.from({ length: r }, (_, i) => i).filter((i) => i !== axis)];
+  const gRank = r - 1 + q;
+  const permG = [...Array.from({ length: q }, (_, i) => axis + i), ...Array.from({ length: gRank }, (_, i) => i).filter((i) => i < axis || i >= axis + q)];
+  const gT = b.op1('Transpose', [g0(a)], { perm: ints(permG) });
+  const indices = b.constant(idx, [...t.shape, 1], 'int64');
+  const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Transpose', [b.ref(X)], { perm: ints(permX) })])], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } });
+  const scattered = b.op1('ScatterND', [zeros, indices, gT], { reduction: { kind: 'string', value: 'add' } });
+  const inv = new Array<number>(r);
+  permX.forEach((p, i) => (inv[p] = i));
+  return [b.op1('Transpose', [scattered], { perm: ints(inv) }), undefined];
+};
+
+RULES['Tile'] = (a) => {
+  const { b, node } = a;
+  if (a.active[1]) a.n.unsupported('constant repeats');
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const t = b.constValue(node.inputs[1]!);
+  if (!t) return a.n.unsupported('constant repeats (an initializer or Constant)');
+  const reps = [...t.data];
+  const batch = b.batchAxes(X);
+  // g viewed as [r0, d0, r1, d1, ...], summed over the r axes.
+  const view: number[] = [];
+  reps.forEach((rep, i) => view.push(rep, batch.includes(i) ? -1 : xd[i]!));
+  if (batch.some((i) => reps[i] !== 1)) a.n.unsupported('no tiling along the batch axis');
+  const shaped = b.op1('Reshape', [g0(a), b.constant(view, [view.length], 'int64')]);
+  const axes = reps.map((_, i) => 2 * i);
+  return [b.op1('ReduceSum', [shaped, b.constant(axes, [axes.length], 'int64')], { keepdims: int(0) }), undefined];
+};
+
+RULES['DepthToSpace'] = (a) => {
+  if (a.n.str('mode', 'DCR') !== 'DCR') a.n.unsupported("mode 'DCR' (the inverse of SpaceToDepth)");
+  return [a.b.op1('SpaceToDepth', [g0(a)], { blocksize: int(a.n.int('blocksize', 1)) })];
+};
+RULES['SpaceToDepth'] = (a) => [a.b.op1('DepthToSpace', [g0(a)], { blocksize: int(a.n.int('blocksize', 1)), mode: { kind: 'string', value: 'DCR' } })];
+
+function resizeScales(a: RuleArgs): number[] {
+  const { b, node } = a;
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const yd = b.dims(node.outputs[0]!, a.where);
+  return xd.map((d, i) => yd[i]! / d);
+}
+/** Nearest-neighbour upsampling by integer factors (UpSampling2D): each input feeds a block; its gradient is the block's sum. */
+function upsampleRule(a: RuleArgs): (string | undefined)[] {
+  const { b, node } = a;
+  const mode = a.n.str('mode', 'nearest');
+  if (mode !== 'nearest') a.n.unsupported(`nearest mode, got ${mode}`);
+  // Integer upsampling replicates pixels for half-pixel centres rounded to nearest, and for asymmetric floor.
+  const coord = a.b.opset < 11 ? 'asymmetric' : a.n.str('coordinate_transformation_mode', 'half_pixel');
+  const rounding = a.b.opset < 11 ? 'floor' : a.n.str('nearest_mode', 'round_prefer_floor');
+  const replicates = ((coord === 'half_pixel' || coord === 'pytorch_half_pixel') && rounding.startsWith('round')) || (coord === 'asymmetric' && rounding === 'floor');
+  if (!replicates) a.n.unsupported(`a coordinate transformation that replicates pixels, got ${coord} with ${rounding}`);
+  const scales = resizeScales(a);
+  if (scales.some((s) => !Number.isInteger(s) || s < 1)) a.n.unsupported(`integer upsampling factors, got ${scales.join(', ')}`);
+  const X = node.inputs[0]!;
+  const xd = b.dims(X, a.where);
+  const batch = b.batchAxes(X);
+  const view: number[] = [];
+  xd.forEach((d, i) => view.push(batch.includes(i) ? -1 : d, scales[i]!));
+  const shaped = b.op1('Reshape', [g0(a), b.constant(view, [view.length], 'int64')]);
+  const axes = xd.map((_, i) => 2 * i + 1);
+  return [b.op1('ReduceSum', [shaped, b.constant(axes, [axes.length], 'int64')], { keepdims: int(0) }), ...node.inputs.slice(1).map(() => undefined)];
+}
+RULES['Resize'] = upsampleRule;
+RULES['Upsample'] = upsampleRule;
+
 /** Operators that {@link buildGradientProgram} can differentiate (besides the non-differentiable ones). */
 export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(RULES).sort();
 
@@ -896,7 +1128,7 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
     const fwd = b.fwdNodes.find((nd) => nd.outputs.includes(name));
     if (fwd) {
       if (fwd.opType === 'Shape' || fwd.opType === 'MaxPool') return 'int64';
-      if (['Greater', 'Less', 'Not', 'And'].includes(fwd.opType)) return 'bool';
+      if (['Greater', 'Less', 'Not', 'And', 'Or', 'Equal'].includes(fwd.opType)) return 'bool';
     }
     return shapes.values.get(name)?.dtype ?? 'float32';
   };

@@ -208,6 +208,7 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     const bn = [weights([2], 3, 0.5, 1.5), weights([2], 4), weights([2], 5), weights([2], 6, 0.5, 2)];
     const mm = weights([4, 5], 7);
     const slope = weights([2, 1, 1], 8, 0.05, 0.3);
+    const four: TensorSpec = { name: 'four', dims: [], values: [4] };
     const cases: { name: string; nodes: NodeSpec[]; inits: TensorSpec[]; features: number; opset?: number }[] = [
       { name: 'Add/Mul/Sub/Div with broadcasting', inits: [b1, s1], features: 32, nodes: [
         { op: 'Add', inputs: ['x', b1.name!], outputs: ['a'] },
@@ -284,6 +285,49 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
         { op: 'Concat', inputs: ['s2', 's1'], outputs: ['cat2'], attrs: { axis: 1 } },
         { op: 'Slice', inputs: ['cat2', 'st', 'en', 'axs'], outputs: ['sl'] },
         { op: 'Pad', inputs: ['sl', 'pd'], outputs: ['out'] },
+      ] },
+      { name: 'more activations: Selu, Celu, ThresholdedRelu, Softsign, HardSwish, Gelu (erf and tanh)', opset: 20, inits: [four], features: 32, nodes: [
+        { op: 'Selu', inputs: ['x'], outputs: ['a1'] },
+        { op: 'Celu', inputs: ['a1'], outputs: ['a2'], attrs: { alpha: 0.8 } },
+        { op: 'ThresholdedRelu', inputs: ['x'], outputs: ['a3'], attrs: { alpha: 0.1 } },
+        { op: 'Softsign', inputs: ['a2'], outputs: ['a4'] },
+        { op: 'Add', inputs: ['a3', 'a4'], outputs: ['a5'] },
+        { op: 'Mul', inputs: ['a5', 'four'], outputs: ['a5x'] },
+        { op: 'HardSwish', inputs: ['a5x'], outputs: ['a6'] },
+        { op: 'Gelu', inputs: ['a6'], outputs: ['a7'] },
+        { op: 'Gelu', inputs: ['a7'], outputs: ['out'], attrs: { approximate: 'tanh' } },
+      ] },
+      { name: 'Max, Min, Mean with broadcasting; GlobalMaxPool; ReduceMax', opset: 13, inits: [b1], features: 4, nodes: [
+        { op: 'Tanh', inputs: ['x'], outputs: ['t'] },
+        { op: 'Max', inputs: ['x', 't', b1.name!], outputs: ['mx'] },
+        { op: 'Min', inputs: ['mx', 'x'], outputs: ['mn'] },
+        { op: 'Mean', inputs: ['mn', b1.name!, 'x'], outputs: ['me'] },
+        { op: 'GlobalMaxPool', inputs: ['me'], outputs: ['gp'] },
+        { op: 'ReduceMax', inputs: ['me'], outputs: ['rm'], attrs: { axes: [2, 3], keepdims: 0 } },
+        { op: 'Flatten', inputs: ['gp'], outputs: ['gpf'], attrs: { axis: 1 } },
+        { op: 'Concat', inputs: ['gpf', 'rm'], outputs: ['out'], attrs: { axis: 1 } },
+      ] },
+      { name: 'LayerNormalization and InstanceNormalization', opset: 17, inits: [
+        { name: 'lns', dims: [4], values: [1.5, 0.5, -1, 2] }, { name: 'lnb', dims: [4], values: [0.1, 0, 0.3, -0.2] },
+        { name: 'ins', dims: [2], values: [0.7, 1.3] }, { name: 'inb', dims: [2], values: [0.2, -0.1] },
+      ], features: 32, nodes: [
+        { op: 'LayerNormalization', inputs: ['x', 'lns', 'lnb'], outputs: ['ln'], attrs: { axis: -1, epsilon: 0.001 } },
+        { op: 'InstanceNormalization', inputs: ['ln', 'ins', 'inb'], outputs: ['in'], attrs: { epsilon: 0.01 } },
+        { op: 'Mul', inputs: ['in', 'x'], outputs: ['out'] },
+      ] },
+      { name: 'Gather (constant indices, repeated), Tile, DepthToSpace/SpaceToDepth, Resize (nearest ×2)', opset: 13, inits: [
+        { name: 'gi', dims: [3], values: [3, 0, -1], dtype: 'int64' }, { name: 'rep', dims: [4], values: [1, 1, 2, 1], dtype: 'int64' },
+        { name: 'roi', dims: [0], values: [] }, { name: 'sc', dims: [4], values: [1, 1, 2, 2] },
+      ], features: 2 * 6 * 4 + 8 * 2 * 2 + 2 * 8 * 8, nodes: [
+        { op: 'Gather', inputs: ['x', 'gi'], outputs: ['ga'], attrs: { axis: 2 } },
+        { op: 'Tile', inputs: ['ga', 'rep'], outputs: ['ti'] },
+        { op: 'Flatten', inputs: ['ti'], outputs: ['tf'], attrs: { axis: 1 } },
+        { op: 'SpaceToDepth', inputs: ['x'], outputs: ['sd'], attrs: { blocksize: 2 } },
+        { op: 'Sigmoid', inputs: ['sd'], outputs: ['sg'] },
+        { op: 'Flatten', inputs: ['sg'], outputs: ['sf'], attrs: { axis: 1 } },
+        { op: 'Resize', inputs: ['x', 'roi', 'sc'], outputs: ['rs'], attrs: { mode: 'nearest' } },
+        { op: 'Flatten', inputs: ['rs'], outputs: ['rf'], attrs: { axis: 1 } },
+        { op: 'Concat', inputs: ['tf', 'sf', 'rf'], outputs: ['out'], attrs: { axis: 1 } },
       ] },
     ];
     for (const c of cases) {

@@ -281,7 +281,8 @@ export const elementwiseOps: Record<string, OpDef> = {
   HardSwish: unary((x) => tf.mul(x, tf.clipByValue(tf.add(tf.mul(x, 1 / 6), 0.5), 0, 1))),
   Softplus: unary((x) => tf.softplus(x)),
   Softsign: unary((x) => tf.div(x, tf.add(tf.abs(x), 1))),
-  ThresholdedRelu: unary((x, n) => tf.mul(x, tf.cast(tf.greater(x, n.float('alpha', 1)), 'float32'))),
+  // x·step(x − alpha): tfjs has a (zero) gradient for Step but none for Greater, which cannot be on the tape.
+  ThresholdedRelu: unary((x, n) => tf.mul(x, tf.step(tf.sub(x, n.float('alpha', 1))))),
   Exp: unary((x) => tf.exp(x)),
   Log: unary((x) => tf.log(x)),
   Sqrt: unary((x) => tf.sqrt(x)),
