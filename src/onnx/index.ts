@@ -1,7 +1,10 @@
 /**
- * ONNX classifiers: a white-box importer that runs the graph as tfjs ops (exact input-gradients), a query-only
- * fallback over onnxruntime-node, {@link loadOnnx}, which picks between them, and {@link fromHttpEndpoint} for
- * remote classifiers behind a TensorFlow Serving REST predict API.
+ * ONNX classifiers: a white-box importer that runs the graph as tfjs ops (exact input-gradients), a native
+ * gradient engine that runs generated forward/backward graphs in onnxruntime-node
+ * ({@link withOnnxRuntimeGradients}), a query-only fallback over onnxruntime-node, {@link loadOnnx}, which picks
+ * between them, {@link exportLayersModel}, which turns tfjs LayersModels into ONNX graphs in memory (so they can
+ * use the native engine too), and {@link fromHttpEndpoint} for remote classifiers behind a TensorFlow Serving
+ * REST predict API.
  *
  * Specification: https://onnx.ai/onnx/ (IR: https://github.com/onnx/onnx/blob/main/docs/IR.md, operators:
  * https://onnx.ai/onnx/operators/).
@@ -17,3 +20,5 @@
 export { importOnnx, loadOnnxModel, listSupportedOps, type OnnxModelOptions } from './import.js';
 export { fromOnnxRuntime, loadOnnx, type OnnxRuntimeOptions } from './runtime.js';
 export { fromHttpEndpoint, type HttpModelOptions } from './http.js';
+export { withOnnxRuntimeGradients, listGradientOps, GRADIENT_ENGINES, type GradientEngine, type OnnxGradientOptions } from './ort-gradients.js';
+export { exportLayersModel, listExportableLayers, type ExportOptions, type ExportedModel } from './export.js';

@@ -12,7 +12,7 @@ import { findHead, importOnnx, type OnnxModelOptions } from './import.js';
 import type { OnnxDataType, OnnxModel } from './proto.js';
 import { decodeModel } from './proto.js';
 import { loadOrt, type OrtModule, type OrtSession, type OrtTensor } from './runtime.js';
-import { buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp.js';
+import { DIFFERENTIABLE_OPS, buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp.js';
 
 /** Options of {@link withOnnxRuntimeGradients}. */
 export interface OnnxGradientOptions extends OnnxModelOptions {
@@ -331,4 +331,16 @@ export async function applyEngine(
     }
     return base;
   }
+}
+
+/**
+ * The ONNX operators whose input-gradient the onnxruntime engine can generate (shape and comparison operators,
+ * which carry no gradient, are accepted anywhere too).
+ * @example
+ * ```ts
+ * listGradientOps().includes('Conv'); // true
+ * ```
+ */
+export function listGradientOps(): string[] {
+  return [...DIFFERENTIABLE_OPS];
 }
