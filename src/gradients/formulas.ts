@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from '../tf.js';
+import { hasLoopKernels, maxPoolGradByLoop } from './kernels.js';
 
 /** Padding attribute of a tfjs convolution or pooling kernel. */
 export type PadAttr = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -355,6 +356,28 @@ export function maxPoolInputGradTiled(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Ten
     const [back, fill] = cropNegative(dx, -padInfo.top, -bottom, -padInfo.left, -right);
     return fill.some(([a, b]) => a > 0 || b > 0) ? tf.pad(back, fill) : back;
   });
+}
+
+/**
+ * Input gradient of MaxPool (NHWC): each window's `dy` goes to its first maximum in row-major order (tfjs-cpu's
+ * `MaxPoolGrad` rule, ties included), for any window, stride, dilation and padding. Chooses the fastest exact
+ * form for the backend: {@link maxPoolInputGradTiled} on wasm for tiling windows (elementwise XNNPACK ops), the
+ * loop kernel of `kernels.ts` on wasm otherwise and always on cpu (whose broadcasting ops are slow JS: 1 s
+ * against 21 ms for the first MNIST pool), and on other backends the tiled form or `MaxPoolWithArgmax` +
+ * `ScatterNd` (no dilation, `valid`/`same` padding; else `undefined`).
+ *
+ * @param y - the pool's output (used by the tiled form only).
+ */
+export function maxPoolInputGradFirst(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, filterSize: [number, number], strides: [number, number], dilations: [number, number], pad: PadAttr, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+  const backend = tf.getBackend();
+  const tiled = filterSize[0] === strides[0] && filterSize[1] === strides[1] && dilations[0] === 1 && dilations[1] === 1;
+  if (tiled && backend !== 'cpu') return maxPoolInputGradTiled(x, y, dy, filterSize, pad, dimRoundingMode);
+  if (hasLoopKernels(backend)) return maxPoolGradByLoop(x, dy, filterSize, strides, dilations, pad, dimRoundingMode);
+  if (tiled) return maxPoolInputGradTiled(x, y, dy, filterSize, pad, dimRoundingMode);
+  if ((pad !== 'valid' && pad !== 'same') || dimRoundingMode !== undefined || dilations[0] !== 1 || dilations[1] !== 1) {
+    throw new Error(`maxPoolInputGradFirst: no exact form for dilated or explicitly padded overlapping windows on ${backend}`);
+  }
+  return maxPoolInputGrad(x, dy, filterSize, strides, pad);
 }
 
 /**

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import { initBackend, type BackendName } from '../../src/backend.js';
 import { disableFastGradients } from '../../src/gradients/index.js';
-import { dilateFilter, gradsOn, input, relErr, type Input } from './helpers.js';
+import { dilateFilter, gradsOn, input, relErr, values, type Input } from './helpers.js';
 
 const TOL = 1e-5;
 const RUNS = Number(process.env['ROBUSTEST_FC_RUNS'] ?? 25);
@@ -140,9 +140,9 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
     );
   });
 
-  // On wasm overlapping windows use tfjs's own gradient (see src/gradients/index.ts), which is wrong with `same`
-  // padding there: checked on cpu only.
-  it.runIf(backend === 'cpu')('MaxPool: overlapping windows, ties included', async () => {
+  // Overlapping windows use the loop kernel of src/gradients/kernels.ts on both backends (tfjs's own wasm
+  // MaxPoolGrad is wrong with `same` padding), with `valid`, `same` and numeric padding (`floor` rounding).
+  it('MaxPool: overlapping windows, ties included', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -152,19 +152,35 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
           c: fc.integer({ min: 1, max: 3 }),
           k: fc.integer({ min: 2, max: 3 }),
           s: fc.integer({ min: 1, max: 2 }),
-          pad: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const)),
+          pad: fc.oneof(fc.constant('valid' as const), fc.constant('same' as const), fc.integer({ min: 0, max: 1 })),
           ties: fc.boolean(),
           seed: fc.nat(),
         }),
         async ({ n, h, w, c, k, s, pad, ties, seed }) => {
           fc.pre(k !== s);
-          const f = (x: tf.Tensor): tf.Tensor => tf.maxPool(x as tf.Tensor4D, k, s, pad);
+          // 'floor' rounding: with 'ceil', tfjs-cpu's MaxPoolGrad drops the windows the rounding adds past the
+          // input (not the derivative of its forward pass); the override does not.
+          const f = (x: tf.Tensor): tf.Tensor => tf.maxPool(x as tf.Tensor4D, k, s, pad, typeof pad === 'number' ? 'floor' : undefined);
           const kind = ties ? 'ties' : 'distinct';
           await expectClose(backend, f, f, [input([n, h, w, c], seed, kind)]);
         },
       ),
       { numRuns: RUNS },
     );
+  });
+
+  it('MaxPool with ceil rounding: windows past the input get their gradient (the derivative of the forward pass)', async () => {
+    // 6×3 input, 3×3 windows, stride 2, ceil: the third window covers rows 4–5 only; its maximum (0.83 at
+    // [5, 0]) gets dy. tfjs-cpu's own MaxPoolGrad drops that window.
+    const data = Float32Array.from({ length: 18 }, (_, i) => ((i * 7) % 18) / 18);
+    const f = (x: tf.Tensor): tf.Tensor => tf.maxPool(x as tf.Tensor4D, 3, 2, 0, 'ceil');
+    const [g] = await gradsOn(backend, 'fast', f, [{ data, shape: [1, 6, 3, 1] }]);
+    const r = values(3, 99);
+    const expected = new Float32Array(18);
+    expected[5] = r[0]!;
+    expected[10] = r[1]!;
+    expected[15] = r[2]!;
+    expect(Array.from(g!)).toEqual(Array.from(expected));
   });
 
   it('AvgPool: equals tfjs without padding, and the derivative of the forward pass with padding', async () => {

@@ -7,7 +7,8 @@
  */
 import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
-import { conv2dInputGrad, depthwiseInputGrad, maxPoolInputGradTiled } from '../../gradients/formulas.js';
+import { conv2dInputGrad, depthwiseInputGrad, maxPoolInputGradFirst } from '../../gradients/formulas.js';
+import { hasLoopKernels } from '../../gradients/kernels.js';
 import { deviceValue, gatherAxis, hostValue, nhwcValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
 
 const dev = (n: OpNode, v: Value): tf.Tensor => {
@@ -371,14 +372,17 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
     const p = tiled ? tf.slice(t, [0, 0, 0, 0], [N, Ho * kh, Wo * kw, C]) : tf.gather(tf.gather(t, rows, 1), cols, 2);
     return tf.reshape(tf.transpose(tf.reshape(p, [N, Ho, kh, Wo, kw, C]), [0, 1, 3, 5, 2, 4]), [N, Ho, Wo, C, kh * kw]);
   };
-  // Tiling windows whose pool covers the output exactly: robustest's tiled max-pool gradient (formulas.ts), which
-  // routes dy to the first maximum in row-major order too, from elementwise ops (no 6-D transpose).
-  if (tiled && Math.floor(H / kh) === Ho && Math.floor(W / kw) === Wo) {
+  // robustest's max-pool gradient (maxPoolInputGradFirst in src/gradients/formulas.ts, the same rule: the first
+  // maximum in row-major order) wherever it has an exact form: tiling windows that cover the output exactly,
+  // and any windows on the wasm and cpu backends (a loop kernel). `valid` on the padded input, so that the
+  // window positions are those of tfjs's pool with dilation (`tf.pool`).
+  const natural = [Math.floor((H - (kh - 1) * d[0] - 1) / s[0]) + 1, Math.floor((W - (kw - 1) * d[1] - 1) / s[1]) + 1];
+  if (x.dtype === 'float32' && natural[0] === Ho && natural[1] === Wo && (tiled || hasLoopKernels())) {
     const ft = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const xi = args[0] as tf.Tensor4D;
-      const value = tf.maxPool(xi, k, s, 'valid');
+      const value: tf.Tensor4D = d[0] === 1 && d[1] === 1 ? tf.maxPool(xi, k, s, 'valid') : (tf.max(windows(xi), 4) as tf.Tensor4D);
       (args[1] as tf.GradSaveFunc)([xi, value]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => maxPoolInputGradTiled(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, k, 'valid');
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => maxPoolInputGradFirst(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, k, s, d, 'valid');
       return { value, gradFunc };
     });
     return ft(x) as tf.Tensor4D;
