@@ -80,10 +80,17 @@ class Builder {
   private readonly constCache = new Map<string, string>();
   private readonly shapeCache = new Map<string, string>();
   private readonly producers = new Map<string, OnnxNode>();
+  private readonly consumerCount = new Map<string, number>();
+  /** Gradients a rule sends past its own inputs (to an input of an earlier node), drained by the builder loop. */
+  readonly extra: [string, string][] = [];
   readonly opset: number;
 
   constructor(readonly model: OnnxModel, readonly shapes: ProbedShapes, readonly input: string) {
-    for (const n of model.graph.nodes) for (const o of n.outputs) this.producers.set(o, n);
+    for (const n of model.graph.nodes) {
+      for (const o of n.outputs) this.producers.set(o, n);
+      for (const i of n.inputs) this.consumerCount.set(i, (this.consumerCount.get(i) ?? 0) + 1);
+    }
+    for (const o of model.graph.outputs) this.consumerCount.set(o.name, (this.consumerCount.get(o.name) ?? 0) + 1);
     this.opset = model.opsets.get('') ?? 1;
   }
 
@@ -143,6 +150,24 @@ class Builder {
   save(name: string): string {
     this.saved.add(name);
     return name;
+  }
+
+  /** Values that depend on the graph input through float operations (filled by {@link buildGradientProgram}). */
+  readonly activeSet = new Set<string>();
+
+  /** Whether a forward value depends on the graph input. */
+  active(name: string): boolean {
+    return this.activeSet.has(name);
+  }
+
+  /** The node producing a forward value, if any. */
+  producer(name: string): OnnxNode | undefined {
+    return this.producers.get(name);
+  }
+
+  /** How many node inputs (and graph outputs) use a forward value. */
+  uses(name: string): number {
+    return this.consumerCount.get(name) ?? 0;
   }
 
   /** The value of a constant forward tensor (an initializer or a Constant node's output), if it is one. */
@@ -296,7 +321,8 @@ function transposeGeometry(a: RuleArgs, inDims: readonly number[], outDims: read
 
 /** Gradient of a masked pass-through: `Where(mask, g, 0)`. */
 function where(b: Builder, mask: string, g: string): string {
-  return b.op1('Where', [mask, g, b.constant([0], [])]);
+  // g·float(mask): onnxruntime's Where with a broadcast scalar is several times slower than Cast + Mul.
+  return b.op1('Mul', [g, b.op1('Cast', [mask], { to: int(1) })]);
 }
 
 const RULES: Record<string, Rule> = {};
@@ -337,26 +363,10 @@ RULES['PRelu'] = (a) => {
 
 RULES['Clip'] = (a) => {
   const { b, node } = a;
-  const x = node.inputs[0]!;
-  let lo: string | undefined;
-  let hi: string | undefined;
-  if (b.opset < 11) {
-    lo = b.fwdScalar(a.n.float('min', -3.4028234663852886e38));
-    hi = b.fwdScalar(a.n.float('max', 3.4028234663852886e38));
-  } else {
-    if (a.active[1] || a.active[2]) a.n.unsupported('constant bounds');
-    lo = node.inputs[1] || undefined;
-    hi = node.inputs[2] || undefined;
-  }
-  // tfjs's clipByValue passes the gradient where lo <= x <= hi; the same here.
-  let mask: string | undefined;
-  if (lo) mask = b.fwdOp('Not', [b.fwdOp('Less', [x, lo])[0]!])[0]!;
-  if (hi) {
-    const m = b.fwdOp('Not', [b.fwdOp('Greater', [x, hi])[0]!])[0]!;
-    mask = mask ? b.fwdOp('And', [mask, m])[0]! : m;
-  }
-  if (!mask) return [g0(a)];
-  return [where(b, b.save(mask), g0(a))];
+  if (b.opset >= 11 && (a.active[1] || a.active[2])) a.n.unsupported('constant bounds');
+  // tfjs's clipByValue passes the gradient where lo <= x <= hi, i.e. exactly where clip(x) == x: one comparison.
+  const mask = b.save(b.fwdOp('Equal', [node.inputs[0]!, node.outputs[0]!])[0]!);
+  return [where(b, mask, g0(a)), undefined, undefined];
 };
 
 RULES['Sigmoid'] = (a) => {
@@ -525,14 +535,49 @@ RULES['Conv'] = (a) => {
   const kernel = a.n.ints('kernel_shape', wd.slice(2));
   const strides = a.n.ints('strides', new Array<number>(k).fill(1));
   const dilations = a.n.ints('dilations', new Array<number>(k).fill(1));
-  const geo = transposeGeometry(a, xd.slice(2), yd.slice(2), kernel, strides, dilations, explicitPads(a, xd.slice(2), kernel, strides, dilations));
+  const pads = explicitPads(a, xd.slice(2), kernel, strides, dilations);
+  const group = a.n.int('group', 1);
+  const weight = b.constValue(W);
+  const reach = kernel.map((kk, i) => (kk - 1) * dilations[i]!);
+  if (weight && strides.every((st) => st === 1) && pads.every((p, i) => p <= reach[i % k]!)) {
+    // Stride 1: the input-gradient is a forward Conv of g with the spatially flipped, in/out-swapped kernel, padded
+    // by (k − 1)·d − p; onnxruntime's Conv (NCHWc kernels) is several times faster than its ConvTranspose.
+    const flipped = b.constant(flipSwapKernel(weight.data, wd, group), [xd[1]!, wd[0]! / group, ...wd.slice(2)]);
+    const attrs: Attrs = {
+      kernel_shape: ints(kernel), dilations: ints(dilations), group: int(group),
+      pads: ints(pads.map((p, i) => reach[i % k]! - p)),
+    };
+    return [b.op1('Conv', [g0(a), flipped], attrs), undefined, undefined];
+  }
+  const geo = transposeGeometry(a, xd.slice(2), yd.slice(2), kernel, strides, dilations, pads);
   const outPad = geo.outputPadding;
   const attrs: Attrs = {
-    kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), pads: ints(geo.pads), group: int(a.n.int('group', 1)),
+    kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), pads: ints(geo.pads), group: int(group),
   };
   if (outPad.some((p) => p > 0)) attrs['output_padding'] = ints(outPad);
   return [b.op1('ConvTranspose', [g0(a), b.ref(W)], attrs), undefined, undefined];
 };
+
+/**
+ * A Conv weight `[M, C/g, k1, ..., kn]` turned into the weight of its transpose as a Conv: `[C, M/g, k1, ..., kn]`,
+ * output and input channels swapped within each group and every spatial axis reversed.
+ */
+function flipSwapKernel(data: ArrayLike<number>, dims: readonly number[], group: number): number[] {
+  const [m, cg, ...ks] = dims as [number, number, ...number[]];
+  const mg = m / group;
+  const area = prod(ks);
+  const out = new Array<number>(data.length);
+  for (let gi = 0; gi < group; gi++) {
+    for (let mo = 0; mo < mg; mo++) {
+      for (let ci = 0; ci < cg; ci++) {
+        const src = ((gi * mg + mo) * cg + ci) * area;
+        const dst = ((gi * cg + ci) * mg + mo) * area;
+        for (let t = 0; t < area; t++) out[dst + area - 1 - t] = data[src + t]!;
+      }
+    }
+  }
+  return out;
+}
 
 RULES['ConvTranspose'] = (a) => {
   const { b, node } = a;
@@ -564,19 +609,32 @@ RULES['MaxPool'] = (a) => {
   const attrs: Attrs = {};
   for (const [key, v] of node.attributes) if (v.kind !== 'other' && v.kind !== 'tensor') attrs[key] = v as AttrSpec;
   const idx = b.save(b.fwdOp('MaxPool', [X], attrs, 2)[1]!);
-  const g = g0(a);
+  let g = g0(a);
   const shape = b.shapeOf(X, a.where);
+  // Relu → MaxPool (used by nothing else): the gradient reaches only each window's maximum, where relu's mask is
+  // (pooled > 0); masking the small pooled gradient and skipping relu's full-size mask gives the same values.
+  const relu = b.producer(X);
+  let target: string | undefined;
+  if (relu && relu.opType === 'Relu' && relu.domain === '' && b.uses(X) === 1 && b.active(relu.inputs[0]!)) {
+    g = where(b, b.save(b.fwdOp('Greater', [node.outputs[0]!, b.fwdScalar(0)])[0]!), g);
+    target = relu.inputs[0]!;
+  }
+  const send = (gx: string): (string | undefined)[] => {
+    if (!target) return [gx];
+    b.extra.push([target, gx]);
+    return [undefined];
+  };
   // MaxUnpool places each value at its index (fast) but checks the size with its own formula: use it only for
   // unpadded, floor-mode, non-overlapping windows; ScatterElements with 'add' handles every other geometry.
   const overlapping = kernel.some((kk, i) => (kk - 1) * dilations[i]! + 1 > strides[i]!);
   const padded = a.n.ints('pads', []).some((p) => p !== 0) || a.n.str('auto_pad', 'NOTSET') !== 'NOTSET' || a.n.int('ceil_mode', 0) !== 0;
   if (!overlapping && !padded) {
-    return [b.op1('MaxUnpool', [g, idx, shape], { kernel_shape: ints(kernel), strides: ints(strides) })];
+    return send(b.op1('MaxUnpool', [g, idx, shape], { kernel_shape: ints(kernel), strides: ints(strides) }));
   }
   const flat = b.constant([-1], [1], 'int64');
   const zeros = b.op1('Reshape', [b.op1('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } }), flat]);
   const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [idx, flat]), b.op1('Reshape', [g, flat])], { axis: int(0), reduction: { kind: 'string', value: 'add' } });
-  return [b.op1('Reshape', [scattered, shape])];
+  return send(b.op1('Reshape', [scattered, shape]));
 };
 
 RULES['AveragePool'] = (a) => {
@@ -1058,7 +1116,8 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
   const opset = b.opset;
   if (opset < 7) throw new UnsupportedError(`onnx gradients: expected a model of opset ≥ 7, got ${opset}`);
   // Values that depend on the input through float operations.
-  const active = new Set<string>([input]);
+  const active = b.activeSet;
+  active.add(input);
   for (const node of nodes) {
     if (node.domain !== '' || NON_DIFFERENTIABLE.has(node.opType)) continue;
     if (!node.inputs.some((i) => active.has(i))) continue;
@@ -1090,13 +1149,16 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
     if (!rule) throw new UnsupportedError(`${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`);
     const gOut = node.outputs.map((o) => total(o));
     const gIn = rule({ b, node, n, gOut, active: act, where: n.where });
-    node.inputs.forEach((x, k) => {
-      const g = gIn[k];
-      if (!g || !act[k]) return;
+    const add = (x: string, g: string): void => {
       const list = contributions.get(x) ?? [];
       list.push(g);
       contributions.set(x, list);
+    };
+    node.inputs.forEach((x, k) => {
+      const g = gIn[k];
+      if (g && act[k]) add(x, g);
     });
+    for (const [x, g] of b.extra.splice(0)) add(x, g);
     counts.set(node.opType, (counts.get(node.opType) ?? 0) + 1);
   }
   const gradName = 'robustest_vjp::grad_input';
