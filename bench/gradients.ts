@@ -39,7 +39,6 @@ const { values } = parseArgs({
     model: { type: 'boolean', default: true },
     kernels: { type: 'boolean', default: true },
     onnx: { type: 'string' },
-    'no-onnx': { type: 'boolean', default: false },
     models: { type: 'string' },
     profile: { type: 'string' },
     json: { type: 'string' },
@@ -387,7 +386,9 @@ async function benchOnnx(dir: string, name: string): Promise<ModelRow> {
   return row;
 }
 
-const onnxDir = values['no-onnx'] ? undefined : values.onnx ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined);
+// `--no-onnx` (allowNegative) sets the string option to false.
+const onnxOption = values.onnx as string | false | undefined;
+const onnxDir = onnxOption === false ? undefined : onnxOption ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined);
 const onnxModels = onnxDir === undefined ? [] : (values.models?.split(',') ?? ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']);
 
 const out: { date: string; kernels: KernelRow[]; models: ModelRow[] } = { date: new Date().toISOString(), kernels: [], models: [] };

@@ -265,6 +265,97 @@ function restoreWasmClones(): void {
   wasmIdentity = undefined;
 }
 
+/** A backprop kernel replaced by {@link installBackpropKernels}: kernel, gradient of {@link FAST_GRADIENT_TABLE}. */
+const BACKPROP_KERNELS: readonly { kernel: string; of: FastGradientKernel; input: string }[] = [
+  { kernel: 'Conv2DBackpropInput', of: 'Conv2D', input: 'x' },
+  { kernel: 'Conv2DBackpropFilter', of: 'Conv2D', input: 'filter' },
+  { kernel: 'DepthwiseConv2dNativeBackpropInput', of: 'DepthwiseConv2dNative', input: 'x' },
+  { kernel: 'DepthwiseConv2dNativeBackpropFilter', of: 'DepthwiseConv2dNative', input: 'filter' },
+  { kernel: 'MaxPoolGrad', of: 'MaxPool', input: 'x' },
+];
+
+type Attrs = Record<string, unknown>;
+
+/** The forward-kernel formula of each backprop kernel, on tensors; `undefined` where it does not apply. */
+const BACKPROP_IMPLS: Record<string, (t: Record<string, tf.Tensor>, a: Attrs) => tf.Tensor | undefined> = {
+  Conv2DBackpropInput: (t, a) =>
+    a['dataFormat'] === 'NCHW' ? undefined : conv2dInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
+  Conv2DBackpropFilter: (t, a) =>
+    a['dataFormat'] === 'NCHW' ? undefined : conv2dFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
+  DepthwiseConv2dNativeBackpropInput: (t, a) => depthwiseInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
+  DepthwiseConv2dNativeBackpropFilter: (t, a) => depthwiseFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
+  MaxPoolGrad: (t, a) => {
+    const x = t['input'] as tf.Tensor4D;
+    const f = pair(a['filterSize'] as number | [number, number]);
+    const s = pair(a['strides'] as number | [number, number]);
+    const pad = a['pad'] as PadAttr;
+    const rounding = (a['dimRoundingMode'] ?? undefined) as 'floor' | 'round' | 'ceil' | undefined;
+    if (x.dtype !== 'float32' || (!(f[0] === s[0] && f[1] === s[1]) && !hasLoopKernels() && ((pad !== 'valid' && pad !== 'same') || rounding !== undefined))) return undefined;
+    return maxPoolInputGradFirst(x, t['output'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, f, s, [1, 1], pad, rounding);
+  },
+};
+
+/** Backprop kernels replaced by {@link installBackpropKernels}: `kernel/backend` → the backend's own (if any). */
+const replacedKernels = new Map<string, { kernel: string; backend: string; original: tf.KernelConfig | undefined }>();
+
+/**
+ * Replaces the backend's own backprop kernels (`Conv2DBackpropInput`, `Conv2DBackpropFilter`, the depthwise
+ * ones, `MaxPoolGrad`) with kernels that run the same formulas as the gradient overrides, where the matching
+ * override is active. Gradients that tfjs computes without a registered gradient config call them directly:
+ * the `customGrad` of `tf.fused.conv2d`/`tf.fused.depthwiseConv2d` with a linear activation (tfjs-layers'
+ * convolutions without an activation, e.g. before a BatchNormalization layer), which computes the filter gradient
+ * even for an input gradient (on wasm it failed: no `Conv2DBackpropFilter` kernel; on cpu it took seconds), and
+ * `tf.conv2dTranspose`. The replacement runs tf ops inside the kernel and hands their result's buffer over.
+ */
+function installBackpropKernels(active: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>): void {
+  for (const { kernel, of, input } of BACKPROP_KERNELS) {
+    for (const backend of active.get(of)?.get(input) ?? []) {
+      if (backend !== 'wasm' && backend !== 'cpu') continue;
+      const key = `${kernel}/${backend}`;
+      if (replacedKernels.has(key)) continue;
+      const original = tf.getKernel(kernel, backend);
+      // Only where the backend is loaded (its kernels registered): a later load keeps its own kernels.
+      if (tf.getKernel('Identity', backend) === undefined) continue;
+      const impl = BACKPROP_IMPLS[kernel]!;
+      const kernelFunc: tf.KernelFunc = (args) => {
+        const b = args.backend as unknown as { incRef(dataId: tf.DataId): void };
+        const engine = tf.engine();
+        const out = tf.tidy(() => {
+          const ts: Record<string, tf.Tensor> = {};
+          for (const [name, info] of Object.entries(args.inputs)) {
+            if (info === undefined) continue;
+            // A tensor of the kernel's input: its own reference, released when tidy disposes it.
+            b.incRef(info.dataId);
+            ts[name] = engine.makeTensorFromTensorInfo(info);
+          }
+          return impl(ts, args.attrs as Attrs);
+        });
+        if (out === undefined) {
+          if (original === undefined) throw new Error(`Kernel '${kernel}' not registered for backend '${backend}'`);
+          return original.kernelFunc(args);
+        }
+        // Hand the result's buffer to the kernel's output: one more reference, then drop the tensor's.
+        b.incRef(out.dataId);
+        const info: tf.TensorInfo = { dataId: out.dataId, shape: out.shape, dtype: out.dtype };
+        out.dispose();
+        return info;
+      };
+      if (original !== undefined) tf.unregisterKernel(kernel, backend);
+      tf.registerKernel({ kernelName: kernel, backendName: backend, kernelFunc });
+      replacedKernels.set(key, { kernel, backend, original });
+    }
+  }
+}
+
+/** Puts the backends' own backprop kernels back (and removes those they did not have). */
+function restoreBackpropKernels(): void {
+  for (const { kernel, backend, original } of replacedKernels.values()) {
+    tf.unregisterKernel(kernel, backend);
+    if (original !== undefined) tf.registerKernel(original);
+  }
+  replacedKernels.clear();
+}
+
 function envDisabled(): boolean {
   const v = typeof process === 'undefined' ? undefined : process.env[FAST_GRADIENTS_ENV];
   return v !== undefined && ['0', 'false', 'off', 'no'].includes(v.trim().toLowerCase());
@@ -277,19 +368,26 @@ function envDisabled(): boolean {
  * `Conv2D` (NHWC; any strides, dilations, `same`/`valid`/explicit padding — tfjs's own rejects dilations > 1),
  * `DepthwiseConv2dNative` (any channel multiplier; wasm has no kernel for tfjs's own), `MaxPool`, `AvgPool`,
  * `BatchMatMul` (all transpose flags), `Relu`, `Relu6`, `LeakyRelu` and `Elu`. The math (transposed
- * convolutions as forward convolutions of the upsampled, padded upstream gradient with the flipped filter —
- * Dumoulin & Visin 2016, §4; filter gradients as convolutions of the input with the upstream gradient; max-pool
- * gradients routed to each window's first maximum in row-major order, as tfjs-cpu does, ties included) is
- * documented in `src/gradients/formulas.ts`.
- * Values equal tfjs-cpu's own gradients to float32 rounding, with one intended exception: `AvgPool` with padding
- * follows the forward pass (which averages in-bounds pixels only), where tfjs's gradient divides by the full
- * window area. `MaxPool` with overlapping windows (stride ≠ window) is overridden on cpu only (with policy
- * `all`); on wasm it keeps tfjs's own gradient.
+ * convolutions as forward convolutions of the padded upstream gradient with the flipped filter — Dumoulin &
+ * Visin 2016, §4 — in sub-pixel form for strided convolutions, as a matmul plus col2im when windows do not
+ * overlap, and as a depthwise convolution plus a channel sum for one input channel; filter gradients as
+ * convolutions of the input with the upstream gradient; max-pool gradients routed to each window's first
+ * maximum in row-major order, as tfjs-cpu does, ties included) is documented in `src/gradients/formulas.ts`;
+ * the max-pool gradient of overlapping windows, and on cpu the activation gradients, run as loop kernels
+ * (`src/gradients/kernels.ts`).
+ * Values equal tfjs-cpu's own gradients to float32 rounding, with two intended exceptions where tfjs's gradient
+ * is not the derivative of its forward pass: `AvgPool` with padding follows the forward pass (which averages
+ * in-bounds pixels only), where tfjs's gradient divides by the full window area; and `MaxPool` with `ceil`
+ * rounding gives the windows that rounding adds past the input their gradient, which tfjs-cpu's drops.
+ *
+ * On wasm, while any override is enabled for it, the backend's `Identity` kernel shares its input's buffer
+ * instead of copying it (as tfjs's cpu backend does): tfjs clones every tensor a gradient saves for the backward
+ * pass, and each clone was a full copy there. {@link disableFastGradients} restores the copying kernel.
  *
  * Each override checks `tf.getBackend()` when the gradient is computed and runs tfjs's original gradient
  * function unless it is active for that backend, so enabling is safe with any backend. Calling it again replaces
- * the previous options. `NCHW` convolutions, overlapping `MaxPool` windows with numeric padding or a rounding
- * mode, and tensors not of rank 4 always use tfjs's gradient.
+ * the previous options. `NCHW` convolutions and tensors not of rank 4 always use tfjs's gradient, and so do
+ * overlapping `MaxPool` windows with numeric padding or a rounding mode on backends other than wasm and cpu.
  *
  * Fused kernels: tfjs-layers' `Conv2D`/`Dense` call `tf.fused.conv2d`/`tf.fused.matMul`, which run the fused
  * kernel only when no gradient is being recorded or the activation is linear; so under `tf.grad` a layer with
@@ -348,6 +446,7 @@ export function enableFastGradients(options: FastGradientOptions = {}): void {
         const backend = tf.getBackend();
         // The wasm backend may have been loaded after enableFastGradients: share clones from the next step on.
         if (backend === 'wasm' && state?.wasmShared === true) shareWasmClones();
+        if (state !== undefined) installBackpropKernels(state.active);
         const mine = here !== undefined && !Array.isArray(dy) && [...here.values()].some((s) => s.has(backend)) ? impl(dy, saved, attrs) : undefined;
         if (mine === undefined) return original.gradFunc(dy, saved, attrs);
         // Per gradient: the override where it is active, else tfjs's own; where tfjs's own cannot be built
@@ -378,6 +477,7 @@ export function enableFastGradients(options: FastGradientOptions = {}): void {
   }
   const wasmShared = active.size > 0 && backends.includes('wasm');
   if (wasmShared) shareWasmClones();
+  installBackpropKernels(active);
   state = { originals, active, wasmShared };
 }
 
@@ -396,6 +496,7 @@ export function disableFastGradients(): void {
   if (state === undefined) return;
   for (const original of state.originals.values()) tf.registerGradient(original);
   restoreWasmClones();
+  restoreBackpropKernels();
   state = undefined;
 }
 

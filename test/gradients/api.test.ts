@@ -149,6 +149,9 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
         tf.sum(tf.maxPool(a as tf.Tensor4D, 3, 2, 'valid')),
         tf.sum(tf.avgPool(tf.elu(a) as tf.Tensor4D, 2, 1, 'same')),
         tf.sum(tf.matMul(tf.reshape(a, [-1, 3]), d)),
+        // Linear fused convolutions: tfjs's customGrad calls the (replaced) backprop kernels.
+        tf.sum(tf.fused.conv2d({ x: a as tf.Tensor4D, filter: b as tf.Tensor4D, strides: 2, pad: 'same' })),
+        tf.sum(tf.fused.depthwiseConv2d({ x: a as tf.Tensor4D, filter: c as tf.Tensor4D, strides: 1, pad: 'same' })),
       ]);
     const once = tf.grads(f)([img, w, dw, m]);
     tf.dispose(once);

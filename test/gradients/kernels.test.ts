@@ -183,6 +183,21 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
     expect(Array.from(g!)).toEqual(Array.from(expected));
   });
 
+  it('backprop kernels: fused linear conv/depthwise (tfjs-layers convolutions without activation) and conv2dTranspose', async () => {
+    const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [1, 0], [0, 1], [0, 0]];
+    // tf.fused.* with a linear activation is a customGrad inside tfjs calling Conv2DBackpropInput/Filter (and the
+    // depthwise ones) directly: on wasm those failed or were slow before the kernels were replaced.
+    const fused = (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 2, pad: 'same', bias: b });
+    const plain = (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.add(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 'same'), b);
+    await expectClose(backend, fused, plain, [input([2, 7, 6, 3], 1), input([3, 3, 3, 4], 2), input([4], 3)]);
+    const fusedDw = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: 'same' });
+    const plainDw = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'same');
+    await expectClose(backend, fusedDw, plainDw, [input([2, 6, 5, 3], 4), input([3, 3, 3, 2], 5)]);
+    // conv2dTranspose's forward pass is Conv2DBackpropInput.
+    const ct = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.conv2dTranspose(x as tf.Tensor4D, k as tf.Tensor4D, [2, 8, 8, 3], 2, pad);
+    await expectClose(backend, ct, ct, [input([2, 4, 4, 4], 6), input([3, 3, 3, 4], 7)]);
+  });
+
   it('AvgPool: equals tfjs without padding, and the derivative of the forward pass with padding', async () => {
     await fc.assert(
       fc.asyncProperty(
