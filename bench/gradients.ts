@@ -12,7 +12,7 @@
 // take the most time in one forward+input-gradient step of each model (tf.profile, mean of 3 steps).
 //
 // Usage: npx tsx bench/gradients.ts [--backends wasm,cpu] [--repeats 7] [--batch 100] [--only conv1,dense]
-//          [--no-kernels] [--no-model] [--onnx DIR | --no-onnx] [--models a,b] [--profile 15] [--json FILE]
+//          [--no-kernels] [--no-model] [--onnx DIR|none] [--models a,b] [--profile 15] [--json FILE]
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -386,9 +386,7 @@ async function benchOnnx(dir: string, name: string): Promise<ModelRow> {
   return row;
 }
 
-// `--no-onnx` (allowNegative) sets the string option to false.
-const onnxOption = values.onnx as string | false | undefined;
-const onnxDir = onnxOption === false ? undefined : onnxOption ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined);
+const onnxDir = values.onnx === 'none' ? undefined : values.onnx ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined);
 const onnxModels = onnxDir === undefined ? [] : (values.models?.split(',') ?? ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']);
 
 const out: { date: string; kernels: KernelRow[]; models: ModelRow[] } = { date: new Date().toISOString(), kernels: [], models: [] };
