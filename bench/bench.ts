@@ -1,10 +1,16 @@
-// `npm run bench`: PGD on the bundled MNIST model at several batch sizes on every available backend.
-// For each: ms per image per step, and the ratio of attack time per step to the raw forward+backward time of the
-// same model on the same batch, measured in the same run; tensor count and bytes before/after.
+// `npm run bench`, all in one run:
+// 1. PGD on the bundled MNIST model (tfjs engine) at several batch sizes on every available backend: ms per image
+//    per step, and the ratio of attack time per step to the raw forward+backward time of the same model on the same
+//    batch; tensor count and bytes before/after.
+// 2. On the shared ONNX models, the importer's forward time over onnxruntime-node's.
+// 3. Input-gradient cost (bench/engines.ts): forward+input-gradient over forward, per model (bundled + shared ONNX)
+//    and engine (tfjs with stock gradients = before the fast-gradients issue, tfjs with robustest's overrides,
+//    onnxruntime), on wasm at batch 100.
+// 4. PGD-40 wall time on 200 MNIST images at batch 100 on wasm: before the issue, overrides, the 2-worker pool,
+//    onnxruntime; speed-ups against the pre-issue time; and the issue's targets checked.
 //
-// Then, on the shared ONNX models, the importer's forward time over onnxruntime-node's.
-//
-// Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100] [--json FILE]
+// Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100]
+//                         [--skip-engines] [--skip-baseline] [--json FILE]
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +24,8 @@ import type { DifferentiableModel } from '../src/model.js';
 import { pgd } from '../attacks/pgd.js';
 import { loadOnnxModel, fromOnnxRuntime } from '../src/onnx/index.js';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { benchEngines } from './engines.js';
 
 interface Row {
   backend: string;
@@ -43,6 +51,8 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     json: { type: 'string' },
     'onnx-batch': { type: 'string', default: '100' },
+    'skip-engines': { type: 'boolean', default: false },
+    'skip-baseline': { type: 'boolean', default: false },
   },
 });
 const steps = Number(values.steps);
@@ -72,7 +82,7 @@ async function benchBackend(name: BackendName, root: string): Promise<Row[]> {
     process.stderr.write(`skip ${name}: ${(e as Error).message}\n`);
     return [];
   }
-  const model = (await loadModel(join(root, 'assets', 'mnist-cnn', 'model.json'))) as DifferentiableModel;
+  const model = (await loadModel(join(root, 'assets', 'mnist-cnn', 'model.json'), { engine: 'tfjs' })) as DifferentiableModel;
   const data = await loadIdx(
     join(root, 'assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
     join(root, 'assets', 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
@@ -155,7 +165,7 @@ async function benchOnnx(name: BackendName, root: string): Promise<OnnxRow[]> {
   const rows: OnnxRow[] = [];
   for (const m of ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']) {
     const file = join(dir, `${m}.onnx`);
-    const imported = await loadOnnxModel(file);
+    const imported = await loadOnnxModel(file); // the importer alone (tfjs gradients)
     const ort = await fromOnnxRuntime(file, { batchSize: batch });
     const x = tf.tidy(() => tf.randomUniform([batch, ...imported.inputShape], 0, 1, 'float32', 1));
     const importerForwardMs = await timeIt(async () => {
@@ -187,9 +197,10 @@ async function run(): Promise<void> {
   process.stdout.write(`\nONNX importer forward time / onnxruntime-node forward time, shared models (../shared/models/onnx)\n`);
   const onnx: OnnxRow[] = [];
   for (const b of values.backends.split(',') as BackendName[]) onnx.push(...(await benchOnnx(b, root)));
+  const engines = values['skip-engines'] ? undefined : await benchEngines({ root, repeats, baseline: !values['skip-baseline'] });
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
-    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, steps, rows, onnx }, null, 2) + '\n');
+    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines }, null, 2) + '\n');
   }
 }
 
