@@ -47,32 +47,38 @@ export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', '
 
 /**
  * On which backends each override (per gradient: input `x`/`a`, `filter`/`b`) is faster than tfjs's own
- * gradient, used by policy `measured`. From `npx tsx bench/gradients.ts` on the project's 2-core machines
- * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes; gradient-only time, median ms, tfjs → override;
- * "fails" = tfjs has no kernel for it on that backend):
+ * gradient, used by policy `measured`. From `npx tsx bench/gradients.ts` on the project's 2-core shared machines
+ * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes and ResNet/MobileNet-style strided layers;
+ * gradient-only time, median ms, tfjs → override; "fails" = tfjs has no kernel for it on that backend). Measured
+ * 2026-11-26 08:41–08:45 UTC (load averages 1.1–2.3); the filter-gradient rows on cpu are from an earlier run.
+ * Details, whole-model ratios and commands: `docs/gradients.md`.
  *
- * | gradient                                 | wasm                  | cpu                       |
- * |------------------------------------------|-----------------------|---------------------------|
- * | Conv2D x, 28×28×1 → 26×26×16             | 20.4 → 8.4            | 57.5 → 147.6              |
- * | Conv2D x, 13×13×16 → 11×11×32            | 98.2 → 7.5            | 194.7 → 245.9             |
- * | Conv2D filter, same two layers           | fails → 25.1 / 10.7   | 11994 → 225 / 59749 → 292 |
- * | DepthwiseConv2dNative x, 26×26×16, 3×3   | fails → 3.0           | 157.3 → 118.8             |
- * | DepthwiseConv2dNative filter, same       | fails → 51.0          | 10092 → 359               |
- * | MaxPool 2×2/2, 26×26×16 → 13×13×16       | 37.0 → 10.0           | 1743 → 1101 (469 → 971)   |
- * | MaxPool 2×2/2, 11×11×32 → 5×5×32         | 9.9 → 2.8             | 499 → 504 (201 → 899)     |
- * | AvgPool 2×2/2, 26×26×16                  | 15.9 → 3.4            | 807 → 114                 |
- * | BatchMatMul a / b, 100×800 · 800×32      | 3.0 → 0.5 / 3.7 → 0.4 | 13.6 → 16.5 / 13.9 → 20.2 |
- * | Relu, 100×26×26×16                       | 8.0 → 4.7             | 69.6 → 68.0               |
- * | Relu6, same                              | 41.9 → 5.6            | 177 → 210                 |
- * | LeakyRelu, same                          | 24.9 → 10.9           | 106.6 → 86.4              |
- * | Elu, same                                | 1.1 → 16.9            | 18.5 → 151.7              |
+ * | gradient                                   | wasm                  | cpu                       |
+ * |--------------------------------------------|-----------------------|---------------------------|
+ * | Conv2D x, 28×28×1 → 26×26×16               | 20.9 → 7.4            | 29.2 → 72.6               |
+ * | Conv2D x, 13×13×16 → 11×11×32              | 101.3 → 14.5          | 175.9 → 267.5             |
+ * | Conv2D x, 3×3/2, 32×32×16 → 16×16×32       | 128.2 → 21.0          | 370.3 → 895.6             |
+ * | Conv2D x, 1×1/2, 32×32×16 → 16×16×32       | 22.3 → 6.4            | 64.1 → 95.2               |
+ * | Conv2D x, 3×3/2, 32×32×3 → 16×16×16        | 19.9 → 5.2            | 38.5 → 102.5              |
+ * | Conv2D filter, the two MNIST layers        | fails → 18.8 / 17.0   | 11994 → 225 / 59749 → 292 |
+ * | DepthwiseConv2dNative x, 26×26×16, 3×3     | fails → 4.5           | 170.3 → 116.6             |
+ * | DepthwiseConv2dNative filter, same         | fails → 37.8          | 10092 → 359               |
+ * | MaxPool 2×2/2, 26×26×16 → 13×13×16         | 26.4 → 10.1           | 1476.6 → 18.4             |
+ * | MaxPool 2×2/2, 11×11×32 → 5×5×32           | 9.5 → 2.9             | 472.0 → 5.3               |
+ * | MaxPool 3×3/2 `same`, 26×26×16             | 39.0 (wrong) → 30.3   | 2966.3 → 19.4             |
+ * | AvgPool 2×2/2, 26×26×16                    | 21.5 → 5.1            | 596.2 → 95.6              |
+ * | BatchMatMul a / b, 100×800 · 800×32        | 5.6 → 0.9 / 5.5 → 0.9 | 17.4 → 16.0 / 8.7 → 16.4  |
+ * | Relu, 100×26×26×16                         | 8.1 → 5.6             | 43.3 → 13.7               |
+ * | Relu6, same                                | 26.7 → 4.8            | 129.7 → 11.5              |
+ * | LeakyRelu, same                            | 25.1 → 5.2            | 65.2 → 11.5               |
+ * | Elu, same                                  | 1.1 → 17.0            | 12.3 → 112.3              |
  *
- * (Parenthesised: another run; tfjs-cpu's MaxPoolGrad varies 4× between runs, so MaxPool stays tfjs's on cpu.)
- * The cpu backend's `Conv2DBackpropInput`, `MaxPoolGrad` and `BatchMatMul` are competitive JS loops (its
+ * tfjs-cpu's `MaxPoolGrad` varies 4× between runs (423–1477 ms for the first row); the override's loop kernel
+ * does not. The cpu backend's `Conv2DBackpropInput` and `BatchMatMul` are competitive JS loops (its
  * broadcasting elementwise ops and convolutions are not), so those stay tfjs's there; tfjs's `EluGrad` is one
  * fast kernel on both. Timings on these shared machines vary by up to ±30% between runs.
- * tfjs's wasm `MaxPoolGrad` is also wrong for 2×2 windows (it disagrees with the cpu backend even without ties),
- * so the override is a fix there as well as a speed-up.
+ * tfjs's wasm `MaxPoolGrad` is also wrong for 2×2 windows (it disagrees with the cpu backend even without ties)
+ * and with `same` padding, so the override is a fix there as well as a speed-up.
  * @example
  * ```ts
  * FAST_GRADIENT_TABLE.Conv2D; // { x: ['wasm'], filter: ['wasm', 'cpu'] }
@@ -81,11 +87,11 @@ export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', '
 export const FAST_GRADIENT_TABLE: Readonly<Record<FastGradientKernel, Readonly<Record<string, readonly string[]>>>> = {
   Conv2D: { x: ['wasm'], filter: ['wasm', 'cpu'] },
   DepthwiseConv2dNative: { x: ['wasm', 'cpu'], filter: ['wasm', 'cpu'] },
-  MaxPool: { x: ['wasm'] },
+  MaxPool: { x: ['wasm', 'cpu'] },
   AvgPool: { x: ['wasm', 'cpu'] },
   BatchMatMul: { a: ['wasm'], b: ['wasm'] },
-  Relu: { x: ['wasm'] },
-  Relu6: { x: ['wasm'] },
+  Relu: { x: ['wasm', 'cpu'] },
+  Relu6: { x: ['wasm', 'cpu'] },
   LeakyRelu: { x: ['wasm', 'cpu'] },
   Elu: { x: [] },
 };
