@@ -50,28 +50,29 @@ export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', '
  * gradient, used by policy `measured`. From `npx tsx bench/gradients.ts` on the project's 2-core shared machines
  * (tfjs 4.22, batch 100, the bundled MNIST CNN's layer shapes and ResNet/MobileNet-style strided layers;
  * gradient-only time, median ms, tfjs → override; "fails" = tfjs has no kernel for it on that backend). Measured
- * 2026-11-26 08:41–08:45 UTC (load averages 1.1–2.3); the filter-gradient rows on cpu are from an earlier run.
+ * 2026-11-26 (wasm 08:48 UTC, load averages 1.5–2.0; cpu 08:44–08:45 UTC, 1.1–2.1); the filter-gradient rows on
+ * cpu are from an earlier run.
  * Details, whole-model ratios and commands: `docs/gradients.md`.
  *
  * | gradient                                   | wasm                  | cpu                       |
  * |--------------------------------------------|-----------------------|---------------------------|
- * | Conv2D x, 28×28×1 → 26×26×16               | 20.9 → 7.4            | 29.2 → 72.6               |
- * | Conv2D x, 13×13×16 → 11×11×32              | 101.3 → 14.5          | 175.9 → 267.5             |
- * | Conv2D x, 3×3/2, 32×32×16 → 16×16×32       | 128.2 → 21.0          | 370.3 → 895.6             |
- * | Conv2D x, 1×1/2, 32×32×16 → 16×16×32       | 22.3 → 6.4            | 64.1 → 95.2               |
- * | Conv2D x, 3×3/2, 32×32×3 → 16×16×16        | 19.9 → 5.2            | 38.5 → 102.5              |
- * | Conv2D filter, the two MNIST layers        | fails → 18.8 / 17.0   | 11994 → 225 / 59749 → 292 |
- * | DepthwiseConv2dNative x, 26×26×16, 3×3     | fails → 4.5           | 170.3 → 116.6             |
- * | DepthwiseConv2dNative filter, same         | fails → 37.8          | 10092 → 359               |
- * | MaxPool 2×2/2, 26×26×16 → 13×13×16         | 26.4 → 10.1           | 1476.6 → 18.4             |
- * | MaxPool 2×2/2, 11×11×32 → 5×5×32           | 9.5 → 2.9             | 472.0 → 5.3               |
- * | MaxPool 3×3/2 `same`, 26×26×16             | 39.0 (wrong) → 30.3   | 2966.3 → 19.4             |
- * | AvgPool 2×2/2, 26×26×16                    | 21.5 → 5.1            | 596.2 → 95.6              |
- * | BatchMatMul a / b, 100×800 · 800×32        | 5.6 → 0.9 / 5.5 → 0.9 | 17.4 → 16.0 / 8.7 → 16.4  |
- * | Relu, 100×26×26×16                         | 8.1 → 5.6             | 43.3 → 13.7               |
- * | Relu6, same                                | 26.7 → 4.8            | 129.7 → 11.5              |
- * | LeakyRelu, same                            | 25.1 → 5.2            | 65.2 → 11.5               |
- * | Elu, same                                  | 1.1 → 17.0            | 12.3 → 112.3              |
+ * | Conv2D x, 28×28×1 → 26×26×16               | 11.4 → 4.0            | 29.2 → 72.6               |
+ * | Conv2D x, 13×13×16 → 11×11×32              | 58.8 → 7.2            | 175.9 → 267.5             |
+ * | Conv2D x, 3×3/2, 32×32×16 → 16×16×32       | 128.9 → 26.3          | 370.3 → 895.6             |
+ * | Conv2D x, 1×1/2, 32×32×16 → 16×16×32       | 22.2 → 3.4            | 64.1 → 95.2               |
+ * | Conv2D x, 3×3/2, 32×32×3 → 16×16×16        | 14.8 → 3.1            | 38.5 → 102.5              |
+ * | Conv2D filter, the two MNIST layers        | fails → 10.8 / 10.6   | 11994 → 225 / 59749 → 292 |
+ * | DepthwiseConv2dNative x, 26×26×16, 3×3     | fails → 2.9           | 170.3 → 116.6             |
+ * | DepthwiseConv2dNative filter, same         | fails → 31.8          | 10092 → 359               |
+ * | MaxPool 2×2/2, 26×26×16 → 13×13×16         | 26.4 → 8.9            | 1476.6 → 18.4             |
+ * | MaxPool 2×2/2, 11×11×32 → 5×5×32           | 9.2 → 3.3             | 472.0 → 5.3               |
+ * | MaxPool 3×3/2 `same`, 26×26×16             | 36.9 (wrong) → 19.3   | 2966.3 → 19.4             |
+ * | AvgPool 2×2/2, 26×26×16                    | 12.9 → 2.5            | 596.2 → 95.6              |
+ * | BatchMatMul a / b, 100×800 · 800×32        | 2.9 → 0.5 / 3.0 → 0.4 | 17.4 → 16.0 / 8.7 → 16.4  |
+ * | Relu, 100×26×26×16                         | 7.1 → 3.9             | 43.3 → 13.7               |
+ * | Relu6, same                                | 18.9 → 3.1            | 129.7 → 11.5              |
+ * | LeakyRelu, same                            | 17.0 → 5.1            | 65.2 → 11.5               |
+ * | Elu, same                                  | 1.2 → 16.3            | 12.3 → 112.3              |
  *
  * tfjs-cpu's `MaxPoolGrad` varies 4× between runs (423–1477 ms for the first row); the override's loop kernel
  * does not. The cpu backend's `Conv2DBackpropInput` and `BatchMatMul` are competitive JS loops (its
