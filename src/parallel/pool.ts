@@ -54,6 +54,8 @@ export interface TaskResult {
   readonly value?: Float32Array;
   readonly grad?: Float32Array;
   readonly logits?: Float32Array;
+  /** Worker-side milliseconds for the task. */
+  readonly computeMs: number;
 }
 
 interface Pending {

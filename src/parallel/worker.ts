@@ -86,13 +86,14 @@ async function main(): Promise<void> {
   port!.on('message', (req: Request) => {
     void (async () => {
       if (req.op === 'exit') process.exit(req.code);
+      const t0 = performance.now();
       try {
         applyFastGradients(req.fastGradients);
         if (req.op === 'logits') {
           const z = tapedLogits(model, tf.tensor(req.x, shapeOf(req.n), 'float32'));
           const logits = await ownedData(z);
           z.dispose();
-          send({ type: 'result', id: req.id, logits }, [logits.buffer as ArrayBuffer]);
+          send({ type: 'result', id: req.id, logits, computeMs: performance.now() - t0 }, [logits.buffer as ArrayBuffer]);
         } else if (req.op === 'vjp') {
           const g = tf.tidy(() => {
             const x = tf.tensor(req.x, shapeOf(req.n), 'float32');
@@ -101,7 +102,7 @@ async function main(): Promise<void> {
           });
           const grad = await ownedData(g);
           g.dispose();
-          send({ type: 'result', id: req.id, grad }, [grad.buffer as ArrayBuffer]);
+          send({ type: 'result', id: req.id, grad, computeMs: performance.now() - t0 }, [grad.buffer as ArrayBuffer]);
         } else {
           const x = tf.tensor(req.x, shapeOf(req.n), 'float32');
           const classes = tf.tensor1d(req.loss.classes, 'int32');
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
             out = await model.valueAndGrad(x, loss);
             const value = await ownedData(out.value);
             const grad = await ownedData(out.grad);
-            send({ type: 'result', id: req.id, value, grad }, [value.buffer as ArrayBuffer, grad.buffer as ArrayBuffer]);
+            send({ type: 'result', id: req.id, value, grad, computeMs: performance.now() - t0 }, [value.buffer as ArrayBuffer, grad.buffer as ArrayBuffer]);
           } finally {
             tf.dispose([x, classes]);
             if (out) tf.dispose([out.value, out.grad]);
