@@ -6,8 +6,11 @@
  * kernels (`Conv2DBackpropInput`, `MaxPoolGrad`, `BatchMatMul` with transpose flags) that are 10–25× slower than
  * the forward kernels, and some (`Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackprop*`) do not exist there at
  * all. {@link enableFastGradients} replaces those configs with ones that compute the same gradients from
- * forward kernels only (see `formulas.ts` for the math), on the backends where that was measured to be faster,
- * and falls back to tfjs's original gradient everywhere else.
+ * forward kernels (see `formulas.ts` for the math) or, where elementwise passes dominate, from loop kernels
+ * (`kernels.ts`), on the backends where that was measured to be faster, and falls back to tfjs's original
+ * gradient everywhere else. It also replaces those backends' backprop kernels, which tfjs's fused ops call
+ * directly, and makes the wasm backend's clones of saved tensors share buffers. Measurements:
+ * `docs/gradients.md`.
  * @module
  */
 import * as tf from '../tf.js';
