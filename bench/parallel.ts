@@ -37,7 +37,7 @@ tf.env().set('PROD', true);
 await initBackend(values.backend as BackendName);
 const modelPath = join(packageAssets(), 'mnist-cnn', 'model.json');
 const sample = join(packageAssets(), 'mnist-sample');
-const local = (await loadModel(modelPath)) as DifferentiableModel;
+const local = (await loadModel(modelPath, { engine: 'tfjs' })) as DifferentiableModel; // the pool runs tfjs engines: compare like with like
 const data = await loadData(join(sample, 't10k-images-first1000-idx3-ubyte.gz'), { labels: join(sample, 't10k-labels-first1000-idx1-ubyte.gz'), inputShape: local.inputShape });
 const per = local.inputShape.reduce((a, b) => a * b, 1);
 const batches: { x: tf.Tensor; labels: number[] }[] = [];

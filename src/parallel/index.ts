@@ -28,7 +28,10 @@ import type { FastGradientSetting, Task } from './protocol.js';
 export interface ParallelModelSource {
   /** A `model.json`, a directory holding one, or a `.onnx` file that imports into tfjs ops (as for {@link loadModel}). */
   readonly path: string;
-  /** {@link loadModel}'s options (bounds, preprocessing, name, format). Default: none. */
+  /**
+   * {@link loadModel}'s options (bounds, preprocessing, name, format). Default: none. `engine` is always `tfjs`
+   * here (the main thread and every worker compute with tfjs; `onnxruntime` is refused, `auto` means `tfjs`).
+   */
   readonly options?: LoadModelOptions;
 }
 
@@ -272,8 +275,9 @@ class PooledModel implements ParallelModel {
  * each worker rebuilds the loss for its shard (one round trip). Any other loss function (a closure cannot be sent
  * to a thread) takes two: the workers compute the logits, the main thread the loss and its gradient with respect to
  * the logits, then the workers back-propagate that gradient to the input. Both give values and gradients
- * bit-identical to the in-process `valueAndGrad` of the same model on the cpu and wasm backends (tested), as long as
- * the loss is per-sample in the built-in case (any loss is fine in the two-round-trip case).
+ * bit-identical to the in-process `valueAndGrad` of the same model loaded with `engine: 'tfjs'` on the cpu and wasm
+ * backends (tested; the built-in losses are per-sample, and a closure loss may even couple the samples: it runs on
+ * the whole batch in this thread).
  *
  * Worth it for long jobs when a core is free: workers take 0.5 to 2 s to start, and with another process on one of
  * two cores there is no gain (`docs/performance-threads.md`). Not for the `tensorflow` backend, which already runs
@@ -286,7 +290,8 @@ class PooledModel implements ParallelModel {
  * @param options - `workers` (default `os.availableParallelism()`), `shardSize` (default {@link DEFAULT_SHARD_SIZE}),
  *   `backend` (default: the main thread's).
  * @returns the pooled model; the caller disposes it.
- * @throws {@link ConfigError} for an invalid option or a model option that cannot be sent to a thread;
+ * @throws {@link ConfigError} for an invalid option, `engine: 'onnxruntime'`, or a model option that cannot be sent to
+ *   a thread;
  *   {@link ModelLoadError} if the model cannot be loaded (here or in a worker) or a worker's copy differs;
  *   {@link UnsupportedError} for a model that loads as query-only (onnxruntime);
  *   {@link BackendError} if a worker's backend fails or a worker crashes while starting. Later, a worker that crashes
@@ -316,7 +321,11 @@ export async function parallelModel(source: ParallelModelSource, options: Parall
     throw new ConfigError(`parallelModel: expected backend 'cpu', 'wasm' or 'tensorflow'${options.backend === undefined ? ' (the main thread\'s)' : ''}, got ${describe(backend)}`);
   }
   const path = resolve(source.path);
-  const loadOptions = source.options ?? {};
+  if (source.options?.engine === 'onnxruntime') {
+    throw new ConfigError(`parallelModel: expected engine 'tfjs' or 'auto' (each worker runs a tfjs engine; onnxruntime already uses every core), got 'onnxruntime'`);
+  }
+  // The pool parallelises tfjs: the main thread and every worker load the model with the tfjs gradient engine.
+  const loadOptions: LoadModelOptions = { ...(source.options ?? {}), engine: 'tfjs' };
   const local = await loadModel(path, loadOptions);
   if (local.kind !== 'differentiable') {
     local.dispose();

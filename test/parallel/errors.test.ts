@@ -39,6 +39,7 @@ describe('parallelModel errors', () => {
     await expectRejects(parallelModel({ path: files.path }, { backend: 'webgl' as 'cpu' }), ConfigError, /backend/, /"webgl"/);
     await expectRejects(parallelModel({ path: '' }), ConfigError, /source/);
     await expectRejects(parallelModel(undefined as never), ConfigError, /source/);
+    await expectRejects(parallelModel({ path: files.path, options: { engine: 'onnxruntime' } }), ConfigError, /engine/, /'onnxruntime'/);
   });
 
   it('gives a ModelLoadError for a missing model, leaking nothing', async () => {
@@ -64,7 +65,7 @@ describe('a running pool', () => {
   let x: tf.Tensor;
   let labels: tf.Tensor1D;
   beforeAll(async () => {
-    local = (await loadModel(files.path)) as DifferentiableModel;
+    local = (await loadModel(files.path, { engine: 'tfjs' })) as DifferentiableModel;
     x = tf.tensor(seededValues(N * 64, 4), [N, 8, 8, 1]);
     labels = tf.tensor1d([0, 1, 2, 0, 1], 'int32');
   });

@@ -80,7 +80,7 @@ describe.each(['cpu', 'wasm'] as const)('parallelModel on %s', (backend) => {
 
   beforeAll(async () => {
     await initBackend(backend);
-    local = (await loadModel(files.path)) as DifferentiableModel;
+    local = (await loadModel(files.path, { engine: 'tfjs' })) as DifferentiableModel;
     pooled = await parallelModel({ path: files.path }, { workers: 2, shardSize: 3 });
     x = tf.tensor(seededValues(N * 64, 11), [N, 8, 8, 1]);
     labels = tf.tensor1d([2, 2, 1, 0, 1, 1, 0], 'int32');
@@ -101,6 +101,7 @@ describe.each(['cpu', 'wasm'] as const)('parallelModel on %s', (backend) => {
     expect(pooled.numClasses).toBe(3);
     expect(pooled.inputShape).toEqual([8, 8, 1]);
     expect(pooled.name).toBe(local.name);
+    expect(pooled.engine).toBe('tfjs'); // whatever loadModel's default engine, the pool runs tfjs
   });
 
   it('gives bit-identical values and gradients for the built-in losses (one round trip)', async () => {

@@ -3,7 +3,7 @@
 // without keeping a process alive when the pool is never disposed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '../../src/tf.js';
 import { initBackend } from '../../src/backend.js';
@@ -32,7 +32,7 @@ describe('parallelModel with 3 workers on wasm (MNIST CNN)', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    local = (await loadModel(MODEL)) as DifferentiableModel;
+    local = (await loadModel(MODEL, { engine: 'tfjs' })) as DifferentiableModel;
     pooled = await parallelModel({ path: MODEL }, { workers: 3, shardSize: 2 });
     x = tf.tensor(seededValues(N * 784, 5), [N, 28, 28, 1]);
     labels = tf.tensor1d([7, 2, 1, 0, 4, 1, 4, 9, 5], 'int32');
@@ -67,7 +67,14 @@ describe('parallelModel with 3 workers on wasm (MNIST CNN)', () => {
 });
 
 const distIndex = join(ROOT, 'dist', 'src', 'parallel', 'index.js');
-describe.skipIf(!existsSync(join(ROOT, 'dist', 'src', 'parallel', 'worker.js')))('from compiled dist/', () => {
+/** dist/ holds a build of the current src/parallel (`npm ci` and `npm run build` make it); else the test is skipped. */
+function distIsCurrent(): boolean {
+  return ['index', 'pool', 'protocol', 'worker'].every((f) => {
+    const [src, out] = [join(ROOT, 'src', 'parallel', `${f}.ts`), join(ROOT, 'dist', 'src', 'parallel', `${f}.js`)];
+    return existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs;
+  });
+}
+describe.skipIf(!distIsCurrent())('from compiled dist/', () => {
   it('runs the worker as plain JavaScript, and a pool that is never disposed lets the process exit', async () => {
     const url = (p: string): string => JSON.stringify(new URL(`file://${p}`).href);
     const script = `
@@ -78,7 +85,7 @@ describe.skipIf(!existsSync(join(ROOT, 'dist', 'src', 'parallel', 'worker.js')))
       const { parallelModel } = await import(${url(distIndex)});
       tf.env().set('PROD', true);
       await initBackend('cpu');
-      const local = await loadModel(${JSON.stringify(MODEL)});
+      const local = await loadModel(${JSON.stringify(MODEL)}, { engine: 'tfjs' });
       const pooled = await parallelModel({ path: ${JSON.stringify(MODEL)} }, { workers: 1 });
       const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 1);
       const loss = crossEntropy(tf.tensor1d([3, 4], 'int32'), 10);
