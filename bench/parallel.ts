@@ -3,7 +3,7 @@
 // (other processes on the same cores change the result; see docs/performance-threads.md).
 //
 // Usage: npx tsx bench/parallel.ts [--backend wasm] [--images 200] [--batch 100] [--steps 40] [--repeats 3]
-//                                  [--workers 2] [--shard-size 32] [--epsilon 0.1]
+//                                  [--workers 2] [--shard-size 50] [--epsilon 0.1]
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '40' },
     repeats: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
-    'shard-size': { type: 'string', default: '32' },
+    'shard-size': { type: 'string', default: '50' },
     epsilon: { type: 'string', default: '0.1' },
   },
 });
