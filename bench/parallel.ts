@@ -3,7 +3,7 @@
 // (other processes on the same cores change the result; see docs/performance-threads.md).
 //
 // Usage: npx tsx bench/parallel.ts [--backend wasm] [--images 200] [--batch 100] [--steps 40] [--repeats 3]
-//                                  [--workers 2] [--shard-size 50] [--epsilon 0.1]
+//                                  [--workers 2] [--shard-size 50] [--epsilon 0.1] [--warmup 1]
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,9 +26,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '2' },
     'shard-size': { type: 'string', default: '50' },
     epsilon: { type: 'string', default: '0.1' },
+    warmup: { type: 'string', default: '1' },
   },
 });
-const [images, batch, steps, repeats, workers, shardSize, epsilon] = [values.images, values.batch, values.steps, values.repeats, values.workers, values['shard-size'], values.epsilon].map(Number) as [number, number, number, number, number, number, number];
+const [images, batch, steps, repeats, workers, shardSize, epsilon, warmup] = [values.images, values.batch, values.steps, values.repeats, values.workers, values['shard-size'], values.epsilon, values.warmup].map(Number) as [number, number, number, number, number, number, number, number];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = (): string => loadavg().map((v) => v.toFixed(2)).join(', ');
@@ -62,11 +63,9 @@ async function run(model: DifferentiableModel): Promise<{ ms: number; adversaria
   }
   return { ms: performance.now() - start, adversarial };
 }
-// Warm-up (kernels, weights): one step each.
-for (const m of [local, pooled]) {
-  const r = await pgd({ steps: 1 }).run(m, batches[0]!.x, batches[0]!.labels, { epsilons: [epsilon], seed: 0 });
-  r.dispose();
-}
+// Warm-up, untimed: whole runs. V8 first compiles the wasm kernels with its baseline compiler and optimises the hot
+// ones later, separately in each thread; a worker doing half the work gets there later than the main thread.
+for (let i = 0; i < warmup; i++) for (const m of [local, pooled]) await run(m);
 const times = { inProcess: [] as number[], pool: [] as number[] };
 let identical = true;
 for (let rep = 0; rep < repeats; rep++) {
@@ -86,6 +85,7 @@ const summary = {
   batch,
   steps,
   repeats,
+  warmup,
   workers,
   shardSize,
   poolReadyMs: Math.round(poolReadyMs),
