@@ -149,6 +149,17 @@ describe.each(['cpu', 'wasm'] as const)('parallelModel on %s', (backend) => {
     expect(await pooled.fingerprint()).toBe(await local.fingerprint());
   });
 
+  it('serves concurrent calls, each with its own result', async () => {
+    const closure: LossFn = (z) => tf.max(z, 1) as tf.Tensor1D;
+    const [a, b, c] = await Promise.all([pooled.valueAndGrad(x, crossEntropy(labels, 3)), pooled.valueAndGrad(x, closure), withShardSize(pooled, 1).valueAndGrad(x, marginLoss(labels, 3))]);
+    const [ra, rb, rc] = [await local.valueAndGrad(x, crossEntropy(labels, 3)), await local.valueAndGrad(x, closure), await local.valueAndGrad(x, marginLoss(labels, 3))];
+    for (const [p, q] of [[a, ra], [b, rb], [c, rc]] as const) {
+      expect(bytes(p.value).equals(bytes(q.value))).toBe(true);
+      expect(bytes(p.grad).equals(bytes(q.grad))).toBe(true);
+    }
+    tf.dispose([a, b, c, ra, rb, rc].flatMap((r) => [r.value, r.grad]));
+  });
+
   it('leaks no tensors in valueAndGrad (both paths) or logits', async () => {
     const leaked = await expectNoLeak(async () => {
       for (const loss of [crossEntropy(labels, 3), (z: tf.Tensor2D) => tf.max(z, 1) as tf.Tensor1D]) {
