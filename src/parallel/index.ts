@@ -270,7 +270,9 @@ class PooledModel implements ParallelModel {
  * {@link DifferentiableModel} whose `valueAndGrad` runs on the workers, data-parallel.
  *
  * Each worker owns a tfjs engine on the same backend as the main thread, the main thread's fast-gradient setting
- * (see {@link enableFastGradients}; re-read at every call), and its own copy of the model, loaded from `source`.
+ * (see {@link enableFastGradients}; re-read at every call: the kernels whose overrides are active on that backend,
+ * enabled with policy `measured`, so a main thread on policy `all` is matched only to float tolerance), and its own
+ * copy of the model, loaded from `source`.
  * `valueAndGrad(x, loss)` cuts the batch into shards of at most `shardSize` samples; idle workers take the next
  * shard, and the results are assembled by sample index into tensors the caller owns. For the built-in losses
  * ({@link crossEntropy}, {@link marginLoss}, {@link targetedLoss}, {@link attackLoss}: see {@link describeLoss})
