@@ -26,6 +26,7 @@ import { loadOnnxModel, fromOnnxRuntime } from '../src/onnx/index.js';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { benchEngines } from './engines.js';
+import { timeIt } from './util.js';
 
 interface Row {
   backend: string;
@@ -59,21 +60,6 @@ const steps = Number(values.steps);
 const repeats = Number(values.repeats);
 const batches = values.batches.split(',').map(Number);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-async function timeIt(fn: () => Promise<void>, n: number): Promise<number> {
-  await fn(); // warm-up: kernels compiled, weights uploaded
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 async function benchBackend(name: BackendName, root: string): Promise<Row[]> {
   try {

@@ -14,7 +14,8 @@
 //   pre-issue time (the twin's where there is one), measured in the same run.
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { loadAverages, timeIt } from './util.js';
 import { dirname, join } from 'node:path';
 import * as tf from '../src/tf.js';
 import { initBackend } from '../src/backend.js';
@@ -47,19 +48,8 @@ interface PgdRow {
   speedupVsStock?: number;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const load = (): string => loadavg().map((v) => v.toFixed(2)).join(', ');
+const load = loadAverages;
 
-async function timeIt(fn: () => Promise<void>, n: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 /**
  * The shared trained MNIST CNN (Conv32-Relu-Conv64-Relu-MaxPool-Flatten(NHWC)-Dense128-Relu-Dense10) rebuilt as a

@@ -16,6 +16,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { median } from './util.js';
 import * as tf from '../src/tf.js';
 import { initBackend, type BackendName } from '../src/backend.js';
 import { loadModel } from '../src/load.js';
@@ -48,10 +49,6 @@ const repeats = Number(values.repeats);
 const batch = Number(values.batch);
 const only = values.only?.split(',');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 async function timeIt(fn: () => tf.Tensor[], n = repeats): Promise<number> {
   // cpu and wasm run kernels synchronously, so the time of the call is the compute time; the results are read

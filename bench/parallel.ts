@@ -4,7 +4,7 @@
 //
 // Usage: npx tsx bench/parallel.ts [--backend wasm] [--images 200] [--batch 100] [--steps 40] [--repeats 3]
 //                                  [--workers 2] [--shard-size 50] [--epsilon 0.1] [--warmup 1]
-import { loadavg } from 'node:os';
+import { loadAverages, median } from './util.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '../src/tf.js';
@@ -31,8 +31,7 @@ const { values } = parseArgs({
 });
 const [images, batch, steps, repeats, workers, shardSize, epsilon, warmup] = [values.images, values.batch, values.steps, values.repeats, values.workers, values['shard-size'], values.epsilon, values.warmup].map(Number) as [number, number, number, number, number, number, number, number];
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const load = (): string => loadavg().map((v) => v.toFixed(2)).join(', ');
+const load = loadAverages;
 
 tf.env().set('PROD', true);
 await initBackend(values.backend as BackendName);

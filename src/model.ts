@@ -451,6 +451,54 @@ export function tfjsModel(args: {
   return new TfjsModel(args);
 }
 
+/**
+ * A {@link DifferentiableModel} that wraps another one: the same description, `logits` and fingerprint, a
+ * different `valueAndGrad` (a native gradient engine, a worker pool). For adapters, not end users.
+ * @internal
+ */
+export abstract class WrappedModel implements DifferentiableModel {
+  readonly kind = 'differentiable' as const;
+  readonly bounds: Bounds;
+  readonly numClasses: number;
+  readonly inputShape: readonly number[];
+  readonly layout: Layout;
+  readonly preprocessing?: Preprocessing;
+  readonly name: string;
+  abstract readonly engine: string;
+  readonly warnings: readonly string[];
+
+  constructor(protected readonly base: DifferentiableModel) {
+    this.bounds = base.bounds;
+    this.numClasses = base.numClasses;
+    this.inputShape = base.inputShape;
+    this.layout = base.layout;
+    if (base.preprocessing) this.preprocessing = base.preprocessing;
+    this.name = base.name;
+    this.warnings = base.warnings;
+  }
+
+  logits(x: tf.Tensor): tf.Tensor2D {
+    return this.base.logits(x);
+  }
+
+  /** Throws a {@link ShapeError} unless `x` is `[N, ...inputShape]`; returns N. */
+  protected checkInput(x: tf.Tensor): number {
+    const expected = this.inputShape;
+    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
+      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
+    }
+    return x.shape[0]!;
+  }
+
+  abstract valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad>;
+
+  fingerprint(): Promise<string> {
+    return this.base.fingerprint();
+  }
+
+  abstract dispose(): void;
+}
+
 /** True when `model` can give input-gradients. */
 export function isDifferentiable(model: Model): model is DifferentiableModel {
   return model.kind === 'differentiable';

@@ -6,7 +6,7 @@
  */
 import * as tf from '../tf.js';
 import { BackendError, ConfigError, RobustestError, ShapeError, UnsupportedError, describe } from '../errors.js';
-import type { DifferentiableModel, LossFn, Preprocessing, ValueAndGrad } from '../model.js';
+import { WrappedModel, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
 import { concatBytes, encodeGraphAddition } from './encode.js';
 import { findHead, importOnnx, type OnnxModelOptions } from './import.js';
 import type { OnnxDataType, OnnxModel } from './proto.js';
@@ -75,20 +75,12 @@ function channelIndexer(layout: string, shape: readonly number[], channels: numb
   return (i) => Math.floor(i / inner) % count;
 }
 
-class OrtGradientModel implements DifferentiableModel {
-  readonly kind = 'differentiable' as const;
+class OrtGradientModel extends WrappedModel {
   readonly engine = 'onnxruntime';
-  readonly bounds: readonly [number, number];
-  readonly numClasses: number;
-  readonly inputShape: readonly number[];
-  readonly layout: DifferentiableModel['layout'];
-  readonly preprocessing?: Preprocessing;
-  readonly name: string;
-  readonly warnings: readonly string[];
   private sessions: [OrtSession, OrtSession] | undefined;
 
   constructor(
-    private readonly base: DifferentiableModel,
+    base: DifferentiableModel,
     private readonly ort: OrtModule,
     forward: OrtSession,
     backward: OrtSession,
@@ -96,18 +88,8 @@ class OrtGradientModel implements DifferentiableModel {
     private readonly input: string,
     private readonly batchSize: number,
   ) {
-    this.bounds = base.bounds;
-    this.numClasses = base.numClasses;
-    this.inputShape = base.inputShape;
-    this.layout = base.layout;
-    if (base.preprocessing) this.preprocessing = base.preprocessing;
-    this.name = base.name;
-    this.warnings = base.warnings;
+    super(base);
     this.sessions = [forward, backward];
-  }
-
-  logits(x: tf.Tensor): tf.Tensor2D {
-    return this.base.logits(x);
   }
 
   private fail(what: string, e: unknown): never {
@@ -121,10 +103,7 @@ class OrtGradientModel implements DifferentiableModel {
     if (!sessions) throw new ConfigError(`${this.name}: expected a live model, got one that was disposed`);
     const [fwd, bwd] = sessions;
     const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
-    const n = x.shape[0]!;
+    const n = this.checkInput(x);
     const per = expected.reduce((a, b) => a * b, 1);
     const classes = this.numClasses;
     const host = Float32Array.from(await x.data());
@@ -200,10 +179,6 @@ class OrtGradientModel implements DifferentiableModel {
     }
     if (invStdAt) for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! * invStdAt(i);
     return { value, grad: tf.tensor(grad, x.shape, 'float32') };
-  }
-
-  fingerprint(): Promise<string> {
-    return this.base.fingerprint();
   }
 
   dispose(): void {

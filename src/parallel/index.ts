@@ -13,7 +13,7 @@ import { loadModel, type LoadModelOptions } from '../load.js';
 import { describeLoss } from '../losses.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { autoEnableFastGradients, fastGradientsEnabled, FAST_GRADIENT_KERNELS } from '../gradients/index.js';
-import type { Bounds, DifferentiableModel, Layout, LossFn, Preprocessing, ValueAndGrad } from '../model.js';
+import { WrappedModel, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
 import { WorkerPool, type TaskResult } from './pool.js';
 import type { FastGradientSetting, Task } from './protocol.js';
 
@@ -123,16 +123,8 @@ async function hostLabels(t: tf.Tensor1D): Promise<Int32Array> {
 }
 
 /** @internal */
-class PooledModel implements ParallelModel {
-  readonly kind = 'differentiable' as const;
-  readonly bounds: Bounds;
-  readonly numClasses: number;
-  readonly inputShape: readonly number[];
-  readonly layout: Layout;
-  readonly preprocessing?: Preprocessing;
-  readonly name: string;
+class PooledModel extends WrappedModel implements ParallelModel {
   readonly engine: string;
-  readonly warnings: readonly string[];
   readonly workers: number;
   readonly backend: string;
   readonly workerStartupMs: readonly number[];
@@ -147,34 +139,12 @@ class PooledModel implements ParallelModel {
     startup: readonly number[],
     private readonly owner: boolean,
   ) {
-    this.bounds = local.bounds;
-    this.numClasses = local.numClasses;
-    this.inputShape = local.inputShape;
-    this.layout = local.layout;
-    if (local.preprocessing) this.preprocessing = local.preprocessing;
-    this.name = local.name;
+    super(local);
     this.engine = local.engine;
-    this.warnings = local.warnings;
     this.workers = pool.size;
     this.backend = backend;
     this.workerStartupMs = startup;
     this.perSample = local.inputShape.reduce((a, b) => a * b, 1);
-  }
-
-  logits(x: tf.Tensor): tf.Tensor2D {
-    return this.local.logits(x);
-  }
-
-  fingerprint(): Promise<string> {
-    return this.local.fingerprint();
-  }
-
-  private checkInput(x: tf.Tensor): number {
-    const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
-    return x.shape[0]!;
   }
 
   /** One task per shard, each with its own buffers to transfer. */
