@@ -117,21 +117,25 @@ class Builder {
     return outs;
   }
 
-  /** A forward scalar constant appended to the forward graph. */
+  /** A forward scalar constant appended to the forward graph (one per value). */
   fwdScalar(value: number): string {
+    const key = `fwd|${value}`;
+    const hit = this.constCache.get(key);
+    if (hit) return hit;
     const name = this.fresh('fc');
     this.fwdInits.push({ name, dtype: 'float32', dims: [], data: [value] });
+    this.constCache.set(key, name);
     return name;
   }
 
-  /** A backward constant (deduplicated). */
+  /** A backward constant; small ones (shapes, axes, scalars) are deduplicated. */
   constant(data: readonly number[], dims: readonly number[], dtype: OnnxDataType = 'float32'): string {
-    const key = `${dtype}|${dims.join(',')}|${data.join(',')}`;
-    const hit = this.constCache.get(key);
+    const key = data.length <= 64 ? `${dtype}|${dims.join(',')}|${data.join(',')}` : undefined;
+    const hit = key === undefined ? undefined : this.constCache.get(key);
     if (hit) return hit;
     const name = this.fresh('c');
-    this.bwdInits.set(name, { name, dtype, dims: [...dims], data: [...data] });
-    this.constCache.set(key, name);
+    this.bwdInits.set(name, { name, dtype, dims: [...dims], data });
+    if (key !== undefined) this.constCache.set(key, name);
     return name;
   }
 
