@@ -69,7 +69,7 @@ async function probe(ort: OrtModule, bytes: Uint8Array, model: OnnxModel, input:
   }
 }
 
-/** Per-channel (x − mean)/std on a host copy, channel axis 1 for NCHW and last otherwise; returns 1/std per element's channel. */
+/** Maps a flat element index of a batch to its channel (axis 1 for NCHW, the last axis otherwise), for host-side preprocessing. */
 function channelIndexer(layout: string, shape: readonly number[], channels: number): (i: number) => number {
   if (channels === 1) return () => 0;
   const inner = layout === 'NCHW' ? shape.slice(2).reduce((a, b) => a * b, 1) : 1;
