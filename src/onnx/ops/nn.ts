@@ -75,40 +75,40 @@ function padArg(x: tf.Tensor4D, p: Pads2): [tf.Tensor4D, number | 'valid'] {
 /** The forward padding `p` as the explicit padding of a tfjs convolution or pool. */
 const explicitPads = (p: Pads2): tf.backend_util.ExplicitPadding => [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
 
+type InputGrad = typeof conv2dInputGrad;
+
 /**
- * Convolution (NHWC, no dilation, padding `p`) whose input-gradient is robustest's forward-kernel formula
- * (`conv2dInputGrad` in src/gradients/formulas.ts: a forward convolution with the flipped filter, in sub-pixel
- * form for strides). Same values as tfjs' Conv2DBackpropInput, and much faster on the wasm backend.
+ * A 2-D convolution (NHWC, no dilation, padding `p`) run by `forward`, whose input-gradient is robustest's
+ * forward-kernel formula `inputGrad` from src/gradients/formulas.ts.
  */
-function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
+function convWithGrad(forward: typeof tf.conv2d | typeof tf.depthwiseConv2d, inputGrad: InputGrad, x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xin = args[0] as tf.Tensor4D;
     // Saved, not closed over: the model's tidy disposes the (per-step) filter before the backward pass.
     (args[1] as tf.GradSaveFunc)([filter]);
     const [xp, pad] = padArg(xin, p);
-    const value = tf.conv2d(xp, filter, strides, pad);
+    const value = forward(xp, filter, strides, pad);
     const xShape = xin.shape;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => conv2dInputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => inputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
     return { value, gradFunc };
   });
   return f(x) as tf.Tensor4D;
 }
 
 /**
- * Depthwise convolution with robustest's forward-kernel input-gradient (`depthwiseInputGrad`). tfjs' own gradient
- * uses DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
+ * Convolution whose input-gradient is `conv2dInputGrad` (a forward convolution with the flipped filter, in sub-pixel
+ * form for strides): the same values as tfjs' Conv2DBackpropInput, and much faster on the wasm backend.
+ */
+function conv(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
+  return convWithGrad(tf.conv2d, conv2dInputGrad, x, filter, strides, p);
+}
+
+/**
+ * Depthwise convolution with the input-gradient `depthwiseInputGrad`. tfjs' own gradient uses
+ * DepthwiseConv2dNativeBackpropInput, which the wasm backend does not implement.
  */
 function depthwise(x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
-  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xin = args[0] as tf.Tensor4D;
-    (args[1] as tf.GradSaveFunc)([filter]);
-    const [xp, pad] = padArg(xin, p);
-    const value = tf.depthwiseConv2d(xp, filter, strides, pad);
-    const xShape = xin.shape;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => depthwiseInputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
-    return { value, gradFunc };
-  });
-  return f(x) as tf.Tensor4D;
+  return convWithGrad(tf.depthwiseConv2d, depthwiseInputGrad, x, filter, strides, p);
 }
 
 interface ConvGeom {
