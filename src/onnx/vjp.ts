@@ -19,6 +19,7 @@
 import { UnsupportedError } from '../errors.js';
 import { concatBytes, encodeGraphAddition, encodeModel, type AttrSpec, type NodeSpec, type TensorSpec, type ValueInfoSpec } from './encode.js';
 import { OpNode } from './op.js';
+import { windowTapCounts } from './ops/nn.js';
 import type { HostTensor, OnnxDataType, OnnxModel, OnnxNode } from './proto.js';
 
 /** The dtype and dims of every value of the forward graph at two probe batch sizes. */
@@ -654,21 +655,8 @@ RULES['AveragePool'] = (a) => {
   const pads = explicitPads(a, xd.slice(2), kernel, strides, dilations);
   const includePad = a.n.int('count_include_pad', 0) === 1;
   // Divisor of each output position (windows clipped to the input, or to the padded input).
-  const counts = (axis: number): number[] => {
-    const out: number[] = [];
-    const size = xd[2 + axis]!;
-    const lo = includePad ? -pads[axis]! : 0;
-    const hi = includePad ? size + pads[axis + k]! : size;
-    for (let o = 0; o < yd[2 + axis]!; o++) {
-      let c = 0;
-      for (let t = 0; t < kernel[axis]!; t++) {
-        const p = o * strides[axis]! - pads[axis]! + t * dilations[axis]!;
-        if (p >= lo && p < hi) c++;
-      }
-      out.push(c);
-    }
-    return out;
-  };
+  const counts = (axis: number): number[] =>
+    windowTapCounts(xd[2 + axis]!, yd[2 + axis]!, kernel[axis]!, strides[axis]!, dilations[axis]!, pads[axis]!, pads[axis + k]!, includePad);
   const per = counts(0);
   const per2 = k === 2 ? counts(1) : [1];
   const scale: number[] = [];

@@ -469,20 +469,7 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
     // tfjs divides by the window size; ONNX divides by the taps inside the input (count_include_pad=0) or
     // inside input plus explicit pads (1), never counting the extra ceil_mode padding.
     const include = n.int('count_include_pad', 0) === 1;
-    const counts = [0, 1].map((i) => {
-      if (spatial === 1 && i === 0) return [1];
-      const a = spatial === 1 ? 0 : i;
-      const lo = include ? 0 : g.begin[a]!;
-      const hi = include ? inSizes[a]! + g.begin[a]! + g.end[a]! : g.begin[a]! + inSizes[a]!;
-      return Array.from({ length: g.out[a]! }, (_, o) => {
-        let c = 0;
-        for (let t = 0; t < g.kernel[a]!; t++) {
-          const pos = o * g.strides[a]! + t * g.dilations[a]!;
-          if (pos >= lo && pos < hi) c++;
-        }
-        return c;
-      });
-    });
+    const counts = [0, 1].map((i) => (spatial === 1 && i === 0 ? [1] : tapCounts(g, inSizes[spatial === 1 ? 0 : i]!, spatial === 1 ? 0 : i, include)));
     const K = k2[0] * k2[1];
     const [ch, cw] = counts as [number[], number[]];
     if (ch.some((c) => c !== k2[0]) || cw.some((c) => c !== k2[1])) {
@@ -496,12 +483,23 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
 
 /** Per-axis count of window taps inside the counted region (see poolRun). */
 function tapCounts(g: ConvGeom & { out: number[] }, inSize: number, a: number, include: boolean): number[] {
-  const lo = include ? 0 : g.begin[a]!;
-  const hi = include ? inSize + g.begin[a]! + g.end[a]! : g.begin[a]! + inSize;
-  return Array.from({ length: g.out[a]! }, (_, o) => {
+  return windowTapCounts(inSize, g.out[a]!, g.kernel[a]!, g.strides[a]!, g.dilations[a]!, g.begin[a]!, g.end[a]!, include);
+}
+
+/**
+ * The divisor of each output position of an ONNX average pool along one axis: how many of the window's taps fall
+ * inside the input (`includePad` false) or inside the input plus its explicit pads (true); ceil-mode overhang is
+ * never counted. Positions are in padded coordinates (the input starts at `padBegin`). Shared by the importer and
+ * the onnxruntime gradient graphs.
+ * @internal
+ */
+export function windowTapCounts(inSize: number, out: number, kernel: number, stride: number, dilation: number, padBegin: number, padEnd: number, includePad: boolean): number[] {
+  const lo = includePad ? 0 : padBegin;
+  const hi = includePad ? inSize + padBegin + padEnd : padBegin + inSize;
+  return Array.from({ length: out }, (_, o) => {
     let c = 0;
-    for (let t = 0; t < g.kernel[a]!; t++) {
-      const pos = o * g.strides[a]! + t * g.dilations[a]!;
+    for (let t = 0; t < kernel; t++) {
+      const pos = o * stride + t * dilation;
       if (pos >= lo && pos < hi) c++;
     }
     return c;
