@@ -227,10 +227,7 @@ class TfjsModel implements DifferentiableModel {
   }
 
   logits(x: tf.Tensor): tf.Tensor2D {
-    const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
+    checkBatchShape(this.name, this.inputShape, x);
     return tf.tidy(() => {
       const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
       const out = this.net(input);
@@ -452,6 +449,17 @@ export function tfjsModel(args: {
 }
 
 /**
+ * Throws a {@link ShapeError} unless `x` is a batch `[N, ...inputShape]` of the model `name`; returns N.
+ * @internal
+ */
+export function checkBatchShape(name: string, inputShape: readonly number[], x: tf.Tensor): number {
+  if (x.rank !== inputShape.length + 1 || inputShape.some((d, i) => x.shape[i + 1] !== d)) {
+    throw new ShapeError(`${name}: expected input of shape [N, ${inputShape.join(', ')}], got [${x.shape.join(', ')}]`);
+  }
+  return x.shape[0]!;
+}
+
+/**
  * A {@link DifferentiableModel} that wraps another one: the same description, `logits` and fingerprint, a
  * different `valueAndGrad` (a native gradient engine, a worker pool). For adapters, not end users.
  * @internal
@@ -483,11 +491,7 @@ export abstract class WrappedModel implements DifferentiableModel {
 
   /** Throws a {@link ShapeError} unless `x` is `[N, ...inputShape]`; returns N. */
   protected checkInput(x: tf.Tensor): number {
-    const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
-    return x.shape[0]!;
+    return checkBatchShape(this.name, this.inputShape, x);
   }
 
   abstract valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad>;

@@ -8,7 +8,7 @@
  */
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, describe } from '../errors.js';
-import { inferLayout, type Bounds, type Layout, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { checkBatchShape, inferLayout, type Bounds, type Layout, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
 
 /** Options of {@link fromHttpEndpoint}. */
 export interface HttpModelOptions extends ModelOptions {
@@ -195,10 +195,7 @@ class HttpModel implements QueryModel {
   async logits(x: tf.Tensor): Promise<tf.Tensor2D> {
     if (this.disposed) throw new ConfigError(`${this.name}: expected a live model, got one that was disposed`);
     const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
-    const n = x.shape[0]!;
+    const n = checkBatchShape(this.name, expected, x);
     const data = Float32Array.from(await x.data());
     this.normalise(data, x.shape);
     const rows = await this.query(data, n);

@@ -7,7 +7,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { type Bounds, type DifferentiableModel, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { checkBatchShape, type Bounds, type DifferentiableModel, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
 import { applyEngine, type GradientEngine } from './ort-gradients.js';
 import { findUnsupported } from './graph.js';
 import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
@@ -166,10 +166,7 @@ class OrtModel implements QueryModel {
     const session = this.session;
     if (!session) throw new ConfigError(`${this.name}: expected a live model, got one that was disposed`);
     const expected = this.inputShape;
-    if (x.rank !== expected.length + 1 || expected.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}: expected input of shape [N, ${expected.join(', ')}], got [${x.shape.join(', ')}]`);
-    }
-    const n = x.shape[0]!;
+    const n = checkBatchShape(this.name, expected, x);
     const per = expected.reduce((a, b) => a * b, 1);
     const all = Float32Array.from(await x.data());
     this.normalise(all, x.shape);
