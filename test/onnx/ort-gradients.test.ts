@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { ConfigError, ShapeError, UnsupportedError } from '../../src/errors.js';
-import { importOnnx } from '../../src/onnx/import.js';
-import { withOnnxRuntimeGradients } from '../../src/onnx/ort-gradients.js';
+import { importOnnx, listSupportedOps } from '../../src/onnx/import.js';
+import { listGradientOps, withOnnxRuntimeGradients } from '../../src/onnx/ort-gradients.js';
 import { crossEntropy, marginLoss } from '../../src/losses.js';
 import type { LossFn } from '../../src/model.js';
 import { expectNoLeak, seededValues } from '../helpers/models.js';
@@ -374,6 +374,15 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     const bytes = withHead(13, [2, 4, 4], [{ op: 'LRN', inputs: ['x'], outputs: ['l'], name: 'my_lrn', attrs: { size: 3 } }], [], 'l', 32, 1);
     await expect(withOnnxRuntimeGradients(bytes)).rejects.toThrow(UnsupportedError);
     await expect(withOnnxRuntimeGradients(bytes)).rejects.toThrow(/my_lrn.*LRN/);
+  });
+
+  it('lists the operators it differentiates, each one the importer also runs', () => {
+    const ops = listGradientOps();
+    expect(ops).toEqual([...ops].sort());
+    for (const op of ['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Gemm', 'MatMul', 'Relu', 'Clip', 'BatchNormalization', 'Reshape', 'Transpose']) expect(ops).toContain(op);
+    const importable = new Set(listSupportedOps());
+    expect(ops.filter((op) => !importable.has(op))).toEqual([]);
+    expect(ops).not.toContain('LRN');
   });
 
   it('validates its options', async () => {
