@@ -1,7 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 // The tensor suites run once per backend (cpu and wasm); pure host-side suites run once.
-const tensorSuites = ['test/attacks/**/*.test.ts', 'test/model/**/*.test.ts', 'test/metrics/**/*.test.ts', 'test/onnx/**/*.test.ts', 'test/defenses/**/*.test.ts', 'test/integration/**/*.test.ts'];
+const tensorSuites = [
+  'test/attacks/**/*.test.ts',
+  'test/model/**/*.test.ts',
+  'test/metrics/**/*.test.ts',
+  'test/onnx/**/*.test.ts',
+  'test/defenses/**/*.test.ts',
+  'test/integration/**/*.test.ts',
+];
 
 export default defineConfig({
   test: {

@@ -60,7 +60,6 @@ const steps = Number(values.steps);
 const repeats = Number(values.repeats);
 const batches = values.batches.split(',').map(Number);
 
-
 async function benchBackend(name: BackendName, root: string): Promise<Row[]> {
   try {
     await initBackend(name);
@@ -166,7 +165,9 @@ async function benchOnnx(name: BackendName, root: string): Promise<OnnxRow[]> {
     }, repeats * 3);
     rows.push({ backend: tf.getBackend(), model: m, batch, importerForwardMs, onnxruntimeForwardMs, ratio: importerForwardMs / onnxruntimeForwardMs });
     const r = rows[rows.length - 1]!;
-    process.stdout.write(`${r.backend.padEnd(10)} ${m.padEnd(22)} batch ${batch}  importer fwd ${importerForwardMs.toFixed(1).padStart(8)} ms  onnxruntime fwd ${onnxruntimeForwardMs.toFixed(1).padStart(8)} ms  ratio ${r.ratio.toFixed(2)}\n`);
+    process.stdout.write(
+      `${r.backend.padEnd(10)} ${m.padEnd(22)} batch ${batch}  importer fwd ${importerForwardMs.toFixed(1).padStart(8)} ms  onnxruntime fwd ${onnxruntimeForwardMs.toFixed(1).padStart(8)} ms  ratio ${r.ratio.toFixed(2)}\n`,
+    );
     x.dispose();
     imported.dispose();
     ort.dispose();
@@ -186,7 +187,14 @@ async function run(): Promise<void> {
   const engines = values['skip-engines'] ? undefined : await benchEngines({ root, repeats, baseline: !values['skip-baseline'] });
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
-    await writeFile(values.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines }, null, 2) + '\n');
+    await writeFile(
+      values.json,
+      JSON.stringify(
+        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines },
+        null,
+        2,
+      ) + '\n',
+    );
   }
 }
 

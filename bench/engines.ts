@@ -50,7 +50,6 @@ interface PgdRow {
 
 const load = loadAverages;
 
-
 /**
  * The shared trained MNIST CNN (Conv32-Relu-Conv64-Relu-MaxPool-Flatten(NHWC)-Dense128-Relu-Dense10) rebuilt as a
  * tfjs LayersModel with the same weights: run with tfjs's stock gradient kernels it is "the tfjs wasm path before
@@ -78,7 +77,16 @@ async function trainedCnnAsLayers(path: string): Promise<DifferentiableModel> {
       tfl.layers.dense({ units: 10 }),
     ],
   });
-  const weights = [convKernel(w('c1.weight')), vec(w('c1.bias')), convKernel(w('c2.weight')), vec(w('c2.bias')), denseKernel(w('f1.weight')), vec(w('f1.bias')), denseKernel(w('f2.weight')), vec(w('f2.bias'))];
+  const weights = [
+    convKernel(w('c1.weight')),
+    vec(w('c1.bias')),
+    convKernel(w('c2.weight')),
+    vec(w('c2.bias')),
+    denseKernel(w('f1.weight')),
+    vec(w('f1.bias')),
+    denseKernel(w('f2.weight')),
+    vec(w('f2.bias')),
+  ];
   net.setWeights(weights);
   tf.dispose(weights);
   // The ONNX model is NCHW [1, 28, 28]: with one channel that is the same memory as NHWC [28, 28, 1].
@@ -137,7 +145,10 @@ async function gradientCost(spec: { name: string; path: string; onnxPath: string
   const ortForward: QueryModel = await fromOnnxRuntime(spec.onnxPath, { batchSize: batch });
   if (!isDifferentiable(tfjsModel) || !isDifferentiable(ortModel)) throw new Error(`${spec.name}: expected differentiable models`);
   const x = tf.tidy(() => tf.randomUniform([batch, ...tfjsModel.inputShape], 0, 1, 'float32', 1));
-  const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => i % tfjsModel.numClasses), 'int32');
+  const labels = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % tfjsModel.numClasses),
+    'int32',
+  );
   const loss = crossEntropy(labels, tfjsModel.numClasses);
   const grad = (m: DifferentiableModel) => async (): Promise<void> => {
     const r = await m.valueAndGrad(x, loss);
@@ -178,7 +189,9 @@ async function gradientCost(spec: { name: string; path: string; onnxPath: string
   const ortMs = await timeIt(grad(ortModel), repeats * 3);
   rows.push({ model: spec.name, engine: 'onnxruntime', batch, forwardMs: ortForwardMs, forwardGradMs: ortMs, ratio: ortMs / ortForwardMs });
   for (const r of rows) {
-    process.stdout.write(`${r.model.padEnd(26)} ${r.engine.padEnd(12)} batch ${r.batch}  fwd ${r.forwardMs.toFixed(1).padStart(7)} ms  fwd+grad ${r.forwardGradMs.toFixed(1).padStart(8)} ms  ratio ${r.ratio.toFixed(2)}\n`);
+    process.stdout.write(
+      `${r.model.padEnd(26)} ${r.engine.padEnd(12)} batch ${r.batch}  fwd ${r.forwardMs.toFixed(1).padStart(7)} ms  fwd+grad ${r.forwardGradMs.toFixed(1).padStart(8)} ms  ratio ${r.ratio.toFixed(2)}\n`,
+    );
   }
   tf.dispose([x, labels]);
   tfjsModel.dispose();
@@ -200,7 +213,10 @@ async function pgdTimes(spec: { name: string; path: string }, root: string, base
   const per = tfjsModel.inputShape.reduce((a, b) => a * b, 1);
   const batches: { x: tf.Tensor; labels: number[] }[] = [];
   for (let lo = 0; lo < 200; lo += 100) {
-    batches.push({ x: tf.tensor(data.images.subarray(lo * per, (lo + 100) * per), [100, ...tfjsModel.inputShape]), labels: Array.from(data.labels.subarray(lo, lo + 100)) });
+    batches.push({
+      x: tf.tensor(data.images.subarray(lo * per, (lo + 100) * per), [100, ...tfjsModel.inputShape]),
+      labels: Array.from(data.labels.subarray(lo, lo + 100)),
+    });
   }
   const attack = pgd({ steps: 40 });
   const run = async (m: DifferentiableModel): Promise<{ ms: number; robust: number }> => {
@@ -216,7 +232,9 @@ async function pgdTimes(spec: { name: string; path: string }, root: string, base
   const rows: PgdRow[] = [];
   const add = (variant: PgdRow['variant'], r: { ms: number; robust: number }): void => {
     rows.push({ model: spec.name, variant, ms: r.ms, robustAccuracy: r.robust });
-    process.stdout.write(`${spec.name.padEnd(26)} ${variant.padEnd(12)} PGD-40 on 200 images: ${(r.ms / 1000).toFixed(2).padStart(7)} s  robust accuracy ${(100 * r.robust).toFixed(1)}%  (load ${load()})\n`);
+    process.stdout.write(
+      `${spec.name.padEnd(26)} ${variant.padEnd(12)} PGD-40 on 200 images: ${(r.ms / 1000).toFixed(2).padStart(7)} s  robust accuracy ${(100 * r.robust).toFixed(1)}%  (load ${load()})\n`,
+    );
   };
   if (baseline) {
     disableFastGradients();
@@ -235,15 +253,21 @@ async function pgdTimes(spec: { name: string; path: string }, root: string, base
       enableFastGradients();
     }
   }
-  await pgd({ steps: 1 }).run(tfjsModel, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 }).then((r) => r.dispose());
+  await pgd({ steps: 1 })
+    .run(tfjsModel, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 })
+    .then((r) => r.dispose());
   add('tfjs', await run(tfjsModel));
   const pool = await parallelModel({ path: spec.path, options: { engine: 'tfjs' } }, { workers: 2 });
-  await pgd({ steps: 1 }).run(pool, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 }).then((r) => r.dispose());
+  await pgd({ steps: 1 })
+    .run(pool, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 })
+    .then((r) => r.dispose());
   add('tfjs-pool-2', await run(pool));
   pool.dispose();
   const ortModel = await loadModel(spec.path, { engine: 'onnxruntime' });
   if (!isDifferentiable(ortModel)) throw new Error(`${spec.name}: expected a differentiable model`);
-  await pgd({ steps: 1 }).run(ortModel, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 }).then((r) => r.dispose());
+  await pgd({ steps: 1 })
+    .run(ortModel, batches[0]!.x, batches[0]!.labels, { epsilons: [0.1], seed: 0 })
+    .then((r) => r.dispose());
   add('onnxruntime', await run(ortModel));
   ortModel.dispose();
   tfjsModel.dispose();
@@ -254,7 +278,11 @@ async function pgdTimes(spec: { name: string; path: string }, root: string, base
 }
 
 /** Runs both parts and prints the issue's targets with the measured values. */
-export async function benchEngines(opts: { root: string; repeats: number; baseline: boolean }): Promise<{ gradients: GradRow[]; pgd: PgdRow[]; targets: { target: string; value: number; met: boolean }[] }> {
+export async function benchEngines(opts: {
+  root: string;
+  repeats: number;
+  baseline: boolean;
+}): Promise<{ gradients: GradRow[]; pgd: PgdRow[]; targets: { target: string; value: number; met: boolean }[] }> {
   await initBackend('wasm');
   process.stdout.write(`\nInput-gradient cost on wasm, batch 100 (ratio = forward+input-gradient / the engine's own forward); load ${load()}\n`);
   const specs = await models(opts.root);
@@ -276,9 +304,20 @@ export async function benchEngines(opts: { root: string; repeats: number; baseli
     const fast = get('tfjs');
     const pool = get('tfjs-pool-2');
     const ort = get('onnxruntime');
-    if (stock && fast) targets.push({ target: `${model}: PGD-40 ≥ 5× faster than before the issue on wasm (${stock.variant} / tfjs)`, value: stock.ms / fast.ms, met: stock.ms / fast.ms >= 5 });
-    if (fast && pool) targets.push({ target: `${model}: another ≥ 1.6× from both cores (overrides / 2-worker pool)`, value: fast.ms / pool.ms, met: fast.ms / pool.ms >= 1.6 });
-    if (stock && ort) targets.push({ target: `${model}: onnxruntime PGD-40 ≥ 10× faster than the pre-issue tfjs wasm path (${stock.variant})`, value: stock.ms / ort.ms, met: stock.ms / ort.ms >= 10 });
+    if (stock && fast)
+      targets.push({
+        target: `${model}: PGD-40 ≥ 5× faster than before the issue on wasm (${stock.variant} / tfjs)`,
+        value: stock.ms / fast.ms,
+        met: stock.ms / fast.ms >= 5,
+      });
+    if (fast && pool)
+      targets.push({ target: `${model}: another ≥ 1.6× from both cores (overrides / 2-worker pool)`, value: fast.ms / pool.ms, met: fast.ms / pool.ms >= 1.6 });
+    if (stock && ort)
+      targets.push({
+        target: `${model}: onnxruntime PGD-40 ≥ 10× faster than the pre-issue tfjs wasm path (${stock.variant})`,
+        value: stock.ms / ort.ms,
+        met: stock.ms / ort.ms >= 10,
+      });
   }
   process.stdout.write(`\nTargets (issue "Fast input-gradients"), measured in this run; load ${load()}\n`);
   for (const t of targets) process.stdout.write(`  ${t.met ? 'met    ' : 'NOT met'}  ${t.value.toFixed(2).padStart(6)}  ${t.target}\n`);

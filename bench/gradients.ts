@@ -49,7 +49,6 @@ const repeats = Number(values.repeats);
 const batch = Number(values.batch);
 const only = values.only?.split(',');
 
-
 async function timeIt(fn: () => tf.Tensor[], n = repeats): Promise<number> {
   // cpu and wasm run kernels synchronously, so the time of the call is the compute time; the results are read
   // back afterwards (untimed) so that nothing is left pending.
@@ -88,7 +87,13 @@ function cases(n: number): Case[] {
       const y = tf.conv2d(x, w, 1, 'valid');
       const dy = rnd(y.shape, 3);
       y.dispose();
-      return { forward: () => tf.conv2d(x, w, 1, 'valid'), saved: [x, w], dy, attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] }, needs };
+      return {
+        forward: () => tf.conv2d(x, w, 1, 'valid'),
+        saved: [x, w],
+        dy,
+        attrs: { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] },
+        needs,
+      };
     },
   });
   // A strided convolution with ONNX-style symmetric padding p (ResNet/MobileNet downsampling layers).
@@ -98,11 +103,22 @@ function cases(n: number): Case[] {
     make: () => {
       const x = rnd(xs, 1) as tf.Tensor4D;
       const w = tf.mul(rnd(ws, 2), 0.1) as tf.Tensor4D;
-      const pad: tf.backend_util.ExplicitPadding = [[0, 0], [p, p], [p, p], [0, 0]];
+      const pad: tf.backend_util.ExplicitPadding = [
+        [0, 0],
+        [p, p],
+        [p, p],
+        [0, 0],
+      ];
       const y = tf.conv2d(x, w, 2, pad);
       const dy = rnd(y.shape, 3);
       y.dispose();
-      return { forward: () => tf.conv2d(x, w, 2, pad), saved: [x, w], dy, attrs: { strides: [2, 2], pad, dataFormat: 'NHWC', dilations: [1, 1] }, needs: ['x'] };
+      return {
+        forward: () => tf.conv2d(x, w, 2, pad),
+        saved: [x, w],
+        dy,
+        attrs: { strides: [2, 2], pad, dataFormat: 'NHWC', dilations: [1, 1] },
+        needs: ['x'],
+      };
     },
   });
   const pool = (name: string, kernel: 'MaxPool' | 'AvgPool', xs: number[], window = 2): Case => ({
@@ -166,7 +182,13 @@ function cases(n: number): Case[] {
       make: () => {
         const x = rnd([n, 26, 26, 16], 11) as tf.Tensor4D;
         const w = rnd([3, 3, 16, 1], 12) as tf.Tensor4D;
-        return { forward: () => tf.depthwiseConv2d(x, w, 1, 'same'), saved: [x, w], dy: rnd([n, 26, 26, 16], 13), attrs: { strides: [1, 1], pad: 'same', dilations: [1, 1] }, needs: ['x'] };
+        return {
+          forward: () => tf.depthwiseConv2d(x, w, 1, 'same'),
+          saved: [x, w],
+          dy: rnd([n, 26, 26, 16], 13),
+          attrs: { strides: [1, 1], pad: 'same', dilations: [1, 1] },
+          needs: ['x'],
+        };
       },
     },
     {
@@ -175,7 +197,13 @@ function cases(n: number): Case[] {
       make: () => {
         const x = rnd([n, 26, 26, 16], 11) as tf.Tensor4D;
         const w = rnd([3, 3, 16, 1], 12) as tf.Tensor4D;
-        return { forward: () => tf.depthwiseConv2d(x, w, 1, 'same'), saved: [x, w], dy: rnd([n, 26, 26, 16], 13), attrs: { strides: [1, 1], pad: 'same', dilations: [1, 1] }, needs: ['filter'] };
+        return {
+          forward: () => tf.depthwiseConv2d(x, w, 1, 'same'),
+          saved: [x, w],
+          dy: rnd([n, 26, 26, 16], 13),
+          attrs: { strides: [1, 1], pad: 'same', dilations: [1, 1] },
+          needs: ['filter'],
+        };
       },
     },
     unary('relu 26x26x16', 'Relu', [n, 26, 26, 16], (x) => tf.relu(x)),
@@ -278,14 +306,23 @@ async function profileStep(step: () => Promise<tf.Tensor>, top: number): Promise
       acc.set(key, (acc.get(key) ?? 0) + (k.kernelTimeMs as number) / 3);
     }
   }
-  return [...acc.entries()].map(([kernel, ms]) => ({ kernel, ms })).sort((a, b) => b.ms - a.ms).slice(0, top);
+  return [...acc.entries()]
+    .map(([kernel, ms]) => ({ kernel, ms }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, top);
 }
 
 /**
  * Forward (`logits`) and forward+input-gradient (`valueAndGrad` of the summed cross-entropy) times of one model,
  * overrides off and on; `reference(step)` gives the reference gradient (may switch backends and back).
  */
-async function benchOneModel(name: string, model: DifferentiableModel, x: tf.Tensor, labels: tf.Tensor1D, reference: (step: () => Promise<tf.Tensor>) => Promise<ArrayLike<number>>): Promise<ModelRow> {
+async function benchOneModel(
+  name: string,
+  model: DifferentiableModel,
+  x: tf.Tensor,
+  labels: tf.Tensor1D,
+  reference: (step: () => Promise<tf.Tensor>) => Promise<ArrayLike<number>>,
+): Promise<ModelRow> {
   const loss = crossEntropy(labels, model.numClasses);
   const step = async (): Promise<tf.Tensor> => {
     const { value, grad } = await model.valueAndGrad(x, loss);
@@ -322,7 +359,18 @@ async function benchOneModel(name: string, model: DifferentiableModel, x: tf.Ten
   tf.dispose([on, off]);
   const err = relErrTo(await reference(step));
   const backend = tf.getBackend();
-  const row: ModelRow = { backend, model: name, forwardMs, gradOffMs, gradOnMs, ratioOff: gradOffMs / forwardMs, ratioOn: gradOnMs / forwardMs, maxRelErr: err(onData), offRelErr: err(offData), ...(prof ? { profile: prof } : {}) };
+  const row: ModelRow = {
+    backend,
+    model: name,
+    forwardMs,
+    gradOffMs,
+    gradOnMs,
+    ratioOff: gradOffMs / forwardMs,
+    ratioOn: gradOnMs / forwardMs,
+    maxRelErr: err(onData),
+    offRelErr: err(offData),
+    ...(prof ? { profile: prof } : {}),
+  };
   process.stdout.write(
     `${backend.padEnd(5)} ${name} batch ${batch}: forward ${forwardMs.toFixed(1)} ms; forward+input-gradient ${gradOffMs.toFixed(1)} ms (${row.ratioOff.toFixed(2)}x) → ` +
       `${gradOnMs.toFixed(1)} ms (${row.ratioOn.toFixed(2)}x) with overrides; max |grad − ref| / max |ref|: overrides ${row.maxRelErr.toExponential(2)}, off ${row.offRelErr.toExponential(2)}\n`,
@@ -374,7 +422,10 @@ async function benchOnnx(dir: string, name: string): Promise<ModelRow> {
   const xs = new Float32Array(batch * per);
   for (let i = 0; i < batch; i++) for (let j = 0; j < per; j++) xs[i * per + j] = Number(inp.data[(i % n0) * per + j]);
   const x = tf.tensor(xs, [batch, ...model.inputShape]);
-  const labels = tf.tensor1d(Array.from({ length: batch }, (_, i) => Number(lab.data[i % n0])), 'int32');
+  const labels = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => Number(lab.data[i % n0])),
+    'int32',
+  );
   // The reference is PyTorch's gradient of the first n0 samples; compared on those (the batch's first n0).
   const refData = Float32Array.from(ref.data as ArrayLike<number>, Number);
   const row = await benchOneModel(name, model, x, labels, () => Promise.resolve(refData));
@@ -383,8 +434,9 @@ async function benchOnnx(dir: string, name: string): Promise<ModelRow> {
   return row;
 }
 
-const onnxDir = values.onnx === 'none' ? undefined : values.onnx ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined);
-const onnxModels = onnxDir === undefined ? [] : (values.models?.split(',') ?? ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']);
+const onnxDir = values.onnx === 'none' ? undefined : (values.onnx ?? (existsSync('/work/shared/models/onnx') ? '/work/shared/models/onnx' : undefined));
+const onnxModels =
+  onnxDir === undefined ? [] : (values.models?.split(',') ?? ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist']);
 
 const out: { date: string; kernels: KernelRow[]; models: ModelRow[] } = { date: new Date().toISOString(), kernels: [], models: [] };
 for (const b of values.backends.split(',')) {

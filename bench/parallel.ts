@@ -29,7 +29,16 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
   },
 });
-const [images, batch, steps, repeats, workers, shardSize, epsilon, warmup] = [values.images, values.batch, values.steps, values.repeats, values.workers, values['shard-size'], values.epsilon, values.warmup].map(Number) as [number, number, number, number, number, number, number, number];
+const [images, batch, steps, repeats, workers, shardSize, epsilon, warmup] = [
+  values.images,
+  values.batch,
+  values.steps,
+  values.repeats,
+  values.workers,
+  values['shard-size'],
+  values.epsilon,
+  values.warmup,
+].map(Number) as [number, number, number, number, number, number, number, number];
 
 const load = loadAverages;
 
@@ -38,7 +47,10 @@ await initBackend(values.backend as BackendName);
 const modelPath = join(packageAssets(), 'mnist-cnn', 'model.json');
 const sample = join(packageAssets(), 'mnist-sample');
 const local = (await loadModel(modelPath, { engine: 'tfjs' })) as DifferentiableModel; // the pool runs tfjs engines: compare like with like
-const data = await loadData(join(sample, 't10k-images-first1000-idx3-ubyte.gz'), { labels: join(sample, 't10k-labels-first1000-idx1-ubyte.gz'), inputShape: local.inputShape });
+const data = await loadData(join(sample, 't10k-images-first1000-idx3-ubyte.gz'), {
+  labels: join(sample, 't10k-labels-first1000-idx1-ubyte.gz'),
+  inputShape: local.inputShape,
+});
 const per = local.inputShape.reduce((a, b) => a * b, 1);
 const batches: { x: tf.Tensor; labels: number[] }[] = [];
 for (let lo = 0; lo < images; lo += batch) {

@@ -21,5 +21,7 @@ export async function timeIt(fn: () => Promise<void>, n: number): Promise<number
 
 /** The 1-, 5- and 15-minute load averages, for the record: other processes on the same cores change timings. */
 export function loadAverages(): string {
-  return loadavg().map((v) => v.toFixed(2)).join(', ');
+  return loadavg()
+    .map((v) => v.toFixed(2))
+    .join(', ');
 }

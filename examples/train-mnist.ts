@@ -110,7 +110,8 @@ function registerWasmConvGradients(): void {
       const conv = wasmKernel(backend, 'Conv2D', { x: xt, filter: dyt }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] });
       const dw = wasmKernel(backend, 'Transpose', { x: conv }, { perm: [1, 2, 0, 3] });
       for (const t of [xt, dyt, conv]) (backend as tf.KernelBackend).disposeData(t.dataId);
-      if (dw.shape.join() !== filterShape.join()) throw new Error(`Conv2DBackpropFilter (wasm shim): expected [${filterShape.join(', ')}], got [${dw.shape.join(', ')}]`);
+      if (dw.shape.join() !== filterShape.join())
+        throw new Error(`Conv2DBackpropFilter (wasm shim): expected [${filterShape.join(', ')}], got [${dw.shape.join(', ')}]`);
       return dw;
     },
   });
@@ -123,12 +124,26 @@ function registerWasmConvGradients(): void {
       if (dy === undefined || filter === undefined) throw new Error('Conv2DBackpropInput: expected inputs dy and filter');
       checkConvAttrs('Conv2DBackpropInput', strides, pad, dataFormat);
       const [kh, kw] = filter.shape as [number, number, number, number];
-      const padded = wasmKernel(backend, 'PadV2', { x: dy }, { paddings: [[0, 0], [kh - 1, kh - 1], [kw - 1, kw - 1], [0, 0]], constantValue: 0 });
+      const padded = wasmKernel(
+        backend,
+        'PadV2',
+        { x: dy },
+        {
+          paddings: [
+            [0, 0],
+            [kh - 1, kh - 1],
+            [kw - 1, kw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       const flipped = wasmKernel(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
       const swapped = wasmKernel(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
       const dx = wasmKernel(backend, 'Conv2D', { x: padded, filter: swapped }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [1, 1] });
       for (const t of [padded, flipped, swapped]) (backend as tf.KernelBackend).disposeData(t.dataId);
-      if (dx.shape.join() !== inputShape.join()) throw new Error(`Conv2DBackpropInput (wasm shim): expected [${inputShape.join(', ')}], got [${dx.shape.join(', ')}]`);
+      if (dx.shape.join() !== inputShape.join())
+        throw new Error(`Conv2DBackpropInput (wasm shim): expected [${inputShape.join(', ')}], got [${dx.shape.join(', ')}]`);
       return dx;
     },
   });
@@ -141,7 +156,9 @@ function convGradients(): Float32Array[] {
     const w = tf.randomNormal([3, 3, 16, 32], 0, 0.2, 'float32', 12);
     const r = tf.randomNormal([4, 11, 11, 32], 0, 1, 'float32', 13);
     const f = (xx: tf.Tensor, ww: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tf.conv2d(xx as tf.Tensor4D, ww as tf.Tensor4D, 1, 'valid'), r));
-    return tf.grads(f)([x, w]).map((g) => g.dataSync() as Float32Array);
+    return tf
+      .grads(f)([x, w])
+      .map((g) => g.dataSync() as Float32Array);
   });
 }
 
@@ -194,7 +211,9 @@ function buildModel(s: number): tfl.LayersModel {
   model.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }));
   model.add(tfl.layers.flatten({ name: 'flatten' }));
   model.add(tfl.layers.dense({ units: 32, activation: 'relu', kernelInitializer: kernel(2), name: 'dense1' }));
-  model.add(tfl.layers.dense({ units: CLASSES, activation: 'linear', kernelInitializer: tfl.initializers.glorotUniform({ seed: s * 16 + 3 }), name: 'logits' }));
+  model.add(
+    tfl.layers.dense({ units: CLASSES, activation: 'linear', kernelInitializer: tfl.initializers.glorotUniform({ seed: s * 16 + 3 }), name: 'logits' }),
+  );
   return model;
 }
 
@@ -316,7 +335,9 @@ async function verify(dir: string, test: Dataset, expected?: Int32Array): Promis
     const sample = await loadIdx(sImg, sLbl, { inputShape: [...INPUT_SHAPE] });
     sampleAcc = accuracy(predictClasses(loaded, sample), sample.labels);
     const firstK = accuracy(pred.subarray(0, sample.count), test.labels.subarray(0, sample.count));
-    console.log(`bundled sample (${sample.count}): accuracy ${(sampleAcc * 100).toFixed(2)}% (first ${sample.count} of the test set: ${(firstK * 100).toFixed(2)}%)`);
+    console.log(
+      `bundled sample (${sample.count}): accuracy ${(sampleAcc * 100).toFixed(2)}% (first ${sample.count} of the test set: ${(firstK * 100).toFixed(2)}%)`,
+    );
     if (sampleAcc !== firstK) throw new Error('verify: the sample accuracy differs from the first test images');
   } else {
     console.log(`no bundled sample in ${SAMPLE} (run examples/make-sample.ts); skipped`);

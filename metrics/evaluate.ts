@@ -101,7 +101,9 @@ async function hostData(model: Model, data: EvaluateData): Promise<HostData> {
     // [28, 28, 1]). A transposed layout ([32, 32, 3] vs [3, 32, 32]) would silently scramble the pixels.
     const squeeze = (sh: readonly number[]): string => sh.filter((v) => v !== 1).join(',');
     if (dataPer !== per || data.images.length !== data.count * per || squeeze(data.shape) !== squeeze(shape)) {
-      throw new ShapeError(`evaluate: expected data of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${data.count}, ${data.shape.join(', ')}] (load the data with the model's inputShape and layout to convert it)`);
+      throw new ShapeError(
+        `evaluate: expected data of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${data.count}, ${data.shape.join(', ')}] (load the data with the model's inputShape and layout to convert it)`,
+      );
     }
     const labels = await checkLabels(data.labels, data.count, model.numClasses, 'evaluate labels');
     return {
@@ -187,7 +189,8 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
   const level = options.ciLevel ?? 0.95;
   if (model.kind === 'query') {
     const needs = attacks.find((a) => a.requires === 'gradients');
-    if (needs) throw new UnsupportedError(`evaluate: expected only black-box attacks for the query-only model '${model.name}', got the gradient attack '${needs.name}'`);
+    if (needs)
+      throw new UnsupportedError(`evaluate: expected only black-box attacks for the query-only model '${model.name}', got the gradient attack '${needs.name}'`);
   }
   const warnings: ReportWarning[] = [];
   const warn = (w: ReportWarning): void => {
@@ -224,7 +227,12 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
         const delta = (await diff.data())[0]!;
         tf.dispose([again, diff]);
         if (delta > 1e-5) {
-          warn(warning(WARNING_CODES.randomizedModel, `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`));
+          warn(
+            warning(
+              WARNING_CODES.randomizedModel,
+              `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`,
+            ),
+          );
         }
         if (model.kind === 'differentiable') {
           const labels = tf.tensor1d(d.labels.subarray(idx[0]!, idx[0]! + idx.length), 'int32');
@@ -266,7 +274,10 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
           succeeded += hits.length;
           for (const i of hits) robust[ei]![i] = false;
           if (hits.length > 0) {
-            const sel = tf.tensor1d(r.success.flatMap((s: boolean, k: number): number[] => (s ? [k] : [])), 'int32');
+            const sel = tf.tensor1d(
+              r.success.flatMap((s: boolean, k: number): number[] => (s ? [k] : [])),
+              'int32',
+            );
             const [cleanSel, advSel] = tf.tidy(() => [tf.gather(x, sel), tf.gather(r.adversarial, sel)]);
             norms.push(await perturbationNorms(cleanSel!, advSel!));
             tf.dispose([sel, cleanSel!, advSel!]);
@@ -306,10 +317,16 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
   const sorted = [...curve].sort((a, b) => a.epsilon - b.epsilon);
   for (let k = 1; k < sorted.length; k++) {
     if (sorted[k]!.robustCount > sorted[k - 1]!.robustCount) {
-      warn(warning(WARNING_CODES.nonMonotoneCurve, `robust accuracy rises from ${sorted[k - 1]!.robustAccuracy.toFixed(4)} at ε=${sorted[k - 1]!.epsilon} to ${sorted[k]!.robustAccuracy.toFixed(4)} at ε=${sorted[k]!.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`));
+      warn(
+        warning(
+          WARNING_CODES.nonMonotoneCurve,
+          `robust accuracy rises from ${sorted[k - 1]!.robustAccuracy.toFixed(4)} at ε=${sorted[k - 1]!.epsilon} to ${sorted[k]!.robustAccuracy.toFixed(4)} at ε=${sorted[k]!.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`,
+        ),
+      );
     }
   }
-  if (cleanCount === 0) warn(warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`));
+  if (cleanCount === 0)
+    warn(warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`));
 
   const perClass: ClassEntry[] = [];
   for (let c = 0; c < model.numClasses; c++) {

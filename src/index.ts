@@ -45,7 +45,16 @@ export { sha256Bytes, sha256Tensors } from './hash.js';
 export { packageAssets, libraryVersion } from './package-info.js';
 export * from './data/index.js';
 export * from './onnx/index.js';
-export { enableFastGradients, disableFastGradients, fastGradientsEnabled, FAST_GRADIENT_KERNELS, FAST_GRADIENT_TABLE, FAST_GRADIENTS_ENV, type FastGradientKernel, type FastGradientOptions } from './gradients/index.js';
+export {
+  enableFastGradients,
+  disableFastGradients,
+  fastGradientsEnabled,
+  FAST_GRADIENT_KERNELS,
+  FAST_GRADIENT_TABLE,
+  FAST_GRADIENTS_ENV,
+  type FastGradientKernel,
+  type FastGradientOptions,
+} from './gradients/index.js';
 export * from './report.js';
 export { renderMarkdown, renderText } from './report-markdown.js';
 export * from '../attacks/index.js';

@@ -31,8 +31,10 @@ export interface LoadModelOptions extends ModelOptions {
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
 
 async function readBytes(path: string, what: string): Promise<Uint8Array> {
-  return readRegularFile(path, (p) =>
-    new ModelLoadError(p.notRegular ? `${path}: expected a regular ${what} file, got ${p.reason}` : `${path}: expected a readable ${what}, got ${p.reason}`),
+  return readRegularFile(
+    path,
+    (p) =>
+      new ModelLoadError(p.notRegular ? `${path}: expected a regular ${what} file, got ${p.reason}` : `${path}: expected a readable ${what}, got ${p.reason}`),
   );
 }
 
@@ -45,7 +47,9 @@ export function detectTfjsFormat(json: tf.io.ModelJSON, where = 'model.json'): T
     if ('node' in topo) return 'graph-model';
     if ('class_name' in topo || 'model_config' in topo || 'config' in topo) return 'layers-model';
   }
-  throw new ModelLoadError(`${where}: expected a tfjs model.json with format 'layers-model' or 'graph-model' (or a recognisable modelTopology), got ${declared === undefined ? 'neither' : JSON.stringify(declared)}`);
+  throw new ModelLoadError(
+    `${where}: expected a tfjs model.json with format 'layers-model' or 'graph-model' (or a recognisable modelTopology), got ${declared === undefined ? 'neither' : JSON.stringify(declared)}`,
+  );
 }
 
 interface LoadedJson {
@@ -63,7 +67,9 @@ async function readTfjsArtifacts(jsonPath: string): Promise<LoadedJson> {
     throw new ModelLoadError(`${jsonPath}: expected valid JSON, got ${(e as Error).message}`);
   }
   if (!json || typeof json !== 'object' || !json.modelTopology) {
-    throw new ModelLoadError(`${jsonPath}: expected a tfjs model.json with a modelTopology, got ${json === null ? 'null' : typeof json === 'object' ? 'an object without modelTopology' : typeof json}`);
+    throw new ModelLoadError(
+      `${jsonPath}: expected a tfjs model.json with a modelTopology, got ${json === null ? 'null' : typeof json === 'object' ? 'an object without modelTopology' : typeof json}`,
+    );
   }
   const dir = dirname(jsonPath);
   const parts: Uint8Array[] = [text];
@@ -85,12 +91,15 @@ async function readTfjsArtifacts(jsonPath: string): Promise<LoadedJson> {
           expected += w.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[w.quantization.dtype] ?? 1);
         } else {
           const per = DTYPE_BYTES[w.dtype];
-          if (per === undefined) throw new ModelLoadError(`${jsonPath}: expected weight dtypes among ${Object.keys(DTYPE_BYTES).join(', ')}, got '${w.dtype}' for ${w.name}`);
+          if (per === undefined)
+            throw new ModelLoadError(`${jsonPath}: expected weight dtypes among ${Object.keys(DTYPE_BYTES).join(', ')}, got '${w.dtype}' for ${w.name}`);
           expected += w.shape.reduce((a, b) => a * b, 1) * per;
         }
       }
       if (expected !== groupBytes) {
-        throw new ModelLoadError(`${jsonPath}: expected ${expected} bytes of weights in ${group.paths.join(', ')} for the manifest, got ${groupBytes} (truncated or mismatched shard)`);
+        throw new ModelLoadError(
+          `${jsonPath}: expected ${expected} bytes of weights in ${group.paths.join(', ')} for the manifest, got ${groupBytes} (truncated or mismatched shard)`,
+        );
       }
       specs.push(...group.weights);
     }
@@ -160,7 +169,9 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     const base = graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
     if (engine === 'onnxruntime') {
       base.dispose();
-      throw new UnsupportedError(`${file}: expected a layers model or an .onnx file for the onnxruntime engine, got a tfjs graph model (use engine 'tfjs' or 'auto')`);
+      throw new UnsupportedError(
+        `${file}: expected a layers model or an .onnx file for the onnxruntime engine, got a tfjs graph model (use engine 'tfjs' or 'auto')`,
+      );
     }
     return base;
   } catch (e) {

@@ -217,7 +217,13 @@ class TfjsModel implements DifferentiableModel {
       this.preprocessing = { mean: [...o.preprocessing.mean], std: [...o.preprocessing.std] };
       const shape = channelAxisShape(this.layout, this.inputShape, o.preprocessing.mean.length, o.name);
       const mean = tf.keep(tf.tensor(o.preprocessing.mean as number[], shape, 'float32'));
-      const invStd = tf.keep(tf.tensor(o.preprocessing.std.map((s) => 1 / s), shape, 'float32'));
+      const invStd = tf.keep(
+        tf.tensor(
+          o.preprocessing.std.map((s) => 1 / s),
+          shape,
+          'float32',
+        ),
+      );
       this.owned.push(mean, invStd);
       const inner = args.net;
       this.net = (x) => inner(tf.mul(tf.sub(x, mean), invStd));
@@ -265,14 +271,18 @@ class TfjsModel implements DifferentiableModel {
 function outputWidth(shape: readonly (number | null)[], where: string): number {
   const last = shape[shape.length - 1];
   if (typeof last !== 'number' || last < 2) {
-    throw new ConfigError(`${where}: expected a model output of shape [N, numClasses] with numClasses >= 2, got [${shape.map((d) => d ?? 'N').join(', ')}]; pass numClasses explicitly`);
+    throw new ConfigError(
+      `${where}: expected a model output of shape [N, numClasses] with numClasses >= 2, got [${shape.map((d) => d ?? 'N').join(', ')}]; pass numClasses explicitly`,
+    );
   }
   return last;
 }
 
 function shapeWithoutBatch(shape: readonly (number | null)[] | undefined, where: string): number[] {
   if (!shape || shape.length < 2 || shape.slice(1).some((d) => typeof d !== 'number')) {
-    throw new ConfigError(`${where}: expected a model input of shape [N, ...] with known dimensions, got ${shape ? `[${shape.map((d) => d ?? 'N').join(', ')}]` : 'none'}; pass inputShape explicitly`);
+    throw new ConfigError(
+      `${where}: expected a model input of shape [N, ...] with known dimensions, got ${shape ? `[${shape.map((d) => d ?? 'N').join(', ')}]` : 'none'}; pass inputShape explicitly`,
+    );
   }
   return shape.slice(1) as number[];
 }
@@ -395,11 +405,19 @@ export function graphAdapter(model: GraphModel, options: ModelOptions, hooks: Ad
   if (model.inputs.length !== 1) {
     throw new ConfigError(`${name}: expected a graph with one input, got ${model.inputs.length}`);
   }
-  const inputShape = options.inputShape ?? shapeWithoutBatch(model.inputs[0]!.shape?.map((d) => (d < 0 ? null : d)), name);
+  const inputShape =
+    options.inputShape ??
+    shapeWithoutBatch(
+      model.inputs[0]!.shape?.map((d) => (d < 0 ? null : d)),
+      name,
+    );
   const numClasses = options.numClasses ?? outputWidth(model.outputs[0]?.shape?.map((d) => (d < 0 ? null : d)) ?? [], name);
   return new TfjsModel({
     net: (x) => model.execute(x) as tf.Tensor,
-    weights: () => Object.keys(model.weights).sort().flatMap((k) => model.weights[k] ?? []),
+    weights: () =>
+      Object.keys(model.weights)
+        .sort()
+        .flatMap((k) => model.weights[k] ?? []),
     options: { ...options, inputShape, numClasses, name },
     engine: 'tfjs',
     warnings: [...(hooks.warnings ?? [])],

@@ -87,7 +87,16 @@ function successCell(a: AttackEntry): string {
 /** Escapes text for Markdown prose and table cells. */
 /** The cells of one per-attack row: Markdown (escaped name, Unicode norm) or plain text. */
 function attackCells(a: AttackEntry, markdown: boolean): string[] {
-  return [markdown ? md(a.name) : a.name, normLabel(a.norm, markdown), eps(a.epsilon), pct(a.robustAccuracy), successCell(a), num(a.meanL2), num(a.meanLinf), seconds(a.seconds)];
+  return [
+    markdown ? md(a.name) : a.name,
+    normLabel(a.norm, markdown),
+    eps(a.epsilon),
+    pct(a.robustAccuracy),
+    successCell(a),
+    num(a.meanL2),
+    num(a.meanLinf),
+    seconds(a.seconds),
+  ];
 }
 
 function md(text: string): string {
@@ -188,9 +197,7 @@ export function renderMarkdown(report: Report): string {
 
   out.push('## Provenance', '');
   const m = p.model;
-  out.push(
-    `- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}`,
-  );
+  out.push(`- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}`);
   if (p.command !== undefined) out.push(`- Command: ${code(p.command)}`);
   out.push(
     `- Model: ${code(m.name)}, engine ${md(m.engine)}, source ${code(m.source)}, sha256 ${code(shortHash(m.sha256))}`,

@@ -180,7 +180,8 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
   const t = options.targets === undefined ? undefined : await checkLabels(options.targets, n, model.numClasses, `${where} targets`);
   if (t) {
     const same = t.findIndex((v, i) => v === y[i]);
-    if (same >= 0) throw new LabelError(`${where} targets: expected every target to differ from its label, got target ${t[same]} equal to the label at index ${same}`);
+    if (same >= 0)
+      throw new LabelError(`${where} targets: expected every target to differ from its label, got target ${t[same]} equal to the label at index ${same}`);
   }
   const labelT = tf.tensor1d(y, 'int32');
   const targetT = t ? tf.tensor1d(t, 'int32') : undefined;

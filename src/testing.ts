@@ -91,11 +91,17 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
     .sort((a, b) => a.acc - b.acc)
     .slice(0, 3)
     .map(({ c, acc }) => `${c.name ?? `class ${c.label}`} ${pct(acc)} (n=${c.count})`);
-  const head = failing.length === 0
-    ? `expected ${model.name} not to reach robust accuracy ${pct(min)} under ${attacks.map((a) => a.name).join('+')}, but it did`
-    : `expected ${model.name} to keep robust accuracy >= ${pct(min)}${expectation.useLowerBound ? ' (lower CI bound)' : ''} under ${attacks.map((a) => a.name).join('+')}`;
-  const message = [head, `  clean accuracy ${pct(report.cleanAccuracy)}`, ...lines, `  worst classes at ε=${worstEps}: ${worst.join(', ')}`,
-    ...report.warnings.map((w) => `  warning (${w.code}): ${w.message}`)].join('\n');
+  const head =
+    failing.length === 0
+      ? `expected ${model.name} not to reach robust accuracy ${pct(min)} under ${attacks.map((a) => a.name).join('+')}, but it did`
+      : `expected ${model.name} to keep robust accuracy >= ${pct(min)}${expectation.useLowerBound ? ' (lower CI bound)' : ''} under ${attacks.map((a) => a.name).join('+')}`;
+  const message = [
+    head,
+    `  clean accuracy ${pct(report.cleanAccuracy)}`,
+    ...lines,
+    `  worst classes at ε=${worstEps}: ${worst.join(', ')}`,
+    ...report.warnings.map((w) => `  warning (${w.code}): ${w.message}`),
+  ].join('\n');
   return { pass: failing.length === 0, message, report };
 }
 

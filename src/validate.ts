@@ -50,7 +50,9 @@ export async function checkInputs(model: ModelInfo, x: tf.Tensor, where: string)
   if (bad! > 0) throw new NonFiniteError(`${where}: expected finite input values, got ${bad} NaN or infinite values`);
   const [blo, bhi] = model.bounds;
   if (lo! < blo || hi! > bhi) {
-    throw new BoundsError(`${where}: expected input values within the model bounds [${blo}, ${bhi}], got values in [${formatFloat32(lo!)}, ${formatFloat32(hi!)}] (scale the data into the bounds, or declare the model's bounds)`);
+    throw new BoundsError(
+      `${where}: expected input values within the model bounds [${blo}, ${bhi}], got values in [${formatFloat32(lo!)}, ${formatFloat32(hi!)}] (scale the data into the bounds, or declare the model's bounds)`,
+    );
   }
 }
 

@@ -172,14 +172,27 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--batch-size <b>', 'inputs per attack batch', integer('--batch-size', 1), 100)
     .option('--limit <n>', 'use only the first N inputs', integer('--limit', 1))
     .option('--seed <s>', 'seed of every random choice', integer('--seed', 0), 0)
-    .addOption(new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices(['auto', 'cpu', 'wasm', 'tensorflow']))
+    .addOption(
+      new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices([
+        'auto',
+        'cpu',
+        'wasm',
+        'tensorflow',
+      ]),
+    )
     .option('--no-fast-gradients', "use tfjs's own gradient kernels instead of robustest's overrides (env ROBUSTEST_FAST_GRADIENTS=0)")
     .addOption(
-      new Option('--engine <name>', 'what computes input-gradients (env ROBUSTEST_ENGINE; default auto: onnxruntime-node when installed and the model converts, else tfjs)')
-        .choices([...GRADIENT_ENGINES]),
+      new Option(
+        '--engine <name>',
+        'what computes input-gradients (env ROBUSTEST_ENGINE; default auto: onnxruntime-node when installed and the model converts, else tfjs)',
+      ).choices([...GRADIENT_ENGINES]),
     )
     .option('--threads <n>', "onnxruntime's intra-op threads (default: all cores)", integer('--threads', 1))
-    .option('--workers <n>', 'tfjs engine: split each gradient batch over N worker threads, each with its own tfjs engine (default 1: none)', integer('--workers', 1))
+    .option(
+      '--workers <n>',
+      'tfjs engine: split each gradient batch over N worker threads, each with its own tfjs engine (default 1: none)',
+      integer('--workers', 1),
+    )
     .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
     .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
     .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
@@ -215,7 +228,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   const requested = flags.backend ?? (io.env['ROBUSTEST_BACKEND'] as BackendName | undefined) ?? 'auto';
   const backend = await initBackend(requested);
   if (!flags.fastGradients) disableFastGradients();
-  if (!flags.quiet) io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
+  if (!flags.quiet)
+    io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
 
   const bounds = flags.bounds ?? [0, 1];
   const envEngine = io.env['ROBUSTEST_ENGINE'];
@@ -225,7 +239,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   const workers = flags.workers ?? 1;
   let engine: GradientEngine = flags.engine ?? (envEngine as GradientEngine | undefined) ?? 'auto';
   if (workers > 1) {
-    if (engine === 'onnxruntime') throw new ConfigError('eval: expected --workers with the tfjs engine (onnxruntime already uses every core), got --engine onnxruntime');
+    if (engine === 'onnxruntime')
+      throw new ConfigError('eval: expected --workers with the tfjs engine (onnxruntime already uses every core), got --engine onnxruntime');
     engine = 'tfjs';
   }
   const loadOptions: LoadModelOptions = {

@@ -40,7 +40,9 @@ const TYPES: Record<number, { name: string; bytes: number }> = {
 export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
   const buf = gunzipIfNeeded(bytes, where);
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) {
-    throw new DataLoadError(`${where}: expected an IDX file starting with magic bytes 00 00, got ${Array.from(buf.slice(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'an empty file'}`);
+    throw new DataLoadError(
+      `${where}: expected an IDX file starting with magic bytes 00 00, got ${Array.from(buf.slice(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ') || 'an empty file'}`,
+    );
   }
   const type = TYPES[buf[2]!];
   if (!type) throw new DataLoadError(`${where}: expected an IDX type code among 08,09,0b,0c,0d,0e, got ${buf[2]!.toString(16)}`);
@@ -54,7 +56,9 @@ export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = headerLen + count * type.bytes;
   if (buf.length !== expected) {
-    throw new DataLoadError(`${where}: expected ${expected} bytes for an IDX ${type.name} array of shape [${dims.join(', ')}], got ${buf.length} (truncated or corrupt)`);
+    throw new DataLoadError(
+      `${where}: expected ${expected} bytes for an IDX ${type.name} array of shape [${dims.join(', ')}], got ${buf.length} (truncated or corrupt)`,
+    );
   }
   const body = buf.subarray(headerLen);
   switch (type.name) {
@@ -64,17 +68,29 @@ export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
       return { dims, data: Int8Array.from(body, (b) => (b << 24) >> 24) };
     default: {
       const out =
-        type.name === 'int16' ? new Int16Array(count) : type.name === 'int32' ? new Int32Array(count) : type.name === 'float32' ? new Float32Array(count) : new Float64Array(count);
+        type.name === 'int16'
+          ? new Int16Array(count)
+          : type.name === 'int32'
+            ? new Int32Array(count)
+            : type.name === 'float32'
+              ? new Float32Array(count)
+              : new Float64Array(count);
       const v = new DataView(body.buffer, body.byteOffset, body.byteLength);
       for (let i = 0; i < count; i++) {
         const o = i * type.bytes;
-        out[i] = type.name === 'int16' ? v.getInt16(o, false) : type.name === 'int32' ? v.getInt32(o, false) : type.name === 'float32' ? v.getFloat32(o, false) : v.getFloat64(o, false);
+        out[i] =
+          type.name === 'int16'
+            ? v.getInt16(o, false)
+            : type.name === 'int32'
+              ? v.getInt32(o, false)
+              : type.name === 'float32'
+                ? v.getFloat32(o, false)
+                : v.getFloat64(o, false);
       }
       return { dims, data: out };
     }
   }
 }
-
 
 /**
  * Loads an IDX image file and its IDX label file (MNIST, Fashion-MNIST, EMNIST, ...).

@@ -171,7 +171,8 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   const bounds = options.bounds ?? [0, 1];
   checkBounds(bounds, 'loadImageFolder');
   const fit = options.fit ?? 'fill';
-  if (!['fill', 'cover', 'contain'].includes(fit)) throw new ConfigError(`loadImageFolder: expected fit to be 'fill', 'cover' or 'contain', got ${describe(fit)}`);
+  if (!['fill', 'cover', 'contain'].includes(fit))
+    throw new ConfigError(`loadImageFolder: expected fit to be 'fill', 'cover' or 'contain', got ${describe(fit)}`);
   const concurrency = options.concurrency ?? 8;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new ConfigError(`loadImageFolder: expected concurrency to be a positive integer, got ${describe(concurrency)}`);
@@ -200,7 +201,9 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
     }
     const unknown = folders.filter((f) => !names.includes(f));
     if (unknown.length > 0) {
-      throw new ConfigError(`loadImageFolder: expected every class folder of ${dir} to be listed in classNames ${describe([...names])}, got unlisted ${describe(unknown)}`);
+      throw new ConfigError(
+        `loadImageFolder: expected every class folder of ${dir} to be listed in classNames ${describe([...names])}, got unlisted ${describe(unknown)}`,
+      );
     }
     classNames = [...names];
   } else {
@@ -214,7 +217,10 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   }
   if (entries.length === 0) {
     const loose = top.filter((e) => !e.isDirectory() && isImage(e.name)).length;
-    const got = folders.length === 0 ? `no class subfolders${loose ? ` (${loose} images at the top level: move them into one folder per class)` : ''}` : `${folders.length} class folders without images`;
+    const got =
+      folders.length === 0
+        ? `no class subfolders${loose ? ` (${loose} images at the top level: move them into one folder per class)` : ''}`
+        : `${folders.length} class folders without images`;
     throw new DataLoadError(`${dir}: expected image files (${IMAGE_EXTENSIONS.join(', ')}) in one subfolder per class, got ${got}`);
   }
   const used = options.limit === undefined ? entries : entries.slice(0, options.limit);

@@ -14,8 +14,9 @@ import { DataLoadError } from '../errors.js';
  * @throws {@link DataLoadError} naming the path and the reason.
  */
 export async function readDataFile(path: string): Promise<Uint8Array> {
-  return readRegularFile(path, (p) =>
-    new DataLoadError(p.notRegular ? `${path}: expected a regular file, got ${p.reason}` : `${path}: expected a readable file, got ${p.reason}`),
+  return readRegularFile(
+    path,
+    (p) => new DataLoadError(p.notRegular ? `${path}: expected a regular file, got ${p.reason}` : `${path}: expected a readable file, got ${p.reason}`),
   );
 }
 

@@ -25,16 +25,7 @@ export type NpyDtype = 'float16' | 'float32' | 'float64' | 'int8' | 'int16' | 'i
  * 64-bit (BigInt64Array/BigUint64Array) so that nothing is rounded; bool is a Uint8Array of 0s and 1s.
  */
 export type NpyData =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Int16Array
-  | Int32Array
-  | BigInt64Array
-  | Uint8Array
-  | Uint16Array
-  | Uint32Array
-  | BigUint64Array;
+  Float32Array | Float64Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array | Uint32Array | BigUint64Array;
 
 /**
  * A decoded `.npy` array, always in C (row-major) order.
@@ -316,7 +307,9 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
   const buf = gunzipIfNeeded(bytes, where);
   if (buf.length < 10 || MAGIC.some((b, i) => buf[i] !== b)) {
     const head = Array.from(buf.subarray(0, 6), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new DataLoadError(`${where}: expected an npy file starting with \\x93NUMPY (93 4e 55 4d 50 59) and a 10-byte preamble, got ${head ? `${head} (${buf.length} bytes)` : 'an empty file'}`);
+    throw new DataLoadError(
+      `${where}: expected an npy file starting with \\x93NUMPY (93 4e 55 4d 50 59) and a 10-byte preamble, got ${head ? `${head} (${buf.length} bytes)` : 'an empty file'}`,
+    );
   }
   const major = buf[6]!;
   const minor = buf[7]!;
@@ -372,7 +365,6 @@ export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
   if (fortran) data = fortranToC(data, shape);
   return { shape, dtype: info.dtype, data, fortranOrder: fortran, version: [major, minor] };
 }
-
 
 const FLOAT_DTYPES: readonly NpyDtype[] = ['float16', 'float32', 'float64'];
 const INT_DTYPES: readonly NpyDtype[] = ['int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool'];

@@ -230,16 +230,7 @@ export function arrangeSamples(
 
 /** Typed arrays a label file can decode to. */
 export type LabelSource =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array
-  | BigInt64Array
-  | BigUint64Array;
+  Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array;
 
 const INT32_MAX = 2 ** 31 - 1;
 

@@ -40,7 +40,14 @@ export function upsampleZeros(t: tf.Tensor4D, sh: number, sw: number): tf.Tensor
   return tf.tidy(() => {
     const [n, a, b, c] = t.shape;
     const r = tf.reshape(t, [n, a, 1, b, 1, c]);
-    const p = tf.pad(r, [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+    const p = tf.pad(r, [
+      [0, 0],
+      [0, 0],
+      [0, sh - 1],
+      [0, 0],
+      [0, sw - 1],
+      [0, 0],
+    ]);
     return tf.reshape(p, [n, a * sh, b * sw, c]);
   });
 }
@@ -73,9 +80,26 @@ function cropNegative(t: tf.Tensor4D, top: number, bottom: number, left: number,
   const cl = Math.max(0, -left);
   const cr = Math.max(0, -right);
   // Nothing left after cropping: the result is all padding (zeros). A zero-sized convolution fails in XNNPACK.
-  if (h - ct - cb <= 0 || w - cl - cr <= 0) return [tf.zeros([n, Math.max(0, h + top + bottom), Math.max(0, w + left + right), c]), [[0, 0], [0, 0], [0, 0], [0, 0]]];
+  if (h - ct - cb <= 0 || w - cl - cr <= 0)
+    return [
+      tf.zeros([n, Math.max(0, h + top + bottom), Math.max(0, w + left + right), c]),
+      [
+        [0, 0],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ],
+    ];
   const cropped = ct || cb || cl || cr ? cropSpatial(t, ct, h - ct - cb, cl, w - cl - cr) : t;
-  return [cropped, [[0, 0], [Math.max(0, top), Math.max(0, bottom)], [Math.max(0, left), Math.max(0, right)], [0, 0]]];
+  return [
+    cropped,
+    [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ],
+  ];
 }
 
 /** Shape information of a Conv2D/DepthwiseConv2dNative call. */
@@ -220,7 +244,17 @@ function conv2dInputGradDisjoint(dy: tf.Tensor4D, filter: tf.Tensor4D, info: tf.
   // [N·OH, OW, KH, KW·CI] → [N·OH, KH, OW, KW·CI], then each tap block padded to s × s.
   const blocks = kh === 1 ? p : tf.transpose(tf.reshape(p, [n * oh, ow, kh, kw * ci]), [0, 2, 1, 3]);
   const b6 = tf.reshape(blocks, [n, oh, kh, ow, kw, ci]);
-  const full = kh === sh && kw === sw ? b6 : tf.pad(b6, [[0, 0], [0, 0], [0, sh - kh], [0, 0], [0, sw - kw], [0, 0]]);
+  const full =
+    kh === sh && kw === sw
+      ? b6
+      : tf.pad(b6, [
+          [0, 0],
+          [0, 0],
+          [0, sh - kh],
+          [0, 0],
+          [0, sw - kw],
+          [0, 0],
+        ]);
   const z = tf.reshape(full, [n, oh * sh, ow * sw, ci]) as tf.Tensor4D;
   // dx[i] = z[i + pt]: crop pt rows at the top, then crop or zero-fill the bottom to H rows.
   const [cropped, fill] = cropNegative(z, -padInfo.top, h + padInfo.top - oh * sh, -padInfo.left, w + padInfo.left - ow * sw);
@@ -249,7 +283,12 @@ function filterGradPadding(info: tf.backend_util.Conv2DInfo, kh: number, kw: num
   const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo, inHeight, inWidth, outHeight, outWidth } = info;
   const bottom = Math.max(0, (kh - 1) * dh + (outHeight - 1) * sh + 1 - inHeight - padInfo.top);
   const right = Math.max(0, (kw - 1) * dw + (outWidth - 1) * sw + 1 - inWidth - padInfo.left);
-  return [[0, 0], [padInfo.top, bottom], [padInfo.left, right], [0, 0]];
+  return [
+    [0, 0],
+    [padInfo.top, bottom],
+    [padInfo.left, right],
+    [0, 0],
+  ];
 }
 
 /**
@@ -264,7 +303,7 @@ function filterGradPadding(info: tf.backend_util.Conv2DInfo, kh: number, kw: num
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape: readonly number[], g: ConvGeometry): tf.Tensor4D {
   return tf.tidy(() => {
     const info = convInfo(x.shape, filterShape, g, false);
-    const [kh, kw, ci, co] = filterShape as [number, number, number, number];
+    const [kh, kw] = filterShape as [number, number, number, number];
     const xt = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const dyt = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
     const out = tf.conv2d(xt, dyt, g.dilations, filterGradPadding(info, kh, kw), 'NHWC', [info.strideHeight, info.strideWidth]);
@@ -332,7 +371,14 @@ export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterShape
  * On wasm (batch 100, 26×26×16 → 13×13×16) this takes ~8 ms against 12 ms for `MaxPoolWithArgmax` + `ScatterNd`
  * and ~39 ms for tfjs's `MaxPoolGrad`. Windows whose maximum is −∞ or NaN get NaN gradients.
  */
-export function maxPoolInputGradTiled(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, filterSize: [number, number], pad: PadAttr, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function maxPoolInputGradTiled(
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterSize: [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw] = filterSize;
     const k = kh * kw;
@@ -343,7 +389,18 @@ export function maxPoolInputGradTiled(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Ten
     const right = ow * kw - padInfo.left - w;
     const [core, morePad] = cropNegative(x, 0, bottom, 0, right);
     const needsPad = padInfo.top > 0 || padInfo.left > 0 || bottom > 0 || right > 0;
-    const region = needsPad ? tf.pad(core, [[0, 0], [padInfo.top, morePad[1][1]], [padInfo.left, morePad[2][1]], [0, 0]], -Infinity) : core;
+    const region = needsPad
+      ? tf.pad(
+          core,
+          [
+            [0, 0],
+            [padInfo.top, morePad[1][1]],
+            [padInfo.left, morePad[2][1]],
+            [0, 0],
+          ],
+          -Infinity,
+        )
+      : core;
     const x6 = tf.reshape(region, [n, oh, kh, ow, kw, c]);
     const y6 = tf.reshape(y, [n, oh, 1, ow, 1, c]);
     const order = Float32Array.from({ length: k }, (_, i) => k - i);
@@ -368,7 +425,16 @@ export function maxPoolInputGradTiled(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Ten
  *
  * @param y - the pool's output (used by the tiled form only).
  */
-export function maxPoolInputGradFirst(x: tf.Tensor4D, y: tf.Tensor4D, dy: tf.Tensor4D, filterSize: [number, number], strides: [number, number], dilations: [number, number], pad: PadAttr, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function maxPoolInputGradFirst(
+  x: tf.Tensor4D,
+  y: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterSize: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   const backend = tf.getBackend();
   const tiled = filterSize[0] === strides[0] && filterSize[1] === strides[1] && dilations[0] === 1 && dilations[1] === 1;
   if (tiled && backend !== 'cpu') return maxPoolInputGradTiled(x, y, dy, filterSize, pad, dimRoundingMode);
@@ -401,7 +467,14 @@ export function maxPoolInputGrad(x: tf.Tensor4D, dy: tf.Tensor4D, filterSize: [n
  * For `valid` padding (every window full) this equals tfjs's `AvgPoolGrad`; with padding tfjs's kernel divides by
  * the full window area instead, which is not the derivative of its forward pass.
  */
-export function avgPoolInputGrad(xShape: readonly number[], dy: tf.Tensor4D, filterSize: [number, number], strides: [number, number], pad: PadAttr, dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function avgPoolInputGrad(
+  xShape: readonly number[],
+  dy: tf.Tensor4D,
+  filterSize: [number, number],
+  strides: [number, number],
+  pad: PadAttr,
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   return tf.tidy((): tf.Tensor4D => {
     const [fh, fw] = filterSize;
     const c = xShape[3]!;

@@ -46,7 +46,17 @@ export type FastGradientKernel = 'Conv2D' | 'DepthwiseConv2dNative' | 'MaxPool' 
  * for (const k of FAST_GRADIENT_KERNELS) console.log(k, fastGradientsEnabled(k, 'wasm'));
  * ```
  */
-export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = ['Conv2D', 'DepthwiseConv2dNative', 'MaxPool', 'AvgPool', 'BatchMatMul', 'Relu', 'Relu6', 'LeakyRelu', 'Elu'];
+export const FAST_GRADIENT_KERNELS: readonly FastGradientKernel[] = [
+  'Conv2D',
+  'DepthwiseConv2dNative',
+  'MaxPool',
+  'AvgPool',
+  'BatchMatMul',
+  'Relu',
+  'Relu6',
+  'LeakyRelu',
+  'Elu',
+];
 
 /**
  * On which backends each override (per gradient: input `x`/`a`, `filter`/`b`) is faster than tfjs's own
@@ -151,7 +161,12 @@ let state: State | undefined;
 let chosen = false;
 
 function convGeometry(attrs: tf.NamedAttrMap): ConvGeometry {
-  const a = attrs as unknown as { strides: number | [number, number]; dilations?: number | [number, number]; pad: PadAttr; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
+  const a = attrs as unknown as {
+    strides: number | [number, number];
+    dilations?: number | [number, number];
+    pad: PadAttr;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
   return { strides: pair(a.strides), dilations: pair(a.dilations), pad: a.pad, dimRoundingMode: a.dimRoundingMode ?? undefined };
 }
 
@@ -289,18 +304,25 @@ type Attrs = Record<string, unknown>;
 /** The forward-kernel formula of each backprop kernel, on tensors; `undefined` where it does not apply. */
 const BACKPROP_IMPLS: Record<string, (t: Record<string, tf.Tensor>, a: Attrs) => tf.Tensor | undefined> = {
   Conv2DBackpropInput: (t, a) =>
-    a['dataFormat'] === 'NCHW' ? undefined : conv2dInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
+    a['dataFormat'] === 'NCHW'
+      ? undefined
+      : conv2dInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
   Conv2DBackpropFilter: (t, a) =>
-    a['dataFormat'] === 'NCHW' ? undefined : conv2dFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
-  DepthwiseConv2dNativeBackpropInput: (t, a) => depthwiseInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
-  DepthwiseConv2dNativeBackpropFilter: (t, a) => depthwiseFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
+    a['dataFormat'] === 'NCHW'
+      ? undefined
+      : conv2dFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
+  DepthwiseConv2dNativeBackpropInput: (t, a) =>
+    depthwiseInputGrad(a['inputShape'] as number[], t['dy'] as tf.Tensor4D, t['filter'] as tf.Tensor4D, convGeometry(a as unknown as tf.NamedAttrMap)),
+  DepthwiseConv2dNativeBackpropFilter: (t, a) =>
+    depthwiseFilterGrad(t['x'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, a['filterShape'] as number[], convGeometry(a as unknown as tf.NamedAttrMap)),
   MaxPoolGrad: (t, a) => {
     const x = t['input'] as tf.Tensor4D;
     const f = pair(a['filterSize'] as number | [number, number]);
     const s = pair(a['strides'] as number | [number, number]);
     const pad = a['pad'] as PadAttr;
     const rounding = (a['dimRoundingMode'] ?? undefined) as 'floor' | 'round' | 'ceil' | undefined;
-    if (x.dtype !== 'float32' || (!(f[0] === s[0] && f[1] === s[1]) && !hasLoopKernels() && ((pad !== 'valid' && pad !== 'same') || rounding !== undefined))) return undefined;
+    if (x.dtype !== 'float32' || (!(f[0] === s[0] && f[1] === s[1]) && !hasLoopKernels() && ((pad !== 'valid' && pad !== 'same') || rounding !== undefined)))
+      return undefined;
     return maxPoolInputGradFirst(x, t['output'] as tf.Tensor4D, t['dy'] as tf.Tensor4D, f, s, [1, 1], pad, rounding);
   },
 };

@@ -37,7 +37,13 @@ interface CpuLike {
  * Runs `fill(out, ...ins)` with the inputs' float32 memory and a zeroed output of `shape`, on the wasm or cpu
  * backend. On wasm the output is allocated first: allocating can grow the heap, which detaches earlier views.
  */
-function loop(backendName: string, backend: unknown, shape: number[], ins: tf.TensorInfo[], fill: (out: Float32Array, ...ins: Float32Array[]) => void): tf.TensorInfo {
+function loop(
+  backendName: string,
+  backend: unknown,
+  shape: number[],
+  ins: tf.TensorInfo[],
+  fill: (out: Float32Array, ...ins: Float32Array[]) => void,
+): tf.TensorInfo {
   if (backendName === 'wasm') {
     const b = backend as WasmLike;
     const out = b.makeOutput(shape, 'float32');
@@ -65,8 +71,26 @@ function maxPoolGradLoop(backendName: string) {
     const x = args.inputs['x']!;
     const dy = args.inputs['dy']!;
     const a = args.attrs as unknown as MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], a.filterSize, a.strides, a.dilations, a.pad, a.dimRoundingMode ?? undefined);
-    const { batchSize: n, inHeight: h, inWidth: w, inChannels: c, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+    const info = tf.backend_util.computePool2DInfo(
+      x.shape as [number, number, number, number],
+      a.filterSize,
+      a.strides,
+      a.dilations,
+      a.pad,
+      a.dimRoundingMode ?? undefined,
+    );
+    const {
+      batchSize: n,
+      inHeight: h,
+      inWidth: w,
+      inChannels: c,
+      outHeight: oh,
+      outWidth: ow,
+      strideHeight: sh,
+      strideWidth: sw,
+      dilationHeight: dh,
+      dilationWidth: dw,
+    } = info;
     const { effectiveFilterHeight: eh, effectiveFilterWidth: ew, padInfo } = info;
     return loop(backendName, args.backend, [...x.shape], [x, dy], (dx, xs, dys) => {
       const best = new Float32Array(c);
@@ -140,8 +164,10 @@ function register(): void {
   if (registered) return;
   registered = true;
   for (const backendName of LOOP_BACKENDS) {
-    if (tf.getKernel(MAX_POOL_GRAD, backendName) === undefined) tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName, kernelFunc: maxPoolGradLoop(backendName) as unknown as tf.KernelFunc });
-    if (tf.getKernel(ACTIVATION_GRAD, backendName) === undefined) tf.registerKernel({ kernelName: ACTIVATION_GRAD, backendName, kernelFunc: activationGradLoop(backendName) as unknown as tf.KernelFunc });
+    if (tf.getKernel(MAX_POOL_GRAD, backendName) === undefined)
+      tf.registerKernel({ kernelName: MAX_POOL_GRAD, backendName, kernelFunc: maxPoolGradLoop(backendName) as unknown as tf.KernelFunc });
+    if (tf.getKernel(ACTIVATION_GRAD, backendName) === undefined)
+      tf.registerKernel({ kernelName: ACTIVATION_GRAD, backendName, kernelFunc: activationGradLoop(backendName) as unknown as tf.KernelFunc });
   }
 }
 
@@ -154,7 +180,15 @@ export function hasLoopKernels(backend: string = tf.getBackend()): boolean {
  * Max-pool input gradient by the loop kernel: `dx[argmax(window)] += dy[window]`, the arg-max being the window's
  * first maximum in row-major order (tfjs-cpu's `MaxPoolGrad` rule). Float32 `x`/`dy`, NHWC.
  */
-export function maxPoolGradByLoop(x: tf.Tensor4D, dy: tf.Tensor4D, filterSize: [number, number], strides: [number, number], dilations: [number, number], pad: MaxPoolGradAttrs['pad'], dimRoundingMode?: 'floor' | 'round' | 'ceil'): tf.Tensor4D {
+export function maxPoolGradByLoop(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterSize: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+  pad: MaxPoolGradAttrs['pad'],
+  dimRoundingMode?: 'floor' | 'round' | 'ceil',
+): tf.Tensor4D {
   register();
   const attrs = { filterSize, strides, dilations, pad, dimRoundingMode: dimRoundingMode ?? null } as unknown as tf.NamedAttrMap;
   return tf.engine().runKernel(MAX_POOL_GRAD, { x, dy } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor4D;

@@ -64,7 +64,9 @@ export function runNodeTest(dir: string, rtol = 1e-4, atol = 1e-5): NodeTestResu
     exec = new GraphExecutor(model, name);
     const outputs = model.graph.outputs.map((o) => o.name);
     let maxAbs = 0;
-    const sets = readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort();
+    const sets = readdirSync(dir)
+      .filter((d) => d.startsWith('test_data_set_'))
+      .sort();
     for (const set of sets) {
       const sdir = join(dir, set);
       const feeds = new Map<string, HostTensor>();

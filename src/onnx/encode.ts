@@ -90,17 +90,29 @@ export function rawBytes(t: TensorSpec): Uint8Array {
   }
   const buf = (() => {
     switch (t.dtype) {
-      case 'float32': return new Float32Array(n);
-      case 'float64': return new Float64Array(n);
-      case 'int32': return new Int32Array(n);
-      case 'int16': return new Int16Array(n);
-      case 'uint16': return new Uint16Array(n);
-      case 'int8': return new Int8Array(n);
-      case 'uint8': case 'bool': return new Uint8Array(n);
-      case 'uint32': return new Uint32Array(n);
-      case 'int64': return new BigInt64Array(n);
-      case 'uint64': return new BigUint64Array(n);
-      default: throw new ConfigError(`onnx encode: expected a numeric element type, got ${t.dtype}`);
+      case 'float32':
+        return new Float32Array(n);
+      case 'float64':
+        return new Float64Array(n);
+      case 'int32':
+        return new Int32Array(n);
+      case 'int16':
+        return new Int16Array(n);
+      case 'uint16':
+        return new Uint16Array(n);
+      case 'int8':
+        return new Int8Array(n);
+      case 'uint8':
+      case 'bool':
+        return new Uint8Array(n);
+      case 'uint32':
+        return new Uint32Array(n);
+      case 'int64':
+        return new BigInt64Array(n);
+      case 'uint64':
+        return new BigUint64Array(n);
+      default:
+        throw new ConfigError(`onnx encode: expected a numeric element type, got ${t.dtype}`);
     }
   })();
   if (buf instanceof BigInt64Array || buf instanceof BigUint64Array) {
@@ -119,13 +131,27 @@ function tensorObject(t: TensorSpec): Record<string, unknown> {
 function attributeObject(name: string, a: AttrSpec): Record<string, unknown> {
   const o: Record<string, unknown> = { name, type: ATTR_TYPES[a.kind] };
   switch (a.kind) {
-    case 'float': o['f'] = a.value; break;
-    case 'int': o['i'] = a.value; break;
-    case 'string': o['s'] = new TextEncoder().encode(a.value); break;
-    case 'tensor': o['t'] = tensorObject(a.value); break;
-    case 'floats': o['floats'] = [...a.value]; break;
-    case 'ints': o['ints'] = [...a.value]; break;
-    case 'strings': o['strings'] = a.value.map((s) => new TextEncoder().encode(s)); break;
+    case 'float':
+      o['f'] = a.value;
+      break;
+    case 'int':
+      o['i'] = a.value;
+      break;
+    case 'string':
+      o['s'] = new TextEncoder().encode(a.value);
+      break;
+    case 'tensor':
+      o['t'] = tensorObject(a.value);
+      break;
+    case 'floats':
+      o['floats'] = [...a.value];
+      break;
+    case 'ints':
+      o['ints'] = [...a.value];
+      break;
+    case 'strings':
+      o['strings'] = a.value.map((s) => new TextEncoder().encode(s));
+      break;
   }
   return o;
 }

@@ -248,7 +248,14 @@ function staticDim(ctx: Ctx, s: Shape, axis: number): number {
 }
 
 /** ONNX `pads` `[top, left, bottom, right]` of TF's 'valid'/'same' padding (SAME puts the odd pixel at the end). */
-function tfPads(ctx: Ctx, padding: string, inShape: Shape, kernel: readonly [number, number], strides: readonly [number, number], dilations: readonly [number, number]): number[] {
+function tfPads(
+  ctx: Ctx,
+  padding: string,
+  inShape: Shape,
+  kernel: readonly [number, number],
+  strides: readonly [number, number],
+  dilations: readonly [number, number],
+): number[] {
   if (padding === 'valid') return [0, 0, 0, 0];
   if (padding !== 'same') throw new UnsupportedError(`${ctx.where}: expected padding 'valid' or 'same', got ${describe(padding)}`);
   const begin: number[] = [];
@@ -283,7 +290,7 @@ function activation(g: GraphBuilder, name: string, v: Val, base: string, where: 
       return un('Elu', { alpha: f(1) });
     case 'selu':
       // tfjs: scale * (x > 0 ? x : alpha * (exp(x) - 1)) with Keras' constants.
-      return un('Selu', { alpha: f(1.6732632423543772848170429916717), gamma: f(1.0507009873554804934193349852946) });
+      return un('Selu', { alpha: f(1.6732632423543772), gamma: f(1.0507009873554805) });
     case 'sigmoid':
       return un('Sigmoid');
     case 'hardSigmoid':
@@ -330,9 +337,14 @@ function activation(g: GraphBuilder, name: string, v: Val, base: string, where: 
     case 'logSoftmax':
     case 'log_softmax':
       // Over the last tfjs axis: the channels, so in tfjs element order.
-      return { shape: v.shape, nhwc: g.op(name === 'softmax' ? 'Softmax' : 'LogSoftmax', [g.native(v)], `${base}/${name}`, { axis: { kind: 'int', value: -1 } }) };
+      return {
+        shape: v.shape,
+        nhwc: g.op(name === 'softmax' ? 'Softmax' : 'LogSoftmax', [g.native(v)], `${base}/${name}`, { axis: { kind: 'int', value: -1 } }),
+      };
     default:
-      throw new UnsupportedError(`${where}: expected a supported activation (linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, softplus, softsign, tanh, swish, mish, gelu, gelu_new, softmax, logSoftmax), got ${describe(name)}`);
+      throw new UnsupportedError(
+        `${where}: expected a supported activation (linear, relu, relu6, elu, selu, sigmoid, hardSigmoid, softplus, softsign, tanh, swish, mish, gelu, gelu_new, softmax, logSoftmax), got ${describe(name)}`,
+      );
   }
 }
 
@@ -359,9 +371,12 @@ function outShape(ctx: Ctx): Shape {
 function hwioToOihw(k: Weight): { dims: number[]; data: Float32Array } {
   const [kh, kw, ci, co] = k.dims as [number, number, number, number];
   const out = new Float32Array(k.data.length);
-  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) for (let o = 0; o < co; o++) {
-    out[((o * ci + c) * kh + i) * kw + j] = k.data[((i * kw + j) * ci + c) * co + o]!;
-  }
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < ci; c++)
+        for (let o = 0; o < co; o++) {
+          out[((o * ci + c) * kh + i) * kw + j] = k.data[((i * kw + j) * ci + c) * co + o]!;
+        }
   return { dims: [co, ci, kh, kw], data: out };
 }
 
@@ -369,9 +384,12 @@ function hwioToOihw(k: Weight): { dims: number[]; data: Float32Array } {
 function depthwiseToOihw(k: Weight): { dims: number[]; data: Float32Array } {
   const [kh, kw, ci, mult] = k.dims as [number, number, number, number];
   const out = new Float32Array(k.data.length);
-  for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) for (let c = 0; c < ci; c++) for (let m = 0; m < mult; m++) {
-    out[((c * mult + m) * kh + i) * kw + j] = k.data[((i * kw + j) * ci + c) * mult + m]!;
-  }
+  for (let i = 0; i < kh; i++)
+    for (let j = 0; j < kw; j++)
+      for (let c = 0; c < ci; c++)
+        for (let m = 0; m < mult; m++) {
+          out[((c * mult + m) * kh + i) * kw + j] = k.data[((i * kw + j) * ci + c) * mult + m]!;
+        }
   return { dims: [ci * mult, 1, kh, kw], data: out };
 }
 
@@ -509,7 +527,10 @@ function permute(ctx: Ctx): Val {
   if (!Array.isArray(dims) || !dims.every((d) => typeof d === 'number' && Number.isInteger(d))) {
     throw new ConfigError(`${ctx.where}: expected dims to be a list of integers, got ${describe(dims)}`);
   }
-  return { shape: outShape(ctx), nhwc: ctx.g.op('Transpose', [ctx.g.native(x)], `${ctx.layer.name}/transpose`, { perm: { kind: 'ints', value: [0, ...(dims as number[])] } }) };
+  return {
+    shape: outShape(ctx),
+    nhwc: ctx.g.op('Transpose', [ctx.g.native(x)], `${ctx.layer.name}/transpose`, { perm: { kind: 'ints', value: [0, ...(dims as number[])] } }),
+  };
 }
 
 /** `v` in its preferred layout (NCHW if it has that copy): the name and a field setter for the result. */
@@ -590,7 +611,10 @@ function layerNorm(ctx: Ctx): Val {
     const tfAxis = layout === 'nchw' ? [0, 3, 1, 2][i]! : i;
     return sorted.includes(tfAxis) ? staticDim(ctx, x.shape, tfAxis) : 1;
   });
-  for (const [key, op] of [['gamma', 'Mul'], ['beta', 'Add']] as const) {
+  for (const [key, op] of [
+    ['gamma', 'Mul'],
+    ['beta', 'Add'],
+  ] as const) {
     if (ctx.cfg[key === 'gamma' ? 'scale' : 'center'] === false) continue;
     const w = weight(ctx, key, sorted.length);
     const name = ctx.g.cached(weightKey(ctx, `${key}/${layout}`), () => ctx.g.init(`${n}/${key}`, dims, w.data));
@@ -634,7 +658,10 @@ function softmaxLayer(ctx: Ctx): Val {
   const rank = x.shape.length;
   const a = ctx.cfg['axis'];
   const axis = typeof a === 'number' ? a : Array.isArray(a) && a.length === 1 && typeof a[0] === 'number' ? a[0] : -1;
-  return { shape: outShape(ctx), nhwc: ctx.g.op('Softmax', [ctx.g.native(x)], `${ctx.layer.name}/softmax`, { axis: { kind: 'int', value: axis < 0 ? axis + rank : axis } }) };
+  return {
+    shape: outShape(ctx),
+    nhwc: ctx.g.op('Softmax', [ctx.g.native(x)], `${ctx.layer.name}/softmax`, { axis: { kind: 'int', value: axis < 0 ? axis + rank : axis } }),
+  };
 }
 
 function rescaling(ctx: Ctx): Val {
@@ -690,7 +717,10 @@ function zeroPadding(ctx: Ctx): Val {
   const x = one(ctx);
   const [t, b, l, r] = cfgPads(ctx, 'padding');
   const pads = ctx.g.ints(`${ctx.layer.name}/pads`, [0, 0, t, l, 0, 0, b, r]);
-  return { shape: outShape(ctx), nchw: ctx.g.op('Pad', [ctx.g.nchw(x, ctx.where), pads], `${ctx.layer.name}/pad`, { mode: { kind: 'string', value: 'constant' } }) };
+  return {
+    shape: outShape(ctx),
+    nchw: ctx.g.op('Pad', [ctx.g.nchw(x, ctx.where), pads], `${ctx.layer.name}/pad`, { mode: { kind: 'string', value: 'constant' } }),
+  };
 }
 
 function cropping(ctx: Ctx): Val {
@@ -824,7 +854,19 @@ class Exporter {
         throw new UnsupportedError(`${where}: expected a layer class the ONNX exporter supports (see listExportableLayers()), got ${cls}`);
       }
       const cfg = { ...(layer.getConfig() as Cfg), ...(this.overrides.get(`${layer.id}:${t.nodeIndex}`) ?? {}) };
-      outs = [convert({ g: this.g, layer, cls, cfg, inputs, outShapes: node.outputTensors.map((o) => o.shape), where, opset: this.opset, warn: (m) => this.warnings.push(m) })];
+      outs = [
+        convert({
+          g: this.g,
+          layer,
+          cls,
+          cfg,
+          inputs,
+          outShapes: node.outputTensors.map((o) => o.shape),
+          where,
+          opset: this.opset,
+          warn: (m) => this.warnings.push(m),
+        }),
+      ];
     }
     if (outs.length !== node.outputTensors.length) {
       throw new UnsupportedError(`${where}: expected a layer with ${outs.length} output(s), got ${node.outputTensors.length}`);

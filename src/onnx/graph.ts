@@ -75,7 +75,9 @@ export class GraphExecutor {
     this.inputNames = model.graph.inputs.map((i) => i.name);
     const unsupported = findUnsupported(model);
     if (unsupported.length > 0) {
-      throw new UnsupportedError(`${where}: expected operators robustest can import (see listSupportedOps()), got unsupported ${describeUnsupported(unsupported)}; fromOnnxRuntime() or loadOnnx() can still query the model`);
+      throw new UnsupportedError(
+        `${where}: expected operators robustest can import (see listSupportedOps()), got unsupported ${describeUnsupported(unsupported)}; fromOnnxRuntime() or loadOnnx() can still query the model`,
+      );
     }
     try {
       for (const [name, t] of model.graph.initializers) this.consts.set(name, this.constant(t));

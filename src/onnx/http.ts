@@ -89,7 +89,10 @@ class HttpModel implements QueryModel {
   private disposed = false;
   private readonly controllers = new Set<AbortController>();
 
-  constructor(readonly url: string, private readonly o: Required<Pick<HttpModelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBatchSize' | 'maxRequestBytes'>> & HttpModelOptions) {
+  constructor(
+    readonly url: string,
+    private readonly o: Required<Pick<HttpModelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBatchSize' | 'maxRequestBytes'>> & HttpModelOptions,
+  ) {
     this.bounds = o.bounds ? [o.bounds[0], o.bounds[1]] : [0, 1];
     this.inputShape = [...o.inputShape];
     this.layout = o.layout ?? inferLayout(o.inputShape);
@@ -141,10 +144,13 @@ class HttpModel implements QueryModel {
     }
     const predictions = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)['predictions'] : undefined;
     if (!Array.isArray(predictions) || predictions.length !== count) {
-      throw new ModelLoadError(`${this.name}: expected {"predictions": [...]} with ${count} rows, got ${Array.isArray(predictions) ? `${predictions.length} rows` : describe(json)}`);
+      throw new ModelLoadError(
+        `${this.name}: expected {"predictions": [...]} with ${count} rows, got ${Array.isArray(predictions) ? `${predictions.length} rows` : describe(json)}`,
+      );
     }
     return predictions.map((p) => {
-      const v = this.o.outputKey !== undefined && typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>)[this.o.outputKey] : p;
+      const v =
+        this.o.outputKey !== undefined && typeof p === 'object' && p !== null && !Array.isArray(p) ? (p as Record<string, unknown>)[this.o.outputKey] : p;
       const row: number[] = [];
       flattenNumbers(v, row, this.name);
       return row;
@@ -182,7 +188,9 @@ class HttpModel implements QueryModel {
     for (let i = 0; i < n; i++) {
       const inst = instanceJson(data, i * per, this.inputShape);
       if (head.length + 2 + inst.length > this.o.maxRequestBytes) {
-        throw new ConfigError(`${this.name}: expected one instance to fit in maxRequestBytes (${this.o.maxRequestBytes}), got ${inst.length + head.length + 2} bytes`);
+        throw new ConfigError(
+          `${this.name}: expected one instance to fit in maxRequestBytes (${this.o.maxRequestBytes}), got ${inst.length + head.length + 2} bytes`,
+        );
       }
       if (chunk.length >= this.o.maxBatchSize || bytes + inst.length + 1 > this.o.maxRequestBytes) await flush();
       chunk.push(inst);

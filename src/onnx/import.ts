@@ -104,9 +104,13 @@ export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): 
   const rank = model.graph.outputs[0]!.dims?.length ?? 2;
   const axis = n.int('axis', opset < 13 ? 1 : -1);
   const classAxis = (axis < 0 ? axis + rank : axis) === rank - 1 || (opset < 13 && axis === 1);
-  if (!classAxis) return { output, warning: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is` };
+  if (!classAxis)
+    return { output, warning: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is` };
   if (keepSoftmax) {
-    return { output, warning: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits` };
+    return {
+      output,
+      warning: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits`,
+    };
   }
   return {
     output: node.inputs[0]!,
@@ -180,7 +184,9 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
   try {
     const inputShape = options.inputShape ?? staticShape(input.dims);
     if (!inputShape) {
-      throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...], got ${input.dims ? `[${input.dims.map((d) => d ?? '?').join(', ')}]` : 'none'}; pass inputShape`);
+      throw new ConfigError(
+        `${name}: expected the input '${input.name}' to declare its shape [N, ...], got ${input.dims ? `[${input.dims.map((d) => d ?? '?').join(', ')}]` : 'none'}; pass inputShape`,
+      );
     }
     const head = findHead(model, name, options.keepSoftmax ?? false);
     const warnings: string[] = head.warning ? [head.warning] : [];
@@ -242,4 +248,3 @@ export async function loadOnnxModel(path: string, options: OnnxModelOptions = {}
 export async function readModelFile(path: string): Promise<Uint8Array> {
   return readRegularFile(path, (p) => new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${p.reason}`));
 }
-

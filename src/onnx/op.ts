@@ -16,7 +16,10 @@ export class OpNode {
   /** Tensors derived once at load time from constant inputs by {@link OpDef.prepare} (owned by the executor). */
   readonly prepared = new Map<string, tf.Tensor>();
 
-  constructor(readonly node: OnnxNode, readonly opset: number) {
+  constructor(
+    readonly node: OnnxNode,
+    readonly opset: number,
+  ) {
     this.where = `onnx: node '${node.name}' (${node.opType}, opset ${opset})`;
   }
 

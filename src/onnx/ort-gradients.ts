@@ -23,8 +23,19 @@ export interface OnnxGradientOptions extends OnnxModelOptions {
 }
 
 const ORT_TYPES: Record<string, OnnxDataType> = {
-  float32: 'float32', float64: 'float64', float16: 'float16', int64: 'int64', int32: 'int32', int16: 'int16', int8: 'int8',
-  uint8: 'uint8', uint16: 'uint16', uint32: 'uint32', uint64: 'uint64', bool: 'bool', string: 'string',
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  int16: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  uint16: 'uint16',
+  uint32: 'uint32',
+  uint64: 'uint64',
+  bool: 'bool',
+  string: 'string',
 };
 
 const PROBE_BATCHES: readonly [number, number] = [2, 3];
@@ -54,7 +65,13 @@ async function probe(ort: OrtModule, bytes: Uint8Array, model: OnnxModel, input:
       results.push(await session.run({ [input]: new ort.Tensor('float32', new Float32Array(n * per).fill(0.5), [n, ...inputShape]) }));
     }
     const values = new Map<string, { dtype: OnnxDataType; dims: readonly [readonly number[], readonly number[]] }>();
-    values.set(input, { dtype: 'float32', dims: [[PROBE_BATCHES[0], ...inputShape], [PROBE_BATCHES[1], ...inputShape]] });
+    values.set(input, {
+      dtype: 'float32',
+      dims: [
+        [PROBE_BATCHES[0], ...inputShape],
+        [PROBE_BATCHES[1], ...inputShape],
+      ],
+    });
     for (const key of Object.keys(results[0]!)) {
       const a = results[0]![key]!;
       const b = results[1]![key];
@@ -135,7 +152,9 @@ class OrtGradientModel extends WrappedModel {
       }
       const y = out[program.logits];
       if (!y || !(y.data instanceof Float32Array) || y.data.length !== count * classes) {
-        throw new ShapeError(`${this.name}: expected onnxruntime to return [${count}, ${classes}] float32 logits, got ${y ? `[${y.dims.join(', ')}]` : 'none'}`);
+        throw new ShapeError(
+          `${this.name}: expected onnxruntime to return [${count}, ${classes}] float32 logits, got ${y ? `[${y.dims.join(', ')}]` : 'none'}`,
+        );
       }
       logits.set(y.data, start * classes);
       const saved: Record<string, OrtTensor> = {};
@@ -162,7 +181,10 @@ class OrtGradientModel extends WrappedModel {
     const grad = new Float32Array(n * per);
     try {
       for (const { start, count, saved } of chunks) {
-        const feeds: Record<string, OrtTensor> = { ...saved, [program.seed]: new ort.Tensor('float32', seed.subarray(start * classes, (start + count) * classes), [count, classes]) };
+        const feeds: Record<string, OrtTensor> = {
+          ...saved,
+          [program.seed]: new ort.Tensor('float32', seed.subarray(start * classes, (start + count) * classes), [count, classes]),
+        };
         let out: Record<string, OrtTensor>;
         try {
           out = await bwd.run(feeds);
@@ -171,7 +193,9 @@ class OrtGradientModel extends WrappedModel {
         }
         const g = out[program.grad];
         if (!g || !(g.data instanceof Float32Array) || g.data.length !== count * per) {
-          throw new ShapeError(`${this.name}: expected onnxruntime to return a float32 gradient of ${count * per} values, got ${g ? `[${g.dims.join(', ')}]` : 'none'}`);
+          throw new ShapeError(
+            `${this.name}: expected onnxruntime to return a float32 gradient of ${count * per} values, got ${g ? `[${g.dims.join(', ')}]` : 'none'}`,
+          );
         }
         grad.set(g.data, start * per);
       }
@@ -197,17 +221,23 @@ class OrtGradientModel extends WrappedModel {
  * `base` (its `dispose` disposes both); on failure `base` is left as it was.
  * @internal
  */
-export async function attachOnnxRuntimeGradients(base: DifferentiableModel, bytes: Uint8Array, options: { batchSize?: number; threads?: number; keepSoftmax?: boolean }): Promise<DifferentiableModel> {
+export async function attachOnnxRuntimeGradients(
+  base: DifferentiableModel,
+  bytes: Uint8Array,
+  options: { batchSize?: number; threads?: number; keepSoftmax?: boolean },
+): Promise<DifferentiableModel> {
   const batchSize = options.batchSize ?? 128;
   const name = base.name;
   const sessions: OrtSession[] = [];
   try {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`${name}: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ConfigError(`${name}: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
     if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
       throw new ConfigError(`${name}: expected threads to be a positive integer, got ${describe(options.threads)}`);
     }
     const model = decodeModel(bytes, name, 'skip');
-    if (model.hasExternalData) throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
+    if (model.hasExternalData)
+      throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
     if (model.graph.inputs.length !== 1) throw new ConfigError(`${name}: expected a graph with one input, got ${model.graph.inputs.length}`);
     const ort = await loadOrt();
     const input = model.graph.inputs[0]!.name;

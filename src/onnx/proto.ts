@@ -192,7 +192,19 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Bytes per element of raw_data for each numeric type. */
 const RAW_SIZE: Partial<Record<OnnxDataType, number>> = {
-  float32: 4, uint8: 1, int8: 1, uint16: 2, int16: 2, int32: 4, int64: 8, bool: 1, float16: 2, float64: 8, uint32: 4, uint64: 8, bfloat16: 2,
+  float32: 4,
+  uint8: 1,
+  int8: 1,
+  uint16: 2,
+  int16: 2,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+  float16: 2,
+  float64: 8,
+  uint32: 4,
+  uint64: 8,
+  bfloat16: 2,
 };
 
 function decodeRaw(dtype: OnnxDataType, raw: Uint8Array, count: number, where: string): Float64Array {
@@ -213,19 +225,45 @@ function decodeRaw(dtype: OnnxDataType, raw: Uint8Array, count: number, where: s
   for (let i = 0; i < count; i++) {
     const o = i * size;
     switch (dtype) {
-      case 'float32': out[i] = view.getFloat32(o, true); break;
-      case 'float64': out[i] = view.getFloat64(o, true); break;
-      case 'uint8': case 'bool': out[i] = view.getUint8(o); break;
-      case 'int8': out[i] = view.getInt8(o); break;
-      case 'uint16': out[i] = view.getUint16(o, true); break;
-      case 'int16': out[i] = view.getInt16(o, true); break;
-      case 'int32': out[i] = view.getInt32(o, true); break;
-      case 'uint32': out[i] = view.getUint32(o, true); break;
-      case 'int64': out[i] = Number(view.getBigInt64(o, true)); break;
-      case 'uint64': out[i] = Number(view.getBigUint64(o, true)); break;
-      case 'float16': out[i] = float16ToNumber(view.getUint16(o, true)); break;
-      case 'bfloat16': out[i] = bfloat16ToNumber(view.getUint16(o, true)); break;
-      default: break;
+      case 'float32':
+        out[i] = view.getFloat32(o, true);
+        break;
+      case 'float64':
+        out[i] = view.getFloat64(o, true);
+        break;
+      case 'uint8':
+      case 'bool':
+        out[i] = view.getUint8(o);
+        break;
+      case 'int8':
+        out[i] = view.getInt8(o);
+        break;
+      case 'uint16':
+        out[i] = view.getUint16(o, true);
+        break;
+      case 'int16':
+        out[i] = view.getInt16(o, true);
+        break;
+      case 'int32':
+        out[i] = view.getInt32(o, true);
+        break;
+      case 'uint32':
+        out[i] = view.getUint32(o, true);
+        break;
+      case 'int64':
+        out[i] = Number(view.getBigInt64(o, true));
+        break;
+      case 'uint64':
+        out[i] = Number(view.getBigUint64(o, true));
+        break;
+      case 'float16':
+        out[i] = float16ToNumber(view.getUint16(o, true));
+        break;
+      case 'bfloat16':
+        out[i] = bfloat16ToNumber(view.getUint16(o, true));
+        break;
+      default:
+        break;
     }
   }
   return out;
@@ -250,9 +288,15 @@ function tensorFromObject(t: Obj, where: string, external: ExternalData = 'rejec
   let externalRaw: Uint8Array | undefined;
   if (num(t['data_location'], w) === 1 || arr(t['external_data']).length > 0) {
     if (external === 'reject') {
-      throw new UnsupportedError(`${w}: expected tensor data stored inside the .onnx file, got external data (load the model from its file with loadOnnxModel, or pass externalDataDir)`);
+      throw new UnsupportedError(
+        `${w}: expected tensor data stored inside the .onnx file, got external data (load the model from its file with loadOnnxModel, or pass externalDataDir)`,
+      );
     }
-    const entries = new Map(arr(t['external_data']).filter(isObj).map((e) => [str(e['key']), str(e['value'])] as const));
+    const entries = new Map(
+      arr(t['external_data'])
+        .filter(isObj)
+        .map((e) => [str(e['key']), str(e['value'])] as const),
+    );
     const location = entries.get('location');
     if (!location) throw new ModelLoadError(`${w}: expected external_data with a location, got ${describe([...entries.keys()])}`);
     const shape = arr(t['dims']).map((d) => num(d, w));
@@ -260,7 +304,9 @@ function tensorFromObject(t: Obj, where: string, external: ExternalData = 'rejec
     const offset = Number(entries.get('offset') ?? 0);
     const length = entries.has('length') ? Number(entries.get('length')) : undefined;
     if (!Number.isInteger(offset) || offset < 0 || (length !== undefined && (!Number.isInteger(length) || length < 0))) {
-      throw new ModelLoadError(`${w}: expected non-negative integer offset and length, got ${describe(entries.get('offset'))} and ${describe(entries.get('length'))}`);
+      throw new ModelLoadError(
+        `${w}: expected non-negative integer offset and length, got ${describe(entries.get('offset'))} and ${describe(entries.get('length'))}`,
+      );
     }
     externalRaw = external(location, offset, length, w);
   }
@@ -280,11 +326,22 @@ function tensorFromObject(t: Obj, where: string, external: ExternalData = 'rejec
   } else {
     let src: unknown[];
     switch (dtype) {
-      case 'float32': src = arr(t['float_data']); break;
-      case 'float64': src = arr(t['double_data']); break;
-      case 'int64': src = arr(t['int64_data']); break;
-      case 'uint32': case 'uint64': src = arr(t['uint64_data']); break;
-      default: src = arr(t['int32_data']); break;
+      case 'float32':
+        src = arr(t['float_data']);
+        break;
+      case 'float64':
+        src = arr(t['double_data']);
+        break;
+      case 'int64':
+        src = arr(t['int64_data']);
+        break;
+      case 'uint32':
+      case 'uint64':
+        src = arr(t['uint64_data']);
+        break;
+      default:
+        src = arr(t['int32_data']);
+        break;
     }
     if (src.length !== count) {
       throw new ModelLoadError(`${w}: expected ${count} values for dims [${shape.join(', ')}], got ${src.length}`);
@@ -316,11 +373,11 @@ function valueInfo(v: Obj, where: string): ValueInfo {
   const shape = isObj(tt['shape']) ? tt['shape'] : undefined;
   const dims = shape
     ? arr(shape['dim']).map((d): Dim => {
-      if (!isObj(d)) return null;
-      if (d['dim_value'] !== undefined) return num(d['dim_value'], where);
-      if (typeof d['dim_param'] === 'string' && d['dim_param'] !== '') return d['dim_param'];
-      return null;
-    })
+        if (!isObj(d)) return null;
+        if (d['dim_value'] !== undefined) return num(d['dim_value'], where);
+        if (typeof d['dim_param'] === 'string' && d['dim_param'] !== '') return d['dim_param'];
+        return null;
+      })
     : undefined;
   return { name, isTensor: true, ...(dtype ? { dtype } : {}), ...(dims ? { dims } : {}) };
 }
@@ -340,18 +397,25 @@ function attribute(a: Obj, where: string): [string, Attribute] {
     else if (arr(a['strings']).length) type = 8;
   }
   switch (type) {
-    case 1: return [name, { kind: 'float', value: num(a['f'], w) }];
-    case 2: return [name, { kind: 'int', value: num(a['i'], w) }];
-    case 3: return [name, { kind: 'string', value: str(a['s']) }];
+    case 1:
+      return [name, { kind: 'float', value: num(a['f'], w) }];
+    case 2:
+      return [name, { kind: 'int', value: num(a['i'], w) }];
+    case 3:
+      return [name, { kind: 'string', value: str(a['s']) }];
     case 4: {
       const t = a['t'];
       if (!isObj(t)) throw new ModelLoadError(`${w}: expected a tensor value, got none`);
       return [name, { kind: 'tensor', value: tensorFromObject(t, w) }];
     }
-    case 6: return [name, { kind: 'floats', value: arr(a['floats']).map((x) => num(x, w)) }];
-    case 7: return [name, { kind: 'ints', value: arr(a['ints']).map((x) => num(x, w)) }];
-    case 8: return [name, { kind: 'strings', value: arr(a['strings']).map(str) }];
-    default: return [name, { kind: 'other', value: `type ${type}` }];
+    case 6:
+      return [name, { kind: 'floats', value: arr(a['floats']).map((x) => num(x, w)) }];
+    case 7:
+      return [name, { kind: 'ints', value: arr(a['ints']).map((x) => num(x, w)) }];
+    case 8:
+      return [name, { kind: 'strings', value: arr(a['strings']).map(str) }];
+    default:
+      return [name, { kind: 'other', value: `type ${type}` }];
   }
 }
 
@@ -387,8 +451,13 @@ export function decodeModel(data: Uint8Array, where = 'onnx', external: External
     initializers.set(str(t['name']), tensor);
     if (num(t['data_location'], where) === 1 || arr(t['external_data']).length > 0) hasExternalData = true;
   }
-  const inputs = arr(g['input']).filter(isObj).map((v) => valueInfo(v, where)).filter((v) => !initializers.has(v.name));
-  const outputs = arr(g['output']).filter(isObj).map((v) => valueInfo(v, where));
+  const inputs = arr(g['input'])
+    .filter(isObj)
+    .map((v) => valueInfo(v, where))
+    .filter((v) => !initializers.has(v.name));
+  const outputs = arr(g['output'])
+    .filter(isObj)
+    .map((v) => valueInfo(v, where));
   const nodes: OnnxNode[] = [];
   const known = new Set<string>([...initializers.keys(), ...inputs.map((i) => i.name)]);
   arr(g['node']).forEach((n, index) => {
@@ -400,7 +469,8 @@ export function decodeModel(data: Uint8Array, where = 'onnx', external: External
     const nodeOutputs = arr(n['output']).map(str);
     if (!opType) throw new ModelLoadError(`${where}: expected node ${index} to have an op_type, got none`);
     for (const i of nodeInputs) {
-      if (i !== '' && !known.has(i)) throw new ModelLoadError(`${w}: expected input '${i}' to be a graph input, an initializer or an earlier node's output, got an undefined name`);
+      if (i !== '' && !known.has(i))
+        throw new ModelLoadError(`${w}: expected input '${i}' to be a graph input, an initializer or an earlier node's output, got an undefined name`);
     }
     const attributes = new Map<string, Attribute>();
     for (const a of arr(n['attribute'])) if (isObj(a)) attributes.set(...attribute(a, w));

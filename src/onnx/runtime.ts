@@ -7,7 +7,15 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { checkBatchShape, type Bounds, type DifferentiableModel, type Layout, type Model, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import {
+  checkBatchShape,
+  type Bounds,
+  type DifferentiableModel,
+  type Layout,
+  type Model,
+  type Preprocessing,
+  type QueryModel,
+} from '../model.js';
 import { applyEngine, type GradientEngine } from './ort-gradients.js';
 import { findUnsupported } from './graph.js';
 import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
@@ -179,7 +187,9 @@ class OrtModel implements QueryModel {
       const y = result[this.outputName];
       const data = y?.data;
       if (!y || !(data instanceof Float32Array) || data.length !== count * this.numClasses) {
-        throw new ShapeError(`${this.name}: expected onnxruntime to return [${count}, ${this.numClasses}] float32 logits, got ${y ? `[${y.dims.join(', ')}]` : 'no output'}`);
+        throw new ShapeError(
+          `${this.name}: expected onnxruntime to return [${count}, ${this.numClasses}] float32 logits, got ${y ? `[${y.dims.join(', ')}]` : 'no output'}`,
+        );
       }
       out.set(data, start * this.numClasses);
     }
@@ -237,7 +247,8 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: On
   }
   const input = model.graph.inputs[0]!;
   const dims = input.dims;
-  const declared = dims && dims.length >= 2 && dims.slice(1).every((d): d is number => typeof d === 'number' && d > 0) ? (dims.slice(1) as number[]) : undefined;
+  const declared =
+    dims && dims.length >= 2 && dims.slice(1).every((d): d is number => typeof d === 'number' && d > 0) ? (dims.slice(1) as number[]) : undefined;
   const inputShape = options.inputShape ?? declared;
   if (!inputShape) throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...]; pass inputShape`);
   const warnings = [...extraWarnings];
@@ -279,11 +290,26 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: On
         numClasses = y ? y.dims.reduce((a, b) => a * b, 1) : 0;
       }
     }
-    if (!Number.isInteger(numClasses) || numClasses < 2) throw new ConfigError(`${name}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);
+    if (!Number.isInteger(numClasses) || numClasses < 2)
+      throw new ConfigError(`${name}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);
     const bounds: Bounds = options.bounds ?? [0, 1];
     if (!(bounds[0] < bounds[1])) throw new ConfigError(`${name}: expected bounds to be [lower, upper] with lower < upper, got ${describe(bounds)}`);
     const layout = options.layout ?? defaultLayout(inputShape);
-    return new OrtModel(ort, session, input.name, outputName, [bounds[0], bounds[1]], numClasses, inputShape, layout, name, warnings, batchSize, sha256Bytes([bytes]), options.preprocessing);
+    return new OrtModel(
+      ort,
+      session,
+      input.name,
+      outputName,
+      [bounds[0], bounds[1]],
+      numClasses,
+      inputShape,
+      layout,
+      name,
+      warnings,
+      batchSize,
+      sha256Bytes([bytes]),
+      options.preprocessing,
+    );
   } catch (e) {
     await session.release();
     throw e;
@@ -340,4 +366,3 @@ export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): 
   }
   return fromOnnxRuntimeBytes(bytes, path, options, [`${name}: ${why}; using onnxruntime (query-only: gradients unavailable, black-box attacks only)`]);
 }
-

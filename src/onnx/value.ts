@@ -85,16 +85,28 @@ export function hostTensor(dtype: OnnxDataType, shape: readonly number[], data: 
 }
 
 const WRAP: Partial<Record<OnnxDataType, [bits: number, signed: boolean]>> = {
-  uint8: [8, false], int8: [8, true], uint16: [16, false], int16: [16, true], uint32: [32, false], int32: [32, true],
+  uint8: [8, false],
+  int8: [8, true],
+  uint16: [16, false],
+  int16: [16, true],
+  uint32: [32, false],
+  int32: [32, true],
 };
 
 /** Rounds a float result to what `dtype` stores (float32 rounding, integer truncation and wrap-around, 0/1). */
 export function storeAs(dtype: OnnxDataType, v: number): number {
   switch (dtype) {
-    case 'float32': case 'float16': case 'bfloat16': return Math.fround(v);
-    case 'float64': return v;
-    case 'bool': return v ? 1 : 0;
-    case 'int64': case 'uint64': return Number.isFinite(v) ? Math.trunc(v) : 0;
+    case 'float32':
+    case 'float16':
+    case 'bfloat16':
+      return Math.fround(v);
+    case 'float64':
+      return v;
+    case 'bool':
+      return v ? 1 : 0;
+    case 'int64':
+    case 'uint64':
+      return Number.isFinite(v) ? Math.trunc(v) : 0;
     default: {
       const w = WRAP[dtype];
       if (!w || !Number.isFinite(v)) return 0;
@@ -161,12 +173,7 @@ export function stridesOf(shape: readonly number[]): number[] {
 }
 
 /** Element-wise map over broadcast host tensors. */
-export function hostBroadcast(
-  inputs: readonly HostTensor[],
-  dtype: OnnxDataType,
-  fn: (...xs: number[]) => number,
-  where: string,
-): HostTensor {
+export function hostBroadcast(inputs: readonly HostTensor[], dtype: OnnxDataType, fn: (...xs: number[]) => number, where: string): HostTensor {
   const shape = inputs.reduce<number[]>((s, t) => broadcastShapes(s, t.shape, where), []);
   const n = sizeOf(shape);
   const out = new Float64Array(n);

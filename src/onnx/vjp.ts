@@ -50,9 +50,33 @@ export interface GradientProgram {
 
 /** Operators whose outputs never carry a gradient (shapes, indices, comparisons). */
 const NON_DIFFERENTIABLE = new Set([
-  'Shape', 'Size', 'ArgMax', 'ArgMin', 'Equal', 'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor',
-  'NonZero', 'ConstantOfShape', 'Constant', 'Range', 'EyeLike', 'RandomNormalLike', 'RandomUniformLike', 'IsNaN', 'IsInf', 'Sign',
-  'Floor', 'Ceil', 'Round', 'TopK',
+  'Shape',
+  'Size',
+  'ArgMax',
+  'ArgMin',
+  'Equal',
+  'Greater',
+  'GreaterOrEqual',
+  'Less',
+  'LessOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'NonZero',
+  'ConstantOfShape',
+  'Constant',
+  'Range',
+  'EyeLike',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'IsNaN',
+  'IsInf',
+  'Sign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'TopK',
 ]);
 
 const BACKWARD_OPSET = 18;
@@ -86,7 +110,11 @@ class Builder {
   readonly extra: [string, string][] = [];
   readonly opset: number;
 
-  constructor(readonly model: OnnxModel, readonly shapes: ProbedShapes, readonly input: string) {
+  constructor(
+    readonly model: OnnxModel,
+    readonly shapes: ProbedShapes,
+    readonly input: string,
+  ) {
     for (const n of model.graph.nodes) {
       for (const o of n.outputs) this.producers.set(o, n);
       for (const i of n.inputs) this.consumerCount.set(i, (this.consumerCount.get(i) ?? 0) + 1);
@@ -224,8 +252,18 @@ class Builder {
     const batch = this.batchAxes(name);
     let out: string;
     if (batch.length === 0) out = this.constant(dims, [dims.length], 'int64');
-    else if (use === 'reshape' && batch.length === 1 && dims.every((d) => d > 0)) out = this.constant(dims.map((d, i) => (i === batch[0] ? -1 : d)), [dims.length], 'int64');
-    else if (use === 'expand') out = this.constant(dims.map((d, i) => (batch.includes(i) ? 1 : d)), [dims.length], 'int64');
+    else if (use === 'reshape' && batch.length === 1 && dims.every((d) => d > 0))
+      out = this.constant(
+        dims.map((d, i) => (i === batch[0] ? -1 : d)),
+        [dims.length],
+        'int64',
+      );
+    else if (use === 'expand')
+      out = this.constant(
+        dims.map((d, i) => (batch.includes(i) ? 1 : d)),
+        [dims.length],
+        'int64',
+      );
     else out = this.save(this.fwdOp('Shape', [name])[0]!);
     this.shapeCache.set(key, out);
     return out;
@@ -298,7 +336,13 @@ function explicitPads(a: RuleArgs, inDims: readonly number[], kernel: readonly n
     const out = Math.ceil(inp / strides[i]!);
     const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - inp);
     const small = Math.floor(total / 2);
-    if (autoPad === 'SAME_UPPER') { begin.push(small); end.push(total - small); } else { begin.push(total - small); end.push(small); }
+    if (autoPad === 'SAME_UPPER') {
+      begin.push(small);
+      end.push(total - small);
+    } else {
+      begin.push(total - small);
+      end.push(small);
+    }
   }
   return [...begin, ...end];
 }
@@ -308,7 +352,15 @@ function explicitPads(a: RuleArgs, inDims: readonly number[], kernel: readonly n
  * overhangs the input's end (ceil mode) is cropped by extra end padding, a remainder the strides skipped is
  * restored by output padding.
  */
-function transposeGeometry(a: RuleArgs, inDims: readonly number[], outDims: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[], pads: readonly number[]): { pads: number[]; outputPadding: number[] } {
+function transposeGeometry(
+  a: RuleArgs,
+  inDims: readonly number[],
+  outDims: readonly number[],
+  kernel: readonly number[],
+  strides: readonly number[],
+  dilations: readonly number[],
+  pads: readonly number[],
+): { pads: number[]; outputPadding: number[] } {
   const k = kernel.length;
   const p = [...pads];
   const outputPadding = inDims.map((inp, i) => {
@@ -318,7 +370,8 @@ function transposeGeometry(a: RuleArgs, inDims: readonly number[], outDims: read
       p[i + k] = p[i + k]! - op;
       op = 0;
     }
-    if (op >= Math.max(strides[i]!, dilations[i]!)) a.n.unsupported(`a geometry whose transpose restores the input size, got input ${inp} from ${outDims[i]} (output padding ${op})`);
+    if (op >= Math.max(strides[i]!, dilations[i]!))
+      a.n.unsupported(`a geometry whose transpose restores the input size, got input ${inp} from ${outDims[i]} (output padding ${op})`);
     return op;
   });
   return { pads: p, outputPadding };
@@ -457,9 +510,7 @@ RULES['Div'] = (a) => {
   const [x, y] = node.inputs as [string, string];
   return [
     a.active[0] ? b.unbroadcast(b.op1('Div', [g, b.ref(y)]), node.outputs[0]!, x, a.where) : undefined,
-    a.active[1]
-      ? b.unbroadcast(b.op1('Neg', [b.op1('Div', [b.op1('Mul', [g, b.ref(node.outputs[0]!)]), b.ref(y)])]), node.outputs[0]!, y, a.where)
-      : undefined,
+    a.active[1] ? b.unbroadcast(b.op1('Neg', [b.op1('Div', [b.op1('Mul', [g, b.ref(node.outputs[0]!)]), b.ref(y)])]), node.outputs[0]!, y, a.where) : undefined,
   ];
 };
 RULES['Where'] = (a) => {
@@ -481,7 +532,10 @@ for (const op of ['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']) {
 
 RULES['Transpose'] = (a) => {
   const rank = a.b.dims(a.node.inputs[0]!, a.where).length;
-  const perm = a.n.ints('perm', Array.from({ length: rank }, (_, i) => rank - 1 - i));
+  const perm = a.n.ints(
+    'perm',
+    Array.from({ length: rank }, (_, i) => rank - 1 - i),
+  );
   const inv = new Array<number>(rank);
   perm.forEach((p, i) => (inv[p] = i));
   return [a.b.op1('Transpose', [g0(a)], { perm: ints(inv) })];
@@ -549,7 +603,9 @@ RULES['Conv'] = (a) => {
     // by (k − 1)·d − p; onnxruntime's Conv (NCHWc kernels) is several times faster than its ConvTranspose.
     const flipped = b.constant(flipSwapKernel(weight.data, wd, group), [xd[1]!, wd[0]! / group, ...wd.slice(2)]);
     const attrs: Attrs = {
-      kernel_shape: ints(kernel), dilations: ints(dilations), group: int(group),
+      kernel_shape: ints(kernel),
+      dilations: ints(dilations),
+      group: int(group),
       pads: ints(pads.map((p, i) => reach[i % k]! - p)),
     };
     return [b.op1('Conv', [g0(a), flipped], attrs), undefined, undefined];
@@ -557,7 +613,11 @@ RULES['Conv'] = (a) => {
   const geo = transposeGeometry(a, xd.slice(2), yd.slice(2), kernel, strides, dilations, pads);
   const outPad = geo.outputPadding;
   const attrs: Attrs = {
-    kernel_shape: ints(kernel), strides: ints(strides), dilations: ints(dilations), pads: ints(geo.pads), group: int(group),
+    kernel_shape: ints(kernel),
+    strides: ints(strides),
+    dilations: ints(dilations),
+    pads: ints(geo.pads),
+    group: int(group),
   };
   if (outPad.some((p) => p > 0)) attrs['output_padding'] = ints(outPad);
   return [b.op1('ConvTranspose', [g0(a), b.ref(W)], attrs), undefined, undefined];
@@ -638,7 +698,10 @@ RULES['MaxPool'] = (a) => {
   }
   const flat = b.constant([-1], [1], 'int64');
   const zeros = b.op1('Reshape', [b.op1('ConstantOfShape', [shape], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } }), flat]);
-  const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [idx, flat]), b.op1('Reshape', [g, flat])], { axis: int(0), reduction: { kind: 'string', value: 'add' } });
+  const scattered = b.op1('ScatterElements', [zeros, b.op1('Reshape', [idx, flat]), b.op1('Reshape', [g, flat])], {
+    axis: int(0),
+    reduction: { kind: 'string', value: 'add' },
+  });
   return send(b.op1('Reshape', [scattered, shape]));
 };
 
@@ -826,7 +889,10 @@ RULES['Slice'] = (a) => {
   if (b.opset < 10) {
     starts = a.n.ints('starts', []);
     ends = a.n.ints('ends', []);
-    axes = a.n.ints('axes', starts.map((_, i) => i));
+    axes = a.n.ints(
+      'axes',
+      starts.map((_, i) => i),
+    );
     steps = starts.map(() => 1);
   } else {
     const get = (i: number): number[] | undefined => {
@@ -1029,7 +1095,9 @@ RULES['Gather'] = (a) => {
   const permG = [...Array.from({ length: q }, (_, i) => axis + i), ...Array.from({ length: gRank }, (_, i) => i).filter((i) => i < axis || i >= axis + q)];
   const gT = b.op1('Transpose', [g0(a)], { perm: ints(permG) });
   const indices = b.constant(idx, [...t.shape, 1], 'int64');
-  const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Transpose', [b.ref(X)], { perm: ints(permX) })])], { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } });
+  const zeros = b.op1('ConstantOfShape', [b.op1('Shape', [b.op1('Transpose', [b.ref(X)], { perm: ints(permX) })])], {
+    value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } },
+  });
   const scattered = b.op1('ScatterND', [zeros, indices, gT], { reduction: { kind: 'string', value: 'add' } });
   const inv = new Array<number>(r);
   permX.forEach((p, i) => (inv[p] = i));
@@ -1075,7 +1143,8 @@ function upsampleRule(a: RuleArgs): (string | undefined)[] {
   // Integer upsampling replicates pixels for half-pixel centres rounded to nearest, and for asymmetric floor.
   const coord = a.b.opset < 11 ? 'asymmetric' : a.n.str('coordinate_transformation_mode', 'half_pixel');
   const rounding = a.b.opset < 11 ? 'floor' : a.n.str('nearest_mode', 'round_prefer_floor');
-  const replicates = ((coord === 'half_pixel' || coord === 'pytorch_half_pixel') && rounding.startsWith('round')) || (coord === 'asymmetric' && rounding === 'floor');
+  const replicates =
+    ((coord === 'half_pixel' || coord === 'pytorch_half_pixel') && rounding.startsWith('round')) || (coord === 'asymmetric' && rounding === 'floor');
   if (!replicates) a.n.unsupported(`a coordinate transformation that replicates pixels, got ${coord} with ${rounding}`);
   const scales = resizeScales(a);
   if (scales.some((s) => !Number.isInteger(s) || s < 1)) a.n.unsupported(`integer upsampling factors, got ${scales.join(', ')}`);
@@ -1118,7 +1187,8 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
       if (isFloat(shapes.values.get(o)?.dtype)) active.add(o);
     }
   }
-  if (!active.has(logits)) throw new UnsupportedError(`onnx gradients: expected the output '${logits}' to depend on the input '${input}', got a graph where it does not`);
+  if (!active.has(logits))
+    throw new UnsupportedError(`onnx gradients: expected the output '${logits}' to depend on the input '${input}', got a graph where it does not`);
   const seed = 'robustest_vjp::dlogits';
   const contributions = new Map<string, string[]>([[logits, [seed]]]);
   const total = (name: string): string | undefined => {
@@ -1138,7 +1208,8 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
     const n = new OpNode(node, opset);
     if (node.domain !== '') n.unsupported(`an operator of the default domain, got domain '${node.domain}'`);
     const rule = RULES[node.opType];
-    if (!rule) throw new UnsupportedError(`${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`);
+    if (!rule)
+      throw new UnsupportedError(`${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`);
     const gOut = node.outputs.map((o) => total(o));
     const gIn = rule({ b, node, n, gOut, active: act, where: n.where });
     const add = (x: string, g: string): void => {
@@ -1158,7 +1229,10 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
   if (gIn) b.bwdNodes.push({ opType: 'Identity', inputs: [gIn], outputs: [gradName], name: 'robustest_vjp::grad' });
   else {
     b.bwdNodes.push({
-      opType: 'ConstantOfShape', inputs: [b.shapeOf(input, 'onnx gradients')], outputs: [gradName], name: 'robustest_vjp::grad',
+      opType: 'ConstantOfShape',
+      inputs: [b.shapeOf(input, 'onnx gradients')],
+      outputs: [gradName],
+      name: 'robustest_vjp::grad',
       attributes: { value: { kind: 'tensor', value: { dtype: 'float32', dims: [1], data: [0] } } },
     });
   }
@@ -1192,7 +1266,10 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
       name: 'robustest_input_gradient',
       nodes: bwdNodes,
       initializers: inits,
-      inputs: [...saved.map((name) => ({ name, dtype: dtypeOf(name) })), { name: seed, dtype: 'float32' as const, dims: ['N', shapes.values.get(logits)?.dims[0][1] ?? null] }],
+      inputs: [
+        ...saved.map((name) => ({ name, dtype: dtypeOf(name) })),
+        { name: seed, dtype: 'float32' as const, dims: ['N', shapes.values.get(logits)?.dims[0][1] ?? null] },
+      ],
       outputs: [{ name: gradName, dtype: 'float32' }],
     },
   });

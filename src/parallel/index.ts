@@ -182,8 +182,12 @@ class PooledModel extends WrappedModel implements ParallelModel {
     const shard = (lo: number, hi: number): Float32Array => xs.slice(lo * d, hi * d);
     const spec = describeLoss(loss);
     if (spec !== undefined && spec.numClasses === this.numClasses) {
-      if (spec.classes.isDisposed) throw new ConfigError(`${this.name}: expected the loss's ${spec.targeted ? 'targets' : 'labels'} to be a live tensor, got a disposed one`);
-      if (spec.classes.size !== n) throw new ShapeError(`${this.name}: expected the loss's ${spec.targeted ? 'targets' : 'labels'} to have ${n} entries (one per input), got ${spec.classes.size}`);
+      if (spec.classes.isDisposed)
+        throw new ConfigError(`${this.name}: expected the loss's ${spec.targeted ? 'targets' : 'labels'} to be a live tensor, got a disposed one`);
+      if (spec.classes.size !== n)
+        throw new ShapeError(
+          `${this.name}: expected the loss's ${spec.targeted ? 'targets' : 'labels'} to have ${n} entries (one per input), got ${spec.classes.size}`,
+        );
       const classes = await hostLabels(spec.classes);
       const { tasks, transfers } = this.tasks(n, (lo, hi) => {
         const xi = shard(lo, hi);
@@ -289,14 +293,19 @@ export async function parallelModel(source: ParallelModelSource, options: Parall
   const workers = options.workers ?? Math.max(1, availableParallelism());
   if (!Number.isInteger(workers) || workers < 1) throw new ConfigError(`parallelModel: expected workers to be a positive integer, got ${describe(workers)}`);
   const shardSize = options.shardSize ?? DEFAULT_SHARD_SIZE;
-  if (!Number.isInteger(shardSize) || shardSize < 1) throw new ConfigError(`parallelModel: expected shardSize to be a positive integer, got ${describe(shardSize)}`);
+  if (!Number.isInteger(shardSize) || shardSize < 1)
+    throw new ConfigError(`parallelModel: expected shardSize to be a positive integer, got ${describe(shardSize)}`);
   const backend = options.backend ?? tf.getBackend();
   if (!['cpu', 'wasm', 'tensorflow'].includes(backend)) {
-    throw new ConfigError(`parallelModel: expected backend 'cpu', 'wasm' or 'tensorflow'${options.backend === undefined ? ' (the main thread\'s)' : ''}, got ${describe(backend)}`);
+    throw new ConfigError(
+      `parallelModel: expected backend 'cpu', 'wasm' or 'tensorflow'${options.backend === undefined ? " (the main thread's)" : ''}, got ${describe(backend)}`,
+    );
   }
   const path = resolve(source.path);
   if (source.options?.engine === 'onnxruntime') {
-    throw new ConfigError(`parallelModel: expected engine 'tfjs' or 'auto' (each worker runs a tfjs engine; onnxruntime already uses every core), got 'onnxruntime'`);
+    throw new ConfigError(
+      `parallelModel: expected engine 'tfjs' or 'auto' (each worker runs a tfjs engine; onnxruntime already uses every core), got 'onnxruntime'`,
+    );
   }
   // The pool parallelises tfjs: the main thread and every worker load the model with the tfjs gradient engine.
   const loadOptions: LoadModelOptions = { ...(source.options ?? {}), engine: 'tfjs' };
@@ -308,7 +317,11 @@ export async function parallelModel(source: ParallelModelSource, options: Parall
   autoEnableFastGradients();
   let started;
   try {
-    started = await WorkerPool.start(workers, { path, options: loadOptions, backend, prod: tf.env().getBool('PROD'), fastGradients: fastGradientSetting(backend) }, () => fastGradientSetting(backend));
+    started = await WorkerPool.start(
+      workers,
+      { path, options: loadOptions, backend, prod: tf.env().getBool('PROD'), fastGradients: fastGradientSetting(backend) },
+      () => fastGradientSetting(backend),
+    );
   } catch (e) {
     local.dispose();
     throw e;
@@ -325,7 +338,14 @@ export async function parallelModel(source: ParallelModelSource, options: Parall
       `parallelModel: expected worker ${bad} to load the same model as the main thread (${fingerprint.slice(0, 12)}, ${local.numClasses} classes, [${local.inputShape.join(', ')}]), got ${r.fingerprint.slice(0, 12)}, ${r.numClasses} classes, [${r.inputShape.join(', ')}]`,
     );
   }
-  return new PooledModel(local, started.pool, shardSize, backend, started.ready.map((r) => r.startupMs), true);
+  return new PooledModel(
+    local,
+    started.pool,
+    shardSize,
+    backend,
+    started.ready.map((r) => r.startupMs),
+    true,
+  );
 }
 
 /**

@@ -56,9 +56,22 @@ export interface WireError {
 
 /** What a worker answers. */
 export type Response =
-  | { readonly type: 'ready'; readonly numClasses: number; readonly inputShape: readonly number[]; readonly fingerprint: string; /** Set by the main thread: ms from `new Worker` to this message. */ readonly startupMs: number }
+  | {
+      readonly type: 'ready';
+      readonly numClasses: number;
+      readonly inputShape: readonly number[];
+      readonly fingerprint: string;
+      /** Set by the main thread: ms from `new Worker` to this message. */ readonly startupMs: number;
+    }
   | { readonly type: 'failed'; readonly error: WireError }
-  | { readonly type: 'result'; readonly id: number; readonly value?: Float32Array; readonly grad?: Float32Array; readonly logits?: Float32Array; /** Worker-side ms from receiving the task to sending this. */ readonly computeMs: number }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly value?: Float32Array;
+      readonly grad?: Float32Array;
+      readonly logits?: Float32Array;
+      /** Worker-side ms from receiving the task to sending this. */ readonly computeMs: number;
+    }
   | { readonly type: 'error'; readonly id: number; readonly error: WireError };
 
 /** Turns anything thrown into a {@link WireError}. */

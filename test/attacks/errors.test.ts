@@ -30,7 +30,9 @@ describe('attack errors', () => {
   it('rejects inputs outside the bounds', async () => {
     const x = tf.tensor2d([[0, 1.5, 0, 0, 0, 0, 0, -0.25]]);
     await expect(pgd().run(p.model, x, [0], { epsilons: [0.1] })).rejects.toThrow(BoundsError);
-    await expect(pgd().run(p.model, x, [0], { epsilons: [0.1] })).rejects.toThrow('expected input values within the model bounds [0, 1], got values in [-0.25, 1.5]');
+    await expect(pgd().run(p.model, x, [0], { epsilons: [0.1] })).rejects.toThrow(
+      'expected input values within the model bounds [0, 1], got values in [-0.25, 1.5]',
+    );
     x.dispose();
   });
 
@@ -53,14 +55,23 @@ describe('attack errors', () => {
     expect(() => pgd({ steps: 0 })).toThrow('pgd: expected steps to be an integer >= 1, got 0');
     expect(() => pgd({ restarts: 1.5 })).toThrow(ConfigError);
     expect(() => bim({ stepSize: -1 })).toThrow('bim: expected stepSize to be a finite number > 0, got -1');
-    expect(() => pgd({ norm: 'l1' as 'l2' })).toThrow("pgd: expected norm to be one of linf, l2, got \"l1\"");
+    expect(() => pgd({ norm: 'l1' as 'l2' })).toThrow('pgd: expected norm to be one of linf, l2, got "l1"');
     expect(() => createAttack('deepfool')).toThrow('attack: expected one of fgsm, fgm, bim, pgd, got "deepfool"');
   });
 
   it('refuses a query-only model for a gradient attack', async () => {
     const q: QueryModel = {
-      kind: 'query', bounds: [0, 1], numClasses: 4, inputShape: [8], layout: 'flat', name: 'remote', engine: 'http', warnings: [],
-      logits: async (x) => tf.zeros([x.shape[0]!, 4]) as tf.Tensor2D, fingerprint: async () => 'x', dispose: () => undefined,
+      kind: 'query',
+      bounds: [0, 1],
+      numClasses: 4,
+      inputShape: [8],
+      layout: 'flat',
+      name: 'remote',
+      engine: 'http',
+      warnings: [],
+      logits: async (x) => tf.zeros([x.shape[0]!, 4]) as tf.Tensor2D,
+      fingerprint: async () => 'x',
+      dispose: () => undefined,
     };
     await expect(pgd().run(q, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow(UnsupportedError);
   });

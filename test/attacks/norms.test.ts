@@ -7,8 +7,14 @@ import { seededValues } from '../helpers/models.js';
 
 describe('norms', () => {
   it('projects onto the L2 ball by rescaling, and leaves inside points alone', async () => {
-    const x0 = tf.tensor2d([[0.5, 0.5], [0.5, 0.5]]);
-    const x = tf.tensor2d([[0.5 + 0.3, 0.5 + 0.4], [0.5 + 0.03, 0.5 - 0.04]]);
+    const x0 = tf.tensor2d([
+      [0.5, 0.5],
+      [0.5, 0.5],
+    ]);
+    const x = tf.tensor2d([
+      [0.5 + 0.3, 0.5 + 0.4],
+      [0.5 + 0.03, 0.5 - 0.04],
+    ]);
     const p = tf.tidy(() => project(x0, x, 0.1, 'l2', [0, 1]));
     const v = Array.from(await p.data());
     expect(v[0]).toBeCloseTo(0.56, 6);
@@ -19,7 +25,10 @@ describe('norms', () => {
   });
 
   it('gives sign for Linf and unit L2 directions, zero stays zero', async () => {
-    const g = tf.tensor2d([[3, -4], [0, 0]]);
+    const g = tf.tensor2d([
+      [3, -4],
+      [0, 0],
+    ]);
     const [s, u] = tf.tidy(() => [steepestDirection(g, 'linf'), steepestDirection(g, 'l2')]);
     expect(Array.from(await s!.data())).toEqual([1, -1, 0, 0]);
     const uv = Array.from(await u!.data());
@@ -40,34 +49,48 @@ describe('norms', () => {
 
   it('random starts lie in the ball, are seeded, and leak nothing (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 30 }), fc.double({ min: 1e-3, max: 2, noNaN: true }), fc.integer({ min: 0, max: 1e6 }), fc.constantFrom<'linf' | 'l2'>('linf', 'l2'), (n, d, eps, seed, norm) => {
-        const before = tf.memory().numTensors;
-        const [norms, same] = tf.tidy(() => {
-          const a = randomInBall([n, d], eps, norm, seed);
-          const b = randomInBall([n, d], eps, norm, seed);
-          return [batchNorm(a, norm).dataSync(), tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]];
-        });
-        for (const v of norms!) expect(v).toBeLessThanOrEqual(eps * (1 + 1e-6));
-        expect(same).toBe(0);
-        expect(tf.memory().numTensors).toBe(before);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.double({ min: 1e-3, max: 2, noNaN: true }),
+        fc.integer({ min: 0, max: 1e6 }),
+        fc.constantFrom<'linf' | 'l2'>('linf', 'l2'),
+        (n, d, eps, seed, norm) => {
+          const before = tf.memory().numTensors;
+          const [norms, same] = tf.tidy(() => {
+            const a = randomInBall([n, d], eps, norm, seed);
+            const b = randomInBall([n, d], eps, norm, seed);
+            return [batchNorm(a, norm).dataSync(), tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]];
+          });
+          for (const v of norms!) expect(v).toBeLessThanOrEqual(eps * (1 + 1e-6));
+          expect(same).toBe(0);
+          expect(tf.memory().numTensors).toBe(before);
+        },
+      ),
       { numRuns: 40, seed: 7 },
     );
   });
 
   it('projection keeps any point inside the ball and the bounds (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 20 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer(), fc.constantFrom<'linf' | 'l2'>('linf', 'l2'), (n, d, eps, seed, norm) => {
-        const r = tf.tidy(() => {
-          const x0 = tf.tensor2d(seededValues(n * d, seed), [n, d]);
-          const x = tf.tensor2d(seededValues(n * d, seed + 1, -2, 3), [n, d]);
-          const p = project(x0, x, eps, norm, [0, 1]);
-          return [batchNorm(tf.sub(p, x0), norm).dataSync(), tf.min(p).dataSync()[0]!, tf.max(p).dataSync()[0]!] as const;
-        });
-        for (const v of r[0]) expect(v).toBeLessThanOrEqual(eps + 1e-6);
-        expect(r[1]).toBeGreaterThanOrEqual(0);
-        expect(r[2]).toBeLessThanOrEqual(1);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer(),
+        fc.constantFrom<'linf' | 'l2'>('linf', 'l2'),
+        (n, d, eps, seed, norm) => {
+          const r = tf.tidy(() => {
+            const x0 = tf.tensor2d(seededValues(n * d, seed), [n, d]);
+            const x = tf.tensor2d(seededValues(n * d, seed + 1, -2, 3), [n, d]);
+            const p = project(x0, x, eps, norm, [0, 1]);
+            return [batchNorm(tf.sub(p, x0), norm).dataSync(), tf.min(p).dataSync()[0]!, tf.max(p).dataSync()[0]!] as const;
+          });
+          for (const v of r[0]) expect(v).toBeLessThanOrEqual(eps + 1e-6);
+          expect(r[1]).toBeGreaterThanOrEqual(0);
+          expect(r[2]).toBeLessThanOrEqual(1);
+        },
+      ),
       { numRuns: 40, seed: 11 },
     );
   });

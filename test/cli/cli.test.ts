@@ -47,7 +47,10 @@ describe('robustest CLI', () => {
     await net.save(
       tf.io.withSaveHandler(async (a) => {
         await writeFile(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-        await writeFile(join(dir, 'model.json'), JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }));
+        await writeFile(
+          join(dir, 'model.json'),
+          JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+        );
         return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
       }),
     );
@@ -72,7 +75,31 @@ describe('robustest CLI', () => {
     expect(top.out).toMatch(/eval/);
     const r = await cli(['eval', '--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--model', '--data', '--labels', '--attack', '--eps', '--norm', '--steps', '--step-size', '--restarts', '--targeted', '--batch-size', '--limit', '--seed', '--backend', '--bounds', '--mean', '--std', '--json', '--markdown', '--min-robust-accuracy', '--no-cascade', '--no-fast-gradients', '--verbose']) {
+    for (const flag of [
+      '--model',
+      '--data',
+      '--labels',
+      '--attack',
+      '--eps',
+      '--norm',
+      '--steps',
+      '--step-size',
+      '--restarts',
+      '--targeted',
+      '--batch-size',
+      '--limit',
+      '--seed',
+      '--backend',
+      '--bounds',
+      '--mean',
+      '--std',
+      '--json',
+      '--markdown',
+      '--min-robust-accuracy',
+      '--no-cascade',
+      '--no-fast-gradients',
+      '--verbose',
+    ]) {
       expect(r.out).toContain(flag);
     }
   });
@@ -80,7 +107,29 @@ describe('robustest CLI', () => {
   it('evaluates a model, prints the table and writes JSON and Markdown reports', async () => {
     const json = join(dir, 'out', 'report.json');
     const md = join(dir, 'out', 'report.md');
-    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm,pgd', '--eps', '0.05,0.15', '--steps', '10', '--backend', 'cpu', '--json', json, '--markdown', md, '--seed', '3']);
+    const r = await cli([
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--attack',
+      'fgsm,pgd',
+      '--eps',
+      '0.05,0.15',
+      '--steps',
+      '10',
+      '--backend',
+      'cpu',
+      '--json',
+      json,
+      '--markdown',
+      md,
+      '--seed',
+      '3',
+    ]);
     expect(r.err).toMatch(/backend cpu \(requested\)/);
     expect(r.code).toBe(0);
     const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
@@ -96,7 +145,24 @@ describe('robustest CLI', () => {
   });
 
   it('exits 1 below --min-robust-accuracy', async () => {
-    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.15', '--backend', 'cpu', '--min-robust-accuracy', '0.5', '--quiet']);
+    const r = await cli([
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.15',
+      '--backend',
+      'cpu',
+      '--min-robust-accuracy',
+      '0.5',
+      '--quiet',
+    ]);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
     expect(r.err).toMatch(/robust accuracy below 0.5: 0.0% at ε=0.15/);
@@ -104,7 +170,23 @@ describe('robustest CLI', () => {
 
   it('draws a progress bar on stderr only when it is a terminal', async () => {
     let err = '';
-    const args = ['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.1', '--backend', 'cpu', '--batch-size', '10'];
+    const args = [
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.1',
+      '--backend',
+      'cpu',
+      '--batch-size',
+      '10',
+    ];
     const code = await main(args, { stdout: () => undefined, stderr: (s) => void (err += s), isTTY: true, env: {} });
     expect(code).toBe(0);
     expect(err).toMatch(/\r\[#+\.*\] +\d+% /);
@@ -112,7 +194,24 @@ describe('robustest CLI', () => {
   });
 
   it('takes the backend from ROBUSTEST_BACKEND', async () => {
-    const r = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--attack', 'fgsm', '--eps', '0.1', '--limit', '8'], { ROBUSTEST_BACKEND: 'cpu' });
+    const r = await cli(
+      [
+        'eval',
+        '--model',
+        join(dir, 'model.json'),
+        '--data',
+        join(dir, 'x.npy'),
+        '--labels',
+        join(dir, 'y.npy'),
+        '--attack',
+        'fgsm',
+        '--eps',
+        '0.1',
+        '--limit',
+        '8',
+      ],
+      { ROBUSTEST_BACKEND: 'cpu' },
+    );
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/backend cpu/);
   });
@@ -137,9 +236,32 @@ describe('robustest CLI', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/none.json: expected a model file or directory, got ENOENT/);
     expect(missing.err).not.toMatch(/\n\s+at /);
-    const verbose = await cli(['eval', '--model', join(dir, 'none.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--verbose']);
+    const verbose = await cli([
+      'eval',
+      '--model',
+      join(dir, 'none.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--backend',
+      'cpu',
+      '--verbose',
+    ]);
     expect(verbose.err).toMatch(/\n\s+at /);
-    const outOfBounds = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--bounds', '0,0.5']);
+    const outOfBounds = await cli([
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--backend',
+      'cpu',
+      '--bounds',
+      '0,0.5',
+    ]);
     expect(outOfBounds.code).toBe(2);
     expect(outOfBounds.err).toMatch(/expected input values within the model bounds \[0, 0.5\], got values in \[0.4, 0.6\]/);
   });
@@ -150,11 +272,39 @@ describe('robustest CLI', () => {
     const reports = [];
     for (const engine of ['tfjs', 'onnxruntime']) {
       const json = join(dir, `onnx-${engine}.json`);
-      const r = await cli(['eval', '--model', onnx, '--data', join(mnist, 't10k-images-idx3-ubyte'), '--labels', join(mnist, 't10k-labels-idx1-ubyte'), '--limit', '20', '--attack', 'fgsm', '--eps', '0.3', '--backend', 'cpu', '--engine', engine, '--threads', '1', '--json', json]);
+      const r = await cli([
+        'eval',
+        '--model',
+        onnx,
+        '--data',
+        join(mnist, 't10k-images-idx3-ubyte'),
+        '--labels',
+        join(mnist, 't10k-labels-idx1-ubyte'),
+        '--limit',
+        '20',
+        '--attack',
+        'fgsm',
+        '--eps',
+        '0.3',
+        '--backend',
+        'cpu',
+        '--engine',
+        engine,
+        '--threads',
+        '1',
+        '--json',
+        json,
+      ]);
       expect(r.code).toBe(0);
       expect(r.err).toContain(`gradients by ${engine === 'tfjs' ? 'onnx-import' : 'onnxruntime'}`);
       const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
-      expect(report.provenance.model).toMatchObject({ name: 'mnist_cnn_trained', engine: engine === 'tfjs' ? 'onnx-import' : 'onnxruntime', layout: 'NCHW', inputShape: [1, 28, 28], numClasses: 10 });
+      expect(report.provenance.model).toMatchObject({
+        name: 'mnist_cnn_trained',
+        engine: engine === 'tfjs' ? 'onnx-import' : 'onnxruntime',
+        layout: 'NCHW',
+        inputShape: [1, 28, 28],
+        numClasses: 10,
+      });
       expect(report.cleanAccuracy).toBeGreaterThanOrEqual(0.95);
       expect(report.curve[0]!.robustAccuracy).toBeLessThan(report.cleanAccuracy);
       reports.push(report);

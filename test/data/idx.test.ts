@@ -44,10 +44,50 @@ describe('decodeIdx on the real MNIST test set', () => {
       return b;
     };
     expect(Array.from(decodeIdx(idx(0x09, [2], Uint8Array.of(0xff, 0x05))).data)).toEqual([-1, 5]);
-    expect(Array.from(decodeIdx(idx(0x0b, [1], be(2, (v) => v.setInt16(0, -300)))).data)).toEqual([-300]);
-    expect(Array.from(decodeIdx(idx(0x0c, [1], be(4, (v) => v.setInt32(0, -70000)))).data)).toEqual([-70000]);
-    expect(Array.from(decodeIdx(idx(0x0d, [1], be(4, (v) => v.setFloat32(0, 1.5)))).data)).toEqual([1.5]);
-    expect(Array.from(decodeIdx(idx(0x0e, [1], be(8, (v) => v.setFloat64(0, 0.1)))).data)).toEqual([0.1]);
+    expect(
+      Array.from(
+        decodeIdx(
+          idx(
+            0x0b,
+            [1],
+            be(2, (v) => v.setInt16(0, -300)),
+          ),
+        ).data,
+      ),
+    ).toEqual([-300]);
+    expect(
+      Array.from(
+        decodeIdx(
+          idx(
+            0x0c,
+            [1],
+            be(4, (v) => v.setInt32(0, -70000)),
+          ),
+        ).data,
+      ),
+    ).toEqual([-70000]);
+    expect(
+      Array.from(
+        decodeIdx(
+          idx(
+            0x0d,
+            [1],
+            be(4, (v) => v.setFloat32(0, 1.5)),
+          ),
+        ).data,
+      ),
+    ).toEqual([1.5]);
+    expect(
+      Array.from(
+        decodeIdx(
+          idx(
+            0x0e,
+            [1],
+            be(8, (v) => v.setFloat64(0, 0.1)),
+          ),
+        ).data,
+      ),
+    ).toEqual([0.1]);
   });
 
   it('rejects malformed buffers with typed errors naming expected and got', () => {
@@ -85,12 +125,19 @@ describe('loadIdx', () => {
     // 2 RGB 2×1 images stored HWC: sample n, pixel p, channel c = 100n + 10p + c
     const hwc: number[] = [];
     for (let n = 0; n < 2; n++) for (let p = 0; p < 2; p++) for (let c = 0; c < 3; c++) hwc.push(100 * n + 10 * p + c);
-    await writeFile(path('hwc'), idx(0x0d, [2, 2, 1, 3], (() => {
-      const b = new Uint8Array(hwc.length * 4);
-      const v = new DataView(b.buffer);
-      hwc.forEach((x, i) => v.setFloat32(4 * i, x));
-      return b;
-    })()));
+    await writeFile(
+      path('hwc'),
+      idx(
+        0x0d,
+        [2, 2, 1, 3],
+        (() => {
+          const b = new Uint8Array(hwc.length * 4);
+          const v = new DataView(b.buffer);
+          hwc.forEach((x, i) => v.setFloat32(4 * i, x));
+          return b;
+        })(),
+      ),
+    );
     await writeFile(path('lab2'), idx(0x08, [2], Uint8Array.of(0, 1)));
   });
   afterAll(async () => {
@@ -152,11 +199,7 @@ describe('loadIdx', () => {
   });
 
   it('fits the input shape: [28, 28, 1], [1, 28, 28], [784]', async () => {
-    for (const inputShape of [
-      [28, 28, 1],
-      [1, 28, 28],
-      [784],
-    ]) {
+    for (const inputShape of [[28, 28, 1], [1, 28, 28], [784]]) {
       const ds = await loadIdx(IMAGES, LABELS, { limit: 2, inputShape });
       expect(ds.shape).toEqual(inputShape);
       expect(ds.images.length).toBe(2 * 784);

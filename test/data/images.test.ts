@@ -12,7 +12,9 @@ const solid = (width: number, height: number, channels: 3 | 4, background: { r: 
 
 /** A greyscale PNG of one value. */
 const greyPng = (width: number, height: number, value: number) =>
-  sharp(Buffer.alloc(width * height, value), { raw: { width, height, channels: 1 } }).png().toBuffer();
+  sharp(Buffer.alloc(width * height, value), { raw: { width, height, channels: 1 } })
+    .png()
+    .toBuffer();
 
 /** The same value repeated. */
 const fill = (n: number, v: number): number[] => new Array<number>(n).fill(v);
@@ -137,7 +139,10 @@ describe('loadImageFolder', () => {
     await mkdir(join(bad, 'a'), { recursive: true });
     await mkdir(join(bad, 'b'), { recursive: true });
     await writeFile(join(bad, 'a', 'ok.png'), await greyPng(4, 4, 9));
-    await writeFile(join(bad, 'b', 'x.png'), Uint8Array.from({ length: 256 }, (_, i) => (i * 73 + 11) & 0xff));
+    await writeFile(
+      join(bad, 'b', 'x.png'),
+      Uint8Array.from({ length: 256 }, (_, i) => (i * 73 + 11) & 0xff),
+    );
     await writeFile(join(bad, 'b', 'y.png'), Uint8Array.of(1, 2, 3));
     await expectRejects(loadImageFolder(bad, { inputShape: [4, 4, 1] }), DataLoadError, /b[/\\]x\.png/, /sharp can decode/);
     // the failure is outside the limit: fine

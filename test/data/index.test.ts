@@ -34,14 +34,34 @@ describe('data index', () => {
     await writeFile(path('other.txt'), 'hello');
     await writeFile(path('empty'), '');
     await mkdir(path('folder/a'), { recursive: true });
-    await writeFile(path('folder/a/p.png'), await sharp({ create: { width: 3, height: 3, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer());
+    await writeFile(
+      path('folder/a/p.png'),
+      await sharp({ create: { width: 3, height: 3, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+        .png()
+        .toBuffer(),
+    );
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
   it('re-exports the public API', () => {
-    for (const name of ['decodeIdx', 'loadIdx', 'decodeNpy', 'loadNpy', 'loadImageFolder', 'loadData', 'detectFormat', 'sliceDataset', 'scaleUint8', 'fitShape', 'arrangeSamples', 'hwcToChw', 'chwToHwc', 'toLabels']) {
+    for (const name of [
+      'decodeIdx',
+      'loadIdx',
+      'decodeNpy',
+      'loadNpy',
+      'loadImageFolder',
+      'loadData',
+      'detectFormat',
+      'sliceDataset',
+      'scaleUint8',
+      'fitShape',
+      'arrangeSamples',
+      'hwcToChw',
+      'chwToHwc',
+      'toLabels',
+    ]) {
       expect(typeof (data as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(data.IMAGE_EXTENSIONS).toContain('png');
@@ -84,7 +104,7 @@ describe('data index', () => {
   });
 
   it('sliceDataset follows Array.prototype.slice and copies', async () => {
-    const ds = (await loadData(IMAGES, { labels: LABELS, limit: 10 }));
+    const ds = await loadData(IMAGES, { labels: LABELS, limit: 10 });
     const s = sliceDataset(ds, 2, 5);
     expect(s.count).toBe(3);
     expect(Array.from(s.labels)).toEqual(Array.from(ds.labels.subarray(2, 5)));

@@ -28,7 +28,10 @@ describe('scaleUint8', () => {
           if (raw[i] === 255 && out[i] !== fhi) return false;
         }
         // monotone: order the inputs, the outputs must follow
-        const all = scaleUint8(Uint8Array.from({ length: 256 }, (_, i) => i), [lo, hi]);
+        const all = scaleUint8(
+          Uint8Array.from({ length: 256 }, (_, i) => i),
+          [lo, hi],
+        );
         for (let v = 1; v < 256; v++) if (all[v]! < all[v - 1]!) return false;
         for (let i = 0; i < raw.length; i++) if (out[i] !== all[raw[i]!]) return false;
         return true;
@@ -38,7 +41,12 @@ describe('scaleUint8', () => {
   });
 
   it('rejects bounds that are not a finite increasing pair', () => {
-    for (const b of [[1, 0], [0, 0], [0, Number.NaN], [-Infinity, 1]] as const) {
+    for (const b of [
+      [1, 0],
+      [0, 0],
+      [0, Number.NaN],
+      [-Infinity, 1],
+    ] as const) {
       expect(() => scaleUint8(Uint8Array.of(1), b as unknown as readonly [number, number])).toThrow(ConfigError);
     }
     expect(() => scaleUint8(Uint8Array.of(1), [1, 0])).toThrow(/scaleUint8: expected bounds .* got \[1, 0\]/);
@@ -54,17 +62,23 @@ describe('hwcToChw / chwToHwc', () => {
 
   it('property: they are inverses, per sample', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), (n, h, w, c) => {
-        const x = Float32Array.from({ length: n * h * w * c }, (_, i) => i);
-        const chw = hwcToChw(x, n, h, w, c);
-        // element (s, y, x, ch) of HWC lands at (s, ch, y, x)
-        for (let s = 0; s < n; s++)
-          for (let y = 0; y < h; y++)
-            for (let xx = 0; xx < w; xx++)
-              for (let ch = 0; ch < c; ch++) if (chw[s * h * w * c + ch * h * w + y * w + xx] !== x[s * h * w * c + (y * w + xx) * c + ch]) return false;
-        const back = chwToHwc(chw, n, c, h, w);
-        return back.every((v, i) => v === x[i]);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        (n, h, w, c) => {
+          const x = Float32Array.from({ length: n * h * w * c }, (_, i) => i);
+          const chw = hwcToChw(x, n, h, w, c);
+          // element (s, y, x, ch) of HWC lands at (s, ch, y, x)
+          for (let s = 0; s < n; s++)
+            for (let y = 0; y < h; y++)
+              for (let xx = 0; xx < w; xx++)
+                for (let ch = 0; ch < c; ch++) if (chw[s * h * w * c + ch * h * w + y * w + xx] !== x[s * h * w * c + (y * w + xx) * c + ch]) return false;
+          const back = chwToHwc(chw, n, c, h, w);
+          return back.every((v, i) => v === x[i]);
+        },
+      ),
       { numRuns: 100, seed: 3 },
     );
   });
@@ -106,7 +120,9 @@ describe('arrangeSamples', () => {
   });
 
   it('throws ShapeError naming both shapes otherwise', () => {
-    expect(() => arrangeSamples(x, 2, [2, 2, 3], [4, 3, 1], 'NHWC', 'f.npy')).toThrow(/f\.npy: expected samples that fit the input shape \[4, 3, 1\] \(NHWC\).*got samples of shape \[2, 2, 3\]/);
+    expect(() => arrangeSamples(x, 2, [2, 2, 3], [4, 3, 1], 'NHWC', 'f.npy')).toThrow(
+      /f\.npy: expected samples that fit the input shape \[4, 3, 1\] \(NHWC\).*got samples of shape \[2, 2, 3\]/,
+    );
     expect(() => arrangeSamples(x, 3, [2, 2, 3], undefined, undefined, 'f')).toThrow(ShapeError);
   });
 });
@@ -117,7 +133,9 @@ describe('toLabels', () => {
     expect(toLabels(Float64Array.of(3, 0, 2147483647))).toEqual(Int32Array.of(3, 0, 2147483647));
     expect(toLabels(Uint8Array.of(5, 6, 7), 2)).toEqual(Int32Array.of(5, 6));
     expect(() => toLabels(BigInt64Array.of(1n, -3n), 2, 'y')).toThrow(DataLoadError);
-    expect(() => toLabels(BigUint64Array.of(2n ** 40n), 1, 'y')).toThrow(/y: expected labels to be integer class indices in \[0, 2147483647\], got 1099511627776 at index 0/);
+    expect(() => toLabels(BigUint64Array.of(2n ** 40n), 1, 'y')).toThrow(
+      /y: expected labels to be integer class indices in \[0, 2147483647\], got 1099511627776 at index 0/,
+    );
     expect(() => toLabels(Float32Array.of(Number.NaN), 1, 'y')).toThrow(/got NaN at index 0/);
     expect(() => toLabels(Uint32Array.of(2 ** 31), 1, 'y')).toThrow(/got 2147483648/);
     expect(() => toLabels(Uint8Array.of(1), 2, 'y')).toThrow(ShapeError);

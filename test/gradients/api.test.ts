@@ -21,7 +21,9 @@ import { relErr } from './helpers.js';
 const BATCH = 20;
 
 async function sample(model: DifferentiableModel): Promise<{ x: Float32Array; labels: number[] }> {
-  const data = await loadIdx('assets/mnist-sample/t10k-images-first1000-idx3-ubyte.gz', 'assets/mnist-sample/t10k-labels-first1000-idx1-ubyte.gz', { inputShape: model.inputShape });
+  const data = await loadIdx('assets/mnist-sample/t10k-images-first1000-idx3-ubyte.gz', 'assets/mnist-sample/t10k-labels-first1000-idx1-ubyte.gz', {
+    inputShape: model.inputShape,
+  });
   return { x: data.images.slice(0, BATCH * 784), labels: Array.from(data.labels.subarray(0, BATCH)) };
 }
 
@@ -87,7 +89,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
     expect(fastGradientsEnabled('MaxPool', 'wasm')).toBe(false);
   });
 
-  it('falls back to tfjs\'s own gradient on backends not listed', () => {
+  it("falls back to tfjs's own gradient on backends not listed", () => {
     const other = backend === 'cpu' ? 'wasm' : 'cpu';
     enableFastGradients({ backends: [other], policy: 'all' });
     expect(fastGradientsEnabled('Conv2D')).toBe(false);
@@ -163,7 +165,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
     model.dispose();
   });
 
-  it('the bundled model\'s input gradient with overrides equals tfjs-cpu\'s own (max relative error <= 1e-5)', async () => {
+  it("the bundled model's input gradient with overrides equals tfjs-cpu's own (max relative error <= 1e-5)", async () => {
     const model = (await loadModel('assets/mnist-cnn/model.json', { engine: 'tfjs' })) as DifferentiableModel;
     const { x, labels } = await sample(model);
     // The reference is tfjs's own gradient on cpu: on wasm tfjs's own is wrong (its MaxPoolGrad misroutes 2×2
@@ -174,7 +176,7 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
     model.dispose();
   });
 
-  it.runIf(backend === 'wasm')('documents tfjs-wasm 4.22\'s own MaxPoolGrad defect that the override fixes', async () => {
+  it.runIf(backend === 'wasm')("documents tfjs-wasm 4.22's own MaxPoolGrad defect that the override fixes", async () => {
     const model = (await loadModel('assets/mnist-cnn/model.json', { engine: 'tfjs' })) as DifferentiableModel;
     const { x, labels } = await sample(model);
     const reference = await modelGrad(model, 'cpu', false, x, labels);

@@ -41,7 +41,14 @@ export function input(shape: number[], seed: number, kind: 'uniform' | 'ties' | 
  * leaves the overrides disabled. With `abs`, the inputs and weights are replaced by their absolute values: for
  * (bi)linear ops that gives `Σ|terms|` of every gradient entry, the scale float32 rounding errors are relative to.
  */
-export async function gradsOn(backend: string, mode: 'fast' | 'tfjs', f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: Input[], seed = 99, abs = false): Promise<Float32Array[]> {
+export async function gradsOn(
+  backend: string,
+  mode: 'fast' | 'tfjs',
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: Input[],
+  seed = 99,
+  abs = false,
+): Promise<Float32Array[]> {
   const previous = tf.getBackend();
   if (previous !== backend) await tf.setBackend(backend);
   if (mode === 'fast') enableFastGradients({ policy: 'all' });
@@ -50,7 +57,13 @@ export async function gradsOn(backend: string, mode: 'fast' | 'tfjs', f: (...xs:
     const gs = tf.tidy(() => {
       const xs = inputs.map((i) => (abs ? tf.abs(tf.tensor(i.data, i.shape)) : tf.tensor(i.data, i.shape)));
       const shape = f(...xs).shape;
-      const r0 = tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape);
+      const r0 = tf.tensor(
+        values(
+          shape.reduce((a, b) => a * b, 1),
+          seed,
+        ),
+        shape,
+      );
       const r = abs ? tf.abs(r0) : r0;
       return tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), r)))(xs);
     });
@@ -84,7 +97,14 @@ export function dilateFilter(w: tf.Tensor, dh: number, dw: number): tf.Tensor4D 
   const [kh, kw, a, b] = w.shape as [number, number, number, number];
   if (dh === 1 && dw === 1) return w as tf.Tensor4D;
   const r = tf.reshape(w, [kh, 1, kw, 1, a, b]);
-  const p = tf.pad(r, [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+  const p = tf.pad(r, [
+    [0, 0],
+    [0, dh - 1],
+    [0, 0],
+    [0, dw - 1],
+    [0, 0],
+    [0, 0],
+  ]);
   const full = tf.reshape(p, [kh * dh, kw * dw, a, b]);
   return tf.slice(full, [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, a, b]) as tf.Tensor4D;
 }

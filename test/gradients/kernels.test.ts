@@ -18,18 +18,38 @@ type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0
 const padArb: fc.Arbitrary<Pad> = fc.oneof(
   fc.constant('valid' as const),
   fc.constant('same' as const),
-  fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)).map(([t, b, l, r]) => [[0, 0], [t, b], [l, r], [0, 0]] as Pad),
+  fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)).map(
+    ([t, b, l, r]) =>
+      [
+        [0, 0],
+        [t, b],
+        [l, r],
+        [0, 0],
+      ] as Pad,
+  ),
 );
 
 /** Strides and dilations, at most one of them above 1 (tfjs's rule for convolutions). */
 const stridesDilationsArb = fc.oneof(
-  fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })).map((s) => ({ strides: s as [number, number], dilations: [1, 1] as [number, number] })),
-  fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 })).map((d) => ({ strides: [1, 1] as [number, number], dilations: d as [number, number] })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+    .map((s) => ({ strides: s as [number, number], dilations: [1, 1] as [number, number] })),
+  fc
+    .tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }))
+    .map((d) => ({ strides: [1, 1] as [number, number], dilations: d as [number, number] })),
 );
 
 function outputFits(xShape: number[], kh: number, kw: number, strides: [number, number], dilations: [number, number], pad: Pad, depthwise: boolean): boolean {
   try {
-    const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], [kh, kw, xShape[3]!, 1], strides, dilations, pad, undefined, depthwise);
+    const info = tf.backend_util.computeConv2DInfo(
+      xShape as [number, number, number, number],
+      [kh, kw, xShape[3]!, 1],
+      strides,
+      dilations,
+      pad,
+      undefined,
+      depthwise,
+    );
     return info.outHeight > 0 && info.outWidth > 0;
   } catch {
     return false;
@@ -84,7 +104,7 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
     );
   });
 
-  it('Conv2D: the bundled model\'s layer shapes (few-channel path and the general path)', async () => {
+  it("Conv2D: the bundled model's layer shapes (few-channel path and the general path)", async () => {
     const f = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'valid');
     await expectClose(backend, f, f, [input([4, 28, 28, 1], 1), input([3, 3, 1, 16], 2)]);
     await expectClose(backend, f, f, [input([4, 13, 13, 16], 3), input([3, 3, 16, 32], 4)]);
@@ -108,7 +128,8 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
         async ({ n, h, w, c, m, kh, kw, sd, pad, seed }) => {
           fc.pre(outputFits([n, h, w, c], kh, kw, sd.strides, sd.dilations, pad, true));
           const f = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(x as tf.Tensor4D, k as tf.Tensor4D, sd.strides, pad, 'NHWC', sd.dilations);
-          const ref = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(x as tf.Tensor4D, dilateFilter(k, ...sd.dilations), sd.strides, pad, 'NHWC', 1);
+          const ref = (x: tf.Tensor, k: tf.Tensor): tf.Tensor =>
+            tf.depthwiseConv2d(x as tf.Tensor4D, dilateFilter(k, ...sd.dilations), sd.strides, pad, 'NHWC', 1);
           await expectClose(backend, f, ref, [input([n, h, w, c], seed), input([kh, kw, c, m], seed + 1)]);
         },
       ),
@@ -184,13 +205,20 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
   });
 
   it('backprop kernels: fused linear conv/depthwise (tfjs-layers convolutions without activation) and conv2dTranspose', async () => {
-    const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [[0, 0], [1, 0], [0, 1], [0, 0]];
+    const pad: [[0, 0], [number, number], [number, number], [0, 0]] = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [0, 0],
+    ];
     // tf.fused.* with a linear activation is a customGrad inside tfjs calling Conv2DBackpropInput/Filter (and the
     // depthwise ones) directly: on wasm those failed or were slow before the kernels were replaced.
-    const fused = (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.fused.conv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 2, pad: 'same', bias: b });
+    const fused = (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor): tf.Tensor =>
+      tf.fused.conv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 2, pad: 'same', bias: b });
     const plain = (x: tf.Tensor, k: tf.Tensor, b: tf.Tensor): tf.Tensor => tf.add(tf.conv2d(x as tf.Tensor4D, k as tf.Tensor4D, 2, 'same'), b);
     await expectClose(backend, fused, plain, [input([2, 7, 6, 3], 1), input([3, 3, 3, 4], 2), input([4], 3)]);
-    const fusedDw = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: 'same' });
+    const fusedDw = (x: tf.Tensor, k: tf.Tensor): tf.Tensor =>
+      tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter: k as tf.Tensor4D, strides: 1, pad: 'same' });
     const plainDw = (x: tf.Tensor, k: tf.Tensor): tf.Tensor => tf.depthwiseConv2d(x as tf.Tensor4D, k as tf.Tensor4D, 1, 'same');
     await expectClose(backend, fusedDw, plainDw, [input([2, 6, 5, 3], 4), input([3, 3, 3, 2], 5)]);
     // conv2dTranspose's forward pass is Conv2DBackpropInput.
@@ -268,10 +296,30 @@ describe.each(['cpu', 'wasm'] as const)('gradient overrides on %s', (backend) =>
           const x = input(shape, seed);
           // Exact 0 and 6 (the kinks) and values beyond 6.
           x.data.forEach((v, i) => (x.data[i] = i % 5 === 0 ? 0 : i % 7 === 0 ? 6 : v * 8));
-          await expectClose(backend, (t) => tf.relu(t), (t) => tf.relu(t), [x]);
-          await expectClose(backend, (t) => tf.relu6(t), (t) => tf.relu6(t), [x]);
-          await expectClose(backend, (t) => tf.leakyRelu(t, alpha), (t) => tf.leakyRelu(t, alpha), [x]);
-          await expectClose(backend, (t) => tf.elu(t), (t) => tf.elu(t), [x]);
+          await expectClose(
+            backend,
+            (t) => tf.relu(t),
+            (t) => tf.relu(t),
+            [x],
+          );
+          await expectClose(
+            backend,
+            (t) => tf.relu6(t),
+            (t) => tf.relu6(t),
+            [x],
+          );
+          await expectClose(
+            backend,
+            (t) => tf.leakyRelu(t, alpha),
+            (t) => tf.leakyRelu(t, alpha),
+            [x],
+          );
+          await expectClose(
+            backend,
+            (t) => tf.elu(t),
+            (t) => tf.elu(t),
+            [x],
+          );
         },
       ),
       { numRuns: Math.max(5, Math.floor(RUNS / 2)) },

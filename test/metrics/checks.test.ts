@@ -70,10 +70,22 @@ describe('looksLikeProbabilities / looksLikeLogProbabilities', () => {
 describe('zeroGradientFraction', () => {
   it('counts samples whose gradient is zero everywhere', async () => {
     const grad = tf.tensor3d([
-      [[0, 0], [0, 0]],
-      [[0, 1e-9], [0, 0]],
-      [[0, 0], [0, 0]],
-      [[-2, 3], [0, 1]],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [
+        [0, 1e-9],
+        [0, 0],
+      ],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [
+        [-2, 3],
+        [0, 1],
+      ],
     ]);
     expect(await noLeak(() => zeroGradientFraction(grad))).toBe(0.5);
     grad.dispose();
@@ -143,9 +155,7 @@ describe('warnings', () => {
     expect(w[0]?.code).toBe('zero-gradients');
     expect(w[0]?.message).toMatch(/^net: 25\.0% of samples have an all-zero input gradient/);
     expect(await checkGradients(grad, { threshold: 0.25 })).toEqual([]);
-    await expect(checkGradients(grad, { threshold: 2 })).rejects.toThrow(
-      'checkGradients: expected threshold to be a number in [0, 1], got 2',
-    );
+    await expect(checkGradients(grad, { threshold: 2 })).rejects.toThrow('checkGradients: expected threshold to be a number in [0, 1], got 2');
     grad.dispose();
   });
 });

@@ -25,7 +25,7 @@ describe('evaluate', () => {
     expect(report.count).toBe(24);
     expect(report.cleanAccuracy).toBe(1);
     expect(report.cleanCi.upper).toBe(1);
-    expect(report.cleanCi.lower).toBeCloseTo(0.8620, 3); // Wilson 24/24 at 95%
+    expect(report.cleanCi.lower).toBeCloseTo(0.862, 3); // Wilson 24/24 at 95%
     expect(report.curve.map((c) => c.epsilon)).toEqual([0, 0.05, 0.3]);
     expect(report.curve[0]!.robustAccuracy).toBe(1);
     expect(report.curve[2]!.robustAccuracy).toBeLessThan(0.1);
@@ -73,11 +73,20 @@ describe('evaluate', () => {
   });
 
   it('warns about probability outputs and randomised models', async () => {
-    const w = tf.tensor2d([[1, 0], [0, 1]]);
+    const w = tf.tensor2d([
+      [1, 0],
+      [0, 1],
+    ]);
     const probs = fromFunction((x) => tf.softmax(tf.matMul(x as tf.Tensor2D, w)), { numClasses: 2, inputShape: [2], name: 'probs' });
     let calls = 0;
     const noisy = fromFunction((x) => tf.add(tf.matMul(x as tf.Tensor2D, w), tf.scalar(++calls * 0.01)), { numClasses: 2, inputShape: [2], name: 'noisy' });
-    const d2 = { x: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]), labels: [0, 1] };
+    const d2 = {
+      x: tf.tensor2d([
+        [0.9, 0.1],
+        [0.2, 0.8],
+      ]),
+      labels: [0, 1],
+    };
     const seen: string[] = [];
     const r1 = await evaluate(probs, d2, { attacks: [fgsm()], epsilons: [0.1], onWarning: (x) => seen.push(x.code) });
     expect(r1.warnings.map((x) => x.code)).toContain('probability-output');
@@ -89,7 +98,9 @@ describe('evaluate', () => {
 
   it('rejects bad options and data with typed errors', async () => {
     await expect(evaluate(p.model, data, { attacks: [], epsilons: [0.1] })).rejects.toThrow(ConfigError);
-    await expect(evaluate(p.model, data, { attacks: [fgsm()], epsilons: [0.1], batchSize: 0 })).rejects.toThrow('evaluate: expected batchSize to be an integer >= 1, got 0');
+    await expect(evaluate(p.model, data, { attacks: [fgsm()], epsilons: [0.1], batchSize: 0 })).rejects.toThrow(
+      'evaluate: expected batchSize to be an integer >= 1, got 0',
+    );
     await expect(evaluate(p.model, { ...data, shape: [15] }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(ShapeError);
     await expect(evaluate(p.model, { ...data, shape: [1, 16] }, { attacks: [fgsm()], epsilons: [0] })).resolves.toBeTruthy();
     await expect(evaluate(p.model, { ...data, shape: [4, 4] }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(

@@ -11,14 +11,32 @@ function close(actual: Float32Array, expected: number[], digits = 5): void {
 describe('perturbationNorms', () => {
   it('computes L0, L1, L2 and Linf per sample over a flattened [N, 2, 2] batch', async () => {
     const clean = tf.tensor3d([
-      [[0, 0], [0, 0]],
-      [[0.5, 0.5], [0.5, 0.5]],
-      [[1, 0], [0, 1]],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+      [
+        [1, 0],
+        [0, 1],
+      ],
     ]);
     const adv = tf.tensor3d([
-      [[0.3, -0.4], [0, 0]], // delta (0.3, -0.4, 0, 0): L0 2, L1 0.7, L2 0.5, Linf 0.4
-      [[0.5, 0.5], [0.5, 0.5]], // unchanged
-      [[0.9, 0.1], [0.1, 0.9]], // delta (-0.1, 0.1, 0.1, -0.1): L0 4, L1 0.4, L2 0.2, Linf 0.1
+      [
+        [0.3, -0.4],
+        [0, 0],
+      ], // delta (0.3, -0.4, 0, 0): L0 2, L1 0.7, L2 0.5, Linf 0.4
+      [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ], // unchanged
+      [
+        [0.9, 0.1],
+        [0.1, 0.9],
+      ], // delta (-0.1, 0.1, 0.1, -0.1): L0 4, L1 0.4, L2 0.2, Linf 0.1
     ]);
     const before = tf.memory().numTensors;
     const n = await perturbationNorms(clean, adv);
@@ -33,11 +51,7 @@ describe('perturbationNorms', () => {
 
   it('works on NHWC images and integer tensors', async () => {
     const clean = tf.zeros([2, 3, 3, 1], 'int32');
-    const adv = tf.tensor4d(
-      [0, 0, 0, 0, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-      [2, 3, 3, 1],
-      'int32',
-    );
+    const adv = tf.tensor4d([0, 0, 0, 0, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 3, 3, 1], 'int32');
     const before = tf.memory().numTensors;
     const n = await perturbationNorms(clean, adv);
     expect(tf.memory().numTensors).toBe(before);
@@ -76,9 +90,7 @@ describe('perturbationNorms', () => {
     const s = tf.scalar(1);
     const before = tf.memory().numTensors;
     await expect(perturbationNorms(a, b)).rejects.toThrow(ShapeError);
-    await expect(perturbationNorms(a, b)).rejects.toThrow(
-      'perturbationNorms: expected adversarial to have the shape of clean [2, 3], got [2, 4]',
-    );
+    await expect(perturbationNorms(a, b)).rejects.toThrow('perturbationNorms: expected adversarial to have the shape of clean [2, 3], got [2, 4]');
     await expect(perturbationNorms(s, s)).rejects.toThrow(ShapeError);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, b, s]);

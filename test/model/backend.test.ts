@@ -44,7 +44,10 @@ describe('input checks', () => {
   it('rejects empty batches, infinities and wrong ranks', async () => {
     const empty = tf.zeros([0, 3]);
     await expect(checkInputs(model, empty, 'test')).rejects.toThrow(ShapeError);
-    const inf = tf.tensor2d([[Infinity, 0, 0], [0, -Infinity, 0]]);
+    const inf = tf.tensor2d([
+      [Infinity, 0, 0],
+      [0, -Infinity, 0],
+    ]);
     await expect(checkInputs(model, inf, 'test')).rejects.toThrow(NonFiniteError);
     await expect(checkInputs(model, inf, 'test')).rejects.toThrow('test: expected finite input values, got 2 NaN or infinite values');
     const rank3 = tf.zeros([1, 3, 1]);

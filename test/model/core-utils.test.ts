@@ -44,7 +44,10 @@ describe('seeds', () => {
 
 describe('hashes', () => {
   it('sha256Bytes is plain SHA-256 of the concatenated parts', () => {
-    const expected = createHash('sha256').update('ab').update(new Uint8Array([1, 2])).digest('hex');
+    const expected = createHash('sha256')
+      .update('ab')
+      .update(new Uint8Array([1, 2]))
+      .digest('hex');
     expect(sha256Bytes(['ab', new Uint8Array([1, 2])])).toBe(expected);
   });
 

@@ -43,12 +43,25 @@ function denseSoftmaxModel(seed: number, separateActivation = false): tfl.Layers
 describe('fromFunction', () => {
   it('applies per-channel preprocessing inside the model (NHWC and NCHW)', async () => {
     const nhwc = fromFunction((x) => tf.reshape(x, [x.shape[0]!, -1]), {
-      numClasses: 4, inputShape: [1, 2, 2], layout: 'NHWC', preprocessing: { mean: [0.5, 0.25], std: [0.5, 0.25] },
+      numClasses: 4,
+      inputShape: [1, 2, 2],
+      layout: 'NHWC',
+      preprocessing: { mean: [0.5, 0.25], std: [0.5, 0.25] },
     });
-    const x = tf.tensor4d([[[[1, 0.5], [0, 0]]]]);
+    const x = tf.tensor4d([
+      [
+        [
+          [1, 0.5],
+          [0, 0],
+        ],
+      ],
+    ]);
     expect(await values(nhwc.logits(x))).toEqual([1, 1, -1, -1]);
     const nchw = fromFunction((z) => tf.reshape(z, [z.shape[0]!, -1]), {
-      numClasses: 4, inputShape: [2, 1, 2], layout: 'NCHW', preprocessing: { mean: [0.5, 0.25], std: [0.5, 0.25] },
+      numClasses: 4,
+      inputShape: [2, 1, 2],
+      layout: 'NCHW',
+      preprocessing: { mean: [0.5, 0.25], std: [0.5, 0.25] },
     });
     const y = tf.tensor4d([[[[1, 0]], [[0.5, 0]]]]);
     expect(await values(nchw.logits(y))).toEqual([1, -1, 1, -1]);
@@ -58,7 +71,11 @@ describe('fromFunction', () => {
   });
 
   it('gives the analytic input-gradient of cross-entropy for a linear model', async () => {
-    const w = tf.tensor2d([[1, -1], [2, 0], [0, 3]]);
+    const w = tf.tensor2d([
+      [1, -1],
+      [2, 0],
+      [0, 3],
+    ]);
     const model = fromFunction((x) => tf.matMul(x as tf.Tensor2D, w), { numClasses: 2, inputShape: [3], weights: [w] });
     const x = tf.tensor2d([[0.1, 0.2, 0.3]]);
     const labels = tf.tensor1d([0], 'int32');
@@ -169,7 +186,11 @@ async function saveLayers(net: tfl.LayersModel, dir: string): Promise<void> {
       await writeFile(join(dir, 'weights.bin'), new Uint8Array(weightData));
       await writeFile(
         join(dir, 'model.json'),
-        JSON.stringify({ modelTopology: artifacts.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }] }),
+        JSON.stringify({
+          modelTopology: artifacts.modelTopology,
+          format: 'layers-model',
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+        }),
       );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
@@ -200,7 +221,11 @@ describe('loadModel', () => {
       modelTopology: {
         node: [
           { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '3' }] } } } },
-          { name: 'w', op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '3' }, { size: '2' }] } } } } },
+          {
+            name: 'w',
+            op: 'Const',
+            attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: [{ size: '3' }, { size: '2' }] } } } },
+          },
           { name: 'out', op: 'MatMul', input: ['x', 'w'], attr: { transpose_a: { b: false }, transpose_b: { b: false }, T: { type: 'DT_FLOAT' } } },
         ],
         versions: { producer: 1 },

@@ -14,8 +14,8 @@ const haveData = existsSync(NODE_TESTS);
 
 /** Tests of supported operators that are not expected to pass, and why. */
 export const EXCLUDED: Readonly<Record<string, string>> = {
-  test_maxpool_with_argmax_2d_precomputed_pads: 'MaxPool\'s second output (Indices) is not implemented',
-  test_maxpool_with_argmax_2d_precomputed_strides: 'MaxPool\'s second output (Indices) is not implemented',
+  test_maxpool_with_argmax_2d_precomputed_pads: "MaxPool's second output (Indices) is not implemented",
+  test_maxpool_with_argmax_2d_precomputed_strides: "MaxPool's second output (Indices) is not implemented",
   test_batchnorm_epsilon_training_mode: 'BatchNormalization in training mode (batch statistics, running-mean outputs) is not an inference op',
   test_batchnorm_example_training_mode: 'BatchNormalization in training mode (batch statistics, running-mean outputs) is not an inference op',
   test_training_dropout: 'Dropout in training mode is random (seeded by the runtime); only inference Dropout is supported',
@@ -42,12 +42,18 @@ export const EXCLUDED: Readonly<Record<string, string>> = {
   test_castlike_STRING_to_FLOAT_expanded: 'string tensors are not supported',
   test_identity_opt: 'optional-typed values are not supported (tensors only)',
   test_identity_sequence: 'sequence-typed values are not supported (tensors only)',
-  test_blackmanwindow_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 7e-5 at 0.51); every op of the graph passes its own tests',
-  test_blackmanwindow_symmetric_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.26); every op of the graph passes its own tests',
-  test_hammingwindow_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.40); every op of the graph passes its own tests',
-  test_hammingwindow_symmetric_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.46); every op of the graph passes its own tests',
-  test_hannwindow_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (0.345562 against 0.345492 for n=8, N=10); every op of the graph passes its own tests',
-  test_hannwindow_symmetric_expanded: 'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 7e-5 at 0.41); every op of the graph passes its own tests',
+  test_blackmanwindow_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 7e-5 at 0.51); every op of the graph passes its own tests',
+  test_blackmanwindow_symmetric_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.26); every op of the graph passes its own tests',
+  test_hammingwindow_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.40); every op of the graph passes its own tests',
+  test_hammingwindow_symmetric_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 6e-5 at 0.46); every op of the graph passes its own tests',
+  test_hannwindow_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (0.345562 against 0.345492 for n=8, N=10); every op of the graph passes its own tests',
+  test_hannwindow_symmetric_expanded:
+    'the onnx 1.12 expected output differs from the window formula evaluated exactly (error 7e-5 at 0.41); every op of the graph passes its own tests',
 };
 
 function supportedTests(): string[] {
@@ -62,19 +68,22 @@ function supportedTests(): string[] {
 const tests = supportedTests();
 const running = tests.filter((t) => !(t in EXCLUDED));
 
-describe.skipIf(!haveData)(`ONNX node conformance (${haveData ? NODE_TESTS : 'skipped: libonnx-testdata is not installed; apt-get install libonnx-testdata or set ONNX_NODE_TESTS'})`, () => {
-  it('has a reason for every exclusion, and every excluded test exists and uses supported operators only', () => {
-    for (const [name, reason] of Object.entries(EXCLUDED)) {
-      expect(reason.length, name).toBeGreaterThan(10);
-      expect(tests, `${name} is excluded but is not a test of supported operators`).toContain(name);
-    }
-  });
+describe.skipIf(!haveData)(
+  `ONNX node conformance (${haveData ? NODE_TESTS : 'skipped: libonnx-testdata is not installed; apt-get install libonnx-testdata or set ONNX_NODE_TESTS'})`,
+  () => {
+    it('has a reason for every exclusion, and every excluded test exists and uses supported operators only', () => {
+      for (const [name, reason] of Object.entries(EXCLUDED)) {
+        expect(reason.length, name).toBeGreaterThan(10);
+        expect(tests, `${name} is excluded but is not a test of supported operators`).toContain(name);
+      }
+    });
 
-  it.each(running)('%s', (name) => {
-    const before = tf.memory().numTensors;
-    const r = runNodeTest(join(NODE_TESTS, name));
-    expect(r.message ?? '').toBe('');
-    expect(r.status).toBe('pass');
-    expect(tf.memory().numTensors).toBe(before);
-  });
-});
+    it.each(running)('%s', (name) => {
+      const before = tf.memory().numTensors;
+      const r = runNodeTest(join(NODE_TESTS, name));
+      expect(r.message ?? '').toBe('');
+      expect(r.status).toBe('pass');
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  },
+);

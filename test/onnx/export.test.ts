@@ -26,7 +26,7 @@ interface Ort {
 
 /** onnxruntime-node is an optional peer: the runtime comparisons are skipped, with the reason, when it cannot load. */
 const ort: Ort | string = await import('onnxruntime-node').then(
-  (m) => ((m as { default?: Ort }).default ?? (m as unknown as Ort)),
+  (m) => (m as { default?: Ort }).default ?? (m as unknown as Ort),
   (e: unknown) => `onnxruntime-node failed to load: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
 );
 const haveOrt = typeof ort !== 'string';
@@ -74,8 +74,18 @@ interface Diffs {
 const report: string[] = [];
 
 /** Exports `model`, runs it with onnxruntime and with importOnnx, and compares to fromLayersModel's logits. */
-async function check(label: string, model: tfl.LayersModel, shape: number[], opts: { seed?: number; lo?: number; hi?: number; opset?: number; quiet?: boolean } = {}): Promise<Diffs> {
-  const data = seededValues(shape.reduce((a, b) => a * b, 1), opts.seed ?? 7, opts.lo ?? 0, opts.hi ?? 1);
+async function check(
+  label: string,
+  model: tfl.LayersModel,
+  shape: number[],
+  opts: { seed?: number; lo?: number; hi?: number; opset?: number; quiet?: boolean } = {},
+): Promise<Diffs> {
+  const data = seededValues(
+    shape.reduce((a, b) => a * b, 1),
+    opts.seed ?? 7,
+    opts.lo ?? 0,
+    opts.hi ?? 1,
+  );
   const x = tf.tensor(data, shape);
   const ref = await fromLayersModel(model, { bounds: [opts.lo ?? 0, opts.hi ?? 1] });
   const want = ref.logits(x);
@@ -86,10 +96,12 @@ async function check(label: string, model: tfl.LayersModel, shape: number[], opt
   // Relative to the largest logit; the logits must vary between samples, or a scrambled layout could pass.
   const rel = (e: { abs: number; scale: number }) => ({ abs: e.abs, rel: e.abs / Math.max(e.scale, 1e-6) });
   const k = want.shape[1]!;
-  const spread = Math.max(...Array.from({ length: k }, (_, j) => {
-    const col = Array.from({ length: shape[0]! }, (_, i) => wantData[i * k + j]!);
-    return Math.max(...col) - Math.min(...col);
-  }));
+  const spread = Math.max(
+    ...Array.from({ length: k }, (_, j) => {
+      const col = Array.from({ length: shape[0]! }, (_, i) => wantData[i * k + j]!);
+      return Math.max(...col) - Math.min(...col);
+    }),
+  );
   // (Not in the geometry property: a dilated kernel can miss every pixel of a tiny image, leaving the bias.)
   if (shape[0]! > 1 && !opts.quiet) expect(spread).toBeGreaterThan(1e-2 * maxErr(new Float32Array(wantData.length), wantData).scale);
   const out: Diffs = { importer: { abs: 0, rel: 0 }, warnings: exp.warnings };
@@ -111,8 +123,11 @@ async function check(label: string, model: tfl.LayersModel, shape: number[], opt
   }
   tf.dispose([x, want]);
   ref.dispose();
-  if (!opts.quiet) report.push(`${label} (max |logit| ${maxErr(new Float32Array(wantData.length), wantData).scale.toPrecision(3)}, spread ${spread.toPrecision(3)}): importer max abs ${out.importer.abs.toExponential(2)} rel ${out.importer.rel.toExponential(2)}` +
-    (out.ort ? `; onnxruntime max abs ${out.ort.abs.toExponential(2)} rel ${out.ort.rel.toExponential(2)}` : ''));
+  if (!opts.quiet)
+    report.push(
+      `${label} (max |logit| ${maxErr(new Float32Array(wantData.length), wantData).scale.toPrecision(3)}, spread ${spread.toPrecision(3)}): importer max abs ${out.importer.abs.toExponential(2)} rel ${out.importer.rel.toExponential(2)}` +
+        (out.ort ? `; onnxruntime max abs ${out.ort.abs.toExponential(2)} rel ${out.ort.rel.toExponential(2)}` : ''),
+    );
   expect(out.importer.rel).toBeLessThanOrEqual(TOL);
   if (out.ort) expect(out.ort.rel).toBeLessThanOrEqual(TOL);
   return out;
@@ -129,11 +144,13 @@ async function bundled(): Promise<tfl.LayersModel> {
   const specs = json.weightsManifest.flatMap((g) => g.weights);
   const buffers = json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dirname(file), p))));
   const weightData = Buffer.concat(buffers);
-  const m = await tfl.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-    weightSpecs: specs,
-    weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
-  }));
+  const m = await tfl.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+      weightSpecs: specs,
+      weightData: weightData.buffer.slice(weightData.byteOffset, weightData.byteOffset + weightData.byteLength),
+    }),
+  );
   created.push(m);
   return m;
 }
@@ -157,7 +174,7 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     loaded.dispose();
   });
 
-  it('the bundled model\'s graph: one Transpose to NCHW, one back before Flatten, Conv/MaxPool/Gemm, no Softmax', async () => {
+  it("the bundled model's graph: one Transpose to NCHW, one back before Flatten, Conv/MaxPool/Gemm, no Softmax", async () => {
     const net = await bundled();
     const g = decodeModel(exportLayersModel(net).bytes, 'export').graph;
     const ops = g.nodes.map((n) => n.opType);
@@ -170,25 +187,38 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('a Sequential CNN: strided/dilated/same convs, depthwise, separable, BN, pools (same/valid), padding, cropping, upsampling', async () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({
-      layers: [
-        L.conv2d({ inputShape: [11, 9, 3], filters: 4, kernelSize: [3, 2], strides: 2, padding: 'same', activation: 'relu6' }),
-        L.batchNormalization({ epsilon: 0.01 }),
-        L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'elu' }),
-        L.zeroPadding2d({ padding: [[1, 2], [0, 1]] }),
-        L.conv2d({ filters: 5, kernelSize: 2, dilationRate: 2, padding: 'same', useBias: false, activation: 'tanh' }),
-        L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
-        L.upSampling2d({ size: [2, 3] }),
-        L.cropping2D({ cropping: [[1, 0], [2, 1]] }),
-        L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'valid' }),
-        L.maxPooling2d({ poolSize: [2, 3], strides: [1, 2], padding: 'same' }),
-        L.depthwiseConv2d({ kernelSize: 2, strides: 2, padding: 'valid' }),
-        L.dropout({ rate: 0.5 }),
-        L.batchNormalization({ center: false }),
-        L.flatten(),
-        L.dense({ units: 4, activation: 'softmax' }),
-      ],
-    }), 101);
+    const m = keep(
+      tfl.sequential({
+        layers: [
+          L.conv2d({ inputShape: [11, 9, 3], filters: 4, kernelSize: [3, 2], strides: 2, padding: 'same', activation: 'relu6' }),
+          L.batchNormalization({ epsilon: 0.01 }),
+          L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'elu' }),
+          L.zeroPadding2d({
+            padding: [
+              [1, 2],
+              [0, 1],
+            ],
+          }),
+          L.conv2d({ filters: 5, kernelSize: 2, dilationRate: 2, padding: 'same', useBias: false, activation: 'tanh' }),
+          L.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+          L.upSampling2d({ size: [2, 3] }),
+          L.cropping2D({
+            cropping: [
+              [1, 0],
+              [2, 1],
+            ],
+          }),
+          L.separableConv2d({ filters: 6, kernelSize: 3, depthMultiplier: 2, padding: 'valid' }),
+          L.maxPooling2d({ poolSize: [2, 3], strides: [1, 2], padding: 'same' }),
+          L.depthwiseConv2d({ kernelSize: 2, strides: 2, padding: 'valid' }),
+          L.dropout({ rate: 0.5 }),
+          L.batchNormalization({ center: false }),
+          L.flatten(),
+          L.dense({ units: 4, activation: 'softmax' }),
+        ],
+      }),
+      101,
+    );
     const d = await check('sequential-cnn', m, [3, 11, 9, 3], { lo: -1, hi: 1 });
     expect(d.warnings.join('\n')).toMatch(/softmax activation/);
   });
@@ -211,7 +241,9 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     const avg = L.average().apply([mul, thr, relu]) as tfl.SymbolicTensor;
     const mx = L.maximum().apply([avg, elu]) as tfl.SymbolicTensor;
     const mn = L.minimum().apply([mx, prelu]) as tfl.SymbolicTensor;
-    const inner = tfl.sequential({ layers: [L.conv2d({ inputShape: [8, 16, 8], filters: 3, kernelSize: 3, strides: [2, 3], activation: 'selu' }), L.globalMaxPooling2d({})] });
+    const inner = tfl.sequential({
+      layers: [L.conv2d({ inputShape: [8, 16, 8], filters: 3, kernelSize: 3, strides: [2, 3], activation: 'selu' }), L.globalMaxPooling2d({})],
+    });
     const g1 = inner.apply(mn) as tfl.SymbolicTensor;
     const g2 = L.globalAveragePooling2d({}).apply(mn) as tfl.SymbolicTensor;
     const both = L.concatenate().apply([g1, g2]) as tfl.SymbolicTensor;
@@ -224,7 +256,24 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('every activation (parallel branches, on NCHW and on flat values), Dense on rank 3 (MatMul), Reshape, Permute, Rescaling', async () => {
     const L = tfl.layers;
-    const acts = ['relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'softplus', 'softsign', 'tanh', 'swish', 'mish', 'gelu', 'gelu_new', 'softmax', 'logSoftmax', 'linear'] as const;
+    const acts = [
+      'relu',
+      'relu6',
+      'elu',
+      'selu',
+      'sigmoid',
+      'hardSigmoid',
+      'softplus',
+      'softsign',
+      'tanh',
+      'swish',
+      'mish',
+      'gelu',
+      'gelu_new',
+      'softmax',
+      'logSoftmax',
+      'linear',
+    ] as const;
     const inp = tfl.input({ shape: [6, 6, 2] });
     const scaled = L.rescaling({ scale: 2, offset: -1 }).apply(inp) as tfl.SymbolicTensor;
     const conv = L.conv2d({ filters: 3, kernelSize: 3 }).apply(scaled) as tfl.SymbolicTensor; // [4, 4, 3], NCHW inside
@@ -244,42 +293,58 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('bilinear UpSampling2D, BatchNormalization and an activation on NHWC values, a batch of one', async () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({
-      layers: [
-        L.batchNormalization({ inputShape: [3, 4, 2] }), // on the NHWC input: per-channel parameters of shape [C]
-        L.activation({ activation: 'softplus' }),
-        L.upSampling2d({ size: [3, 2], interpolation: 'bilinear' }),
-        L.conv2d({ filters: 3, kernelSize: 2 }),
-        L.globalAveragePooling2d({}),
-        L.dense({ units: 3 }),
-      ],
-    }), 404);
+    const m = keep(
+      tfl.sequential({
+        layers: [
+          L.batchNormalization({ inputShape: [3, 4, 2] }), // on the NHWC input: per-channel parameters of shape [C]
+          L.activation({ activation: 'softplus' }),
+          L.upSampling2d({ size: [3, 2], interpolation: 'bilinear' }),
+          L.conv2d({ filters: 3, kernelSize: 2 }),
+          L.globalAveragePooling2d({}),
+          L.dense({ units: 3 }),
+        ],
+      }),
+      404,
+    );
     await check('bilinear', m, [1, 3, 4, 2]);
   });
 
   it.each([13, 21])('opset %i', async (opset) => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({
-      layers: [L.conv2d({ inputShape: [5, 5, 1], filters: 2, kernelSize: 2, activation: 'relu6' }), L.zeroPadding2d({ padding: 1 }), L.cropping2D({ cropping: 1 }), L.upSampling2d({}), L.flatten(), L.dense({ units: 3 })],
-    }), 505);
+    const m = keep(
+      tfl.sequential({
+        layers: [
+          L.conv2d({ inputShape: [5, 5, 1], filters: 2, kernelSize: 2, activation: 'relu6' }),
+          L.zeroPadding2d({ padding: 1 }),
+          L.cropping2D({ cropping: 1 }),
+          L.upSampling2d({}),
+          L.flatten(),
+          L.dense({ units: 3 }),
+        ],
+      }),
+      505,
+    );
     await check(`opset-${opset}`, m, [2, 5, 5, 1], { opset });
   });
 
   it.each([17, 18])('LayerNormalization on channels (NCHW), on [H, W, C] and on flat values, opset %i', async (opset) => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({
-      layers: [
-        L.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 2 }),
-        L.layerNormalization({ epsilon: 0.01 }),
-        L.activation({ activation: 'relu' }),
-        L.layerNormalization({ axis: [-1, 1, 2] }),
-        L.conv2d({ filters: 2, kernelSize: 2, strides: 2 }),
-        L.flatten(),
-        L.dense({ units: 6 }),
-        L.layerNormalization({ center: false }),
-        L.dense({ units: 3 }),
-      ],
-    }), 1001);
+    const m = keep(
+      tfl.sequential({
+        layers: [
+          L.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 2 }),
+          L.layerNormalization({ epsilon: 0.01 }),
+          L.activation({ activation: 'relu' }),
+          L.layerNormalization({ axis: [-1, 1, 2] }),
+          L.conv2d({ filters: 2, kernelSize: 2, strides: 2 }),
+          L.flatten(),
+          L.dense({ units: 6 }),
+          L.layerNormalization({ center: false }),
+          L.dense({ units: 3 }),
+        ],
+      }),
+      1001,
+    );
     await check(`layernorm-opset-${opset}`, m, [4, 5, 5, 2], { opset, lo: -1, hi: 1 });
   });
 
@@ -312,10 +377,14 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
           // [1, 1, 3, C] image, kernel [1, 2], strides [1, 3] gives 0 where tfjs-cpu and TF give x[0..1]).
           if (wasm && same && !pool && (strides[0] > k[0] || strides[1] > k[1])) return;
           const common = { inputShape: [h, w, 2], kernelSize: k, strides, padding, dilationRate: d };
-          const layer = kind === 'conv' ? L.conv2d({ ...common, filters: 3 })
-            : kind === 'depthwise' ? L.depthwiseConv2d({ ...common, depthMultiplier: 2 })
-              : kind === 'separable' ? L.separableConv2d({ ...common, filters: 3, depthMultiplier: 2 })
-                : (kind === 'max' ? L.maxPooling2d : L.averagePooling2d)({ inputShape: [h, w, 2], poolSize: k, strides, padding });
+          const layer =
+            kind === 'conv'
+              ? L.conv2d({ ...common, filters: 3 })
+              : kind === 'depthwise'
+                ? L.depthwiseConv2d({ ...common, depthMultiplier: 2 })
+                : kind === 'separable'
+                  ? L.separableConv2d({ ...common, filters: 3, depthMultiplier: 2 })
+                  : (kind === 'max' ? L.maxPooling2d : L.averagePooling2d)({ inputShape: [h, w, 2], poolSize: k, strides, padding });
           const m = keep(tfl.sequential({ layers: [layer, L.flatten()] }), 1100 + h * 10 + w);
           const r = await check(`${kind} ${h}x${w} k${k} s${strides} d${d} ${padding}`, m, [2, h, w, 2], { lo: -1, hi: 1, quiet: true });
           worst = Math.max(worst, r.importer.rel, r.ort?.rel ?? 0);
@@ -328,14 +397,20 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('DepthwiseConv2D: dilationRate is ignored, as tfjs-layers ignores it, with a warning', async () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({ layers: [L.depthwiseConv2d({ inputShape: [5, 5, 2], kernelSize: 3, dilationRate: 2, padding: 'same' }), L.flatten()] }), 1200);
+    const m = keep(
+      tfl.sequential({ layers: [L.depthwiseConv2d({ inputShape: [5, 5, 2], kernelSize: 3, dilationRate: 2, padding: 'same' }), L.flatten()] }),
+      1200,
+    );
     const d = await check('depthwise-dilation', m, [2, 5, 5, 2], { lo: -1, hi: 1 });
     expect(d.warnings.join('\n')).toMatch(/DepthwiseConv2D '.*': dilationRate \[2, 2\] is ignored/);
   });
 
   it('exports a flat (non-image) MLP', async () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({ layers: [L.dense({ inputShape: [7], units: 5, activation: 'relu' }), L.batchNormalization(), L.prelu(), L.dense({ units: 2 })] }), 606);
+    const m = keep(
+      tfl.sequential({ layers: [L.dense({ inputShape: [7], units: 5, activation: 'relu' }), L.batchNormalization(), L.prelu(), L.dense({ units: 2 })] }),
+      606,
+    );
     await check('mlp', m, [4, 7]);
   });
 
@@ -361,7 +436,10 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
 
   it('throws UnsupportedError naming the class and name of an unsupported layer', () => {
     const L = tfl.layers;
-    const m = keep(tfl.sequential({ layers: [L.conv1d({ inputShape: [6, 2], filters: 2, kernelSize: 2, name: 'my_conv1d' }), L.flatten(), L.dense({ units: 2 })] }), 707);
+    const m = keep(
+      tfl.sequential({ layers: [L.conv1d({ inputShape: [6, 2], filters: 2, kernelSize: 2, name: 'my_conv1d' }), L.flatten(), L.dense({ units: 2 })] }),
+      707,
+    );
     expectThrows(() => exportLayersModel(m), UnsupportedError, /Conv1D 'my_conv1d'/, /got Conv1D/);
     const inp = tfl.input({ shape: [4, 4, 1] });
     const up = L.conv2dTranspose({ filters: 2, kernelSize: 2, name: 'deconv' }).apply(inp) as tfl.SymbolicTensor;
@@ -377,7 +455,12 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
     const b = tfl.input({ shape: [3] });
     const two = keep(tfl.model({ inputs: [a, b], outputs: L.add().apply([a, b]) as tfl.SymbolicTensor }), 809);
     expectThrows(() => exportLayersModel(two), ConfigError, /one input, got 2/);
-    const cf = keep(tfl.sequential({ layers: [L.conv2d({ inputShape: [2, 5, 5], filters: 2, kernelSize: 2, dataFormat: 'channelsFirst' }), L.flatten(), L.dense({ units: 2 })] }), 810);
+    const cf = keep(
+      tfl.sequential({
+        layers: [L.conv2d({ inputShape: [2, 5, 5], filters: 2, kernelSize: 2, dataFormat: 'channelsFirst' }), L.flatten(), L.dense({ units: 2 })],
+      }),
+      810,
+    );
     expectThrows(() => exportLayersModel(cf), UnsupportedError, /channelsLast/);
   });
 
@@ -392,6 +475,8 @@ describe(`exportLayersModel${haveOrt ? '' : ortReason}`, () => {
   });
 
   it('lists its layers', () => {
-    expect(listExportableLayers()).toEqual(expect.arrayContaining(['Conv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'Add', 'Concatenate', 'Dropout']));
+    expect(listExportableLayers()).toEqual(
+      expect.arrayContaining(['Conv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'Add', 'Concatenate', 'Dropout']),
+    );
   });
 });

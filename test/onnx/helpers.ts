@@ -24,7 +24,11 @@ export function readNpy(path: string): Npy {
   const start = (major === 1 ? 10 : 12) + headerLen;
   const header = b.toString('latin1', major === 1 ? 10 : 12, start);
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`${path}: Fortran order not supported`);
   const count = shape.reduce((a, c) => a * c, 1);
   const body = new Uint8Array(b.buffer.slice(b.byteOffset + start, b.byteOffset + b.length));

@@ -62,11 +62,29 @@ describe('fromHttpEndpoint (TF Serving REST predict)', () => {
     expect(m.kind).toBe('query');
     expect(m.engine).toBe('http');
     expect(m.numClasses).toBe(3);
-    const x = tf.tensor3d([[[1, 2], [3, 4]], [[0.5, 0.5], [0.5, 0.5]]]);
+    const x = tf.tensor3d([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+    ]);
     const y = await m.logits(x);
     expect(y.shape).toEqual([2, 3]);
     expect(Array.from(y.dataSync())).toEqual([10, 2.5, 1, 2, 0.5, 0.5]);
-    expect(requests.at(-1)!.body['instances']).toEqual([[[1, 2], [3, 4]], [[0.5, 0.5], [0.5, 0.5]]]);
+    expect(requests.at(-1)!.body['instances']).toEqual([
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      [
+        [0.5, 0.5],
+        [0.5, 0.5],
+      ],
+    ]);
     tf.dispose([x, y]);
     m.dispose();
   });
@@ -82,7 +100,10 @@ describe('fromHttpEndpoint (TF Serving REST predict)', () => {
 
   it('splits batches by count and by request size, keeping the order', async () => {
     const m = await fromHttpEndpoint(`${base}/v1/models/toy:predict`, { inputShape: [4], numClasses: 3, maxBatchSize: 4, maxRequestBytes: 200, ...fast });
-    const x = tf.tensor2d(Array.from({ length: 10 * 4 }, (_, i) => i / 7), [10, 4]);
+    const x = tf.tensor2d(
+      Array.from({ length: 10 * 4 }, (_, i) => i / 7),
+      [10, 4],
+    );
     const y = await m.logits(x);
     expect(requests.length).toBeGreaterThanOrEqual(3);
     expect(requests.every((r) => r.instances <= 4 && r.bytes <= 200)).toBe(true);
@@ -134,7 +155,11 @@ describe('fromHttpEndpoint (TF Serving REST predict)', () => {
 
   it('applies preprocessing before sending', async () => {
     const m = await fromHttpEndpoint(`${base}/v1/models/toy:predict`, {
-      inputShape: [2, 1, 1], numClasses: 3, layout: 'NCHW', preprocessing: { mean: [1, 2], std: [2, 4] }, ...fast,
+      inputShape: [2, 1, 1],
+      numClasses: 3,
+      layout: 'NCHW',
+      preprocessing: { mean: [1, 2], std: [2, 4] },
+      ...fast,
     });
     const x = tf.tensor4d([3, 6], [1, 2, 1, 1]);
     tf.dispose([x, await m.logits(x)]);

@@ -15,7 +15,13 @@ import { haveSharedModels, sharedModels } from './helpers.js';
 const range = (n: number, f = (i: number) => i): number[] => Array.from({ length: n }, (_, i) => f(i));
 
 /** Runs a one-node graph on a float input (and optional host inputs), returning host values. */
-function runOne(opset: number, node: NodeSpec, x: { dims: number[]; values: number[] }, extra: Record<string, Value> = {}, initializers: TensorSpec[] = []): number[] {
+function runOne(
+  opset: number,
+  node: NodeSpec,
+  x: { dims: number[]; values: number[] },
+  extra: Record<string, Value> = {},
+  initializers: TensorSpec[] = [],
+): number[] {
   const bytes = buildModel({
     opset,
     input: { name: 'x', dims: x.dims },
@@ -63,7 +69,9 @@ describe('operator semantics across opsets', () => {
     expect(runOne(6, { op: 'Clip', inputs: ['x'], outputs: ['y'], attrs: { min: 2.0, max: 4.5 } }, x6)).toEqual([2, 2, 3, 4, 4.5, 4.5]);
     const lo = hostValue(hostTensor('float32', [], [2]));
     const bytes = buildModel({
-      opset: 13, input: { name: 'x', dims: [2, 3] }, output: { name: 'y', dims: [2, 3] },
+      opset: 13,
+      input: { name: 'x', dims: [2, 3] },
+      output: { name: 'y', dims: [2, 3] },
       nodes: [{ op: 'Clip', inputs: ['x', 'lo'], outputs: ['y'] }],
       initializers: [{ name: 'lo', dims: [], values: [2] }],
     });
@@ -76,7 +84,12 @@ describe('operator semantics across opsets', () => {
 
   it('Slice reads starts/ends/axes from attributes before opset 10, inputs (with steps) after', () => {
     expect(runOne(9, { op: 'Slice', inputs: ['x'], outputs: ['y'], attrs: { starts: [1], ends: [3], axes: [1] } }, x6)).toEqual([2, 3, 5, 6]);
-    const y = runOne(13, { op: 'Slice', inputs: ['x', 's', 'e', 'a', 'st'], outputs: ['y'] }, x6, { s: int64([-1]), e: int64([-1e18]), a: int64([1]), st: int64([-2]) });
+    const y = runOne(13, { op: 'Slice', inputs: ['x', 's', 'e', 'a', 'st'], outputs: ['y'] }, x6, {
+      s: int64([-1]),
+      e: int64([-1e18]),
+      a: int64([1]),
+      st: int64([-2]),
+    });
     expect(y).toEqual([3, 1, 6, 4]);
   });
 
@@ -139,7 +152,9 @@ describe('operator semantics across opsets', () => {
 
   it('folds Shape/Gather/Concat/Unsqueeze chains on the host', () => {
     const bytes = buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', 2, 3] }, output: { name: 'y', dims: ['n', 6] },
+      opset: 13,
+      input: { name: 'x', dims: ['n', 2, 3] },
+      output: { name: 'y', dims: ['n', 6] },
       nodes: [
         { op: 'Shape', inputs: ['x'], outputs: ['s'] },
         { op: 'Gather', inputs: ['s', 'zero'], outputs: ['n'], attrs: { axis: 0 } },
@@ -167,19 +182,20 @@ describe('operator semantics across opsets', () => {
 });
 
 const W = range(12, (i) => ((i * 7) % 5) / 5 - 0.4);
-const gemmSoftmax = (opset: number, op = 'Softmax'): Uint8Array => buildModel({
-  opset,
-  input: { name: 'x', dims: ['batch', 4] },
-  output: { name: 'p', dims: ['batch', 3] },
-  nodes: [
-    { op: 'Gemm', inputs: ['x', 'W', 'b'], outputs: ['z'], name: 'fc' },
-    { op, inputs: ['z'], outputs: ['p'], name: 'head' },
-  ],
-  initializers: [
-    { name: 'W', dims: [4, 3], values: W },
-    { name: 'b', dims: [3], values: [0.1, -0.2, 0.3] },
-  ],
-});
+const gemmSoftmax = (opset: number, op = 'Softmax'): Uint8Array =>
+  buildModel({
+    opset,
+    input: { name: 'x', dims: ['batch', 4] },
+    output: { name: 'p', dims: ['batch', 3] },
+    nodes: [
+      { op: 'Gemm', inputs: ['x', 'W', 'b'], outputs: ['z'], name: 'fc' },
+      { op, inputs: ['z'], outputs: ['p'], name: 'head' },
+    ],
+    initializers: [
+      { name: 'W', dims: [4, 3], values: W },
+      { name: 'b', dims: [3], values: [0.1, -0.2, 0.3] },
+    ],
+  });
 
 describe('importOnnx', () => {
   it('builds a differentiable model, strips a final Softmax and warns', () => {
@@ -195,14 +211,20 @@ describe('importOnnx', () => {
     const x = tf.tensor2d([[0.5, -0.25, 1, 0]]);
     const got = model.logits(x);
     const want = tf.add(tf.matMul(x, tf.tensor2d(W, [4, 3])), tf.tensor1d([0.1, -0.2, 0.3]));
-    expect(Array.from(got.dataSync()).map((v, i) => v - want.dataSync()[i]!).every((d) => Math.abs(d) < 1e-6)).toBe(true);
+    expect(
+      Array.from(got.dataSync())
+        .map((v, i) => v - want.dataSync()[i]!)
+        .every((d) => Math.abs(d) < 1e-6),
+    ).toBe(true);
     tf.dispose([x, got, want]);
     model.dispose();
   });
 
   it('probes the class count when the output shape is symbolic', () => {
     const bytes = buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', 4] }, output: { name: 'z', dims: ['n', 'k'] },
+      opset: 13,
+      input: { name: 'x', dims: ['n', 4] },
+      output: { name: 'z', dims: ['n', 'k'] },
       nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['z'] }],
       initializers: [{ name: 'W', dims: [4, 3], values: W }],
     });
@@ -213,16 +235,26 @@ describe('importOnnx', () => {
   });
 
   it('reports NCHW for rank-4 inputs, NHWC only for clearly channels-last ones', () => {
-    const graph = (dims: number[]): Uint8Array => buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', ...dims] }, output: { name: 'y', dims: ['n', 2] },
-      nodes: [{ op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 0 } }, { op: 'Slice', inputs: ['m', 'st', 'en', 'ax'], outputs: ['y'] }],
-      initializers: [
-        { name: 'st', dtype: 'int64', dims: [1], values: [0] },
-        { name: 'en', dtype: 'int64', dims: [1], values: [2] },
-        { name: 'ax', dtype: 'int64', dims: [1], values: [1] },
-      ],
-    });
-    for (const [dims, layout] of [[[3, 8, 8], 'NCHW'], [[8, 8, 3], 'NHWC'], [[16, 8, 8], 'NCHW']] as const) {
+    const graph = (dims: number[]): Uint8Array =>
+      buildModel({
+        opset: 13,
+        input: { name: 'x', dims: ['n', ...dims] },
+        output: { name: 'y', dims: ['n', 2] },
+        nodes: [
+          { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 0 } },
+          { op: 'Slice', inputs: ['m', 'st', 'en', 'ax'], outputs: ['y'] },
+        ],
+        initializers: [
+          { name: 'st', dtype: 'int64', dims: [1], values: [0] },
+          { name: 'en', dtype: 'int64', dims: [1], values: [2] },
+          { name: 'ax', dtype: 'int64', dims: [1], values: [1] },
+        ],
+      });
+    for (const [dims, layout] of [
+      [[3, 8, 8], 'NCHW'],
+      [[8, 8, 3], 'NHWC'],
+      [[16, 8, 8], 'NCHW'],
+    ] as const) {
       const m = importOnnx(graph([...dims]));
       expect(m.layout, dims.join('x')).toBe(layout);
       m.dispose();
@@ -278,13 +310,17 @@ describe('decoding', () => {
 describe('importer errors', () => {
   it('names the operator, node and opset of an unsupported node at load time', () => {
     const bytes = buildModel({
-      opset: 14, input: { name: 'x', dims: ['n', 4] }, output: { name: 'y', dims: ['n', 4] },
+      opset: 14,
+      input: { name: 'x', dims: ['n', 4] },
+      output: { name: 'y', dims: ['n', 4] },
       nodes: [{ op: 'FancyOp', inputs: ['x'], outputs: ['y'], name: 'my_node' }],
     });
     expect(() => importOnnx(bytes)).toThrow(UnsupportedError);
     expect(() => importOnnx(bytes)).toThrow(/'FancyOp' \(node 'my_node', opset 14\)/);
     const custom = buildModel({
-      opset: 14, input: { name: 'x', dims: ['n', 4] }, output: { name: 'y', dims: ['n', 4] },
+      opset: 14,
+      input: { name: 'x', dims: ['n', 4] },
+      output: { name: 'y', dims: ['n', 4] },
       nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'], name: 'custom', domain: 'com.example' }],
     });
     expect(() => importOnnx(custom)).toThrow(/'com.example.Relu'/);
@@ -314,13 +350,17 @@ describe('importer errors', () => {
 
   it('rejects graphs with several inputs or undeclared shapes with ConfigError', () => {
     const two = buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', 4] }, output: { name: 'y', dims: ['n', 4] },
+      opset: 13,
+      input: { name: 'x', dims: ['n', 4] },
+      output: { name: 'y', dims: ['n', 4] },
       nodes: [{ op: 'Add', inputs: ['x', 'z'], outputs: ['y'] }],
       extraInputs: [{ name: 'z', dims: ['n', 4] }],
     });
     expect(() => importOnnx(two)).toThrow(ConfigError);
     const unknown = buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', 'd'] }, output: { name: 'y', dims: ['n', 4] },
+      opset: 13,
+      input: { name: 'x', dims: ['n', 'd'] },
+      output: { name: 'y', dims: ['n', 4] },
       nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
     });
     expect(() => importOnnx(unknown)).toThrow(/pass inputShape/);
@@ -347,34 +387,64 @@ function checkGradient(bytes: Uint8Array, shape: number[]): void {
 }
 
 describe('input-gradients through the implemented ops', () => {
-  const conv = (opset: number, nodes: NodeSpec[], inits: TensorSpec[], classes: number): Uint8Array => buildModel({
-    opset, input: { name: 'x', dims: ['n', 4, 9, 9] }, output: { name: 'y', dims: ['n', classes] }, nodes, initializers: inits,
+  const conv = (opset: number, nodes: NodeSpec[], inits: TensorSpec[], classes: number): Uint8Array =>
+    buildModel({
+      opset,
+      input: { name: 'x', dims: ['n', 4, 9, 9] },
+      output: { name: 'y', dims: ['n', classes] },
+      nodes,
+      initializers: inits,
+    });
+  const weights = (name: string, dims: number[]): TensorSpec => ({
+    name,
+    dims,
+    values: range(
+      dims.reduce((a, b) => a * b, 1),
+      (i) => Math.sin(i * 1.7) * 0.5,
+    ),
   });
-  const weights = (name: string, dims: number[]): TensorSpec => ({ name, dims, values: range(dims.reduce((a, b) => a * b, 1), (i) => Math.sin(i * 1.7) * 0.5) });
 
   it('grouped dilated Conv, AveragePool (ceil, count_include_pad=0), MaxPool with pads, Gemm', () => {
-    checkGradient(conv(13, [
-      { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { group: 2, dilations: [2, 1], pads: [1, 0, 2, 1], strides: [1, 2] } },
-      { op: 'AveragePool', inputs: ['c'], outputs: ['a'], attrs: { kernel_shape: [3, 3], ceil_mode: 1, pads: [1, 1, 1, 1], strides: [2, 2] } },
-      { op: 'MaxPool', inputs: ['a'], outputs: ['m'], attrs: { kernel_shape: [2, 2], pads: [0, 0, 1, 1], strides: [1, 1] } },
-      { op: 'Flatten', inputs: ['m'], outputs: ['f'] },
-      { op: 'Gemm', inputs: ['f', 'fc'], outputs: ['y'], attrs: { transB: 1, alpha: 0.5 } },
-    ], [weights('w', [6, 2, 3, 3]), weights('b', [6]), weights('fc', [5, 90])], 5), [2, 4, 9, 9]);
+    checkGradient(
+      conv(
+        13,
+        [
+          { op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['c'], attrs: { group: 2, dilations: [2, 1], pads: [1, 0, 2, 1], strides: [1, 2] } },
+          { op: 'AveragePool', inputs: ['c'], outputs: ['a'], attrs: { kernel_shape: [3, 3], ceil_mode: 1, pads: [1, 1, 1, 1], strides: [2, 2] } },
+          { op: 'MaxPool', inputs: ['a'], outputs: ['m'], attrs: { kernel_shape: [2, 2], pads: [0, 0, 1, 1], strides: [1, 1] } },
+          { op: 'Flatten', inputs: ['m'], outputs: ['f'] },
+          { op: 'Gemm', inputs: ['f', 'fc'], outputs: ['y'], attrs: { transB: 1, alpha: 0.5 } },
+        ],
+        [weights('w', [6, 2, 3, 3]), weights('b', [6]), weights('fc', [5, 90])],
+        5,
+      ),
+      [2, 4, 9, 9],
+    );
   });
 
   it('depthwise Conv with stride 2 and channel multiplier, ConvTranspose, GlobalAveragePool', () => {
-    checkGradient(conv(13, [
-      { op: 'Conv', inputs: ['x', 'dw'], outputs: ['c'], attrs: { group: 4, pads: [1, 1, 1, 1], strides: [2, 2] } },
-      { op: 'ConvTranspose', inputs: ['c', 'ct'], outputs: ['t'], attrs: { strides: [2, 2], pads: [1, 1, 0, 0], output_padding: [1, 1] } },
-      { op: 'HardSwish', inputs: ['t'], outputs: ['h'] },
-      { op: 'GlobalAveragePool', inputs: ['h'], outputs: ['g'] },
-      { op: 'Flatten', inputs: ['g'], outputs: ['y'] },
-    ], [weights('dw', [8, 1, 3, 3]), weights('ct', [8, 3, 3, 3])], 3), [2, 4, 9, 9]);
+    checkGradient(
+      conv(
+        13,
+        [
+          { op: 'Conv', inputs: ['x', 'dw'], outputs: ['c'], attrs: { group: 4, pads: [1, 1, 1, 1], strides: [2, 2] } },
+          { op: 'ConvTranspose', inputs: ['c', 'ct'], outputs: ['t'], attrs: { strides: [2, 2], pads: [1, 1, 0, 0], output_padding: [1, 1] } },
+          { op: 'HardSwish', inputs: ['t'], outputs: ['h'] },
+          { op: 'GlobalAveragePool', inputs: ['h'], outputs: ['g'] },
+          { op: 'Flatten', inputs: ['g'], outputs: ['y'] },
+        ],
+        [weights('dw', [8, 1, 3, 3]), weights('ct', [8, 3, 3, 3])],
+        3,
+      ),
+      [2, 4, 9, 9],
+    );
   });
 
   it('3-D Conv (strided, grouped), AveragePool3D, MaxPool3D, ConvTranspose3D', () => {
     const bytes = buildModel({
-      opset: 13, input: { name: 'x', dims: ['n', 2, 6, 6, 6] }, output: { name: 'y', dims: ['n', 4] },
+      opset: 13,
+      input: { name: 'x', dims: ['n', 2, 6, 6, 6] },
+      output: { name: 'y', dims: ['n', 4] },
       nodes: [
         { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'], attrs: { group: 2, strides: [2, 1, 1], pads: [1, 1, 1, 1, 1, 1] } },
         { op: 'AveragePool', inputs: ['c'], outputs: ['a'], attrs: { kernel_shape: [2, 2, 2], pads: [0, 1, 0, 1, 0, 1] } },
@@ -390,20 +460,25 @@ describe('input-gradients through the implemented ops', () => {
 
   it('LayerNormalization, InstanceNormalization, LRN, Gelu, DepthToSpace, GatherElements, Trilu, CumSum', () => {
     const bytes = buildModel({
-      opset: 17, input: { name: 'x', dims: ['n', 4, 4, 4] }, output: { name: 'y', dims: ['n', 3] },
+      opset: 17,
+      input: { name: 'x', dims: ['n', 4, 4, 4] },
+      output: { name: 'y', dims: ['n', 3] },
       nodes: [
         { op: 'LayerNormalization', inputs: ['x', 'ls', 'lb'], outputs: ['l'], attrs: { axis: 2 } },
         { op: 'InstanceNormalization', inputs: ['l', 'is', 'ib'], outputs: ['i'] },
         { op: 'LRN', inputs: ['i'], outputs: ['r'], attrs: { size: 3, alpha: 0.1, beta: 0.75, bias: 1 } },
         { op: 'Gelu', inputs: ['r'], outputs: ['g'] },
-        { op: 'DepthToSpace', inputs: ['g', ], outputs: ['d'], attrs: { blocksize: 2, mode: 'CRD' } },
+        { op: 'DepthToSpace', inputs: ['g'], outputs: ['d'], attrs: { blocksize: 2, mode: 'CRD' } },
         { op: 'Trilu', inputs: ['d'], outputs: ['t'], attrs: { upper: 0 } },
         { op: 'CumSum', inputs: ['t', 'axis'], outputs: ['c'] },
         { op: 'Flatten', inputs: ['c'], outputs: ['f'] },
         { op: 'GatherElements', inputs: ['f', 'ge'], outputs: ['y'], attrs: { axis: 1 } },
       ],
       initializers: [
-        weights('ls', [4, 4]), weights('lb', [4, 4]), weights('is', [4]), weights('ib', [4]),
+        weights('ls', [4, 4]),
+        weights('lb', [4, 4]),
+        weights('is', [4]),
+        weights('ib', [4]),
         { name: 'axis', dtype: 'int64', dims: [], values: [3] },
         { name: 'ge', dtype: 'int64', dims: [1, 3], values: [5, 17, -1] },
       ],
@@ -413,21 +488,29 @@ describe('input-gradients through the implemented ops', () => {
   });
 
   it('Resize (linear), Pad (reflect), strided Slice, Gather, Transpose, ReduceSumSquare', () => {
-    checkGradient(conv(13, [
-      { op: 'Resize', inputs: ['x', '', 'scales'], outputs: ['r'], attrs: { mode: 'linear' } },
-      { op: 'Pad', inputs: ['r', 'pads'], outputs: ['p'], attrs: { mode: 'reflect' } },
-      { op: 'Slice', inputs: ['p', 'st', 'en', 'ax', 'sp'], outputs: ['s'] },
-      { op: 'Gather', inputs: ['s', 'idx'], outputs: ['g'], attrs: { axis: 1 } },
-      { op: 'Transpose', inputs: ['g'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
-      { op: 'ReduceSumSquare', inputs: ['t'], outputs: ['y'], attrs: { axes: [1, 2], keepdims: 0 } },
-    ], [
-      { name: 'scales', dims: [4], values: [1, 1, 1.5, 1.5] },
-      { name: 'pads', dtype: 'int64', dims: [8], values: [0, 0, 2, 1, 0, 0, 1, 2] },
-      { name: 'st', dtype: 'int64', dims: [2], values: [-1, 0] },
-      { name: 'en', dtype: 'int64', dims: [2], values: [-1e18, 100] },
-      { name: 'ax', dtype: 'int64', dims: [2], values: [2, 3] },
-      { name: 'sp', dtype: 'int64', dims: [2], values: [-2, 3] },
-      { name: 'idx', dtype: 'int64', dims: [3], values: [3, 0, -1] },
-    ], 3), [2, 4, 9, 9]);
+    checkGradient(
+      conv(
+        13,
+        [
+          { op: 'Resize', inputs: ['x', '', 'scales'], outputs: ['r'], attrs: { mode: 'linear' } },
+          { op: 'Pad', inputs: ['r', 'pads'], outputs: ['p'], attrs: { mode: 'reflect' } },
+          { op: 'Slice', inputs: ['p', 'st', 'en', 'ax', 'sp'], outputs: ['s'] },
+          { op: 'Gather', inputs: ['s', 'idx'], outputs: ['g'], attrs: { axis: 1 } },
+          { op: 'Transpose', inputs: ['g'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
+          { op: 'ReduceSumSquare', inputs: ['t'], outputs: ['y'], attrs: { axes: [1, 2], keepdims: 0 } },
+        ],
+        [
+          { name: 'scales', dims: [4], values: [1, 1, 1.5, 1.5] },
+          { name: 'pads', dtype: 'int64', dims: [8], values: [0, 0, 2, 1, 0, 0, 1, 2] },
+          { name: 'st', dtype: 'int64', dims: [2], values: [-1, 0] },
+          { name: 'en', dtype: 'int64', dims: [2], values: [-1e18, 100] },
+          { name: 'ax', dtype: 'int64', dims: [2], values: [2, 3] },
+          { name: 'sp', dtype: 'int64', dims: [2], values: [-2, 3] },
+          { name: 'idx', dtype: 'int64', dims: [3], values: [3, 0, -1] },
+        ],
+        3,
+      ),
+      [2, 4, 9, 9],
+    );
   });
 });

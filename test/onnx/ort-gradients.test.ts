@@ -14,10 +14,18 @@ import { expectNoLeak, seededValues } from '../helpers/models.js';
 import { buildModel, type NodeSpec, type TensorSpec } from './build.js';
 import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
 
-const haveOrt = await import('onnxruntime-node').then(() => true, () => false);
+const haveOrt = await import('onnxruntime-node').then(
+  () => true,
+  () => false,
+);
 
 /** Gradients (and losses) of both engines on the same batch. */
-async function compare(bytes: Uint8Array, x: tf.Tensor, loss: LossFn, options: Parameters<typeof withOnnxRuntimeGradients>[1] = {}): Promise<{ grad: { abs: number; scale: number }; value: { abs: number; scale: number } }> {
+async function compare(
+  bytes: Uint8Array,
+  x: tf.Tensor,
+  loss: LossFn,
+  options: Parameters<typeof withOnnxRuntimeGradients>[1] = {},
+): Promise<{ grad: { abs: number; scale: number }; value: { abs: number; scale: number } }> {
   const ref = importOnnx(bytes, options);
   const ort = await withOnnxRuntimeGradients(bytes, options);
   try {
@@ -65,7 +73,10 @@ describe.skipIf(!haveOrt || !haveSharedModels)('onnxruntime gradient engine on t
     const bytes = readFileSync(join(sharedModels, 'tiny_resnet_cifar.onnx'));
     const x = readNpy(join(sharedModels, 'tiny_resnet_cifar.input.npy'));
     const xt = tf.tensor(x.data, x.shape);
-    const yt = tf.tensor1d(Array.from({ length: x.shape[0]! }, (_, i) => i % 10), 'int32');
+    const yt = tf.tensor1d(
+      Array.from({ length: x.shape[0]! }, (_, i) => i % 10),
+      'int32',
+    );
     const preprocessing = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261] };
     const e = await compare(bytes, xt, marginLoss(yt, 10), { preprocessing, batchSize: 3 });
     expectClose(e.grad);
@@ -95,7 +106,18 @@ describe.skipIf(!haveOrt || !haveSharedModels)('onnxruntime gradient engine on t
 
 let counter = 0;
 function weights(dims: number[], seed: number, lo = -0.5, hi = 0.5): TensorSpec {
-  return { name: `w${counter++}`, dims, values: Array.from(seededValues(dims.reduce((a, b) => a * b, 1), seed, lo, hi)) };
+  return {
+    name: `w${counter++}`,
+    dims,
+    values: Array.from(
+      seededValues(
+        dims.reduce((a, b) => a * b, 1),
+        seed,
+        lo,
+        hi,
+      ),
+    ),
+  };
 }
 
 /** A model: `body` maps x [N, C, H, W] to a value of `features` floats per sample, then Flatten → Gemm → 3 logits. */
@@ -116,7 +138,10 @@ function withHead(opset: number, inDims: number[], body: NodeSpec[], inits: Tens
 
 function batch(inDims: number[], seed: number, n = 2): { x: tf.Tensor; loss: LossFn; dispose: () => void } {
   const x = tf.tensor(seededValues(n * inDims.reduce((a, b) => a * b, 1), seed, -1, 1), [n, ...inDims]);
-  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => i % 3),
+    'int32',
+  );
   return { x, loss: crossEntropy(y, 3), dispose: () => tf.dispose([x, y]) };
 }
 
@@ -131,11 +156,17 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     await fc.assert(
       fc.asyncProperty(
         fc.record({
-          c: fc.integer({ min: 1, max: 3 }), mult: fc.integer({ min: 1, max: 2 }), depthwise: fc.boolean(),
-          h: fc.integer({ min: 4, max: 9 }), w: fc.integer({ min: 4, max: 9 }),
-          kh: fc.integer({ min: 1, max: 3 }), kw: fc.integer({ min: 1, max: 3 }),
-          sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
-          dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
+          c: fc.integer({ min: 1, max: 3 }),
+          mult: fc.integer({ min: 1, max: 2 }),
+          depthwise: fc.boolean(),
+          h: fc.integer({ min: 4, max: 9 }),
+          w: fc.integer({ min: 4, max: 9 }),
+          kh: fc.integer({ min: 1, max: 3 }),
+          kw: fc.integer({ min: 1, max: 3 }),
+          sh: fc.integer({ min: 1, max: 3 }),
+          sw: fc.integer({ min: 1, max: 3 }),
+          dh: fc.integer({ min: 1, max: 2 }),
+          dw: fc.integer({ min: 1, max: 2 }),
           pads: fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)),
           auto: fc.constantFrom('NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'),
           seed: fc.nat(1000),
@@ -154,10 +185,18 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
           const attrs: Record<string, number | number[] | string> = { strides: [p.sh, p.sw], group, kernel_shape: [p.kh, p.kw] };
           if (p.auto === 'NOTSET') Object.assign(attrs, { pads, dilations: d });
           else Object.assign(attrs, { auto_pad: p.auto, dilations: d });
-          const bytes = withHead(13, [p.c, p.h, p.w], [
-            { op: 'Conv', inputs: ['x', W.name!, B.name!], outputs: ['c'], attrs },
-            { op: 'Relu', inputs: ['c'], outputs: ['r'] },
-          ], [W, B], 'r', m * oh * ow, p.seed);
+          const bytes = withHead(
+            13,
+            [p.c, p.h, p.w],
+            [
+              { op: 'Conv', inputs: ['x', W.name!, B.name!], outputs: ['c'], attrs },
+              { op: 'Relu', inputs: ['c'], outputs: ['r'] },
+            ],
+            [W, B],
+            'r',
+            m * oh * ow,
+            p.seed,
+          );
           const { x, loss, dispose } = batch([p.c, p.h, p.w], p.seed);
           try {
             expectClose((await compare(bytes, x, loss)).grad, 1e-4, false);
@@ -174,9 +213,17 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     await fc.assert(
       fc.asyncProperty(
         fc.record({
-          avg: fc.boolean(), c: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 4, max: 8 }), w: fc.integer({ min: 4, max: 8 }),
-          k: fc.integer({ min: 1, max: 3 }), s: fc.integer({ min: 1, max: 3 }), pad: fc.nat(1), ceil: fc.boolean(), include: fc.boolean(),
-          relu: fc.boolean(), seed: fc.nat(1000),
+          avg: fc.boolean(),
+          c: fc.integer({ min: 1, max: 2 }),
+          h: fc.integer({ min: 4, max: 8 }),
+          w: fc.integer({ min: 4, max: 8 }),
+          k: fc.integer({ min: 1, max: 3 }),
+          s: fc.integer({ min: 1, max: 3 }),
+          pad: fc.nat(1),
+          ceil: fc.boolean(),
+          include: fc.boolean(),
+          relu: fc.boolean(),
+          seed: fc.nat(1000),
         }),
         async (p) => {
           const pad = Math.min(p.pad, p.k - 1);
@@ -184,11 +231,19 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
           const ow = outSize(p.w, p.k, p.s, 1, pad, pad, p.ceil);
           // A last window must start inside the input or left padding (ONNX's ceil-mode rule); skip the edge cases.
           fc.pre(!p.ceil || ((oh - 1) * p.s < p.h + pad && (ow - 1) * p.s < p.w + pad));
-          const attrs: Record<string, number | number[]> = { kernel_shape: [p.k, p.k], strides: [p.s, p.s], pads: [pad, pad, pad, pad], ceil_mode: p.ceil ? 1 : 0 };
+          const attrs: Record<string, number | number[]> = {
+            kernel_shape: [p.k, p.k],
+            strides: [p.s, p.s],
+            pads: [pad, pad, pad, pad],
+            ceil_mode: p.ceil ? 1 : 0,
+          };
           if (p.avg) attrs['count_include_pad'] = p.include ? 1 : 0;
           // Relu → MaxPool takes the engine's shortcut (the relu mask applied to the pooled gradient).
           const body: NodeSpec[] = p.relu
-            ? [{ op: 'Relu', inputs: ['x'], outputs: ['r'] }, { op: p.avg ? 'AveragePool' : 'MaxPool', inputs: ['r'], outputs: ['p'], attrs }]
+            ? [
+                { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+                { op: p.avg ? 'AveragePool' : 'MaxPool', inputs: ['r'], outputs: ['p'], attrs },
+              ]
             : [{ op: p.avg ? 'AveragePool' : 'MaxPool', inputs: ['x'], outputs: ['p'], attrs }];
           const bytes = withHead(13, [p.c, p.h, p.w], body, [], 'p', p.c * oh * ow, p.seed);
           const { x, loss, dispose } = batch([p.c, p.h, p.w], p.seed);
@@ -212,125 +267,207 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     const slope = weights([2, 1, 1], 8, 0.05, 0.3);
     const four: TensorSpec = { name: 'four', dims: [], values: [4] };
     const cases: { name: string; nodes: NodeSpec[]; inits: TensorSpec[]; features: number; opset?: number }[] = [
-      { name: 'Add/Mul/Sub/Div with broadcasting', inits: [b1, s1], features: 32, nodes: [
-        { op: 'Add', inputs: ['x', b1.name!], outputs: ['a'] },
-        { op: 'Mul', inputs: ['a', s1.name!], outputs: ['m'] },
-        { op: 'Sub', inputs: [s1.name!, 'm'], outputs: ['s'] },
-        { op: 'Div', inputs: ['s', s1.name!], outputs: ['d'] },
-        { op: 'Mul', inputs: ['d', 'x'], outputs: ['out'] },
-      ] },
-      { name: 'Div by an active value, Sum, Where', inits: [s1, { name: 'half', dims: [], values: [1] }], features: 32, nodes: [
-        { op: 'Sigmoid', inputs: ['x'], outputs: ['sg'] },
-        { op: 'Add', inputs: ['sg', s1.name!], outputs: ['den'] },
-        { op: 'Div', inputs: ['x', 'den'], outputs: ['q'] },
-        { op: 'Sum', inputs: ['q', 'x', 'sg'], outputs: ['t'] },
-        { op: 'Greater', inputs: [s1.name!, 'half'], outputs: ['cond'] },
-        { op: 'Where', inputs: ['cond', 't', 'q'], outputs: ['out'] },
-      ] },
-      { name: 'activations', inits: [slope], features: 32, nodes: [
-        { op: 'Tanh', inputs: ['x'], outputs: ['a1'] },
-        { op: 'LeakyRelu', inputs: ['a1'], outputs: ['a2'], attrs: { alpha: 0.2 } },
-        { op: 'Elu', inputs: ['a2'], outputs: ['a3'], attrs: { alpha: 0.7 } },
-        { op: 'PRelu', inputs: ['a3', slope.name!], outputs: ['a4'] },
-        { op: 'HardSigmoid', inputs: ['a4'], outputs: ['a5'], attrs: { alpha: 0.3, beta: 0.4 } },
-        { op: 'Softplus', inputs: ['a5'], outputs: ['a6'] },
-        { op: 'Erf', inputs: ['a6'], outputs: ['a7'] },
-        { op: 'Exp', inputs: ['a7'], outputs: ['a8'] },
-        { op: 'Sqrt', inputs: ['a8'], outputs: ['a9'] },
-        { op: 'Log', inputs: ['a9'], outputs: ['a10'] },
-        { op: 'Abs', inputs: ['x'], outputs: ['ab'] },
-        { op: 'Neg', inputs: ['ab'], outputs: ['ng'] },
-        { op: 'Add', inputs: ['a10', 'ng'], outputs: ['out'] },
-      ] },
-      { name: 'Clip (ReLU6) with constant bounds, Reciprocal, Pow', inits: [
-        { name: 'lo', dims: [], values: [-0.5] }, { name: 'hi', dims: [], values: [0.6] }, { name: 'p', dims: [], values: [3] },
-      ], features: 32, nodes: [
-        { op: 'Clip', inputs: ['x', 'lo', 'hi'], outputs: ['c'] },
-        { op: 'Pow', inputs: ['c', 'p'], outputs: ['pw'] },
-        { op: 'Add', inputs: ['pw', 'hi'], outputs: ['pp'] },
-        { op: 'Reciprocal', inputs: ['pp'], outputs: ['out'] },
-      ] },
-      { name: 'BatchNormalization, GlobalAveragePool, Softmax and LogSoftmax inside', inits: bn, features: 2, nodes: [
-        { op: 'BatchNormalization', inputs: ['x', ...bn.map((t) => t.name!)], outputs: ['n'], attrs: { epsilon: 0.01 } },
-        { op: 'Softmax', inputs: ['n'], outputs: ['sm'], attrs: { axis: -1 } },
-        { op: 'LogSoftmax', inputs: ['sm'], outputs: ['ls'], attrs: { axis: -1 } },
-        { op: 'GlobalAveragePool', inputs: ['ls'], outputs: ['out'] },
-      ] },
-      { name: 'ReduceMean/ReduceSum with and without keepdims, Expand', opset: 13, inits: [
-        { name: 'ax', dims: [1], values: [3], dtype: 'int64' }, { name: 'shp', dims: [4], values: [1, 2, 4, 4], dtype: 'int64' },
-      ], features: 32, nodes: [
-        { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [2], keepdims: 1 } },
-        { op: 'ReduceSum', inputs: ['x', 'ax'], outputs: ['s'], attrs: { keepdims: 0 } },
-        { op: 'Unsqueeze', inputs: ['s', 'ax'], outputs: ['su'] },
-        { op: 'Add', inputs: ['m', 'su'], outputs: ['ms'] },
-        { op: 'Expand', inputs: ['ms', 'shp'], outputs: ['e'] },
-        { op: 'Mul', inputs: ['e', 'x'], outputs: ['out'] },
-      ] },
-      { name: 'Transpose, Reshape, MatMul, Squeeze', opset: 13, inits: [mm, { name: 'r', dims: [3], values: [0, 8, 4], dtype: 'int64' }], features: 40, nodes: [
-        { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
-        { op: 'Reshape', inputs: ['t', 'r'], outputs: ['rs'] },
-        { op: 'MatMul', inputs: ['rs', mm.name!], outputs: ['mo'] },
-        { op: 'Tanh', inputs: ['mo'], outputs: ['out'] },
-      ] },
-      { name: 'MatMul of two active values (attention-like)', opset: 13, inits: [], features: 32, nodes: [
-        { op: 'Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [0, 1, 3, 2] } },
-        { op: 'MatMul', inputs: ['x', 'xt'], outputs: ['out'] },
-      ] },
-      { name: 'Concat, Split, Slice, Pad (branches that meet again)', opset: 13, inits: [
-        { name: 'st', dims: [2], values: [1, 0], dtype: 'int64' }, { name: 'en', dims: [2], values: [4, 3], dtype: 'int64' },
-        { name: 'axs', dims: [2], values: [2, 3], dtype: 'int64' }, { name: 'pd', dims: [8], values: [0, 0, 1, 0, 0, 1, 0, 2], dtype: 'int64' },
-        { name: 'sp', dims: [2], values: [1, 3], dtype: 'int64' },
-      ], features: 4 * 5 * 5, nodes: [
-        { op: 'Relu', inputs: ['x'], outputs: ['r'] },
-        { op: 'Concat', inputs: ['x', 'r'], outputs: ['cat'], attrs: { axis: 1 } },
-        { op: 'Split', inputs: ['cat', 'sp'], outputs: ['s1', 's2'], attrs: { axis: 1 } },
-        { op: 'Concat', inputs: ['s2', 's1'], outputs: ['cat2'], attrs: { axis: 1 } },
-        { op: 'Slice', inputs: ['cat2', 'st', 'en', 'axs'], outputs: ['sl'] },
-        { op: 'Pad', inputs: ['sl', 'pd'], outputs: ['out'] },
-      ] },
-      { name: 'more activations: Selu, Celu, ThresholdedRelu, Softsign, HardSwish, Gelu (erf and tanh)', opset: 20, inits: [four], features: 32, nodes: [
-        { op: 'Selu', inputs: ['x'], outputs: ['a1'] },
-        { op: 'Celu', inputs: ['a1'], outputs: ['a2'], attrs: { alpha: 0.8 } },
-        { op: 'ThresholdedRelu', inputs: ['x'], outputs: ['a3'], attrs: { alpha: 0.1 } },
-        { op: 'Softsign', inputs: ['a2'], outputs: ['a4'] },
-        { op: 'Add', inputs: ['a3', 'a4'], outputs: ['a5'] },
-        { op: 'Mul', inputs: ['a5', 'four'], outputs: ['a5x'] },
-        { op: 'HardSwish', inputs: ['a5x'], outputs: ['a6'] },
-        { op: 'Gelu', inputs: ['a6'], outputs: ['a7'] },
-        { op: 'Gelu', inputs: ['a7'], outputs: ['out'], attrs: { approximate: 'tanh' } },
-      ] },
-      { name: 'Max, Min, Mean with broadcasting; GlobalMaxPool; ReduceMax', opset: 13, inits: [b1], features: 4, nodes: [
-        { op: 'Tanh', inputs: ['x'], outputs: ['t'] },
-        { op: 'Max', inputs: ['x', 't', b1.name!], outputs: ['mx'] },
-        { op: 'Min', inputs: ['mx', 'x'], outputs: ['mn'] },
-        { op: 'Mean', inputs: ['mn', b1.name!, 'x'], outputs: ['me'] },
-        { op: 'GlobalMaxPool', inputs: ['me'], outputs: ['gp'] },
-        { op: 'ReduceMax', inputs: ['me'], outputs: ['rm'], attrs: { axes: [2, 3], keepdims: 0 } },
-        { op: 'Flatten', inputs: ['gp'], outputs: ['gpf'], attrs: { axis: 1 } },
-        { op: 'Concat', inputs: ['gpf', 'rm'], outputs: ['out'], attrs: { axis: 1 } },
-      ] },
-      { name: 'LayerNormalization and InstanceNormalization', opset: 17, inits: [
-        { name: 'lns', dims: [4], values: [1.5, 0.5, -1, 2] }, { name: 'lnb', dims: [4], values: [0.1, 0, 0.3, -0.2] },
-        { name: 'ins', dims: [2], values: [0.7, 1.3] }, { name: 'inb', dims: [2], values: [0.2, -0.1] },
-      ], features: 32, nodes: [
-        { op: 'LayerNormalization', inputs: ['x', 'lns', 'lnb'], outputs: ['ln'], attrs: { axis: -1, epsilon: 0.001 } },
-        { op: 'InstanceNormalization', inputs: ['ln', 'ins', 'inb'], outputs: ['in'], attrs: { epsilon: 0.01 } },
-        { op: 'Mul', inputs: ['in', 'x'], outputs: ['out'] },
-      ] },
-      { name: 'Gather (constant indices, repeated), Tile, DepthToSpace/SpaceToDepth, Resize (nearest ×2)', opset: 13, inits: [
-        { name: 'gi', dims: [3], values: [3, 0, -1], dtype: 'int64' }, { name: 'rep', dims: [4], values: [1, 1, 2, 1], dtype: 'int64' },
-        { name: 'roi', dims: [0], values: [] }, { name: 'sc', dims: [4], values: [1, 1, 2, 2] },
-      ], features: 2 * 6 * 4 + 8 * 2 * 2 + 2 * 8 * 8, nodes: [
-        { op: 'Gather', inputs: ['x', 'gi'], outputs: ['ga'], attrs: { axis: 2 } },
-        { op: 'Tile', inputs: ['ga', 'rep'], outputs: ['ti'] },
-        { op: 'Flatten', inputs: ['ti'], outputs: ['tf'], attrs: { axis: 1 } },
-        { op: 'SpaceToDepth', inputs: ['x'], outputs: ['sd'], attrs: { blocksize: 2 } },
-        { op: 'Sigmoid', inputs: ['sd'], outputs: ['sg'] },
-        { op: 'Flatten', inputs: ['sg'], outputs: ['sf'], attrs: { axis: 1 } },
-        { op: 'Resize', inputs: ['x', 'roi', 'sc'], outputs: ['rs'], attrs: { mode: 'nearest' } },
-        { op: 'Flatten', inputs: ['rs'], outputs: ['rf'], attrs: { axis: 1 } },
-        { op: 'Concat', inputs: ['tf', 'sf', 'rf'], outputs: ['out'], attrs: { axis: 1 } },
-      ] },
+      {
+        name: 'Add/Mul/Sub/Div with broadcasting',
+        inits: [b1, s1],
+        features: 32,
+        nodes: [
+          { op: 'Add', inputs: ['x', b1.name!], outputs: ['a'] },
+          { op: 'Mul', inputs: ['a', s1.name!], outputs: ['m'] },
+          { op: 'Sub', inputs: [s1.name!, 'm'], outputs: ['s'] },
+          { op: 'Div', inputs: ['s', s1.name!], outputs: ['d'] },
+          { op: 'Mul', inputs: ['d', 'x'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'Div by an active value, Sum, Where',
+        inits: [s1, { name: 'half', dims: [], values: [1] }],
+        features: 32,
+        nodes: [
+          { op: 'Sigmoid', inputs: ['x'], outputs: ['sg'] },
+          { op: 'Add', inputs: ['sg', s1.name!], outputs: ['den'] },
+          { op: 'Div', inputs: ['x', 'den'], outputs: ['q'] },
+          { op: 'Sum', inputs: ['q', 'x', 'sg'], outputs: ['t'] },
+          { op: 'Greater', inputs: [s1.name!, 'half'], outputs: ['cond'] },
+          { op: 'Where', inputs: ['cond', 't', 'q'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'activations',
+        inits: [slope],
+        features: 32,
+        nodes: [
+          { op: 'Tanh', inputs: ['x'], outputs: ['a1'] },
+          { op: 'LeakyRelu', inputs: ['a1'], outputs: ['a2'], attrs: { alpha: 0.2 } },
+          { op: 'Elu', inputs: ['a2'], outputs: ['a3'], attrs: { alpha: 0.7 } },
+          { op: 'PRelu', inputs: ['a3', slope.name!], outputs: ['a4'] },
+          { op: 'HardSigmoid', inputs: ['a4'], outputs: ['a5'], attrs: { alpha: 0.3, beta: 0.4 } },
+          { op: 'Softplus', inputs: ['a5'], outputs: ['a6'] },
+          { op: 'Erf', inputs: ['a6'], outputs: ['a7'] },
+          { op: 'Exp', inputs: ['a7'], outputs: ['a8'] },
+          { op: 'Sqrt', inputs: ['a8'], outputs: ['a9'] },
+          { op: 'Log', inputs: ['a9'], outputs: ['a10'] },
+          { op: 'Abs', inputs: ['x'], outputs: ['ab'] },
+          { op: 'Neg', inputs: ['ab'], outputs: ['ng'] },
+          { op: 'Add', inputs: ['a10', 'ng'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'Clip (ReLU6) with constant bounds, Reciprocal, Pow',
+        inits: [
+          { name: 'lo', dims: [], values: [-0.5] },
+          { name: 'hi', dims: [], values: [0.6] },
+          { name: 'p', dims: [], values: [3] },
+        ],
+        features: 32,
+        nodes: [
+          { op: 'Clip', inputs: ['x', 'lo', 'hi'], outputs: ['c'] },
+          { op: 'Pow', inputs: ['c', 'p'], outputs: ['pw'] },
+          { op: 'Add', inputs: ['pw', 'hi'], outputs: ['pp'] },
+          { op: 'Reciprocal', inputs: ['pp'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'BatchNormalization, GlobalAveragePool, Softmax and LogSoftmax inside',
+        inits: bn,
+        features: 2,
+        nodes: [
+          { op: 'BatchNormalization', inputs: ['x', ...bn.map((t) => t.name!)], outputs: ['n'], attrs: { epsilon: 0.01 } },
+          { op: 'Softmax', inputs: ['n'], outputs: ['sm'], attrs: { axis: -1 } },
+          { op: 'LogSoftmax', inputs: ['sm'], outputs: ['ls'], attrs: { axis: -1 } },
+          { op: 'GlobalAveragePool', inputs: ['ls'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'ReduceMean/ReduceSum with and without keepdims, Expand',
+        opset: 13,
+        inits: [
+          { name: 'ax', dims: [1], values: [3], dtype: 'int64' },
+          { name: 'shp', dims: [4], values: [1, 2, 4, 4], dtype: 'int64' },
+        ],
+        features: 32,
+        nodes: [
+          { op: 'ReduceMean', inputs: ['x'], outputs: ['m'], attrs: { axes: [2], keepdims: 1 } },
+          { op: 'ReduceSum', inputs: ['x', 'ax'], outputs: ['s'], attrs: { keepdims: 0 } },
+          { op: 'Unsqueeze', inputs: ['s', 'ax'], outputs: ['su'] },
+          { op: 'Add', inputs: ['m', 'su'], outputs: ['ms'] },
+          { op: 'Expand', inputs: ['ms', 'shp'], outputs: ['e'] },
+          { op: 'Mul', inputs: ['e', 'x'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'Transpose, Reshape, MatMul, Squeeze',
+        opset: 13,
+        inits: [mm, { name: 'r', dims: [3], values: [0, 8, 4], dtype: 'int64' }],
+        features: 40,
+        nodes: [
+          { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
+          { op: 'Reshape', inputs: ['t', 'r'], outputs: ['rs'] },
+          { op: 'MatMul', inputs: ['rs', mm.name!], outputs: ['mo'] },
+          { op: 'Tanh', inputs: ['mo'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'MatMul of two active values (attention-like)',
+        opset: 13,
+        inits: [],
+        features: 32,
+        nodes: [
+          { op: 'Transpose', inputs: ['x'], outputs: ['xt'], attrs: { perm: [0, 1, 3, 2] } },
+          { op: 'MatMul', inputs: ['x', 'xt'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'Concat, Split, Slice, Pad (branches that meet again)',
+        opset: 13,
+        inits: [
+          { name: 'st', dims: [2], values: [1, 0], dtype: 'int64' },
+          { name: 'en', dims: [2], values: [4, 3], dtype: 'int64' },
+          { name: 'axs', dims: [2], values: [2, 3], dtype: 'int64' },
+          { name: 'pd', dims: [8], values: [0, 0, 1, 0, 0, 1, 0, 2], dtype: 'int64' },
+          { name: 'sp', dims: [2], values: [1, 3], dtype: 'int64' },
+        ],
+        features: 4 * 5 * 5,
+        nodes: [
+          { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+          { op: 'Concat', inputs: ['x', 'r'], outputs: ['cat'], attrs: { axis: 1 } },
+          { op: 'Split', inputs: ['cat', 'sp'], outputs: ['s1', 's2'], attrs: { axis: 1 } },
+          { op: 'Concat', inputs: ['s2', 's1'], outputs: ['cat2'], attrs: { axis: 1 } },
+          { op: 'Slice', inputs: ['cat2', 'st', 'en', 'axs'], outputs: ['sl'] },
+          { op: 'Pad', inputs: ['sl', 'pd'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'more activations: Selu, Celu, ThresholdedRelu, Softsign, HardSwish, Gelu (erf and tanh)',
+        opset: 20,
+        inits: [four],
+        features: 32,
+        nodes: [
+          { op: 'Selu', inputs: ['x'], outputs: ['a1'] },
+          { op: 'Celu', inputs: ['a1'], outputs: ['a2'], attrs: { alpha: 0.8 } },
+          { op: 'ThresholdedRelu', inputs: ['x'], outputs: ['a3'], attrs: { alpha: 0.1 } },
+          { op: 'Softsign', inputs: ['a2'], outputs: ['a4'] },
+          { op: 'Add', inputs: ['a3', 'a4'], outputs: ['a5'] },
+          { op: 'Mul', inputs: ['a5', 'four'], outputs: ['a5x'] },
+          { op: 'HardSwish', inputs: ['a5x'], outputs: ['a6'] },
+          { op: 'Gelu', inputs: ['a6'], outputs: ['a7'] },
+          { op: 'Gelu', inputs: ['a7'], outputs: ['out'], attrs: { approximate: 'tanh' } },
+        ],
+      },
+      {
+        name: 'Max, Min, Mean with broadcasting; GlobalMaxPool; ReduceMax',
+        opset: 13,
+        inits: [b1],
+        features: 4,
+        nodes: [
+          { op: 'Tanh', inputs: ['x'], outputs: ['t'] },
+          { op: 'Max', inputs: ['x', 't', b1.name!], outputs: ['mx'] },
+          { op: 'Min', inputs: ['mx', 'x'], outputs: ['mn'] },
+          { op: 'Mean', inputs: ['mn', b1.name!, 'x'], outputs: ['me'] },
+          { op: 'GlobalMaxPool', inputs: ['me'], outputs: ['gp'] },
+          { op: 'ReduceMax', inputs: ['me'], outputs: ['rm'], attrs: { axes: [2, 3], keepdims: 0 } },
+          { op: 'Flatten', inputs: ['gp'], outputs: ['gpf'], attrs: { axis: 1 } },
+          { op: 'Concat', inputs: ['gpf', 'rm'], outputs: ['out'], attrs: { axis: 1 } },
+        ],
+      },
+      {
+        name: 'LayerNormalization and InstanceNormalization',
+        opset: 17,
+        inits: [
+          { name: 'lns', dims: [4], values: [1.5, 0.5, -1, 2] },
+          { name: 'lnb', dims: [4], values: [0.1, 0, 0.3, -0.2] },
+          { name: 'ins', dims: [2], values: [0.7, 1.3] },
+          { name: 'inb', dims: [2], values: [0.2, -0.1] },
+        ],
+        features: 32,
+        nodes: [
+          { op: 'LayerNormalization', inputs: ['x', 'lns', 'lnb'], outputs: ['ln'], attrs: { axis: -1, epsilon: 0.001 } },
+          { op: 'InstanceNormalization', inputs: ['ln', 'ins', 'inb'], outputs: ['in'], attrs: { epsilon: 0.01 } },
+          { op: 'Mul', inputs: ['in', 'x'], outputs: ['out'] },
+        ],
+      },
+      {
+        name: 'Gather (constant indices, repeated), Tile, DepthToSpace/SpaceToDepth, Resize (nearest ×2)',
+        opset: 13,
+        inits: [
+          { name: 'gi', dims: [3], values: [3, 0, -1], dtype: 'int64' },
+          { name: 'rep', dims: [4], values: [1, 1, 2, 1], dtype: 'int64' },
+          { name: 'roi', dims: [0], values: [] },
+          { name: 'sc', dims: [4], values: [1, 1, 2, 2] },
+        ],
+        features: 2 * 6 * 4 + 8 * 2 * 2 + 2 * 8 * 8,
+        nodes: [
+          { op: 'Gather', inputs: ['x', 'gi'], outputs: ['ga'], attrs: { axis: 2 } },
+          { op: 'Tile', inputs: ['ga', 'rep'], outputs: ['ti'] },
+          { op: 'Flatten', inputs: ['ti'], outputs: ['tf'], attrs: { axis: 1 } },
+          { op: 'SpaceToDepth', inputs: ['x'], outputs: ['sd'], attrs: { blocksize: 2 } },
+          { op: 'Sigmoid', inputs: ['sd'], outputs: ['sg'] },
+          { op: 'Flatten', inputs: ['sg'], outputs: ['sf'], attrs: { axis: 1 } },
+          { op: 'Resize', inputs: ['x', 'roi', 'sc'], outputs: ['rs'], attrs: { mode: 'nearest' } },
+          { op: 'Flatten', inputs: ['rs'], outputs: ['rf'], attrs: { axis: 1 } },
+          { op: 'Concat', inputs: ['tf', 'sf', 'rf'], outputs: ['out'], attrs: { axis: 1 } },
+        ],
+      },
     ];
     for (const c of cases) {
       const bytes = withHead(c.opset ?? 13, [2, 4, 4], c.nodes, c.inits, 'out', c.features, 5);
@@ -346,7 +483,12 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
   });
 
   it('Gemm with every transpose flag and an active C', async () => {
-    for (const [transA, transB] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+    for (const [transA, transB] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ] as const) {
       const B = weights(transB ? [3, 6] : [6, 3], 20 + transA + 2 * transB);
       const nodes: NodeSpec[] = [
         { op: 'Flatten', inputs: ['x'], outputs: ['f'], attrs: { axis: 1 } },
@@ -359,7 +501,11 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
       nodes.push({ op: 'Gemm', inputs: ['f', B2.name!], outputs: ['cc'] });
       nodes.push({ op: 'Gemm', inputs: [transA ? 'ft' : 'f', B.name!, 'cc'], outputs: ['logits'], attrs: { transA, transB, alpha: 0.7, beta: 1.3 } });
       const bytes = buildModel({
-        opset: 13, input: { name: 'x', dims: ['n', 6] }, output: { name: 'logits', dims: ['n', 3] }, nodes, initializers: [B, B2],
+        opset: 13,
+        input: { name: 'x', dims: ['n', 6] },
+        output: { name: 'logits', dims: ['n', 3] },
+        nodes,
+        initializers: [B, B2],
       });
       const { x, loss, dispose } = batch([6], 4, transA ? 6 : 4);
       try {
@@ -379,7 +525,8 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
   it('lists the operators it differentiates, each one the importer also runs', () => {
     const ops = listGradientOps();
     expect(ops).toEqual([...ops].sort());
-    for (const op of ['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Gemm', 'MatMul', 'Relu', 'Clip', 'BatchNormalization', 'Reshape', 'Transpose']) expect(ops).toContain(op);
+    for (const op of ['Conv', 'ConvTranspose', 'MaxPool', 'AveragePool', 'Gemm', 'MatMul', 'Relu', 'Clip', 'BatchNormalization', 'Reshape', 'Transpose'])
+      expect(ops).toContain(op);
     const importable = new Set(listSupportedOps());
     expect(ops.filter((op) => !importable.has(op))).toEqual([]);
     expect(ops).not.toContain('LRN');
@@ -391,4 +538,3 @@ describe.skipIf(!haveOrt)('onnxruntime gradient engine on generated graphs', () 
     await expect(withOnnxRuntimeGradients(bytes, { threads: 1.5 })).rejects.toThrow(ConfigError);
   });
 });
-

@@ -84,7 +84,11 @@ describe.skipIf(!haveSharedModels)(`onnxruntime fallback on the shared models ($
 });
 
 describe('importer against onnxruntime on hand-built graphs', () => {
-  const w = (name: string, dims: number[]) => ({ name, dims, values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37) * 0.3) });
+  const w = (name: string, dims: number[]) => ({
+    name,
+    dims,
+    values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.37) * 0.3),
+  });
 
   async function compare(bytes: Uint8Array, shape: number[]): Promise<void> {
     const file = join(tmp, `g${Math.random().toString(36).slice(2)}.onnx`);
@@ -102,47 +106,62 @@ describe('importer against onnxruntime on hand-built graphs', () => {
   }
 
   it('a channels-last (tf2onnx-style) graph: Transpose, Conv, BatchNormalization, MaxPool, Transpose back, Reshape, MatMul, Add', async () => {
-    await compare(buildModel({
-      opset: 13,
-      input: { name: 'x', dims: ['n', 8, 8, 3] },
-      output: { name: 'y', dims: ['n', 4] },
-      nodes: [
-        { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 3, 1, 2] } },
-        { op: 'Conv', inputs: ['t', 'cw', 'cb'], outputs: ['c'], attrs: { pads: [1, 0, 2, 1], strides: [1, 2] } },
-        { op: 'BatchNormalization', inputs: ['c', 's', 'b', 'm', 'v'], outputs: ['bn'] },
-        { op: 'Relu', inputs: ['bn'], outputs: ['r'] },
-        { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: { kernel_shape: [3, 2], strides: [1, 1], ceil_mode: 1 } },
-        { op: 'Transpose', inputs: ['p'], outputs: ['q'], attrs: { perm: [0, 2, 3, 1] } },
-        { op: 'Reshape', inputs: ['q', 'shape'], outputs: ['f'] },
-        { op: 'MatMul', inputs: ['f', 'fw'], outputs: ['mm'] },
-        { op: 'Add', inputs: ['mm', 'fb'], outputs: ['y'] },
-      ],
-      initializers: [
-        w('cw', [5, 3, 3, 3]), w('cb', [5]), w('s', [5]), w('b', [5]), w('m', [5]),
-        { name: 'v', dims: [5], values: [1, 0.5, 2, 1.5, 0.8] },
-        { name: 'shape', dtype: 'int64', dims: [2], values: [0, -1] },
-        w('fw', [7 * 3 * 5, 4]), w('fb', [4]),
-      ],
-    }), [3, 8, 8, 3]);
+    await compare(
+      buildModel({
+        opset: 13,
+        input: { name: 'x', dims: ['n', 8, 8, 3] },
+        output: { name: 'y', dims: ['n', 4] },
+        nodes: [
+          { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 3, 1, 2] } },
+          { op: 'Conv', inputs: ['t', 'cw', 'cb'], outputs: ['c'], attrs: { pads: [1, 0, 2, 1], strides: [1, 2] } },
+          { op: 'BatchNormalization', inputs: ['c', 's', 'b', 'm', 'v'], outputs: ['bn'] },
+          { op: 'Relu', inputs: ['bn'], outputs: ['r'] },
+          { op: 'MaxPool', inputs: ['r'], outputs: ['p'], attrs: { kernel_shape: [3, 2], strides: [1, 1], ceil_mode: 1 } },
+          { op: 'Transpose', inputs: ['p'], outputs: ['q'], attrs: { perm: [0, 2, 3, 1] } },
+          { op: 'Reshape', inputs: ['q', 'shape'], outputs: ['f'] },
+          { op: 'MatMul', inputs: ['f', 'fw'], outputs: ['mm'] },
+          { op: 'Add', inputs: ['mm', 'fb'], outputs: ['y'] },
+        ],
+        initializers: [
+          w('cw', [5, 3, 3, 3]),
+          w('cb', [5]),
+          w('s', [5]),
+          w('b', [5]),
+          w('m', [5]),
+          { name: 'v', dims: [5], values: [1, 0.5, 2, 1.5, 0.8] },
+          { name: 'shape', dtype: 'int64', dims: [2], values: [0, -1] },
+          w('fw', [7 * 3 * 5, 4]),
+          w('fb', [4]),
+        ],
+      }),
+      [3, 8, 8, 3],
+    );
   });
 });
 
 describe('external tensor data', () => {
   const W = Array.from({ length: 12 }, (_, i) => (i % 7) / 7 - 0.4);
-  const model = (location: string, offset = 8): Uint8Array => buildModel({
-    opset: 13,
-    input: { name: 'x', dims: ['n', 4] },
-    output: { name: 'p', dims: ['n', 3] },
-    nodes: [{ op: 'MatMul', inputs: ['x', 'W'], outputs: ['z'] }, { op: 'Softmax', inputs: ['z'], outputs: ['p'] }],
-    initializers: [{ name: 'W', dims: [4, 3], values: [], external: { location, offset, length: 48 } }],
-  });
+  const model = (location: string, offset = 8): Uint8Array =>
+    buildModel({
+      opset: 13,
+      input: { name: 'x', dims: ['n', 4] },
+      output: { name: 'p', dims: ['n', 3] },
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'W'], outputs: ['z'] },
+        { op: 'Softmax', inputs: ['z'], outputs: ['p'] },
+      ],
+      initializers: [{ name: 'W', dims: [4, 3], values: [], external: { location, offset, length: 48 } }],
+    });
   const dir = mkdtempSync(join(tmpdir(), 'robustest-ext-'));
   writeFileSync(join(dir, 'weights.bin'), Buffer.concat([Buffer.alloc(8, 0xee), Buffer.from(new Float32Array(W).buffer)]));
   writeFileSync(join(dir, 'model.onnx'), model('weights.bin'));
 
   it('loadOnnxModel reads initializers from files beside the model', async () => {
     const m = await loadOnnxModel(join(dir, 'model.onnx'));
-    const x = tf.tensor2d([[1, 0, 0, 0], [0.5, -1, 2, 0.25]]);
+    const x = tf.tensor2d([
+      [1, 0, 0, 0],
+      [0.5, -1, 2, 0.25],
+    ]);
     const y = m.logits(x);
     const want = tf.matMul(x, tf.tensor2d(W, [4, 3]));
     expect(maxErr(y.dataSync(), want.dataSync()).abs).toBeLessThan(1e-6);
@@ -182,7 +201,10 @@ describe('loadOnnx with unsupported operators', () => {
     expect(m.kind).toBe('query');
     expect(m.warnings.join('\n')).toMatch(/operator Shrink is not supported by the importer; using onnxruntime/);
     expect(m.numClasses).toBe(3);
-    const x = tf.tensor2d([[0.5, -0.5, 0.25, 1], [0, 0, 0, 0]]);
+    const x = tf.tensor2d([
+      [0.5, -0.5, 0.25, 1],
+      [0, 0, 0, 0],
+    ]);
     const y = await m.logits(x);
     expect(y.shape).toEqual([2, 3]);
     expect(Array.from(y.dataSync()).slice(3)).toEqual([0, 0, 0]);

@@ -54,7 +54,9 @@ describe('parallelModel errors', () => {
   });
 
   it.skipIf(tfjsNodeInstalled())("passes on a worker's own typed error (its backend fails to load) and frees the main thread's model", async () => {
-    const leaked = await expectNoLeak(() => expectRejects(parallelModel({ path: files.path }, { workers: 1, backend: 'tensorflow' }), BackendError, /tfjs-node/));
+    const leaked = await expectNoLeak(() =>
+      expectRejects(parallelModel({ path: files.path }, { workers: 1, backend: 'tensorflow' }), BackendError, /tfjs-node/),
+    );
     expect(leaked).toBe(0);
   });
 });
@@ -101,7 +103,11 @@ describe('a running pool', () => {
       // A crash: the worker exits while a call is pending.
       poolOf(pooled).crashWorker(0, 7);
       await expectRejects(pooled.valueAndGrad(x, crossEntropy(labels, 3)), BackendError, /worker 0/, /exiting with code 7/);
-      await expectRejects(pooled.valueAndGrad(x, (z) => tf.max(z, 1) as tf.Tensor1D), BackendError, /exiting with code 7/);
+      await expectRejects(
+        pooled.valueAndGrad(x, (z) => tf.max(z, 1) as tf.Tensor1D),
+        BackendError,
+        /exiting with code 7/,
+      );
       // logits run on the main thread and still work.
       pooled.logits(x).dispose();
     } finally {

@@ -43,10 +43,24 @@ async function expectSame(a: DifferentiableModel, b: DifferentiableModel, x: tf.
 
 describe('shardRanges', () => {
   it('cuts n into ceil(n / size) near-equal ranges that cover [0, n) in order', () => {
-    expect(shardRanges(100, 32)).toEqual([[0, 25], [25, 50], [50, 75], [75, 100]]);
-    expect(shardRanges(7, 3)).toEqual([[0, 2], [2, 4], [4, 7]]);
+    expect(shardRanges(100, 32)).toEqual([
+      [0, 25],
+      [25, 50],
+      [50, 75],
+      [75, 100],
+    ]);
+    expect(shardRanges(7, 3)).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 7],
+    ]);
     expect(shardRanges(5, 100)).toEqual([[0, 5]]);
-    for (const [n, s] of [[1, 1], [13, 4], [200, 32], [77, 10]] as const) {
+    for (const [n, s] of [
+      [1, 1],
+      [13, 4],
+      [200, 32],
+      [77, 10],
+    ] as const) {
       const r = shardRanges(n, s);
       expect(r.length).toBe(Math.ceil(n / s));
       expect(r[0]![0]).toBe(0);
@@ -151,9 +165,21 @@ describe.each(['cpu', 'wasm'] as const)('parallelModel on %s', (backend) => {
 
   it('serves concurrent calls, each with its own result', async () => {
     const closure: LossFn = (z) => tf.max(z, 1) as tf.Tensor1D;
-    const [a, b, c] = await Promise.all([pooled.valueAndGrad(x, crossEntropy(labels, 3)), pooled.valueAndGrad(x, closure), withShardSize(pooled, 1).valueAndGrad(x, marginLoss(labels, 3))]);
-    const [ra, rb, rc] = [await local.valueAndGrad(x, crossEntropy(labels, 3)), await local.valueAndGrad(x, closure), await local.valueAndGrad(x, marginLoss(labels, 3))];
-    for (const [p, q] of [[a, ra], [b, rb], [c, rc]] as const) {
+    const [a, b, c] = await Promise.all([
+      pooled.valueAndGrad(x, crossEntropy(labels, 3)),
+      pooled.valueAndGrad(x, closure),
+      withShardSize(pooled, 1).valueAndGrad(x, marginLoss(labels, 3)),
+    ]);
+    const [ra, rb, rc] = [
+      await local.valueAndGrad(x, crossEntropy(labels, 3)),
+      await local.valueAndGrad(x, closure),
+      await local.valueAndGrad(x, marginLoss(labels, 3)),
+    ];
+    for (const [p, q] of [
+      [a, ra],
+      [b, rb],
+      [c, rc],
+    ] as const) {
       expect(bytes(p.value).equals(bytes(q.value))).toBe(true);
       expect(bytes(p.grad).equals(bytes(q.grad))).toBe(true);
     }

@@ -146,8 +146,8 @@ function clipRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     lo = n.float('min', -Infinity);
     hi = n.float('max', Infinity);
   } else {
-    lo = inputs[1] ? toHost(inputs[1]).data[0] ?? -Infinity : -Infinity;
-    hi = inputs[2] ? toHost(inputs[2]).data[0] ?? Infinity : Infinity;
+    lo = inputs[1] ? (toHost(inputs[1]).data[0] ?? -Infinity) : -Infinity;
+    hi = inputs[2] ? (toHost(inputs[2]).data[0] ?? Infinity) : Infinity;
   }
   if (x.host) {
     const h = x.host;
@@ -288,9 +288,18 @@ export const elementwiseOps: Record<string, OpDef> = {
   Sqrt: unary((x) => tf.sqrt(x)),
   Erf: unary((x) => tf.erf(x)),
   Reciprocal: unary((x) => tf.reciprocal(x)),
-  Neg: unary((x) => tf.neg(x), (v) => -v),
-  Abs: unary((x) => tf.abs(x), (v) => Math.abs(v)),
-  Sign: unary((x) => tf.sign(x), (v) => Math.sign(v)),
+  Neg: unary(
+    (x) => tf.neg(x),
+    (v) => -v,
+  ),
+  Abs: unary(
+    (x) => tf.abs(x),
+    (v) => Math.abs(v),
+  ),
+  Sign: unary(
+    (x) => tf.sign(x),
+    (v) => Math.sign(v),
+  ),
   Floor: unary((x) => tf.floor(x)),
   Ceil: unary((x) => tf.ceil(x)),
   Sin: unary((x) => tf.sin(x)),

@@ -59,7 +59,11 @@ function lrnRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const sq = tf.pad(tf.square(x), pads);
   let sum: tf.Tensor | undefined;
   for (let k = 0; k < size; k++) {
-    const part = tf.slice(sq, x.shape.map((_, i) => (i === 1 ? k : 0)), x.shape.map((d, i) => (i === 1 ? C : d)));
+    const part = tf.slice(
+      sq,
+      x.shape.map((_, i) => (i === 1 ? k : 0)),
+      x.shape.map((d, i) => (i === 1 ? C : d)),
+    );
     sum = sum ? tf.add(sum, part) : part;
   }
   return [deviceValue(tf.div(x, tf.pow(tf.add(tf.mul(sum!, alpha / size), bias), beta)), 'float32')];
@@ -80,12 +84,11 @@ function depthToSpaceRun(n: OpNode, inputs: readonly (Value | undefined)[]): Val
   const x = toDevice(xv, n.where);
   const b = n.int('blocksize', 0);
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  if (x.rank !== 4 || b < 1 || C % (b * b) !== 0) n.shapeError(`a rank-4 input with channels divisible by blocksize², got [${x.shape.join(', ')}] and blocksize ${b}`);
+  if (x.rank !== 4 || b < 1 || C % (b * b) !== 0)
+    n.shapeError(`a rank-4 input with channels divisible by blocksize², got [${x.shape.join(', ')}] and blocksize ${b}`);
   const c = C / (b * b);
   const crd = n.str('mode', 'DCR') === 'CRD';
-  const t = crd
-    ? tf.transpose(tf.reshape(x, [N, c, b, b, H, W]), [0, 1, 4, 2, 5, 3])
-    : tf.transpose(tf.reshape(x, [N, b, b, c, H, W]), [0, 3, 4, 1, 5, 2]);
+  const t = crd ? tf.transpose(tf.reshape(x, [N, c, b, b, H, W]), [0, 1, 4, 2, 5, 3]) : tf.transpose(tf.reshape(x, [N, b, b, c, H, W]), [0, 3, 4, 1, 5, 2]);
   return [deviceValue(tf.reshape(t, [N, c, H * b, W * b]), xv.dtype)];
 }
 
@@ -94,7 +97,8 @@ function spaceToDepthRun(n: OpNode, inputs: readonly (Value | undefined)[]): Val
   const x = toDevice(xv, n.where);
   const b = n.int('blocksize', 0);
   const [N, C, H, W] = x.shape as [number, number, number, number];
-  if (x.rank !== 4 || b < 1 || H % b !== 0 || W % b !== 0) n.shapeError(`a rank-4 input with H and W divisible by blocksize, got [${x.shape.join(', ')}] and blocksize ${b}`);
+  if (x.rank !== 4 || b < 1 || H % b !== 0 || W % b !== 0)
+    n.shapeError(`a rank-4 input with H and W divisible by blocksize, got [${x.shape.join(', ')}] and blocksize ${b}`);
   const t = tf.transpose(tf.reshape(x, [N, C, H / b, b, W / b, b]), [0, 3, 5, 1, 2, 4]);
   return [deviceValue(tf.reshape(t, [N, C * b * b, H / b, W / b]), xv.dtype)];
 }
@@ -172,7 +176,7 @@ function gatherElementsRun(n: OpNode, inputs: readonly (Value | undefined)[]): V
 
 function triluRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const xv = n.input(inputs, 0);
-  const k = inputs[1] ? toHost(inputs[1]).data[0] ?? 0 : 0;
+  const k = inputs[1] ? (toHost(inputs[1]).data[0] ?? 0) : 0;
   const upper = n.int('upper', 1) === 1;
   const [rows, cols] = xv.shape.slice(-2) as [number, number];
   const mask = new Float64Array(rows * cols);
@@ -191,10 +195,12 @@ function modRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const b = n.input(inputs, 1);
   const fmod = n.int('fmod', 0) === 1;
   if (a.host && b.host) {
-    const f = fmod ? (x: number, y: number) => x % y : (x: number, y: number) => {
-      const m = x % y;
-      return m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
-    };
+    const f = fmod
+      ? (x: number, y: number) => x % y
+      : (x: number, y: number) => {
+          const m = x % y;
+          return m !== 0 && m < 0 !== y < 0 ? m + y : m;
+        };
     return [hostValue(hostBroadcast([a.host, b.host], a.dtype, (x, y) => (y === 0 ? (isFloat(a.dtype) ? NaN : 0) : f(x, y)), n.where))];
   }
   const x = float(n, a);

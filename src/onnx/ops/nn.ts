@@ -20,7 +20,13 @@ const dev = (n: OpNode, v: Value): tf.Tensor => {
 const nhwcOf = (n: OpNode, v: Value): tf.Tensor4D => (v.nhwc ?? tf.transpose(dev(n, v), [0, 2, 3, 1])) as tf.Tensor4D;
 
 /** Begin/end padding of each spatial axis from pads/auto_pad, as ONNX defines for Conv and pools. */
-function spatialPads(n: OpNode, inSizes: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number[], number[]] {
+function spatialPads(
+  n: OpNode,
+  inSizes: readonly number[],
+  kernel: readonly number[],
+  strides: readonly number[],
+  dilations: readonly number[],
+): [number[], number[]] {
   const r = inSizes.length;
   const autoPad = n.str('auto_pad', 'NOTSET');
   const begin = new Array<number>(r).fill(0);
@@ -58,7 +64,11 @@ function dilateKernel(k: tf.Tensor, dilations: readonly number[]): tf.Tensor {
     const padding: [number, number][] = expanded.shape.map(() => [0, 0]);
     padding[axis + 1] = [0, d - 1];
     const spread = tf.reshape(tf.pad(expanded, padding), [...shape.slice(0, axis), size * d, ...shape.slice(axis + 1)]);
-    out = tf.slice(spread, shape.map(() => 0), shape.map((s, i) => (i === axis ? (size - 1) * d + 1 : s)));
+    out = tf.slice(
+      spread,
+      shape.map(() => 0),
+      shape.map((s, i) => (i === axis ? (size - 1) * d + 1 : s)),
+    );
   });
   return out;
 }
@@ -69,11 +79,24 @@ type Pads2 = readonly [number, number, number, number];
 /** A padding for tfjs: a number when all sides are equal (the kernel pads internally), else explicit. */
 function padArg(x: tf.Tensor4D, p: Pads2): [tf.Tensor4D, number | 'valid'] {
   if (p.every((v) => v === p[0])) return [x, p[0] === 0 ? 'valid' : p[0]];
-  return [tf.pad(x, [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]]), 'valid'];
+  return [
+    tf.pad(x, [
+      [0, 0],
+      [p[0], p[1]],
+      [p[2], p[3]],
+      [0, 0],
+    ]),
+    'valid',
+  ];
 }
 
 /** The forward padding `p` as the explicit padding of a tfjs convolution or pool. */
-const explicitPads = (p: Pads2): tf.backend_util.ExplicitPadding => [[0, 0], [p[0], p[1]], [p[2], p[3]], [0, 0]];
+const explicitPads = (p: Pads2): tf.backend_util.ExplicitPadding => [
+  [0, 0],
+  [p[0], p[1]],
+  [p[2], p[3]],
+  [0, 0],
+];
 
 type InputGrad = typeof conv2dInputGrad;
 
@@ -81,7 +104,14 @@ type InputGrad = typeof conv2dInputGrad;
  * A 2-D convolution (NHWC, no dilation, padding `p`) run by `forward`, whose input-gradient is robustest's
  * forward-kernel formula `inputGrad` from src/gradients/formulas.ts.
  */
-function convWithGrad(forward: typeof tf.conv2d | typeof tf.depthwiseConv2d, inputGrad: InputGrad, x: tf.Tensor4D, filter: tf.Tensor4D, strides: [number, number], p: Pads2): tf.Tensor4D {
+function convWithGrad(
+  forward: typeof tf.conv2d | typeof tf.depthwiseConv2d,
+  inputGrad: InputGrad,
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: [number, number],
+  p: Pads2,
+): tf.Tensor4D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xin = args[0] as tf.Tensor4D;
     // Saved, not closed over: the model's tidy disposes the (per-step) filter before the backward pass.
@@ -89,7 +119,8 @@ function convWithGrad(forward: typeof tf.conv2d | typeof tf.depthwiseConv2d, inp
     const [xp, pad] = padArg(xin, p);
     const value = forward(xp, filter, strides, pad);
     const xShape = xin.shape;
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => inputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor =>
+      inputGrad(xShape, dy as tf.Tensor4D, saved[0] as tf.Tensor4D, { strides, dilations: [1, 1], pad: explicitPads(p) });
     return { value, gradFunc };
   });
   return f(x) as tf.Tensor4D;
@@ -149,7 +180,17 @@ function checkSpatial(n: OpNode, rank: number): number {
 function toNdhwc(x: tf.Tensor, begin: readonly number[], end: readonly number[], value = 0): tf.Tensor5D {
   const t = tf.transpose(x, [0, 2, 3, 4, 1]) as tf.Tensor5D;
   if (begin.every((b) => b === 0) && end.every((e) => e === 0)) return t;
-  return tf.pad(t, [[0, 0], [begin[0]!, end[0]!], [begin[1]!, end[1]!], [begin[2]!, end[2]!], [0, 0]], value);
+  return tf.pad(
+    t,
+    [
+      [0, 0],
+      [begin[0]!, end[0]!],
+      [begin[1]!, end[1]!],
+      [begin[2]!, end[2]!],
+      [0, 0],
+    ],
+    value,
+  );
 }
 
 /** Inserts `s - 1` zeros after every element along `axis` (keeping the last element last). */
@@ -160,7 +201,11 @@ function spreadAxis(t: tf.Tensor, axis: number, s: number): tf.Tensor {
   const pads: [number, number][] = expanded.shape.map(() => [0, 0]);
   pads[axis + 1] = [0, s - 1];
   const merged = tf.reshape(tf.pad(expanded, pads), [...shape.slice(0, axis), n * s, ...shape.slice(axis + 1)]);
-  return tf.slice(merged, shape.map(() => 0), shape.map((d, i) => (i === axis ? (n - 1) * s + 1 : d)));
+  return tf.slice(
+    merged,
+    shape.map(() => 0),
+    shape.map((d, i) => (i === axis ? (n - 1) * s + 1 : d)),
+  );
 }
 
 /**
@@ -182,7 +227,8 @@ function conv3d(x: tf.Tensor5D, filter: tf.Tensor5D, strides: [number, number, n
         if (st > 1) g = spreadAxis(g, a + 1, st);
       });
       const ends = inSizes.map((sz, a) => sz - g.shape[a + 1]!);
-      if (ends.some((e) => e < 0)) g = tf.slice(g, [0, 0, 0, 0, 0], [g.shape[0]!, ...g.shape.slice(1, 4).map((d, a) => d + Math.min(0, ends[a]!)), g.shape[4]!]);
+      if (ends.some((e) => e < 0))
+        g = tf.slice(g, [0, 0, 0, 0, 0], [g.shape[0]!, ...g.shape.slice(1, 4).map((d, a) => d + Math.min(0, ends[a]!)), g.shape[4]!]);
       g = tf.pad(g, [[0, 0], ...ks.map((kk, a) => [kk - 1, Math.max(0, ends[a]!)] as [number, number]), [0, 0]]);
       const flipped = tf.transpose(tf.reverse(filt, [0, 1, 2]), [0, 1, 2, 4, 3]) as tf.Tensor5D;
       return tf.conv3d(g as tf.Tensor5D, flipped, 1, 'valid');
@@ -204,13 +250,26 @@ function conv3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value | undefine
   const strides = triple(g.strides);
   const xg = group === 1 ? [xs] : (tf.split(xs, group, 4) as tf.Tensor5D[]);
   const kg = group === 1 ? [k] : (tf.split(k, group, 4) as tf.Tensor5D[]);
-  let y: tf.Tensor = tf.concat(xg.map((xi, i) => conv3d(xi, kg[i]!, strides)), 4);
+  let y: tf.Tensor = tf.concat(
+    xg.map((xi, i) => conv3d(xi, kg[i]!, strides)),
+    4,
+  );
   if (bias) y = tf.add(y, dev(n, bias));
   return [deviceValue(fromNdhwc(y), 'float32')];
 }
 
 /** 3-D ConvTranspose: the full transposed convolution, then cropped (or zero-extended) to the output window. */
-function convTranspose3dRun(n: OpNode, x: tf.Tensor, w: tf.Tensor, bias: Value | undefined, full: number[], begin: number[], outSizes: number[], strides: number[], dilations: number[]): Value[] {
+function convTranspose3dRun(
+  n: OpNode,
+  x: tf.Tensor,
+  w: tf.Tensor,
+  bias: Value | undefined,
+  full: number[],
+  begin: number[],
+  outSizes: number[],
+  strides: number[],
+  dilations: number[],
+): Value[] {
   const group = n.int('group', 1);
   const Mg = w.shape[1]!;
   const xs = tf.transpose(x, [0, 2, 3, 4, 1]) as tf.Tensor5D;
@@ -243,7 +302,16 @@ function padNhwc(x: tf.Tensor4D, begin: number[], end: number[], spatial: number
   const b = spatial === 1 ? [0, begin[0]!] : begin;
   const e = spatial === 1 ? [0, end[0]!] : end;
   if (b.every((v) => v === 0) && e.every((v) => v === 0)) return x;
-  return tf.pad(x, [[0, 0], [b[0]!, e[0]!], [b[1]!, e[1]!], [0, 0]], value);
+  return tf.pad(
+    x,
+    [
+      [0, 0],
+      [b[0]!, e[0]!],
+      [b[1]!, e[1]!],
+      [0, 0],
+    ],
+    value,
+  );
 }
 
 function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
@@ -276,7 +344,10 @@ function convRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   } else {
     const xg = tf.split(xs, group, 3) as tf.Tensor4D[];
     const kg = tf.split(k, group, 3) as tf.Tensor4D[];
-    y = tf.concat(xg.map((xi, i) => conv(xi, kg[i]!, s2, p)), 3);
+    y = tf.concat(
+      xg.map((xi, i) => conv(xi, kg[i]!, s2, p)),
+      3,
+    );
   }
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
   return [spatial === 2 ? nhwcValue(y) : deviceValue(fromNhwc(y, spatial), 'float32')];
@@ -341,7 +412,12 @@ function convTransposeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Va
   const padBefore = b2.map((b) => Math.max(0, -b));
   const padAfter = b2.map((b, i) => Math.max(0, b + o2[i]! - y.shape[i + 1]!));
   if (padBefore.some((p) => p > 0) || padAfter.some((p) => p > 0)) {
-    y = tf.pad(y, [[0, 0], [padBefore[0]!, padAfter[0]!], [padBefore[1]!, padAfter[1]!], [0, 0]]);
+    y = tf.pad(y, [
+      [0, 0],
+      [padBefore[0]!, padAfter[0]!],
+      [padBefore[1]!, padAfter[1]!],
+      [0, 0],
+    ]);
   }
   y = tf.slice(y, [0, Math.max(0, b2[0]!), Math.max(0, b2[1]!), 0], [N, o2[0]!, o2[1]!, Mg * group]);
   if (inputs[2]) y = tf.add(y, dev(n, inputs[2]));
@@ -382,7 +458,8 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
       const xi = args[0] as tf.Tensor4D;
       const value: tf.Tensor4D = d[0] === 1 && d[1] === 1 ? tf.maxPool(xi, k, s, 'valid') : (tf.max(windows(xi), 4) as tf.Tensor4D);
       (args[1] as tf.GradSaveFunc)([xi, value]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor => maxPoolInputGradFirst(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, k, s, d, 'valid');
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor =>
+        maxPoolInputGradFirst(saved[0] as tf.Tensor4D, saved[1] as tf.Tensor4D, dy as tf.Tensor4D, k, s, d, 'valid');
       return { value, gradFunc };
     });
     return ft(x) as tf.Tensor4D;
@@ -402,7 +479,13 @@ function maxPoolFirst(x: tf.Tensor4D, k: [number, number], s: [number, number], 
       const first = tf.cast(tf.oneHot(tf.argMax(windows(saved[0]!), 4), kh * kw), 'float32');
       const g = tf.mul(first, tf.expandDims(dy, 4));
       const spread = tf.reshape(tf.transpose(tf.reshape(g, [N, Ho, Wo, C, kh, kw]), [0, 1, 4, 2, 5, 3]), [N, Ho * kh, Wo * kw, C]);
-      if (tiled) return tf.pad(spread, [[0, 0], [0, H - Ho * kh], [0, W - Wo * kw], [0, 0]]);
+      if (tiled)
+        return tf.pad(spread, [
+          [0, 0],
+          [0, H - Ho * kh],
+          [0, W - Wo * kw],
+          [0, 0],
+        ]);
       return scatterAxis(scatterAxis(spread, cols, 2, W), rows, 1, H);
     };
     return { value, gradFunc };
@@ -493,7 +576,16 @@ function tapCounts(g: ConvGeom & { out: number[] }, inSize: number, a: number, i
  * the onnxruntime gradient graphs.
  * @internal
  */
-export function windowTapCounts(inSize: number, out: number, kernel: number, stride: number, dilation: number, padBegin: number, padEnd: number, includePad: boolean): number[] {
+export function windowTapCounts(
+  inSize: number,
+  out: number,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padBegin: number,
+  padEnd: number,
+  includePad: boolean,
+): number[] {
   const lo = includePad ? 0 : padBegin;
   const hi = includePad ? inSize + padBegin + padEnd : padBegin + inSize;
   return Array.from({ length: out }, (_, o) => {
@@ -522,7 +614,11 @@ function pool3d(n: OpNode, x: tf.Tensor, g: ConvGeom & { out: number[]; extra: n
     const Do = g.out[0]!;
     let acc: tf.Tensor | undefined;
     for (let t = 0; t < k[0]; t++) {
-      const rows = gatherAxis(planes, Array.from({ length: Do }, (_, o) => o * st[0] + t), 1);
+      const rows = gatherAxis(
+        planes,
+        Array.from({ length: Do }, (_, o) => o * st[0] + t),
+        1,
+      );
       acc = acc ? tf.maximum(acc, rows) : rows;
     }
     y = acc!;
@@ -605,9 +701,10 @@ function gemmRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const beta = n.float('beta', 1);
   const kn = n.prepared.get('kn');
   const nk = n.prepared.get('nk');
-  let y: tf.Tensor = kn && nk && n.int('transA', 0) === 0
-    ? dense(a as tf.Tensor2D, kn as tf.Tensor2D, nk as tf.Tensor2D)
-    : tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, n.int('transA', 0) === 1, n.int('transB', 0) === 1);
+  let y: tf.Tensor =
+    kn && nk && n.int('transA', 0) === 0
+      ? dense(a as tf.Tensor2D, kn as tf.Tensor2D, nk as tf.Tensor2D)
+      : tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, n.int('transA', 0) === 1, n.int('transB', 0) === 1);
   if (alpha !== 1) y = tf.mul(y, alpha);
   const c = inputs[2];
   if (c !== undefined && sizeOf(c.shape) > 0) {
@@ -687,7 +784,7 @@ function softmaxOp(log: boolean): OpDef {
 function dropoutRun(n: OpNode, inputs: readonly (Value | undefined)[]): (Value | undefined)[] {
   const x = n.input(inputs, 0);
   const training = n.opset >= 12 && inputs[2] ? toHost(inputs[2]).data[0] !== 0 : false;
-  const ratio = n.opset >= 12 ? (inputs[1] ? toHost(inputs[1]).data[0] ?? 0.5 : 0.5) : n.float('ratio', 0.5);
+  const ratio = n.opset >= 12 ? (inputs[1] ? (toHost(inputs[1]).data[0] ?? 0.5) : 0.5) : n.float('ratio', 0.5);
   if (training && ratio > 0) n.unsupported('inference mode (a random Dropout in training mode cannot be attacked deterministically)');
   const out = x;
   const wantMask = n.node.outputs.length > 1 && n.node.outputs[1] !== '';
@@ -703,7 +800,10 @@ export const nnOps: Record<string, OpDef> = {
   AveragePool: { run: (n, i) => poolRun(n, i, 'avg') },
   GlobalAveragePool: globalPool('avg'),
   GlobalMaxPool: globalPool('max'),
-  BatchNormalization: { run: batchNormRun, check: (n) => void (n.int('training_mode', 0) === 1 && n.unsupported('inference mode (training_mode=1 is not supported)')) },
+  BatchNormalization: {
+    run: batchNormRun,
+    check: (n) => void (n.int('training_mode', 0) === 1 && n.unsupported('inference mode (training_mode=1 is not supported)')),
+  },
   Gemm: { run: gemmRun, prepare: (n, c) => weightLayouts(c[1], n.int('transB', 0) === 1) },
   MatMul: { run: matMulRun, prepare: (_n, c) => weightLayouts(c[1], false) },
   Softmax: softmaxOp(false),

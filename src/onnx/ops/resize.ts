@@ -41,16 +41,24 @@ function axisTaps(n: OpNode, inSize: number, outSize: number, scale: number, roi
   for (let o = 0; o < outSize; o++) {
     let x: number;
     switch (ctm) {
-      case 'half_pixel': x = (o + 0.5) / scale - 0.5; break;
-      case 'pytorch_half_pixel': x = outSize > 1 ? (o + 0.5) / scale - 0.5 : 0; break;
+      case 'half_pixel':
+        x = (o + 0.5) / scale - 0.5;
+        break;
+      case 'pytorch_half_pixel':
+        x = outSize > 1 ? (o + 0.5) / scale - 0.5 : 0;
+        break;
       case 'align_corners': {
         // The spec's length_resized is input length × scale, before flooring to the output size.
         const resized = inSize * scale;
         x = resized === 1 || outSize === 1 ? 0 : (o * (inSize - 1)) / (resized - 1);
         break;
       }
-      case 'asymmetric': x = o / scale; break;
-      case 'tf_half_pixel_for_nn': x = (o + 0.5) / scale; break;
+      case 'asymmetric':
+        x = o / scale;
+        break;
+      case 'tf_half_pixel_for_nn':
+        x = (o + 0.5) / scale;
+        break;
       case 'half_pixel_symmetric': {
         const adj = outSize / (scale * inSize);
         const center = inSize / 2;
@@ -59,22 +67,30 @@ function axisTaps(n: OpNode, inSize: number, outSize: number, scale: number, roi
         break;
       }
       case 'tf_crop_and_resize':
-        x = outSize > 1
-          ? roi[0] * (inSize - 1) + (o * (roi[1] - roi[0]) * (inSize - 1)) / (outSize - 1)
-          : 0.5 * (roi[0] + roi[1]) * (inSize - 1);
+        x = outSize > 1 ? roi[0] * (inSize - 1) + (o * (roi[1] - roi[0]) * (inSize - 1)) / (outSize - 1) : 0.5 * (roi[0] + roi[1]) * (inSize - 1);
         if (x < 0 || x > inSize - 1) outside[o] = true;
         break;
-      default: return n.unsupported(`a known coordinate_transformation_mode, got ${ctm}`);
+      default:
+        return n.unsupported(`a known coordinate_transformation_mode, got ${ctm}`);
     }
     const clampI = (i: number): number => Math.min(Math.max(i, 0), inSize - 1);
     if (mode === 'nearest') {
       let i: number;
       switch (nearestMode) {
-        case 'round_prefer_floor': i = x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x); break;
-        case 'round_prefer_ceil': i = Math.round(x); break;
-        case 'floor': i = Math.floor(x); break;
-        case 'ceil': i = Math.ceil(x); break;
-        default: return n.unsupported(`a known nearest_mode, got ${nearestMode}`);
+        case 'round_prefer_floor':
+          i = x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
+          break;
+        case 'round_prefer_ceil':
+          i = Math.round(x);
+          break;
+        case 'floor':
+          i = Math.floor(x);
+          break;
+        case 'ceil':
+          i = Math.ceil(x);
+          break;
+        default:
+          return n.unsupported(`a known nearest_mode, got ${nearestMode}`);
       }
       index[0]![o] = clampI(i);
       weight[0]![o] = 1;
@@ -159,7 +175,10 @@ function resizeRun(n: OpNode, inputs: readonly (Value | undefined)[], upsample: 
     });
     let y = acc!;
     if (taps.outside.some((o) => o)) {
-      const inside = tf.tensor(Float32Array.from(taps.outside, (o) => (o ? 0 : 1)), shape);
+      const inside = tf.tensor(
+        Float32Array.from(taps.outside, (o) => (o ? 0 : 1)),
+        shape,
+      );
       y = tf.add(tf.mul(y, inside), tf.mul(tf.sub(1, inside), extrapolation));
     }
     t = y;

@@ -9,8 +9,21 @@ import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
 import type { HostTensor } from '../proto.js';
 import {
-  broadcastShapes, deviceValue, gatherAxis, hostBroadcast, hostGather, hostTensor, hostTranspose, hostValue, ints, nhwcValue, normAxis,
-  isFloat, sizeOf, toDevice, type Value,
+  broadcastShapes,
+  deviceValue,
+  gatherAxis,
+  hostBroadcast,
+  hostGather,
+  hostTensor,
+  hostTranspose,
+  hostValue,
+  ints,
+  nhwcValue,
+  normAxis,
+  isFloat,
+  sizeOf,
+  toDevice,
+  type Value,
 } from '../value.js';
 
 /** A value with a new shape (same data). */
@@ -24,7 +37,7 @@ function reshapeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] 
   const x = n.input(inputs, 0);
   const spec = n.opset < 5 ? n.ints('shape', []) : ints(n.input(inputs, 1));
   const allowZero = n.int('allowzero', 0) === 1;
-  const shape = spec.map((d, i) => (d === 0 && !allowZero ? x.shape[i] ?? n.shapeError(`dimension ${i} to copy, got rank ${x.shape.length}`) : d));
+  const shape = spec.map((d, i) => (d === 0 && !allowZero ? (x.shape[i] ?? n.shapeError(`dimension ${i} to copy, got rank ${x.shape.length}`)) : d));
   const unknown = shape.indexOf(-1);
   if (unknown >= 0) {
     const known = sizeOf(shape.filter((_, i) => i !== unknown));
@@ -100,11 +113,37 @@ function concatRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   if (vs.length === 0) n.shapeError('at least one input, got none');
   const r = vs[0]!.shape.length;
   const axis = normAxis(n.int('axis', n.opset < 4 ? 1 : 0), r, n.where);
-  if (vs.every((v) => v.host)) return [hostValue(hostConcat(vs.map((v) => v.host!), axis))];
+  if (vs.every((v) => v.host))
+    return [
+      hostValue(
+        hostConcat(
+          vs.map((v) => v.host!),
+          axis,
+        ),
+      ),
+    ];
   const ts = vs.filter((v) => sizeOf(v.shape) > 0).map((v) => toDevice(v, n.where));
-  if (ts.length === 0) return [hostValue(hostConcat(vs.map((v) => ({ dtype: v.dtype, shape: v.shape, data: new Float64Array(0) })), axis))];
+  if (ts.length === 0)
+    return [
+      hostValue(
+        hostConcat(
+          vs.map((v) => ({ dtype: v.dtype, shape: v.shape, data: new Float64Array(0) })),
+          axis,
+        ),
+      ),
+    ];
   const dtype = ts[0]!.dtype;
-  return [deviceValue(ts.length === 1 ? tf.clone(ts[0]!) : tf.concat(ts.map((t) => (t.dtype === dtype ? t : tf.cast(t, dtype))), axis), vs[0]!.dtype)];
+  return [
+    deviceValue(
+      ts.length === 1
+        ? tf.clone(ts[0]!)
+        : tf.concat(
+            ts.map((t) => (t.dtype === dtype ? t : tf.cast(t, dtype))),
+            axis,
+          ),
+      vs[0]!.dtype,
+    ),
+  ];
 }
 
 /** Index lists of a Slice on each axis (undefined where the axis is untouched). */
@@ -277,7 +316,12 @@ function padRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const before = x.shape.map((_, i) => Math.max(0, pads[i]!));
   const after = x.shape.map((_, i) => Math.max(0, pads[i + r]!));
   if (mode === 'constant') {
-    if (before.some((p) => p > 0) || after.some((p) => p > 0)) t = tf.pad(t, before.map((b, i) => [b, after[i]!] as [number, number]), value);
+    if (before.some((p) => p > 0) || after.some((p) => p > 0))
+      t = tf.pad(
+        t,
+        before.map((b, i) => [b, after[i]!] as [number, number]),
+        value,
+      );
   } else {
     for (let a = 0; a < r; a++) {
       if (before[a] === 0 && after[a] === 0) continue;
@@ -332,7 +376,7 @@ function splitRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     offset += s;
     if (x.host) return hostValue(hostGather(x.host, idx, axis));
     const t = toDevice(x, n.where);
-    const begin = t.shape.map((_, a) => (a === axis ? idx[0] ?? 0 : 0));
+    const begin = t.shape.map((_, a) => (a === axis ? (idx[0] ?? 0) : 0));
     const size = t.shape.map((d, a) => (a === axis ? s : d));
     return deviceValue(tf.slice(t, begin, size), x.dtype);
   });
@@ -345,7 +389,11 @@ function tileRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     let h = x.host;
     reps.forEach((rep, a) => {
       const dim = h.shape[a]!;
-      h = hostGather(h, Array.from({ length: dim * rep }, (_, k) => k % dim), a);
+      h = hostGather(
+        h,
+        Array.from({ length: dim * rep }, (_, k) => k % dim),
+        a,
+      );
     });
     return [hostValue(h)];
   }
@@ -356,7 +404,15 @@ function rangeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const [start, limit, delta] = [0, 1, 2].map((i) => ints(n.input(inputs, i))[0]!) as [number, number, number];
   const count = Math.max(0, Math.ceil((limit - start) / delta));
   const dtype = n.input(inputs, 0).dtype;
-  return [hostValue(hostTensor(dtype, [count], Array.from({ length: count }, (_, i) => start + i * delta)))];
+  return [
+    hostValue(
+      hostTensor(
+        dtype,
+        [count],
+        Array.from({ length: count }, (_, i) => start + i * delta),
+      ),
+    ),
+  ];
 }
 
 /** Shape, data-movement, constant and reduction operators by ONNX name. */
