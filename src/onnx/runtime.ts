@@ -7,15 +7,7 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import {
-  checkBatchShape,
-  type Bounds,
-  type DifferentiableModel,
-  type Layout,
-  type Model,
-  type Preprocessing,
-  type QueryModel,
-} from '../model.js';
+import { checkBatchShape, type Bounds, type DifferentiableModel, type Layout, type Model, type Preprocessing, type QueryModel } from '../model.js';
 import { applyEngine, type GradientEngine } from './ort-gradients.js';
 import { findUnsupported } from './graph.js';
 import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';

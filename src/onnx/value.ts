@@ -181,7 +181,7 @@ export function hostBroadcast(inputs: readonly HostTensor[], dtype: OnnxDataType
   const outStrides = stridesOf(shape);
   const inStrides = inputs.map((t) => {
     const st = stridesOf(t.shape);
-    return shape.map((d, i) => {
+    return shape.map((_, i) => {
       const j = i - (r - t.shape.length);
       return j < 0 || t.shape[j] === 1 ? 0 : st[j]!;
     });

@@ -68,7 +68,7 @@ interface Pending {
 interface Slot {
   readonly worker: Worker;
   readonly index: number;
-  busy?: { readonly id: number; readonly pending: Pending };
+  busy: { readonly id: number; readonly pending: Pending } | undefined;
 }
 
 /** Where the worker entry is, and how to start it, for compiled JavaScript (`dist/`) or TypeScript source (tsx, vitest). */
@@ -142,7 +142,7 @@ export class WorkerPool {
       }
       // A listener that is always there: an 'error' with no listener would throw in this thread.
       worker.on('error', () => undefined);
-      const slot: Slot = { worker, index };
+      const slot: Slot = { worker, index, busy: undefined };
       pool.slots.push(slot);
       ready.push(
         new Promise((resolve, reject) => {

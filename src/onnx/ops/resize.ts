@@ -165,7 +165,7 @@ function resizeRun(n: OpNode, inputs: readonly (Value | undefined)[], upsample: 
     const outSize = fullSizes[a]!;
     if (outSize === inSize && fullScales[a] === 1 && fullRoi[a]![0] === 0 && fullRoi[a]![1] === 1 && m !== 'cubic') continue;
     const taps = axisTaps(n, inSize, outSize, fullScales[a]!, fullRoi[a]!, m);
-    const shape = t.shape.map((d, i) => (i === a ? outSize : 1));
+    const shape = t.shape.map((_, i) => (i === a ? outSize : 1));
     let acc: tf.Tensor | undefined;
     taps.index.forEach((idx, k) => {
       const g = gatherAxis(t, idx, a);
