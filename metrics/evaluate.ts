@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from '../src/tf.js';
-import type { Model } from '../src/model.js';
+import { MODEL_WARNING_CODES, type Model } from '../src/model.js';
 import type { Attack } from '../src/runner.js';
 import type { Dataset } from '../src/data/types.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
@@ -198,7 +198,7 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
     warnings.push(w);
     options.onWarning?.(w);
   };
-  for (const m of model.warnings) warn(warning(/softmax/i.test(m) ? WARNING_CODES.softmaxHead : 'model', m));
+  for (const m of model.warnings) warn(warning(m.code === MODEL_WARNING_CODES.softmaxRemoved ? WARNING_CODES.softmaxHead : m.code, m.message));
 
   const d = await hostData(model, data);
   const n = d.count;

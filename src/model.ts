@@ -41,6 +41,54 @@ export interface Preprocessing {
  */
 export type LossFn = (logits: tf.Tensor2D) => tf.Tensor1D;
 
+/**
+ * Stable codes of {@link ModelWarning}s: match on these, never on a warning's message.
+ * - `softmax-removed`: the model ends in a softmax or log-softmax; attacks use its input, the logits.
+ * - `softmax-kept`: the model ends in a softmax or log-softmax that was kept (asked for, or impossible to remove),
+ *   so attacks see probabilities or log-probabilities and gradient attacks may underestimate vulnerability.
+ * - `output-not-class-axis`: the output comes from a softmax over another axis than the classes; used as is.
+ * - `export-approximation`: the model was exported to ONNX with a setting it ignores (as tfjs-layers does).
+ * - `gradient-engine-fallback`: gradients are computed by tfjs because the requested engine cannot run the model.
+ * - `query-only`: the importer cannot run the model, so it runs in onnxruntime without gradients (black-box attacks only).
+ *
+ * @example
+ * ```ts
+ * if (model.warnings.some((w) => w.code === MODEL_WARNING_CODES.softmaxKept)) console.log('attacking probabilities');
+ * ```
+ */
+export const MODEL_WARNING_CODES = Object.freeze({
+  /** A softmax/log-softmax head was removed; attacks use the logits. */
+  softmaxRemoved: 'softmax-removed',
+  /** A softmax/log-softmax head was kept; attacks see probabilities. */
+  softmaxKept: 'softmax-kept',
+  /** The output's softmax is over another axis than the classes. */
+  outputNotClassAxis: 'output-not-class-axis',
+  /** The ONNX export ignores a layer setting. */
+  exportApproximation: 'export-approximation',
+  /** Gradients fall back to tfjs. */
+  gradientEngineFallback: 'gradient-engine-fallback',
+  /** The model could only be loaded as a query-only model. */
+  queryOnly: 'query-only',
+} as const);
+
+/** One of the {@link MODEL_WARNING_CODES}. */
+export type ModelWarningCode = (typeof MODEL_WARNING_CODES)[keyof typeof MODEL_WARNING_CODES];
+
+/**
+ * Something found while wrapping a model that a report should show, with a stable code.
+ *
+ * @example
+ * ```ts
+ * const w: ModelWarning = { code: 'softmax-removed', message: "mnist: the last layer 'softmax' is a softmax; attacks use its input" };
+ * ```
+ */
+export interface ModelWarning {
+  /** Stable code; see {@link MODEL_WARNING_CODES}. */
+  readonly code: ModelWarningCode;
+  /** Human-readable explanation. */
+  readonly message: string;
+}
+
 /** The result of {@link DifferentiableModel.valueAndGrad}; the caller owns (and disposes) both tensors. */
 export interface ValueAndGrad {
   /** Per-sample loss, shape `[N]`. */
@@ -66,7 +114,7 @@ export interface ModelInfo {
   /** Which engine computes the model: `tfjs`, `onnx-import` (ONNX graph run as tfjs ops), `onnxruntime`, `http`. */
   readonly engine: string;
   /** Things found while wrapping the model that a report should show (a softmax head replaced, ...). */
-  readonly warnings: readonly string[];
+  readonly warnings: readonly ModelWarning[];
   /** SHA-256 (hex) of the model's weights, for provenance; `unknown:...` when it cannot be computed. */
   fingerprint(): Promise<string>;
   /** Frees what the wrapper itself created (a rebuilt head, imported weights); never the user's model. */
@@ -184,7 +232,7 @@ class TfjsModel implements DifferentiableModel {
   readonly preprocessing?: Preprocessing;
   readonly name: string;
   readonly engine: string;
-  readonly warnings: readonly string[];
+  readonly warnings: readonly ModelWarning[];
   private readonly net: (x: tf.Tensor) => tf.Tensor;
   private readonly weightTensors: () => tf.Tensor[];
   private readonly owned: tf.Tensor[] = [];
@@ -196,7 +244,7 @@ class TfjsModel implements DifferentiableModel {
     weights: () => tf.Tensor[];
     options: ModelOptions & { numClasses: number; inputShape: readonly number[]; name: string };
     engine: string;
-    warnings: string[];
+    warnings: ModelWarning[];
     onDispose?: () => void;
     fingerprint?: () => Promise<string>;
   }) {
@@ -289,7 +337,7 @@ function shapeWithoutBatch(shape: readonly (number | null)[] | undefined, where:
 
 interface SoftmaxHead {
   logitsModel: LayersModel;
-  warning: string;
+  warning: ModelWarning;
   dispose: () => void;
 }
 
@@ -309,7 +357,10 @@ async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/
     const logitsModel = tfl.model({ inputs: model.inputs, outputs: last.input as import('@tensorflow/tfjs-layers').SymbolicTensor });
     return {
       logitsModel,
-      warning: `${model.name}: the last layer '${last.name}' is a softmax; attacks use its input (the pre-softmax logits)`,
+      warning: {
+        code: MODEL_WARNING_CODES.softmaxRemoved,
+        message: `${model.name}: the last layer '${last.name}' is a softmax; attacks use its input (the pre-softmax logits)`,
+      },
       dispose: () => undefined,
     };
   }
@@ -323,7 +374,10 @@ async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/
   const logitsModel = tfl.model({ inputs: model.inputs, outputs: out });
   return {
     logitsModel,
-    warning: `${model.name}: the last layer '${last.name}' has a softmax activation; attacks use the pre-softmax logits of a copy with a linear activation`,
+    warning: {
+      code: MODEL_WARNING_CODES.softmaxRemoved,
+      message: `${model.name}: the last layer '${last.name}' has a softmax activation; attacks use the pre-softmax logits of a copy with a linear activation`,
+    },
     dispose: () => clone.dispose(),
   };
 }
@@ -354,7 +408,7 @@ export interface AdapterHooks {
   /** Called by `dispose()`, e.g. to dispose a model the adapter loaded itself. */
   onDispose?: () => void;
   /** Extra warnings. */
-  warnings?: string[];
+  warnings?: ModelWarning[];
 }
 
 /** {@link fromLayersModel} with hooks. @internal */
@@ -459,7 +513,7 @@ export function tfjsModel(args: {
   weights: () => tf.Tensor[];
   options: ModelOptions & { numClasses: number; inputShape: readonly number[]; name: string };
   engine: string;
-  warnings: string[];
+  warnings: ModelWarning[];
   onDispose?: () => void;
   fingerprint?: () => Promise<string>;
 }): DifferentiableModel {
@@ -491,7 +545,7 @@ export abstract class WrappedModel implements DifferentiableModel {
   readonly preprocessing?: Preprocessing;
   readonly name: string;
   abstract readonly engine: string;
-  readonly warnings: readonly string[];
+  readonly warnings: readonly ModelWarning[];
 
   constructor(protected readonly base: DifferentiableModel) {
     this.bounds = base.bounds;

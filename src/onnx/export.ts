@@ -11,6 +11,7 @@
  */
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigError, UnsupportedError, describe } from '../errors.js';
+import { MODEL_WARNING_CODES, type ModelWarning } from '../model.js';
 import { encodeModel, type AttrSpec, type NodeSpec, type TensorSpec } from './encode.js';
 import type { OnnxDataType } from './proto.js';
 
@@ -35,7 +36,7 @@ export interface ExportedModel {
   /** Width of the logits. */
   readonly numClasses: number;
   /** Things the export changed or left out that a report should show (a final softmax dropped, ...). */
-  readonly warnings: string[];
+  readonly warnings: ModelWarning[];
 }
 
 /** Lowest and highest opset the exporter writes (13: Softmax over one axis; 22: the importer's newest). */
@@ -822,7 +823,7 @@ class Exporter {
   readonly overrides = new Map<string, Cfg>();
 
   /** Warnings of the layer converters. */
-  readonly warnings: string[] = [];
+  readonly warnings: ModelWarning[] = [];
 
   constructor(readonly opset: number) {}
 
@@ -864,7 +865,7 @@ class Exporter {
           outShapes: node.outputTensors.map((o) => o.shape),
           where,
           opset: this.opset,
-          warn: (m) => this.warnings.push(m),
+          warn: (m) => this.warnings.push({ code: MODEL_WARNING_CODES.exportApproximation, message: m }),
         }),
       ];
     }
@@ -939,7 +940,7 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
   }
   const ex = new Exporter(opset);
   const g = ex.g;
-  const warnings: string[] = [];
+  const warnings: ModelWarning[] = [];
   const memo = new Map<number, Val>([[input.id, { shape: input.shape, nhwc: INPUT_NAME }]]);
 
   // A final softmax is left out, as fromLayersModel does (see stripSoftmax in model.ts).
@@ -952,11 +953,17 @@ export function exportLayersModel(model: LayersModel, options: ExportOptions = {
       const node = last.inboundNodes[out.nodeIndex];
       if (node && node.inputTensors.length === 1) {
         out = node.inputTensors[0]!;
-        warnings.push(`${name}: the last layer '${last.name}' is a softmax; the exported graph outputs its input (the pre-softmax logits)`);
+        warnings.push({
+          code: MODEL_WARNING_CODES.softmaxRemoved,
+          message: `${name}: the last layer '${last.name}' is a softmax; the exported graph outputs its input (the pre-softmax logits)`,
+        });
       }
     } else if (cfg['activation'] === 'softmax') {
       ex.overrides.set(`${last.id}:${out.nodeIndex}`, { activation: 'linear' });
-      warnings.push(`${name}: the last layer '${last.name}' has a softmax activation; the exported graph outputs the pre-softmax logits`);
+      warnings.push({
+        code: MODEL_WARNING_CODES.softmaxRemoved,
+        message: `${name}: the last layer '${last.name}' has a softmax activation; the exported graph outputs the pre-softmax logits`,
+      });
     }
   }
   const result = ex.value(out, memo);

@@ -8,7 +8,7 @@
  */
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, describe } from '../errors.js';
-import { checkBatchShape, inferLayout, type Bounds, type Layout, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { checkBatchShape, inferLayout, type Bounds, type ModelWarning, type Layout, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
 
 /** Options of {@link fromHttpEndpoint}. */
 export interface HttpModelOptions extends ModelOptions {
@@ -79,7 +79,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 class HttpModel implements QueryModel {
   readonly kind = 'query' as const;
   readonly engine = 'http';
-  readonly warnings: readonly string[] = [];
+  readonly warnings: readonly ModelWarning[] = [];
   readonly bounds: Bounds;
   readonly inputShape: readonly number[];
   readonly layout: Layout;

@@ -9,7 +9,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { tfjsModel, type DifferentiableModel, type Layout, type ModelOptions } from '../model.js';
+import { tfjsModel, MODEL_WARNING_CODES, type ModelWarning, type DifferentiableModel, type Layout, type ModelOptions } from '../model.js';
 import { GraphExecutor } from './graph.js';
 import { OpNode } from './op.js';
 import { OPS } from './ops/index.js';
@@ -91,7 +91,7 @@ export function listSupportedOps(): string[] {
 /** @internal */
 export interface Head {
   output: string;
-  warning?: string;
+  warning?: ModelWarning;
 }
 
 /** Finds a final Softmax/LogSoftmax over the class axis and returns the name of the value before it. @internal */
@@ -105,16 +105,28 @@ export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): 
   const axis = n.int('axis', opset < 13 ? 1 : -1);
   const classAxis = (axis < 0 ? axis + rank : axis) === rank - 1 || (opset < 13 && axis === 1);
   if (!classAxis)
-    return { output, warning: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is` };
+    return {
+      output,
+      warning: {
+        code: MODEL_WARNING_CODES.outputNotClassAxis,
+        message: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is`,
+      },
+    };
   if (keepSoftmax) {
     return {
       output,
-      warning: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits`,
+      warning: {
+        code: MODEL_WARNING_CODES.softmaxKept,
+        message: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits`,
+      },
     };
   }
   return {
     output: node.inputs[0]!,
-    warning: `${name}: the last node '${node.name}' is a ${node.opType}; attacks use its input (the pre-${node.opType.toLowerCase()} logits)`,
+    warning: {
+      code: MODEL_WARNING_CODES.softmaxRemoved,
+      message: `${name}: the last node '${node.name}' is a ${node.opType}; attacks use its input (the pre-${node.opType.toLowerCase()} logits)`,
+    },
   };
 }
 
@@ -189,7 +201,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
       );
     }
     const head = findHead(model, name, options.keepSoftmax ?? false);
-    const warnings: string[] = head.warning ? [head.warning] : [];
+    const warnings: ModelWarning[] = head.warning ? [head.warning] : [];
     const run = (x: tf.Tensor): tf.Tensor => {
       const feeds = new Map<string, Value>([[input.name, deviceValue(x, input.dtype ?? 'float32')]]);
       return exec.runTensors(feeds, [head.output])[0]!;

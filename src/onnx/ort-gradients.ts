@@ -6,7 +6,7 @@
  */
 import * as tf from '../tf.js';
 import { BackendError, ConfigError, RobustestError, ShapeError, UnsupportedError, describe } from '../errors.js';
-import { WrappedModel, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
+import { WrappedModel, MODEL_WARNING_CODES, type ModelWarning, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
 import { concatBytes, encodeGraphAddition } from './encode.js';
 import { findHead, importOnnx, type OnnxModelOptions } from './import.js';
 import type { OnnxDataType, OnnxModel } from './proto.js';
@@ -334,7 +334,10 @@ export async function applyEngine(
     }
     const missing = /optional peer dependency onnxruntime-node/.test(e.message);
     if (!missing && Array.isArray(base.warnings)) {
-      (base.warnings as string[]).push(`${base.name}: gradients computed by tfjs, not onnxruntime: ${e.message}`);
+      (base.warnings as ModelWarning[]).push({
+        code: MODEL_WARNING_CODES.gradientEngineFallback,
+        message: `${base.name}: gradients computed by tfjs, not onnxruntime: ${e.message}`,
+      });
     }
     return base;
   }

@@ -7,7 +7,17 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, UnsupportedError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { checkBatchShape, type Bounds, type DifferentiableModel, type Layout, type Model, type Preprocessing, type QueryModel } from '../model.js';
+import {
+  checkBatchShape,
+  MODEL_WARNING_CODES,
+  type ModelWarning,
+  type Bounds,
+  type DifferentiableModel,
+  type Layout,
+  type Model,
+  type Preprocessing,
+  type QueryModel,
+} from '../model.js';
 import { applyEngine, type GradientEngine } from './ort-gradients.js';
 import { findUnsupported } from './graph.js';
 import { defaultLayout, importOnnx, readModelFile, type OnnxModelOptions } from './import.js';
@@ -104,7 +114,7 @@ function withExtraOutput(bytes: Uint8Array, name: string): Uint8Array {
 }
 
 /** A final Softmax/LogSoftmax over the class axis: the name of its input, and the warning to give. */
-function softmaxHead(model: OnnxModel, name: string): { logits: string; warning: string } | undefined {
+function softmaxHead(model: OnnxModel, name: string): { logits: string; warning: ModelWarning } | undefined {
   const output = model.graph.outputs[0]!.name;
   const node = model.graph.nodes.find((n) => n.outputs.includes(output));
   if (!node || node.domain !== '' || (node.opType !== 'Softmax' && node.opType !== 'LogSoftmax')) return undefined;
@@ -114,7 +124,10 @@ function softmaxHead(model: OnnxModel, name: string): { logits: string; warning:
   if ((axis < 0 ? axis + rank : axis) !== rank - 1 && !(opset < 13 && axis === 1)) return undefined;
   return {
     logits: node.inputs[0]!,
-    warning: `${name}: the last node '${node.name}' is a ${node.opType}; onnxruntime returns its input (the pre-${node.opType.toLowerCase()} logits)`,
+    warning: {
+      code: MODEL_WARNING_CODES.softmaxRemoved,
+      message: `${name}: the last node '${node.name}' is a ${node.opType}; onnxruntime returns its input (the pre-${node.opType.toLowerCase()} logits)`,
+    },
   };
 }
 
@@ -137,7 +150,7 @@ class OrtModel implements QueryModel {
     readonly inputShape: readonly number[],
     readonly layout: Layout,
     readonly name: string,
-    readonly warnings: readonly string[],
+    readonly warnings: readonly ModelWarning[],
     private readonly batchSize: number,
     private readonly hash: string,
     preprocessing: Preprocessing | undefined,
@@ -229,7 +242,7 @@ export async function fromOnnxRuntime(path: string, options: OnnxRuntimeOptions 
   return fromOnnxRuntimeBytes(bytes, path, options, []);
 }
 
-async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: OnnxRuntimeOptions, extraWarnings: string[]): Promise<QueryModel> {
+async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: OnnxRuntimeOptions, extraWarnings: ModelWarning[]): Promise<QueryModel> {
   const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const batchSize = options.batchSize ?? 64;
@@ -247,7 +260,10 @@ async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: On
   let head = options.keepSoftmax ? undefined : softmaxHead(model, name);
   if (head && model.hasExternalData) {
     // onnxruntime resolves external data only when it loads the model from its file, which cannot be amended.
-    warnings.push(`${name}: the last node is a Softmax/LogSoftmax, kept because the model stores tensors as external data`);
+    warnings.push({
+      code: MODEL_WARNING_CODES.softmaxKept,
+      message: `${name}: the last node is a Softmax/LogSoftmax, kept because the model stores tensors as external data`,
+    });
     head = undefined;
   }
   const ort = await loadOrt();
@@ -356,5 +372,10 @@ export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): 
     const ops = [...new Set(unsupported.map((u) => (u.domain ? `${u.domain}.` : '') + u.opType))];
     why = `operator${ops.length > 1 ? 's' : ''} ${ops.join(', ')} ${ops.length > 1 ? 'are' : 'is'} not supported by the importer`;
   }
-  return fromOnnxRuntimeBytes(bytes, path, options, [`${name}: ${why}; using onnxruntime (query-only: gradients unavailable, black-box attacks only)`]);
+  return fromOnnxRuntimeBytes(bytes, path, options, [
+    {
+      code: MODEL_WARNING_CODES.queryOnly,
+      message: `${name}: ${why}; using onnxruntime (query-only: gradients unavailable, black-box attacks only)`,
+    },
+  ]);
 }

@@ -136,7 +136,8 @@ describe('fromLayersModel', () => {
   it.each([false, true])('uses pre-softmax logits (separate activation layer: %s) and warns', async (separate) => {
     const net = denseSoftmaxModel(3, separate);
     const model = await fromLayersModel(net);
-    expect(model.warnings.join(' ')).toMatch(/softmax/);
+    expect(model.warnings.map((w) => w.code)).toEqual(['softmax-removed']);
+    expect(model.warnings.map((w) => w.message).join(' ')).toMatch(/softmax/);
     expect(model.numClasses).toBe(3);
     expect(model.inputShape).toEqual([4]);
     const x = tf.tensor2d(seededValues(8, 1), [2, 4]);

@@ -207,7 +207,8 @@ describe('importOnnx', () => {
     expect(model.bounds).toEqual([-1, 1]);
     expect(model.name).toBe('test_graph');
     expect(model.warnings).toHaveLength(1);
-    expect(model.warnings[0]).toMatch(/'head' is a Softmax; attacks use its input/);
+    expect(model.warnings[0]!.code).toBe('softmax-removed');
+    expect(model.warnings[0]!.message).toMatch(/'head' is a Softmax; attacks use its input/);
     const x = tf.tensor2d([[0.5, -0.25, 1, 0]]);
     const got = model.logits(x);
     const want = tf.add(tf.matMul(x, tf.tensor2d(W, [4, 3])), tf.tensor1d([0.1, -0.2, 0.3]));
