@@ -40,7 +40,7 @@ export {
 export { loadModel, detectTfjsFormat, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
-export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from './norms.js';
+export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, signExact, steepestDirection, NORMS, type Norm } from './norms.js';
 export { attackLoss, crossEntropy, describeLoss, marginLoss, targetedLoss, type LossDescription, type LossName } from './losses.js';
 export { parallelModel, DEFAULT_SHARD_SIZE, type ParallelModel, type ParallelModelOptions, type ParallelModelSource } from './parallel/index.js';
 export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';

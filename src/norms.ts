@@ -54,8 +54,24 @@ export function batchNorm(t: tf.Tensor, norm: Norm): tf.Tensor1D {
 }
 
 /**
- * The steepest-ascent direction of unit norm for a gradient: `sign(g)` for Linf, `g / ||g||₂` per sample for L2
- * (a zero gradient stays zero).
+ * The sign of every element, exact on every backend: `1` for `x > 0` (denormals included), `-1` for `x < 0`, `0`
+ * for `±0` and NaN. tfjs-wasm 4.22's `Sign` kernel returns 0 for `|x| <= 1e-7`, so `tf.sign` would silently drop
+ * small gradient components there; this is built from comparisons, which are exact everywhere.
+ *
+ * @param x - any float tensor.
+ * @returns a float32 tensor of the same shape with values in `{-1, 0, 1}`.
+ * @example
+ * ```ts
+ * signExact(tf.tensor1d([1e-30, -2, 0])); // [1, -1, 0] on cpu and wasm alike (tf.sign gives [0, -1, 0] on wasm)
+ * ```
+ */
+export function signExact(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.sub(tf.cast(tf.greater(x, 0), 'float32'), tf.cast(tf.less(x, 0), 'float32')));
+}
+
+/**
+ * The steepest-ascent direction of unit norm for a gradient: `sign(g)` for Linf (with {@link signExact}, so tiny
+ * components count on every backend), `g / ||g||₂` per sample for L2 (a zero gradient stays zero).
  *
  * @param grad - a batch of gradients.
  * @param norm - the threat model.
@@ -65,7 +81,7 @@ export function batchNorm(t: tf.Tensor, norm: Norm): tf.Tensor1D {
  * ```
  */
 export function steepestDirection(grad: tf.Tensor, norm: Norm): tf.Tensor {
-  if (norm === 'linf') return tf.sign(grad);
+  if (norm === 'linf') return signExact(grad);
   const n = batchNorm(grad, 'l2');
   return tf.div(grad, perSample(tf.maximum(n, 1e-12), grad.rank));
 }

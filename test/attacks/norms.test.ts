@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
-import { batchNorm, project, randomInBall, selectSamples, steepestDirection } from '../../src/norms.js';
+import { batchNorm, project, randomInBall, selectSamples, signExact, steepestDirection } from '../../src/norms.js';
 import { seededValues } from '../helpers/models.js';
 
 describe('norms', () => {
@@ -93,5 +93,37 @@ describe('norms', () => {
       ),
       { numRuns: 40, seed: 11 },
     );
+  });
+});
+
+describe('signExact and the Linf direction on this backend', () => {
+  // tfjs-wasm 4.22's Sign kernel returns 0 for |x| <= 1e-7; the Linf direction must not depend on it.
+  const values = [1e-45, -1e-45, 1e-40, -1e-40, 1e-38, 1e-30, -1e-30, 1e-7, -1e-7, 1e-6, 0, -0, 0.5, -2, 3e38, -3e38, Infinity, -Infinity, NaN];
+  const expected = [1, -1, 1, -1, 1, 1, -1, 1, -1, 1, 0, 0, 1, -1, 1, -1, 1, -1, 0];
+
+  it('is exact for tiny (denormal too), zero, -0, huge, infinite and NaN inputs', async () => {
+    const x = tf.tensor1d(values);
+    const s = signExact(x);
+    expect(Array.from(await s.data())).toEqual(expected);
+    expect(s.dtype).toBe('float32');
+    tf.dispose([x, s]);
+  });
+
+  it('gives the Linf steepest direction of a gradient whose every component is below 1e-7', async () => {
+    const g = tf.tensor2d([
+      [3e-9, -1e-12, 0],
+      [-5e-8, 2e-20, 1e-30],
+    ]);
+    const d = tf.tidy(() => steepestDirection(g, 'linf'));
+    expect(Array.from(await d.data())).toEqual([1, -1, 0, -1, 1, 1]);
+    tf.dispose([g, d]);
+  });
+
+  it('leaks no tensors', async () => {
+    const x = tf.tensor1d(values);
+    const before = tf.memory().numTensors;
+    signExact(x).dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    x.dispose();
   });
 });
