@@ -15,6 +15,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { ConfigError, ShapeError, describe } from './errors.js';
 import { sha256Tensors } from './hash.js';
 import { autoEnableFastGradients } from './gradients/index.js';
+import { checkOptions } from './model-options.js';
 
 export {
   MODEL_WARNING_CODES,
@@ -53,26 +54,6 @@ export function inferLayout(inputShape: readonly number[]): Layout {
   if ([1, 3, 4].includes(c)) return 'NHWC';
   if ([1, 3, 4].includes(a)) return 'NCHW';
   return 'NHWC';
-}
-
-function checkOptions(where: string, bounds: Bounds, numClasses: number, inputShape: readonly number[], pre?: Preprocessing): void {
-  if (!Array.isArray(bounds) || bounds.length !== 2 || !Number.isFinite(bounds[0]) || !Number.isFinite(bounds[1]) || !(bounds[0] < bounds[1])) {
-    throw new ConfigError(`${where}: expected bounds to be [lower, upper] with finite lower < upper, got ${describe(bounds)}`);
-  }
-  if (!Number.isInteger(numClasses) || numClasses < 2) {
-    throw new ConfigError(`${where}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);
-  }
-  if (inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new ConfigError(`${where}: expected inputShape to be a list of positive integers (without the batch dimension), got ${describe([...inputShape])}`);
-  }
-  if (pre) {
-    if (pre.mean.length === 0 || pre.std.length !== pre.mean.length) {
-      throw new ConfigError(`${where}: expected preprocessing mean and std of the same non-zero length, got ${pre.mean.length} and ${pre.std.length}`);
-    }
-    if (pre.std.some((s) => !(s > 0) || !Number.isFinite(s)) || pre.mean.some((m) => !Number.isFinite(m))) {
-      throw new ConfigError(`${where}: expected finite means and positive stds, got mean ${describe([...pre.mean])} and std ${describe([...pre.std])}`);
-    }
-  }
 }
 
 function channelAxisShape(layout: Layout, inputShape: readonly number[], n: number, where: string): number[] {
