@@ -12,7 +12,7 @@
 import * as tf from './tf.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { ConfigError, ShapeError, describe } from './errors.js';
+import { ConfigError, ShapeError } from './errors.js';
 import { sha256Tensors } from './hash.js';
 import { autoEnableFastGradients } from './gradients/index.js';
 import { checkOptions } from './model-options.js';
