@@ -191,7 +191,8 @@ export interface ArrangedSamples {
  * @example
  * ```ts
  * // 10 PyTorch images [3, 32, 32] for a tfjs model taking [32, 32, 3]
- * const { data, shape } = arrangeSamples(x, 10, [3, 32, 32], [32, 32, 3], 'NHWC', 'cifar.npy');
+ * const stored = new Float32Array(10 * 3 * 32 * 32);
+ * const { data, shape } = arrangeSamples(stored, 10, [3, 32, 32], [32, 32, 3], 'NHWC', 'cifar.npy'); // shape [32, 32, 3]
  * ```
  */
 export function arrangeSamples(
