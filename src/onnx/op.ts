@@ -72,7 +72,7 @@ export class OpNode {
     return [...a.value];
   }
 
-  /** A list-of-floats attribute, or `def` when absent. */
+  /** A list-of-floats attribute, or `undefined` when absent. */
   floats(name: string): number[] | undefined {
     const a = this.get(name);
     if (!a) return undefined;
