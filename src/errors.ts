@@ -14,18 +14,60 @@
  * @module
  */
 
+/**
+ * Stable, machine-readable reasons that refine an error's class (its `code`, such as `E_UNSUPPORTED`): match on
+ * {@link RobustestError.reason}, never on a message. Set only where the library needs to tell cases apart.
+ * - `onnxruntime-missing`: the optional peer onnxruntime-node could not be imported (or is not the expected module).
+ * - `unsupported-operator`: an ONNX operator the importer cannot run.
+ * - `no-gradient-rule`: an ONNX operator on the gradient path that the onnxruntime gradient engine cannot differentiate.
+ * - `external-data`: a model stores tensors as external data where that is not supported.
+ * - `onnxruntime-failed`: onnxruntime-node loaded but refused or failed to run a graph.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_REASONS, UnsupportedError } from 'robustest';
+ * try { await withOnnxRuntimeGradients(bytes); }
+ * catch (e) { if (e instanceof UnsupportedError && e.reason === ERROR_REASONS.onnxruntimeMissing) console.log('npm install onnxruntime-node'); }
+ * ```
+ */
+export const ERROR_REASONS = Object.freeze({
+  /** onnxruntime-node could not be imported. */
+  onnxruntimeMissing: 'onnxruntime-missing',
+  /** An ONNX operator the importer cannot run. */
+  unsupportedOperator: 'unsupported-operator',
+  /** An ONNX operator on the gradient path without a gradient rule. */
+  noGradientRule: 'no-gradient-rule',
+  /** Tensors stored as external data where they are not supported. */
+  externalData: 'external-data',
+  /** onnxruntime-node refused or failed to run a graph. */
+  onnxruntimeFailed: 'onnxruntime-failed',
+} as const);
+
+/**
+ * One of {@link ERROR_REASONS}.
+ * @example
+ * ```ts
+ * const reason: ErrorReason = 'onnxruntime-missing';
+ * ```
+ */
+export type ErrorReason = (typeof ERROR_REASONS)[keyof typeof ERROR_REASONS];
+
 /** Base class of every error robustest throws on purpose. `code` is stable and machine-readable. */
 export class RobustestError extends Error {
-  /** A stable, machine-readable code such as `E_SHAPE`. */
+  /** A stable, machine-readable code of the error's class, such as `E_SHAPE`. */
   readonly code: string;
+  /** A stable, machine-readable refinement of `code` where callers need to tell cases apart (see {@link ERROR_REASONS}); absent otherwise. */
+  readonly reason?: ErrorReason;
   /**
    * @param message - `where: expected X, got Y`.
    * @param code - stable machine-readable code; subclasses set their own.
+   * @param reason - optional refinement, one of {@link ERROR_REASONS}.
    */
-  constructor(message: string, code = 'E_ROBUSTEST') {
+  constructor(message: string, code = 'E_ROBUSTEST', reason?: ErrorReason) {
     super(message);
     this.name = new.target.name;
     this.code = code;
+    if (reason !== undefined) this.reason = reason;
   }
 }
 
@@ -87,17 +129,23 @@ export class DataLoadError extends RobustestError {
 
 /** A feature is not supported: an ONNX operator, a backend that cannot load, an attack/model combination. */
 export class UnsupportedError extends RobustestError {
-  /** @param message - `where: expected X, got Y`. */
-  constructor(message: string) {
-    super(message, 'E_UNSUPPORTED');
+  /**
+   * @param message - `where: expected X, got Y`.
+   * @param reason - optional refinement, one of {@link ERROR_REASONS}.
+   */
+  constructor(message: string, reason?: ErrorReason) {
+    super(message, 'E_UNSUPPORTED', reason);
   }
 }
 
 /** A tfjs backend could not be initialised. */
 export class BackendError extends RobustestError {
-  /** @param message - `where: expected X, got Y`. */
-  constructor(message: string) {
-    super(message, 'E_BACKEND');
+  /**
+   * @param message - `where: expected X, got Y`.
+   * @param reason - optional refinement, one of {@link ERROR_REASONS}.
+   */
+  constructor(message: string, reason?: ErrorReason) {
+    super(message, 'E_BACKEND', reason);
   }
 }
 

@@ -48,6 +48,7 @@ export { sha256Bytes, sha256Tensors } from './hash.js';
 export { packageAssets, libraryVersion } from './package-info.js';
 export * from './data/index.js';
 export * from './onnx/index.js';
+export * from './remote/index.js';
 export {
   enableFastGradients,
   disableFastGradients,

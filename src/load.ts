@@ -8,7 +8,7 @@ import { readRegularFile } from './files.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
 import { ModelLoadError, UnsupportedError } from './errors.js';
-import type { GradientEngine } from './onnx/ort-gradients.js';
+import type { GradientEngine } from './onnx/options.js';
 import { sha256Bytes } from './hash.js';
 import { graphAdapter, layersAdapter, type Model, type ModelOptions } from './model.js';
 
@@ -160,7 +160,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
       const net = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
       const base = await layersAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
       if (engine === 'tfjs') return base;
-      const { applyEngine } = await import('./onnx/ort-gradients.js');
+      const { applyEngine } = await import('./onnx/policy.js');
       const { exportLayersModel } = await import('./onnx/export.js');
       return await applyEngine(base, () => exportLayersModel(net, { name }).bytes, engine, engineOptions);
     }

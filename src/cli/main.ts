@@ -14,7 +14,7 @@ import { RobustestError, ConfigError } from '../errors.js';
 import { initBackend, type BackendName } from '../backend.js';
 import { disableFastGradients } from '../gradients/index.js';
 import { loadModel, type LoadModelOptions } from '../load.js';
-import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/ort-gradients.js';
+import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/options.js';
 import { parallelModel } from '../parallel/index.js';
 import { loadData } from '../data/index.js';
 import { packageAssets, libraryVersion } from '../package-info.js';
@@ -57,6 +57,8 @@ export interface EvalFlags {
   bounds?: Bounds;
   mean?: number[];
   std?: number[];
+  numClasses?: number;
+  inputShape?: number[];
   json?: string;
   markdown?: string;
   minRobustAccuracy?: number;
@@ -116,6 +118,17 @@ function attackList(value: string): string[] {
   const bad = names.find((n) => !(ATTACK_NAMES as readonly string[]).includes(n));
   if (bad !== undefined) throw new InvalidArgumentError(`expected attacks among ${ATTACK_NAMES.join(', ')}, got "${bad}"`);
   return names;
+}
+
+function dims(name: string) {
+  return (value: string): number[] => {
+    const parts = value.split(',').map((s) => s.trim());
+    const out = parts.map(Number);
+    if (parts.some((s) => s === '') || out.some((v) => !Number.isInteger(v) || v < 1)) {
+      throw new InvalidArgumentError(`expected a comma-separated list of positive integers (one input, no batch dimension) for ${name}, got "${value}"`);
+    }
+    return out;
+  };
 }
 
 function bounds(value: string): Bounds {
@@ -196,6 +209,12 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
     .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
     .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
+    .option(
+      '--num-classes <n>',
+      'number of classes, for a model that does not declare it (default: read from the model, or one forward pass)',
+      integer('--num-classes', 2),
+    )
+    .option('--input-shape <dims>', 'shape of one input without the batch dimension, e.g. 28,28,1, for a model that does not declare it', dims('--input-shape'))
     .option('--json <file>', 'write the JSON report here')
     .option('--markdown <file>', 'write the Markdown report here')
     .option('--min-robust-accuracy <a>', 'exit 1 if any worst-case robust accuracy is below this fraction', fraction('--min-robust-accuracy'))
@@ -248,6 +267,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
     engine,
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     ...(flags.mean && flags.std ? { preprocessing: { mean: flags.mean, std: flags.std } } : {}),
+    ...(flags.numClasses !== undefined ? { numClasses: flags.numClasses } : {}),
+    ...(flags.inputShape !== undefined ? { inputShape: flags.inputShape } : {}),
     ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
   };
   const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);

@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from '../tf.js';
-import { ModelLoadError, UnsupportedError } from '../errors.js';
+import { ERROR_REASONS, ModelLoadError, UnsupportedError } from '../errors.js';
 import { OpNode, type OpDef } from './op.js';
 import { OPS } from './ops/index.js';
 import type { HostTensor, OnnxModel, OnnxNode } from './proto.js';
@@ -77,6 +77,7 @@ export class GraphExecutor {
     if (unsupported.length > 0) {
       throw new UnsupportedError(
         `${where}: expected operators robustest can import (see listSupportedOps()), got unsupported ${describeUnsupported(unsupported)}; fromOnnxRuntime() or loadOnnx() can still query the model`,
+        ERROR_REASONS.unsupportedOperator,
       );
     }
     try {

@@ -3,8 +3,7 @@
  * gradient engine that runs generated forward/backward graphs in onnxruntime-node
  * ({@link withOnnxRuntimeGradients}), a query-only fallback over onnxruntime-node, {@link loadOnnx}, which picks
  * between them, {@link exportLayersModel}, which turns tfjs LayersModels into ONNX graphs in memory (so they can
- * use the native engine too), and {@link fromHttpEndpoint} for remote classifiers behind a TensorFlow Serving
- * REST predict API.
+ * use the native engine too). Remote classifiers behind an HTTP API are in `src/remote/`.
  *
  * Specification: https://onnx.ai/onnx/ (IR: https://github.com/onnx/onnx/blob/main/docs/IR.md, operators:
  * https://onnx.ai/onnx/operators/).
@@ -18,7 +17,8 @@
  * @module
  */
 export { importOnnx, loadOnnxModel, listSupportedOps, type OnnxModelOptions } from './import.js';
-export { fromOnnxRuntime, loadOnnx, type OnnxRuntimeOptions } from './runtime.js';
-export { fromHttpEndpoint, type HttpModelOptions } from './http.js';
-export { withOnnxRuntimeGradients, listGradientOps, GRADIENT_ENGINES, type GradientEngine, type OnnxGradientOptions } from './ort-gradients.js';
+export { fromOnnxRuntime, type OnnxRuntimeOptions } from './runtime.js';
+export { loadOnnx } from './policy.js';
+export { withOnnxRuntimeGradients, listGradientOps, type OnnxGradientOptions } from './ort-gradients.js';
+export { GRADIENT_ENGINES, type GradientEngine } from './options.js';
 export { exportLayersModel, listExportableLayers, type ExportOptions, type ExportedModel } from './export.js';

@@ -5,22 +5,18 @@
  * @module
  */
 import * as tf from '../tf.js';
-import { BackendError, ConfigError, RobustestError, ShapeError, UnsupportedError, describe } from '../errors.js';
-import { WrappedModel, MODEL_WARNING_CODES, type ModelWarning, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
+import { BackendError, ConfigError, ERROR_REASONS, RobustestError, ShapeError, UnsupportedError, describe } from '../errors.js';
+import { WrappedModel, type DifferentiableModel, type LossFn, type ValueAndGrad } from '../model.js';
+import { HostPreprocessing } from '../model-options.js';
 import { concatBytes, encodeGraphAddition } from './encode.js';
-import { findHead, importOnnx, type OnnxModelOptions } from './import.js';
+import { findHead, importOnnx } from './import.js';
+import type { OnnxGradientOptions } from './options.js';
+import { createSession as openSession, firstLine, loadOrt, type OrtModule, type OrtSession, type OrtTensor } from './ort.js';
 import type { OnnxDataType, OnnxModel } from './proto.js';
 import { decodeModel } from './proto.js';
-import { loadOrt, type OrtModule, type OrtSession, type OrtTensor } from './runtime.js';
 import { DIFFERENTIABLE_OPS, buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp.js';
 
-/** Options of {@link withOnnxRuntimeGradients}. */
-export interface OnnxGradientOptions extends OnnxModelOptions {
-  /** Largest number of samples per onnxruntime run; bigger batches are split. Default `128`. */
-  batchSize?: number;
-  /** Threads of onnxruntime's intra-op pool. Default: onnxruntime's choice (all cores). */
-  threads?: number;
-}
+export type { OnnxGradientOptions } from './options.js';
 
 const ORT_TYPES: Record<string, OnnxDataType> = {
   float32: 'float32',
@@ -40,17 +36,15 @@ const ORT_TYPES: Record<string, OnnxDataType> = {
 
 const PROBE_BATCHES: readonly [number, number] = [2, 3];
 
-async function createSession(ort: OrtModule, bytes: Uint8Array, name: string, what: string, threads: number | undefined): Promise<OrtSession> {
+function createSession(ort: OrtModule, bytes: Uint8Array, name: string, what: string, threads: number | undefined): Promise<OrtSession> {
   // No spin-waiting: the forward and backward sessions each own a thread pool, and an idle pool that spins takes a
   // core from the one that is running (measured: 106 → 59 ms per forward+gradient of the shared MNIST CNN, 2 threads).
-  const options: Record<string, unknown> = { graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
-  if (threads !== undefined) options['intraOpNumThreads'] = threads;
-  try {
-    return await ort.InferenceSession.create(bytes, options);
-  } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new UnsupportedError(`${name}: expected onnxruntime to load the generated ${what} graph, got ${why}`);
-  }
+  return openSession(
+    ort,
+    bytes,
+    { threads, spinning: false },
+    (why) => new UnsupportedError(`${name}: expected onnxruntime to load the generated ${what} graph, got ${why}`, ERROR_REASONS.onnxruntimeFailed),
+  );
 }
 
 /** Runs the model with every intermediate value as an output at two batch sizes, for shapes and dtypes. */
@@ -79,24 +73,16 @@ async function probe(ort: OrtModule, bytes: Uint8Array, model: OnnxModel, input:
     }
     return { batches: PROBE_BATCHES, values };
   } catch (e) {
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new UnsupportedError(`${name}: expected onnxruntime to run the model on a probe batch, got ${why}`);
+    throw new UnsupportedError(`${name}: expected onnxruntime to run the model on a probe batch, got ${firstLine(e)}`, ERROR_REASONS.onnxruntimeFailed);
   } finally {
     await session.release();
   }
 }
 
-/** Maps a flat element index of a batch to its channel (axis 1 for NCHW, the last axis otherwise), for host-side preprocessing. */
-function channelIndexer(layout: string, shape: readonly number[], channels: number): (i: number) => number {
-  if (channels === 1) return () => 0;
-  const inner = layout === 'NCHW' ? shape.slice(2).reduce((a, b) => a * b, 1) : 1;
-  const count = layout === 'NCHW' ? shape[1]! : shape[shape.length - 1]!;
-  return (i) => Math.floor(i / inner) % count;
-}
-
 class OrtGradientModel extends WrappedModel {
   readonly engine = 'onnxruntime';
   private sessions: [OrtSession, OrtSession] | undefined;
+  private readonly host: HostPreprocessing | undefined;
 
   constructor(
     base: DifferentiableModel,
@@ -109,12 +95,12 @@ class OrtGradientModel extends WrappedModel {
   ) {
     super(base);
     this.sessions = [forward, backward];
+    this.host = HostPreprocessing.create(base.name, base.preprocessing, base.layout, base.inputShape);
   }
 
   private fail(what: string, e: unknown): never {
     if (e instanceof RobustestError) throw e;
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new BackendError(`${this.name}: expected onnxruntime to run the ${what} graph, got ${why}`);
+    throw new BackendError(`${this.name}: expected onnxruntime to run the ${what} graph, got ${firstLine(e)}`, ERROR_REASONS.onnxruntimeFailed);
   }
 
   async valueAndGrad(x: tf.Tensor, loss: LossFn): Promise<ValueAndGrad> {
@@ -126,17 +112,7 @@ class OrtGradientModel extends WrappedModel {
     const per = expected.reduce((a, b) => a * b, 1);
     const classes = this.numClasses;
     const host = Float32Array.from(await x.data());
-    let invStdAt: ((i: number) => number) | undefined;
-    if (this.preprocessing) {
-      const { mean, std } = this.preprocessing;
-      const ch = channelIndexer(this.layout, x.shape, mean.length);
-      const inv = std.map((s) => 1 / s);
-      for (let i = 0; i < host.length; i++) {
-        const c = ch(i);
-        host[i] = (host[i]! - mean[c]!) * inv[c]!;
-      }
-      invStdAt = (i) => inv[ch(i)]!;
-    }
+    this.host?.apply(host, x.shape);
     const { program, ort, input } = this;
     // 1. Forward runs: logits and the values the backward graph needs, per chunk.
     const logits = new Float32Array(n * classes);
@@ -203,7 +179,7 @@ class OrtGradientModel extends WrappedModel {
       value.dispose();
       throw e;
     }
-    if (invStdAt) for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! * invStdAt(i);
+    this.host?.backward(grad, x.shape);
     return { value, grad: tf.tensor(grad, x.shape, 'float32') };
   }
 
@@ -236,8 +212,12 @@ export async function attachOnnxRuntimeGradients(
       throw new ConfigError(`${name}: expected threads to be a positive integer, got ${describe(options.threads)}`);
     }
     const model = decodeModel(bytes, name, 'skip');
-    if (model.hasExternalData)
-      throw new UnsupportedError(`${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`);
+    if (model.hasExternalData) {
+      throw new UnsupportedError(
+        `${name}: expected tensors stored inside the .onnx file for the onnxruntime gradient engine, got external data`,
+        ERROR_REASONS.externalData,
+      );
+    }
     if (model.graph.inputs.length !== 1) throw new ConfigError(`${name}: expected a graph with one input, got ${model.graph.inputs.length}`);
     const ort = await loadOrt();
     const input = model.graph.inputs[0]!.name;
@@ -289,57 +269,6 @@ export async function withOnnxRuntimeGradients(bytes: Uint8Array, options: OnnxG
   } catch (e) {
     base.dispose();
     throw e;
-  }
-}
-
-/**
- * Which engine computes input-gradients: `tfjs` (tfjs ops and their gradients, with robustest's overrides),
- * `onnxruntime` (forward and backward ONNX graphs run by onnxruntime-node; fails when it cannot), or `auto`
- * (onnxruntime when onnxruntime-node loads and every operator on the gradient path has a rule, else tfjs).
- * @example
- * ```ts
- * const engine: GradientEngine = 'auto';
- * const model = await loadModel('model.onnx', { engine });
- * ```
- */
-export type GradientEngine = 'auto' | 'tfjs' | 'onnxruntime';
-
-/** Every {@link GradientEngine}, for validation and help texts. */
-export const GRADIENT_ENGINES: readonly GradientEngine[] = ['auto', 'tfjs', 'onnxruntime'];
-
-/**
- * Applies an engine choice to a tfjs-computed model: returns `base` for `tfjs`, else tries to attach the
- * onnxruntime engine to the graph `bytes()` gives. With `auto`, a failure keeps `base` (and, unless
- * onnxruntime-node is simply not installed, adds a warning saying why); with `onnxruntime` it disposes `base`
- * and throws.
- * @internal
- */
-export async function applyEngine(
-  base: DifferentiableModel,
-  bytes: () => Uint8Array,
-  engine: GradientEngine,
-  options: { batchSize?: number; threads?: number; keepSoftmax?: boolean } = {},
-): Promise<DifferentiableModel> {
-  if (!GRADIENT_ENGINES.includes(engine)) {
-    base.dispose();
-    throw new ConfigError(`${base.name}: expected engine to be one of ${GRADIENT_ENGINES.join(', ')}, got ${describe(engine)}`);
-  }
-  if (engine === 'tfjs') return base;
-  try {
-    return await attachOnnxRuntimeGradients(base, bytes(), options);
-  } catch (e) {
-    if (engine === 'onnxruntime' || !(e instanceof UnsupportedError || e instanceof BackendError)) {
-      base.dispose();
-      throw e;
-    }
-    const missing = /optional peer dependency onnxruntime-node/.test(e.message);
-    if (!missing && Array.isArray(base.warnings)) {
-      (base.warnings as ModelWarning[]).push({
-        code: MODEL_WARNING_CODES.gradientEngineFallback,
-        message: `${base.name}: gradients computed by tfjs, not onnxruntime: ${e.message}`,
-      });
-    }
-    return base;
   }
 }
 

@@ -16,7 +16,7 @@
  * @internal
  * @module
  */
-import { UnsupportedError } from '../errors.js';
+import { ERROR_REASONS, UnsupportedError } from '../errors.js';
 import { concatBytes, encodeGraphAddition, encodeModel, type AttrSpec, type NodeSpec, type TensorSpec, type ValueInfoSpec } from './encode.js';
 import { OpNode } from './op.js';
 import { windowTapCounts } from './ops/nn.js';
@@ -1209,7 +1209,10 @@ export function buildGradientProgram(bytes: Uint8Array, model: OnnxModel, input:
     if (node.domain !== '') n.unsupported(`an operator of the default domain, got domain '${node.domain}'`);
     const rule = RULES[node.opType];
     if (!rule)
-      throw new UnsupportedError(`${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`);
+      throw new UnsupportedError(
+        `${n.where}: expected an operator with an input-gradient rule (${DIFFERENTIABLE_OPS.join(', ')}), got ${node.opType}`,
+        ERROR_REASONS.noGradientRule,
+      );
     const gOut = node.outputs.map((o) => total(o));
     const gIn = rule({ b, node, n, gOut, active: act, where: n.where });
     const add = (x: string, g: string): void => {

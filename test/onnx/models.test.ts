@@ -73,10 +73,10 @@ describe.skipIf(!haveSharedModels)(`shared ONNX models (${haveSharedModels ? sha
 
   it('warns about and skips a final LogSoftmax', async () => {
     const m = await loadOnnxModel(join(sharedModels, 'mlp_logsoftmax_mnist.onnx'));
-    expect(m.warnings.join('\n')).toMatch(/LogSoftmax; attacks use its input/);
+    expect(m.warnings.map((w) => w.message).join('\n')).toMatch(/LogSoftmax; attacks use its input/);
     m.dispose();
     const kept = await loadOnnxModel(join(sharedModels, 'mlp_logsoftmax_mnist.onnx'), { keepSoftmax: true });
-    expect(kept.warnings.join('\n')).toMatch(/keepSoftmax/);
+    expect(kept.warnings.map((w) => w.message).join('\n')).toMatch(/keepSoftmax/);
     const x = tf.zeros([2, 1, 28, 28]);
     const p = kept.logits(x);
     // log-probabilities: exp sums to one per row

@@ -46,7 +46,7 @@ describe.skipIf(!haveSharedModels)(`onnxruntime fallback on the shared models ($
     expect(e.abs).toBeLessThanOrEqual(1e-4 * Math.max(1, e.scale));
     if (name === 'mlp_logsoftmax_mnist') {
       // Both bypass the LogSoftmax: onnxruntime returns the added pre-softmax output.
-      expect(black.warnings.join('\n')).toMatch(/LogSoftmax; onnxruntime returns its input/);
+      expect(black.warnings.map((w) => w.message).join('\n')).toMatch(/LogSoftmax; onnxruntime returns its input/);
     }
     expect(await black.fingerprint()).toBe(await white.fingerprint());
     tf.dispose([xt, a, b]);
@@ -184,7 +184,7 @@ describe('external tensor data', () => {
   it('onnxruntime loads it from the file and agrees with the importer', async () => {
     const white = await loadOnnxModel(join(dir, 'model.onnx'), { keepSoftmax: true });
     const black = await fromOnnxRuntime(join(dir, 'model.onnx'));
-    expect(black.warnings.join('\n')).toMatch(/external data/);
+    expect(black.warnings.map((w) => w.message).join('\n')).toMatch(/external data/);
     const x = tf.tensor2d([[1, 2, 3, 4]]);
     const a = white.logits(x);
     const b = await black.logits(x);
@@ -199,7 +199,7 @@ describe('loadOnnx with unsupported operators', () => {
   it('falls back to onnxruntime with a warning naming the operator', async () => {
     const m = await loadOnnx(unsupportedModelPath(), { bounds: [-1, 1] });
     expect(m.kind).toBe('query');
-    expect(m.warnings.join('\n')).toMatch(/operator Shrink is not supported by the importer; using onnxruntime/);
+    expect(m.warnings.map((w) => w.message).join('\n')).toMatch(/operator Shrink is not supported by the importer; using onnxruntime/);
     expect(m.numClasses).toBe(3);
     const x = tf.tensor2d([
       [0.5, -0.5, 0.25, 1],
@@ -214,6 +214,28 @@ describe('loadOnnx with unsupported operators', () => {
 
   it('loadOnnxModel refuses the same model with UnsupportedError', async () => {
     await expect(loadOnnxModel(unsupportedModelPath())).rejects.toThrow(/'Shrink' \(node 'shrink_node', opset 13\)/);
+  });
+
+  it.each([
+    ['mean and std of different lengths', { mean: [0.5, 0.5], std: [0.25] }, /same non-zero length, got 2 and 1/],
+    ['a zero std', { mean: [0.5], std: [0] }, /finite means and positive stds/],
+    ['a NaN std', { mean: [0.5], std: [Number.NaN] }, /finite means and positive stds/],
+    ['a NaN mean', { mean: [Number.NaN], std: [1] }, /finite means and positive stds/],
+    ['an entry per channel for the wrong channel count', { mean: [0, 0], std: [1, 1] }, /1 or 4 entries \(one per channel\), got 2/],
+  ])('refuses a preprocessing with %s (ConfigError, one line)', async (_what, preprocessing, message) => {
+    for (const load of [fromOnnxRuntime, loadOnnx]) {
+      const e: unknown = await load(unsupportedModelPath(), { preprocessing }).then(
+        (m) => (m.dispose(), undefined),
+        (err: unknown) => err,
+      );
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as Error).message).toMatch(message);
+      expect((e as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('refuses non-finite bounds as every adapter does', async () => {
+    await expect(fromOnnxRuntime(unsupportedModelPath(), { bounds: [Number.NaN, 1] })).rejects.toThrow(/finite lower < upper/);
   });
 
   it('checks input shapes', async () => {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { ConfigError, ModelLoadError, ShapeError } from '../../src/errors.js';
-import { fromHttpEndpoint } from '../../src/onnx/http.js';
+import { fromHttpEndpoint } from '../../src/remote/http.js';
 
 /** What the server does with the next requests (consumed in order), then it answers normally. */
 type Behaviour = 'ok' | 'fail503' | 'fail400' | 'hang' | 'garbage' | 'wrongCount';
@@ -178,6 +178,29 @@ describe('fromHttpEndpoint (TF Serving REST predict)', () => {
     m.dispose();
     await expect(m.logits(x)).rejects.toThrow(/disposed/);
     x.dispose();
+  });
+
+  it.each([
+    ['mean and std of different lengths', { mean: [0.5, 0.5], std: [0.25] }, /same non-zero length, got 2 and 1/],
+    ['a zero std', { mean: [0.5], std: [0] }, /finite means and positive stds/],
+    ['a NaN mean', { mean: [Number.NaN], std: [1] }, /finite means and positive stds/],
+    ['an entry per channel for the wrong channel count', { mean: [0, 0], std: [1, 1] }, /1 or 3 entries \(one per channel\), got 2/],
+  ])('refuses a preprocessing with %s (ConfigError, one line, no request sent)', async (_what, preprocessing, message) => {
+    const p = fromHttpEndpoint(`${base}/v1/models/toy:predict`, { inputShape: [4, 4, 3], numClasses: 3, preprocessing, ...fast });
+    const e: unknown = await p.then(
+      (m) => (m.dispose(), undefined),
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).message).toMatch(message);
+    expect((e as Error).message).not.toContain('\n');
+    expect(requests).toEqual([]);
+  });
+
+  it('refuses non-finite bounds as every adapter does', async () => {
+    await expect(fromHttpEndpoint(`${base}/v1/models/toy:predict`, { inputShape: [2], numClasses: 3, bounds: [0, Infinity] })).rejects.toThrow(
+      /finite lower < upper/,
+    );
   });
 
   it('fails the probe of an unreachable endpoint', async () => {

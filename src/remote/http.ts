@@ -9,6 +9,7 @@
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, describe } from '../errors.js';
 import { checkBatchShape, inferLayout, type Bounds, type ModelWarning, type Layout, type ModelOptions, type Preprocessing, type QueryModel } from '../model.js';
+import { checkOptions, HostPreprocessing } from '../model-options.js';
 
 /** Options of {@link fromHttpEndpoint}. */
 export interface HttpModelOptions extends ModelOptions {
@@ -92,12 +93,13 @@ class HttpModel implements QueryModel {
   constructor(
     readonly url: string,
     private readonly o: Required<Pick<HttpModelOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'maxBatchSize' | 'maxRequestBytes'>> & HttpModelOptions,
+    private readonly host: HostPreprocessing | undefined,
   ) {
     this.bounds = o.bounds ? [o.bounds[0], o.bounds[1]] : [0, 1];
     this.inputShape = [...o.inputShape];
     this.layout = o.layout ?? inferLayout(o.inputShape);
     this.name = o.name ?? url;
-    if (o.preprocessing) this.preprocessing = { mean: [...o.preprocessing.mean], std: [...o.preprocessing.std] };
+    if (host) this.preprocessing = host.preprocessing;
   }
 
   /** One POST with timeout and retries; returns the flattened predictions of `count` instances. */
@@ -157,20 +159,6 @@ class HttpModel implements QueryModel {
     });
   }
 
-  /** Applies preprocessing on a host copy. */
-  private normalise(data: Float32Array, shape: readonly number[]): void {
-    const pre = this.preprocessing;
-    if (!pre) return;
-    const n = pre.mean.length;
-    const nchw = this.layout === 'NCHW';
-    const inner = nchw ? shape.slice(2).reduce((a, b) => a * b, 1) : 1;
-    const channels = nchw ? shape[1]! : shape[shape.length - 1]!;
-    for (let i = 0; i < data.length; i++) {
-      const c = n === 1 ? 0 : Math.floor(i / inner) % channels;
-      data[i] = (data[i]! - pre.mean[c]!) / pre.std[c]!;
-    }
-  }
-
   /** Sends a host batch, split by count and request size; returns one score row per instance. */
   async query(data: Float32Array, n: number): Promise<number[][]> {
     const per = this.inputShape.reduce((a, b) => a * b, 1);
@@ -205,7 +193,7 @@ class HttpModel implements QueryModel {
     const expected = this.inputShape;
     const n = checkBatchShape(this.name, expected, x);
     const data = Float32Array.from(await x.data());
-    this.normalise(data, x.shape);
+    this.host?.apply(data, x.shape);
     const rows = await this.query(data, n);
     const out = new Float32Array(n * this.numClasses);
     rows.forEach((r, i) => {
@@ -244,7 +232,8 @@ class HttpModel implements QueryModel {
  *   (default `[0, 1]`), preprocessing, `timeoutMs` (30000), `retries` (3), `backoffMs` (200),
  *   `maxBatchSize` (64), `maxRequestBytes` (4 MiB), `headers`, `outputKey`, `signatureName`.
  * @returns a query model.
- * @throws {@link ConfigError} for invalid options or a URL that is neither a predict URL nor a base URL with `modelName`.
+ * @throws {@link ConfigError} for invalid options (bounds, inputShape, preprocessing as every adapter checks them, and
+ *   the HTTP ones) or a URL that is neither a predict URL nor a base URL with `modelName`.
  * @throws {@link ModelLoadError} when the class-count probe fails (endpoint unreachable or not answering the format).
  * @example
  * ```ts
@@ -267,19 +256,21 @@ export async function fromHttpEndpoint(url: string, options: HttpModelOptions): 
     throw new ConfigError(`${where}: expected an http(s) URL ending in /v1/models/NAME:predict, or a base URL with modelName, got ${describe(url)}`);
   }
   const inputShape = options.inputShape as readonly number[] | undefined;
-  if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d <= 0)) {
-    throw new ConfigError(`${where}: expected inputShape to be a list of positive integers, got ${describe(inputShape)}`);
-  }
-  const bounds = options.bounds ?? [0, 1];
-  if (!(bounds[0] < bounds[1])) throw new ConfigError(`${where}: expected bounds to be [lower, upper] with lower < upper, got ${describe(bounds)}`);
-  const model = new HttpModel(full, {
-    ...options,
-    timeoutMs: positiveInt('timeoutMs', where, options.timeoutMs ?? 30_000),
-    retries: Math.floor(nonNegative('retries', where, options.retries ?? 3)),
-    backoffMs: nonNegative('backoffMs', where, options.backoffMs ?? 200),
-    maxBatchSize: positiveInt('maxBatchSize', where, options.maxBatchSize ?? 64),
-    maxRequestBytes: positiveInt('maxRequestBytes', where, options.maxRequestBytes ?? 4 * 1024 * 1024),
-  });
+  if (inputShape === undefined) throw new ConfigError(`${where}: expected inputShape to be a list of positive integers, got undefined`);
+  checkOptions(where, options.bounds ?? [0, 1], undefined, inputShape, options.preprocessing);
+  const host = HostPreprocessing.create(where, options.preprocessing, options.layout ?? inferLayout(inputShape), inputShape);
+  const model = new HttpModel(
+    full,
+    {
+      ...options,
+      timeoutMs: positiveInt('timeoutMs', where, options.timeoutMs ?? 30_000),
+      retries: Math.floor(nonNegative('retries', where, options.retries ?? 3)),
+      backoffMs: nonNegative('backoffMs', where, options.backoffMs ?? 200),
+      maxBatchSize: positiveInt('maxBatchSize', where, options.maxBatchSize ?? 64),
+      maxRequestBytes: positiveInt('maxRequestBytes', where, options.maxRequestBytes ?? 4 * 1024 * 1024),
+    },
+    host,
+  );
   if (options.numClasses !== undefined) {
     model.numClasses = positiveInt('numClasses', where, options.numClasses);
   } else {
