@@ -40,7 +40,13 @@ export function checkPreprocessing(where: string, pre: Preprocessing): void {
  * ```
  * @internal
  */
-export function checkOptions(where: string, bounds: Bounds, numClasses: number | undefined, inputShape: readonly number[] | undefined, pre?: Preprocessing): void {
+export function checkOptions(
+  where: string,
+  bounds: Bounds,
+  numClasses: number | undefined,
+  inputShape: readonly number[] | undefined,
+  pre?: Preprocessing,
+): void {
   if (!Array.isArray(bounds) || bounds.length !== 2 || !Number.isFinite(bounds[0]) || !Number.isFinite(bounds[1]) || !(bounds[0] < bounds[1])) {
     throw new ConfigError(`${where}: expected bounds to be [lower, upper] with finite lower < upper, got ${describe(bounds)}`);
   }
