@@ -169,7 +169,7 @@ function outputWidth(shape: readonly (number | null)[], where: string): number {
   const last = shape[shape.length - 1];
   if (typeof last !== 'number' || last < 2) {
     throw new ConfigError(
-      `${where}: expected a model output of shape [N, numClasses] with numClasses >= 2, got [${shape.map((d) => d ?? 'N').join(', ')}]; pass numClasses explicitly`,
+      `${where}: expected a model output of shape [N, numClasses] with numClasses >= 2, got [${shape.map((d) => d ?? 'N').join(', ')}]; pass numClasses explicitly (CLI: --num-classes)`,
     );
   }
   return last;
@@ -178,7 +178,7 @@ function outputWidth(shape: readonly (number | null)[], where: string): number {
 function shapeWithoutBatch(shape: readonly (number | null)[] | undefined, where: string): number[] {
   if (!shape || shape.length < 2 || shape.slice(1).some((d) => typeof d !== 'number')) {
     throw new ConfigError(
-      `${where}: expected a model input of shape [N, ...] with known dimensions, got ${shape ? `[${shape.map((d) => d ?? 'N').join(', ')}]` : 'none'}; pass inputShape explicitly`,
+      `${where}: expected a model input of shape [N, ...] with known dimensions, got ${shape ? `[${shape.map((d) => d ?? 'N').join(', ')}]` : 'none'}; pass inputShape explicitly (CLI: --input-shape)`,
     );
   }
   return shape.slice(1) as number[];
@@ -290,16 +290,96 @@ export async function layersAdapter(model: LayersModel, options: ModelOptions, h
  * The graph runs with `execute`, so gradients flow through its ops (graphs with control flow cannot be
  * differentiated by tfjs).
  *
+ * Graphs from older converters often declare no output signature and end in a `Softmax` node. When the graph's
+ * output node is a `Softmax` or `LogSoftmax` (possibly behind `Identity` nodes), the graph is executed up to that
+ * node's input, so attacks see the pre-softmax logits, and the model's `warnings` say so (code
+ * `softmax-removed`, see {@link MODEL_WARNING_CODES}). When the output shape is not declared, `numClasses` is
+ * read from one forward pass on a single all-zero input.
+ *
  * @param model - the user's model; never modified or disposed.
- * @param options - bounds, preprocessing, name; `inputShape`/`numClasses` when the signature does not give them.
- * @throws {@link ConfigError} if shapes are unknown and not given, or an option is invalid.
+ * @param options - bounds (default `[0, 1]`), preprocessing, name (default `graph-model`); `inputShape` when the
+ *   graph's input placeholder does not give it; `numClasses` to skip the forward pass that infers it.
+ * @throws {@link ConfigError} if the input shape is unknown and not given, the graph cannot run on that shape,
+ *   it outputs fewer than 2 scores per input, or an option is invalid.
  * @example
  * ```ts
+ * import { loadGraphModel } from '@tensorflow/tfjs-converter';
  * const model = fromGraphModel(await loadGraphModel('file://web_model/model.json'), { bounds: [0, 255] });
+ * model.warnings.some((w) => w.code === MODEL_WARNING_CODES.softmaxRemoved); // true if it ended in a softmax
  * ```
  */
 export function fromGraphModel(model: GraphModel, options: ModelOptions = {}): DifferentiableModel {
   return graphAdapter(model, options, {});
+}
+
+/** The parts of a tfjs-converter graph node that {@link graphHead} reads. */
+interface GraphNodeView {
+  readonly name: string;
+  readonly op: string;
+  readonly inputs: readonly GraphNodeView[];
+}
+
+function isGraphNode(v: unknown): v is GraphNodeView {
+  const n = v as Partial<GraphNodeView> | null;
+  return typeof n === 'object' && n !== null && typeof n.name === 'string' && typeof n.op === 'string' && Array.isArray(n.inputs);
+}
+
+/** The graph's single output node, read from the executor tfjs-converter builds (not public API: undefined if absent). */
+function graphOutputNode(model: GraphModel): GraphNodeView | undefined {
+  const graph = (model as unknown as { executor?: { graph?: { outputs?: unknown } } }).executor?.graph;
+  const outputs = graph?.outputs;
+  if (!Array.isArray(outputs) || outputs.length !== 1 || !isGraphNode(outputs[0])) return undefined;
+  return outputs[0];
+}
+
+/** A final softmax found in a graph: the node to execute instead of the output, and the warning saying so. */
+interface GraphHead {
+  /** Name of the softmax's input node (the logits), passed to `execute`. */
+  readonly logitsNode: string;
+  readonly warning: ModelWarning;
+}
+
+/**
+ * Finds a `Softmax`/`LogSoftmax` node at the end of a graph (possibly behind `Identity` nodes, as newer converters
+ * emit) and returns its input, the logits. TensorFlow's softmax is over the last axis, the class axis.
+ */
+function graphHead(model: GraphModel, name: string): GraphHead | undefined {
+  let node = graphOutputNode(model);
+  for (let hops = 0; node && node.op === 'Identity' && hops < 8; hops++) node = node.inputs[0];
+  if (!node || (node.op !== 'Softmax' && node.op !== 'LogSoftmax')) return undefined;
+  const input = node.inputs[0];
+  if (!input || input.op === 'Placeholder') return undefined;
+  return {
+    logitsNode: input.name,
+    warning: {
+      code: MODEL_WARNING_CODES.softmaxRemoved,
+      message: `${name}: the graph's output node '${node.name}' is a ${node.op}; attacks use its input '${input.name}' (the pre-softmax logits)`,
+    },
+  };
+}
+
+/**
+ * The class count of a graph whose output shape is not declared: the size of the output of one forward pass on a
+ * single all-zero input.
+ */
+function probeNumClasses(net: (x: tf.Tensor) => tf.Tensor, inputShape: readonly number[], name: string): number {
+  let shape: number[];
+  try {
+    const out = tf.tidy(() => net(tf.zeros([1, ...inputShape], 'float32')));
+    shape = out.shape;
+    out.dispose();
+  } catch (e) {
+    throw new ConfigError(
+      `${name}: expected the graph to run on one input of shape [1, ${inputShape.join(', ')}] to infer numClasses, got ${(e as Error).message.split('\n')[0]}; pass inputShape or numClasses explicitly (CLI: --input-shape, --num-classes)`,
+    );
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size < 2) {
+    throw new ConfigError(
+      `${name}: expected the graph to output at least 2 class scores per input, got shape [${shape.join(', ')}] for one input; pass numClasses explicitly (CLI: --num-classes)`,
+    );
+  }
+  return size;
 }
 
 /** {@link fromGraphModel} with hooks. @internal */
@@ -314,16 +394,20 @@ export function graphAdapter(model: GraphModel, options: ModelOptions, hooks: Ad
       model.inputs[0]!.shape?.map((d) => (d < 0 ? null : d)),
       name,
     );
-  const numClasses = options.numClasses ?? outputWidth(model.outputs[0]?.shape?.map((d) => (d < 0 ? null : d)) ?? [], name);
+  const head = graphHead(model, name);
+  const net = head ? (x: tf.Tensor) => model.execute(x, head.logitsNode) as tf.Tensor : (x: tf.Tensor) => model.execute(x) as tf.Tensor;
+  const declared = model.outputs[0]?.shape?.map((d) => (d < 0 ? null : d)) ?? [];
+  const declaredWidth = declared[declared.length - 1];
+  const numClasses = options.numClasses ?? (typeof declaredWidth === 'number' && declaredWidth >= 2 ? declaredWidth : probeNumClasses(net, inputShape, name));
   return new TfjsModel({
-    net: (x) => model.execute(x) as tf.Tensor,
+    net,
     weights: () =>
       Object.keys(model.weights)
         .sort()
         .flatMap((k) => model.weights[k] ?? []),
     options: { ...options, inputShape, numClasses, name },
     engine: 'tfjs',
-    warnings: [...(hooks.warnings ?? [])],
+    warnings: [...(hooks.warnings ?? []), ...(head ? [head.warning] : [])],
     ...(hooks.onDispose ? { onDispose: hooks.onDispose } : {}),
     ...(hooks.fingerprint ? { fingerprint: hooks.fingerprint } : {}),
   });

@@ -1,6 +1,6 @@
 // The robustest command line: help, flags, exit codes, reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -98,6 +98,8 @@ describe('robustest CLI', () => {
       '--min-robust-accuracy',
       '--no-cascade',
       '--no-fast-gradients',
+      '--num-classes',
+      '--input-shape',
       '--verbose',
     ]) {
       expect(r.out).toContain(flag);
@@ -310,6 +312,86 @@ describe('robustest CLI', () => {
       reports.push(report);
     }
     expect(reports[1]!.curve).toEqual(reports[0]!.curve);
+  });
+
+  it('evaluates an old-converter graph model (no signature, fused ops, final Softmax); --num-classes and --input-shape', async () => {
+    const fixture = join(import.meta.dirname, '..', 'fixtures', 'graph-model-v1');
+    const n = 12;
+    const xs = new Float32Array(n * 36);
+    for (let i = 0; i < xs.length; i++) xs[i] = ((i * 7919) % 101) / 100;
+    await writeFile(join(dir, 'g-x.npy'), npy(xs, [n, 6, 6, 1]));
+    await writeFile(
+      join(dir, 'g-y.npy'),
+      npy(
+        Int32Array.from({ length: n }, (_, i) => i % 3),
+        [n],
+      ),
+    );
+    const args = (model: string, json: string, ...extra: string[]): string[] => [
+      'eval',
+      '--model',
+      model,
+      '--data',
+      join(dir, 'g-x.npy'),
+      '--labels',
+      join(dir, 'g-y.npy'),
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.1',
+      '--backend',
+      'cpu',
+      '--json',
+      json,
+      ...extra,
+    ];
+    const json = join(dir, 'out', 'graph.json');
+    const r = await cli(args(fixture, json));
+    expect(r.err).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.count).toBe(n);
+    expect(report.provenance.model).toMatchObject({ numClasses: 3, inputShape: [6, 6, 1] });
+    const codes = report.warnings.map((w) => w.code);
+    expect(codes).toContain('softmax-head'); // the model's softmax-removed warning, as the report names it
+    expect(codes).not.toContain('probability-output'); // the attacked outputs are logits
+    expect(report.warnings.find((w) => w.code === 'softmax-head')!.message).toContain("'dense/Softmax'");
+
+    // The same graph without input dimensions needs --input-shape; --num-classes is then optional.
+    const bare = join(dir, 'graph-no-dims');
+    await mkdir(bare, { recursive: true });
+    const model = JSON.parse(await readFile(join(fixture, 'model.json'), 'utf8')) as { modelTopology: { node: { op: string; attr: unknown }[] } };
+    model.modelTopology.node.find((x) => x.op === 'Placeholder')!.attr = { dtype: { type: 'DT_FLOAT' } }; // no shape at all
+    await writeFile(join(bare, 'model.json'), JSON.stringify(model));
+    await writeFile(join(bare, 'group1-shard1of1.bin'), await readFile(join(fixture, 'group1-shard1of1.bin')));
+    const missing = await cli(args(bare, join(dir, 'out', 'bare0.json'), '--quiet'));
+    expect(missing.code).toBe(2);
+    expect(missing.err.trim().split('\n')).toHaveLength(1);
+    expect(missing.err).toMatch(/with known dimensions, got none; pass inputShape explicitly \(CLI: --input-shape\)/);
+    const given = await cli(args(bare, join(dir, 'out', 'bare1.json'), '--input-shape', '6,6,1'));
+    expect(given.code).toBe(0);
+    const both = await cli(args(bare, join(dir, 'out', 'bare2.json'), '--input-shape', '6, 6, 1', '--num-classes', '3'));
+    expect(both.code).toBe(0);
+    expect(validateReport(JSON.parse(await readFile(join(dir, 'out', 'bare2.json'), 'utf8'))).provenance.model).toMatchObject({ numClasses: 3 });
+
+    // Bad values: one typed line each, exit 2.
+    for (const [flag, value, message] of [
+      ['--num-classes', '1', /expected an integer >= 2 for --num-classes, got "1"/],
+      ['--num-classes', 'ten', /expected an integer >= 2 for --num-classes, got "ten"/],
+      ['--input-shape', '6,0,1', /expected a comma-separated list of positive integers .* for --input-shape, got "6,0,1"/],
+      ['--input-shape', '6,,1', /for --input-shape, got "6,,1"/],
+      ['--input-shape', '6.5', /for --input-shape, got "6.5"/],
+    ] as const) {
+      const bad = await cli(args(fixture, join(dir, 'out', 'bad.json'), '--quiet', flag, value));
+      expect(bad.code).toBe(2);
+      expect(bad.err.trim().split('\n')).toHaveLength(1);
+      expect(bad.err).toMatch(message);
+    }
+    // A class count that contradicts the model is a typed error too.
+    const wrong = await cli(args(fixture, join(dir, 'out', 'wrong.json'), '--quiet', '--num-classes', '4'));
+    expect(wrong.code).toBe(2);
+    expect(wrong.err.trim().split('\n')).toHaveLength(1);
+    expect(wrong.err).toMatch(/expected the model to output \[\d+, 4\] logits, got \[\d+, 3\]/);
   });
 
   it('checks --engine, ROBUSTEST_ENGINE and --workers together', async () => {
