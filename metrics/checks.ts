@@ -23,11 +23,17 @@ export interface Warning {
 }
 
 /**
- * The warning codes robustest itself emits.
+ * The warning codes robustest itself emits, all seven:
  * - `probability-output`: the model outputs probabilities (rows in [0, 1] summing to 1), not logits.
  * - `log-probability-output`: the model outputs log-probabilities (log-softmax).
- * - `zero-gradients`: many samples have an all-zero input gradient.
- * - `softmax-head`: the model ends in a softmax that could not be removed.
+ * - `zero-gradients`: many samples have an all-zero input gradient (a sign of gradient masking).
+ * - `softmax-head`: the model ends in a softmax (removed, so attacks use its input, or kept because it could not be).
+ * - `randomized-model`: two forward passes on the same input differ, so results depend on the draw.
+ * - `non-monotone-curve`: robust accuracy rises with epsilon somewhere on the curve (an attack fell short).
+ * - `no-correct-points`: no input is classified correctly, so there is nothing to attack.
+ *
+ * A report's warnings also carry the model's own warnings under their `MODEL_WARNING_CODES` (a removed softmax
+ * head is reported as `softmax-head`).
  *
  * @example
  * ```ts
@@ -268,7 +274,8 @@ export async function checkGradients(grad: tf.Tensor, options: CheckGradientsOpt
       WARNING_CODES.zeroGradients,
       `${name}: ${(fraction * 100).toFixed(1)}% of samples have an all-zero input gradient, a common sign of ` +
         'gradient masking (non-differentiable preprocessing, hard thresholds, saturated outputs). Gradient ' +
-        'attacks then overstate robustness; try a black-box attack (square) or BPDA/EOT.',
+        'attacks then overstate robustness; cross-check with a gradient-free query attack (robustest --help ' +
+        'lists the attacks) and with pgd using more steps and random restarts.',
     ),
   ];
 }

@@ -1,4 +1,5 @@
 // Tiny seeded models and data for tests: fast on every backend, with known behaviour.
+import { expect } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { fromFunction, type DifferentiableModel } from '../../src/model.js';
 import { createRng } from '../../src/rng.js';
@@ -52,9 +53,14 @@ export function prototypeProblem(opts: { d?: number; numClasses?: number; n?: nu
   return { model, x, labels, dispose: () => tf.dispose([w, b, x]) };
 }
 
-/** Asserts that running `fn` leaves the tensor count unchanged. */
+/**
+ * Asserts that running `fn` leaves the tensor count unchanged: fails the test (an `expect` assertion) naming the
+ * number of tensors left behind. Returns that number, so it is always `0` when it returns.
+ */
 export async function expectNoLeak(fn: () => Promise<unknown> | unknown): Promise<number> {
   const before = tf.memory().numTensors;
   await fn();
-  return tf.memory().numTensors - before;
+  const leaked = tf.memory().numTensors - before;
+  expect(leaked, `expectNoLeak: expected no tensors left behind, got ${leaked}`).toBe(0);
+  return leaked;
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '../../src/tf.js';
+import { ATTACK_NAMES } from '../../attacks/registry.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
 import {
   WARNING_CODES,
@@ -157,5 +160,30 @@ describe('warnings', () => {
     expect(await checkGradients(grad, { threshold: 0.25 })).toEqual([]);
     await expect(checkGradients(grad, { threshold: 2 })).rejects.toThrow('checkGradients: expected threshold to be a number in [0, 1], got 2');
     grad.dispose();
+  });
+});
+
+describe('checks docs and advice', () => {
+  it("WARNING_CODES's TSDoc lists every code", () => {
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'metrics', 'checks.ts'), 'utf8');
+    const doc = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*export const WARNING_CODES\b/.exec(text)?.[1] ?? '';
+    const missing = Object.values(WARNING_CODES).filter((code) => !doc.includes(`\`${code}\``));
+    expect(missing).toEqual([]);
+  });
+
+  it('warnings suggest only attacks robustest has', async () => {
+    const logits = tf.tensor2d(LOGITS);
+    const probs = tf.softmax(logits);
+    const logProbs = tf.logSoftmax(logits);
+    const zero = tf.zeros([4, 3]);
+    const messages = [...(await checkOutputs(probs)), ...(await checkOutputs(logProbs)), ...(await checkGradients(zero)), softmaxHeadWarning('net')].map((w) =>
+      w.message.toLowerCase(),
+    );
+    tf.dispose([logits, probs, logProbs, zero]);
+    expect(messages).toHaveLength(4);
+    const wellKnown = ['square', 'hopskipjump', 'apgd', 'autoattack', 'carlini', 'cw', 'deepfool', 'fab', 'fmn', 'bpda', 'eot', 'spsa', 'jsma', 'mi-fgsm'];
+    const absent = wellKnown.filter((name) => !(ATTACK_NAMES as readonly string[]).includes(name));
+    const suggested = messages.flatMap((m) => absent.filter((name) => new RegExp(`\\b${name}\\b`).test(m)).map((name) => `${name} in "${m}"`));
+    expect(suggested).toEqual([]);
   });
 });
