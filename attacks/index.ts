@@ -6,5 +6,20 @@ export { fgsm, fgm, type FgsmConfig } from './fgsm.js';
 export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
 export { createAttack, ATTACK_NAMES, type AttackName, type AttackOptions } from './registry.js';
-export type { Attack, AttackResult, EpsilonResult, RunOptions, ProgressEvent, AttackCore, PerturbContext } from '../src/runner.js';
-export { defineAttack } from '../src/runner.js';
+export type {
+  Attack,
+  AttackCore,
+  AttackKind,
+  AttackResult,
+  CoreContext,
+  EpsilonResult,
+  FixedEpsilonCore,
+  MinimizeContext,
+  MinimumNormCore,
+  PerturbContext,
+  ProgressEvent,
+  QueryContext,
+  QueryCore,
+  RunOptions,
+} from '../src/runner.js';
+export { defineAttack, ATTACK_KINDS } from '../src/runner.js';

@@ -8,7 +8,7 @@
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
 import { randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from '../src/norms.js';
-import type { LossName } from '../src/losses.js';
+import { LOSS_NAMES, type LossName } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
 
@@ -38,13 +38,13 @@ export function checkIterative(s: IterativeSettings): void {
   requireInt(s.checkEvery, 1, w, 'checkEvery');
   if (typeof s.randomStart !== 'boolean') throw new ConfigError(`${w}: expected randomStart to be a boolean, got ${describe(s.randomStart)}`);
   if (typeof s.earlyStop !== 'boolean') throw new ConfigError(`${w}: expected earlyStop to be a boolean, got ${describe(s.earlyStop)}`);
-  if (s.loss !== 'ce' && s.loss !== 'margin') throw new ConfigError(`${w}: expected loss to be 'ce' or 'margin', got ${describe(s.loss)}`);
+  if (!LOSS_NAMES.includes(s.loss)) throw new ConfigError(`${w}: expected loss to be one of ${LOSS_NAMES.join(', ')}, got ${describe(s.loss)}`);
 }
 
 async function perturb(s: IterativeSettings, ctx: PerturbContext): Promise<tf.Tensor> {
   const { model, x, epsilon } = ctx;
   const alpha = s.stepSize ?? s.relStepSize * epsilon;
-  let adv = tf.tidy(() => (s.randomStart ? ctx.project(tf.add(x, randomInBall(x.shape, epsilon, s.norm, ctx.seed))) : tf.clone(x)));
+  let adv = tf.tidy(() => (s.randomStart ? ctx.project(tf.add(x, randomInBall(x.shape, epsilon, s.norm, ctx.rngs))) : tf.clone(x)));
   // Samples that already succeeded stop moving when earlyStop is on.
   let done: tf.Tensor1D | undefined = s.earlyStop ? tf.zeros([x.shape[0]!], 'bool') : undefined;
   for (let step = 0; step < s.steps; step++) {
@@ -85,6 +85,7 @@ export function iterativeAttack(s: IterativeSettings, fields?: readonly (keyof I
     config[k] = v;
   }
   return defineAttack({
+    kind: 'fixed-epsilon',
     name: s.name,
     norm: s.norm,
     config,

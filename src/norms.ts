@@ -5,6 +5,7 @@
  */
 import * as tf from './tf.js';
 import type { Bounds } from './model.js';
+import { normalPerSample, sampleRngs, uniformPerSample, type Rng } from './rng.js';
 
 /** A threat model: the norm that measures a perturbation. */
 export type Norm = 'linf' | 'l2';
@@ -115,27 +116,41 @@ export function project(x0: tf.Tensor, x: tf.Tensor, epsilon: number, norm: Norm
 
 /**
  * A uniformly random point of the `epsilon` ball (Linf: uniform in the cube; L2: uniform in the ball, a Gaussian
- * direction scaled by `epsilon · u^(1/d)`), as a perturbation to add to a batch of `shape`.
+ * direction scaled by `epsilon · u^(1/d)`), as a perturbation to add to a batch of `shape`. Drawn on the host,
+ * sample by sample: row `i` comes from its own generator, so it does not depend on the batch it shares, and it
+ * is the same on every backend.
  *
  * @param shape - batch shape `[N, ...]`.
  * @param epsilon - radius.
  * @param norm - the threat model.
- * @param seed - integer seed for the tfjs random ops.
+ * @param seed - one generator per sample (see {@link sampleRngs}), or a seed from which sample `i` gets
+ *   `sampleRngs(seed, [i])`.
  * @example
  * ```ts
  * const start = tf.tidy(() => project(x, tf.add(x, randomInBall(x.shape, 0.3, 'linf', 7)), 0.3, 'linf', [0, 1]));
  * ```
  */
-export function randomInBall(shape: readonly number[], epsilon: number, norm: Norm, seed: number): tf.Tensor {
-  // tfjs treats a seed of 0 as "no seed" (random every call): map every integer seed to one in [1, 2^31 - 2].
-  const s = (Math.abs(Math.trunc(seed)) % 0x7ffffffe) + 1;
-  if (norm === 'linf') return tf.randomUniform([...shape], -epsilon, epsilon, 'float32', s);
+export function randomInBall(shape: readonly number[], epsilon: number, norm: Norm, seed: number | readonly Rng[]): tf.Tensor {
   const n = shape[0]!;
-  const d = shape.slice(1).reduce((a, b) => a * b, 1);
-  const dir = tf.randomNormal([n, d], 0, 1, 'float32', s);
-  const unit = tf.div(dir, tf.maximum(tf.norm(dir, 'euclidean', 1, true), 1e-12));
-  const radius = tf.mul(tf.pow(tf.randomUniform([n, 1], 0, 1, 'float32', s + 1), 1 / d), epsilon);
-  return tf.reshape(tf.mul(unit, radius), [...shape]);
+  const rngs =
+    typeof seed === 'number'
+      ? sampleRngs(
+          seed,
+          Array.from({ length: n }, (_, i) => i),
+        )
+      : seed;
+  const sampleShape = shape.slice(1);
+  if (norm === 'linf') return uniformPerSample(rngs, sampleShape, -epsilon, epsilon);
+  const d = sampleShape.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => {
+    const dir = tf.reshape(normalPerSample(rngs, sampleShape), [n, d]);
+    const unit = tf.div(dir, tf.maximum(tf.norm(dir, 'euclidean', 1, true), 1e-12));
+    const radius = tf.tensor2d(
+      rngs.map((rng) => epsilon * Math.pow(rng.next(), 1 / d)),
+      [n, 1],
+    );
+    return tf.reshape(tf.mul(unit, radius), [...shape]);
+  });
 }
 
 /**

@@ -181,7 +181,8 @@ class PooledModel extends WrappedModel implements ParallelModel {
     const xs = await hostFloats(x);
     const shard = (lo: number, hi: number): Float32Array => xs.slice(lo * d, hi * d);
     const spec = describeLoss(loss);
-    if (spec !== undefined && spec.numClasses === this.numClasses) {
+    // A loss that closes over more than one class tensor (targeted DLR) takes the generic two-round-trip path below.
+    if (spec !== undefined && spec.labels === undefined && spec.numClasses === this.numClasses) {
       if (spec.classes.isDisposed)
         throw new ConfigError(`${this.name}: expected the loss's ${spec.targeted ? 'targets' : 'labels'} to be a live tensor, got a disposed one`);
       if (spec.classes.size !== n)
