@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from '../../tf.js';
+import { signExact } from '../../norms.js';
 import type { OpDef, OpNode } from '../op.js';
 import { dataTypeName, type HostTensor, type OnnxDataType } from '../proto.js';
 import { deviceValue, hostBroadcast, hostValue, isFloat, nhwcValue, storeAs, tfDtype, toDevice, toHost, type Value } from '../value.js';
@@ -41,6 +42,15 @@ function unary(fn: (x: tf.Tensor, n: OpNode) => tf.Tensor, host?: (v: number, n:
     },
   };
 }
+
+/**
+ * ONNX Sign, exact on every backend ({@link signExact}: tfjs-wasm 4.22's Sign kernel returns 0 for |x| <= 1e-7),
+ * with tfjs's zero gradient (the comparisons it is built from have no gradient of their own).
+ */
+const exactSign = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  return { value: signExact(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+});
 
 /** `relu(x) + alpha * (exp(min(x, 0) / scale) - 1)`: ELU-type tails without overflow in the unused branch. */
 function eluTail(x: tf.Tensor, alpha: number, scale = 1): tf.Tensor {
@@ -297,7 +307,7 @@ export const elementwiseOps: Record<string, OpDef> = {
     (v) => Math.abs(v),
   ),
   Sign: unary(
-    (x) => tf.sign(x),
+    (x) => exactSign(x),
     (v) => Math.sign(v),
   ),
   Floor: unary((x) => tf.floor(x)),
