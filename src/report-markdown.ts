@@ -78,8 +78,9 @@ function weakestClasses(report: Report, k = 3): { epsilon: number; classes: { en
   return { epsilon: largest, classes: rows.slice(0, k) };
 }
 
+/** Success rate and counts; `n/a` when the attack had no point to attack (0/0 is not a rate). */
 function successCell(a: AttackEntry): string {
-  return `${pct(a.successRate)} (${a.succeeded}/${a.attacked})`;
+  return a.attacked === 0 ? 'n/a' : `${pct(a.successRate)} (${a.succeeded}/${a.attacked})`;
 }
 
 // ---------------------------------------------------------------------------------------------- Markdown
@@ -120,8 +121,9 @@ function mdTable(header: string[], align: ('l' | 'r')[], rows: string[][]): stri
  * Renders a report as GitHub-flavoured Markdown.
  *
  * Sections, in order: a title; a summary line (model, data count, backend, seed); clean accuracy with its
- * confidence interval; the robustness curve (ε | robust accuracy | CI), the worst case over attacks; a
- * per-attack table (attack | norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds); the three
+ * confidence interval (a targeted run says so there and above the attacks); the robustness curve (ε | robust accuracy | CI), the worst case over attacks; a
+ * per-attack table (attack | norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a success rate
+ * over no attacked point is `n/a`); the three
  * weakest classes at the largest epsilon; the warnings; and the provenance (versions, hashes shortened to 12
  * characters, configuration, times). Percentages have one decimal; epsilons at most four significant digits
  * (with their `k/255` form when they are one). User-supplied strings are escaped.
@@ -139,7 +141,7 @@ export function renderMarkdown(report: Report): string {
   out.push(`# Robustness report: ${md(p.model.name)}`, '');
   out.push(
     `Model ${code(p.model.name)} (${md(p.model.engine)}) · ${report.count} samples from ${code(p.data.source)} · ` +
-      `backend ${code(p.backend)} · seed ${p.seed}`,
+      `backend ${code(p.backend)} · seed ${p.seed}${p.targeted ? ' · **targeted** (random target classes)' : ''}`,
     '',
   );
   const cleanCount = Math.round(report.cleanAccuracy * report.count);
@@ -168,6 +170,7 @@ export function renderMarkdown(report: Report): string {
   if (report.attacks.length === 0) {
     out.push('No attacks were run.', '');
   } else {
+    if (p.targeted) out.push('Targeted: an attack succeeds on a point when the model predicts its target class (drawn from the seed).', '');
     out.push(
       ...mdTable(
         ['Attack', 'Norm', 'ε', 'Robust acc.', 'Success rate', 'Mean L2', 'Mean L∞', 'Seconds'],
@@ -204,7 +207,7 @@ export function renderMarkdown(report: Report): string {
     `- Input: shape [${m.inputShape.join(', ')}], layout ${md(m.layout)}, bounds [${m.bounds[0]}, ${m.bounds[1]}], ${m.numClasses} classes` +
       (m.preprocessing ? `, preprocessing mean [${m.preprocessing.mean.join(', ')}] std [${m.preprocessing.std.join(', ')}]` : ''),
     `- Data: ${code(p.data.source)}, sha256 ${code(shortHash(p.data.sha256))}, ${p.data.count} samples`,
-    `- Epsilons: ${p.epsilons.length === 0 ? 'none' : p.epsilons.map(eps).join(', ')}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; seed ${p.seed}`,
+    `- Epsilons: ${p.epsilons.length === 0 ? 'none' : p.epsilons.map(eps).join(', ')}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; ${p.targeted ? 'targeted; ' : ''}seed ${p.seed}`,
   );
   if (p.attacks.length === 0) out.push('- Attacks: none');
   else {
@@ -231,7 +234,7 @@ function textTable(header: string[], align: ('l' | 'r')[], rows: string[][], ind
 
 /**
  * Renders a report as a compact plain-text summary for a terminal (ASCII column labels, no colours): the
- * model, count, backend and seed; clean accuracy with its interval; the robustness curve; the per-attack table;
+ * model, count, backend, seed (and `targeted` for a targeted run); clean accuracy with its interval; the robustness curve; the per-attack table;
  * the weakest classes at the largest epsilon; the warnings; and one line of versions and shortened hashes.
  *
  * @param report - a report; not modified.
@@ -245,7 +248,7 @@ export function renderText(report: Report): string {
   const p = report.provenance;
   const out: string[] = [];
   out.push(`robustest report: ${p.model.name} (${p.model.engine})`);
-  out.push(`${report.count} samples · backend ${p.backend} · seed ${p.seed} · ${seconds(p.seconds)} s`);
+  out.push(`${report.count} samples · backend ${p.backend} · seed ${p.seed}${p.targeted ? ' · targeted' : ''} · ${seconds(p.seconds)} s`);
   out.push(`clean accuracy: ${pct(report.cleanAccuracy)}  ${levelLabel(report.cleanCi.level)} ${interval(report.cleanCi)}`, '');
 
   if (report.curve.length > 0) {
@@ -262,7 +265,7 @@ export function renderText(report: Report): string {
   }
 
   if (report.attacks.length > 0) {
-    out.push('attacks');
+    out.push(p.targeted ? 'attacks (targeted: success = the target class is predicted)' : 'attacks');
     out.push(
       ...textTable(
         ['attack', 'norm', 'eps', 'robust acc.', 'success rate', 'mean L2', 'mean Linf', 'seconds'],

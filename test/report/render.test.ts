@@ -94,6 +94,24 @@ describe('renderMarkdown', () => {
     expect(out.some((l) => l.startsWith('## Weakest classes'))).toBe(false);
     expect(out).toContain('**Clean accuracy:** 98.0% (98/100, 99% CI [93.0%, 99.5%])');
   });
+
+  it('shows a success rate over no attacked point as n/a, not 0.0% (0/0)', () => {
+    const r = fixtureReport();
+    Object.assign(r.attacks[1]!, { attacked: 0, succeeded: 0, successRate: 0 });
+    const out = renderMarkdown(r);
+    expect(out).toContain('| pgd | L∞ | 0.03137 (8/255) | 62.0% | n/a | 0.6523 | 0.03137 | 12.35 |');
+    expect(out).not.toContain('(0/0)');
+  });
+
+  it('marks a targeted run as targeted (and an untargeted one not)', () => {
+    const r = fixtureReport();
+    r.provenance.targeted = true;
+    const out = lines(renderMarkdown(r));
+    expect(out).toContain('Model `mnist-cnn` (tfjs) · 100 samples from `assets/mnist/t10k` · backend `cpu` · seed 42 · **targeted** (random target classes)');
+    expect(out).toContain('Targeted: an attack succeeds on a point when the model predicts its target class (drawn from the seed).');
+    expect(out).toContain('- Epsilons: 0, 0.03137 (8/255), 0.3; batch size 100; cascade on; targeted; seed 42');
+    expect(md).not.toMatch(/targeted/i);
+  });
 });
 
 describe('renderText', () => {
@@ -122,6 +140,22 @@ describe('renderText', () => {
     expect(ls).toContain('  - probability-output: net: outputs look like probabilities (every row in [0, 1] summing to 1)');
     expect(ls).toContain('robustest 0.1.0 · tfjs 4.22.0 · node v20.19.0 · model sha256 0123456789ab · data sha256 fedcba987654');
     expect(text).not.toContain('Provenance');
+  });
+
+  it('shows a success rate over no attacked point as n/a', () => {
+    const r = fixtureReport();
+    Object.assign(r.attacks[2]!, { attacked: 0, succeeded: 0, successRate: 0 });
+    const row = lines(renderText(r)).find((l) => l.startsWith('  pgd') && l.includes('0.3 '));
+    expect(row).toMatch(/^ {2}pgd +Linf +0\.3 +5\.0% +n\/a +4\.1 +0\.3 +15\.00$/);
+  });
+
+  it('marks a targeted run as targeted', () => {
+    const r = fixtureReport();
+    r.provenance.targeted = true;
+    const out = lines(renderText(r));
+    expect(out[1]).toBe('100 samples · backend cpu · seed 42 · targeted · 28.25 s');
+    expect(out).toContain('attacks (targeted: success = the target class is predicted)');
+    expect(text).not.toMatch(/targeted/i);
   });
 
   it('says when there are no warnings', () => {
