@@ -69,7 +69,7 @@ function pct(v: number): string {
 export async function checkRobustness(model: Model, expectation: RobustnessExpectation): Promise<RobustnessVerdict> {
   const min = expectation.minAccuracy;
   if (typeof min !== 'number' || !(min >= 0 && min <= 1)) {
-    throw new ConfigError(`toBeRobust: expected minAccuracy to be a fraction in [0, 1], got ${describe(min)}`);
+    throw new ConfigError(`checkRobustness: expected minAccuracy to be a fraction in [0, 1], got ${describe(min)}`);
   }
   const attacks = Array.isArray(expectation.attack) ? [...(expectation.attack as readonly Attack[])] : [expectation.attack as Attack];
   const epsilons = typeof expectation.epsilon === 'number' ? [expectation.epsilon] : [...expectation.epsilon];

@@ -36,5 +36,8 @@ describe('toBeRobust', () => {
 
   it('rejects a minimum outside [0, 1]', async () => {
     await expect(checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 70 })).rejects.toThrow(ConfigError);
+    await expect(checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 70 })).rejects.toThrow(
+      /^checkRobustness: expected minAccuracy to be a fraction in \[0, 1\], got 70$/,
+    );
   });
 });
