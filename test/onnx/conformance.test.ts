@@ -7,10 +7,15 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { listSupportedOps } from '../../src/onnx/import.js';
 import { runNodeTest, testOps } from '../../src/onnx/conformance.js';
+import { requireFixture } from './helpers.js';
 
 /** Where Debian's libonnx-testdata puts the node tests; ONNX_NODE_TESTS overrides it. */
 export const NODE_TESTS = process.env['ONNX_NODE_TESTS'] ?? '/usr/share/libonnx-testdata/data/node';
-const haveData = existsSync(NODE_TESTS);
+const haveData = requireFixture(
+  `the ONNX node tests (${NODE_TESTS})`,
+  existsSync(NODE_TESTS),
+  'apt-get install libonnx-testdata (.ci/run installs it) or set ONNX_NODE_TESTS',
+);
 
 /** Tests of supported operators that are not expected to pass, and why. */
 export const EXCLUDED: Readonly<Record<string, string>> = {

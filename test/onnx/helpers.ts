@@ -2,12 +2,40 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { it } from 'vitest';
 
 /** Repository root (two levels above this file). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The shared ONNX models, beside the clone. */
-export const sharedModels = join(repoRoot, '..', 'shared', 'models', 'onnx');
+/** The shared ONNX models, beside the clone (ROBUSTEST_SHARED_MODELS overrides it). */
+export const sharedModels = process.env['ROBUSTEST_SHARED_MODELS'] ?? join(repoRoot, '..', 'shared', 'models', 'onnx');
 export const haveSharedModels = existsSync(join(sharedModels, 'manifest.json'));
+
+/** True in CI (`CI=true`): a missing fixture fails the run there instead of skipping suites. */
+export const inCI = process.env['CI'] === 'true';
+
+/**
+ * Says whether a fixture the calling test file needs is present. When it is absent, outside CI the caller skips its
+ * suites (and says why in their titles); in CI (`CI=true`) this also registers a failing test in the calling file
+ * that names what is missing and how to get it, so an absent fixture cannot pass CI silently. Call it at the top
+ * level of a test file, once per fixture.
+ */
+export function requireFixture(what: string, present: boolean, howToGet: string): boolean {
+  if (!present && inCI) {
+    it(`has ${what} (required in CI)`, () => {
+      throw new Error(`${what} is missing: ${howToGet}. CI=true, so the suites that need it fail instead of skipping.`);
+    });
+  }
+  return present;
+}
+
+/** {@link requireFixture} for the shared ONNX models beside the clone. */
+export function requireSharedModels(): boolean {
+  return requireFixture(
+    `the shared ONNX models (${sharedModels})`,
+    haveSharedModels,
+    `expected ${join(sharedModels, 'manifest.json')}; check out the shared folder beside the repository`,
+  );
+}
 export const SHARED_MODELS = ['mnist_cnn_trained', 'tiny_resnet_cifar', 'tiny_mobilenet_cifar', 'mlp_logsoftmax_mnist'] as const;
 
 export interface Npy {

@@ -10,7 +10,10 @@ import { importOnnx, listSupportedOps, loadOnnxModel } from '../../src/onnx/impo
 import { decodeModel, decodeTensor } from '../../src/onnx/proto.js';
 import { deviceValue, hostTensor, hostValue, toHost, type Value } from '../../src/onnx/value.js';
 import { buildModel, encodeRawTensor, type NodeSpec, type TensorSpec } from './build.js';
-import { haveSharedModels, sharedModels } from './helpers.js';
+import { requireSharedModels, sharedModels } from './helpers.js';
+
+const haveSharedModels = requireSharedModels();
+const sharedNote = haveSharedModels ? '' : ` (skipped: ${sharedModels} is absent)`;
 
 const range = (n: number, f = (i: number) => i): number[] => Array.from({ length: n }, (_, i) => f(i));
 
@@ -293,8 +296,7 @@ describe('decoding', () => {
     }
   });
 
-  it('imports the same model from a Buffer and from a Uint8Array', () => {
-    if (!haveSharedModels) return;
+  it.skipIf(!haveSharedModels)(`imports the same model from a Buffer and from a Uint8Array${sharedNote}`, () => {
     const buf = readFileSync(join(sharedModels, 'tiny_mobilenet_cifar.onnx'));
     const a = importOnnx(buf);
     const b = importOnnx(new Uint8Array(buf));
@@ -336,8 +338,7 @@ describe('importer errors', () => {
     }
   });
 
-  it('rejects a truncated real model with ModelLoadError', () => {
-    if (!haveSharedModels) return;
+  it.skipIf(!haveSharedModels)(`rejects a truncated real model with ModelLoadError${sharedNote}`, () => {
     const bytes = readFileSync(join(sharedModels, 'tiny_resnet_cifar.onnx'));
     expect(() => importOnnx(bytes.subarray(0, bytes.length - 1000))).toThrow(ModelLoadError);
   });

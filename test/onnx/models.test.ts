@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import type { DifferentiableModel } from '../../src/model.js';
 import { loadOnnxModel } from '../../src/onnx/import.js';
-import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
+import { SHARED_MODELS, maxErr, readNpy, requireSharedModels, sharedModels } from './helpers.js';
+
+const haveSharedModels = requireSharedModels();
 
 /** Per-sample cross-entropy from logits: logSumExp(logits) - logits[label]. */
 function crossEntropy(labels: Int32Array, numClasses: number) {

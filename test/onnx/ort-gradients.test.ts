@@ -12,7 +12,9 @@ import { crossEntropy, marginLoss } from '../../src/losses.js';
 import type { LossFn } from '../../src/model.js';
 import { expectNoLeak, seededValues } from '../helpers/models.js';
 import { buildModel, type NodeSpec, type TensorSpec } from './build.js';
-import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
+import { SHARED_MODELS, maxErr, readNpy, requireSharedModels, sharedModels } from './helpers.js';
+
+const haveSharedModels = requireSharedModels();
 
 const haveOrt = await import('onnxruntime-node').then(
   () => true,
@@ -46,61 +48,64 @@ function expectClose(e: { abs: number; scale: number }, rel = 1e-4, nonZero = tr
   expect(e.abs).toBeLessThanOrEqual(rel * Math.max(e.scale, 1e-6));
 }
 
-describe.skipIf(!haveOrt || !haveSharedModels)('onnxruntime gradient engine on the shared models', () => {
-  it.each(SHARED_MODELS)('%s: input-gradient equals the importer and the PyTorch reference within 1e-4', async (name) => {
-    const bytes = readFileSync(join(sharedModels, `${name}.onnx`));
-    const x = readNpy(join(sharedModels, `${name}.input.npy`));
-    const labels = readNpy(join(sharedModels, `${name}.labels.npy`));
-    const want = readNpy(join(sharedModels, `${name}.grad.npy`));
-    const xt = tf.tensor(x.data, x.shape);
-    const yt = tf.tensor1d(Int32Array.from(labels.data), 'int32');
-    const e = await compare(bytes, xt, crossEntropy(yt, 10));
-    expectClose(e.grad);
-    expectClose(e.value, 1e-5);
-    const model = await withOnnxRuntimeGradients(bytes);
-    expect(model.engine).toBe('onnxruntime');
-    expect(model.kind).toBe('differentiable');
-    const { value, grad } = await model.valueAndGrad(xt, crossEntropy(yt, 10));
-    expectClose(maxErr(grad.dataSync(), want.data));
-    // Deterministic: the same call gives the same bits.
-    const again = await model.valueAndGrad(xt, crossEntropy(yt, 10));
-    expect(Buffer.from(again.grad.dataSync().buffer).equals(Buffer.from(grad.dataSync().buffer))).toBe(true);
-    tf.dispose([xt, yt, value, grad, again.value, again.grad]);
-    model.dispose();
-  });
-
-  it('applies preprocessing (chain rule through the normalisation) like the importer', async () => {
-    const bytes = readFileSync(join(sharedModels, 'tiny_resnet_cifar.onnx'));
-    const x = readNpy(join(sharedModels, 'tiny_resnet_cifar.input.npy'));
-    const xt = tf.tensor(x.data, x.shape);
-    const yt = tf.tensor1d(
-      Array.from({ length: x.shape[0]! }, (_, i) => i % 10),
-      'int32',
-    );
-    const preprocessing = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261] };
-    const e = await compare(bytes, xt, marginLoss(yt, 10), { preprocessing, batchSize: 3 });
-    expectClose(e.grad);
-    tf.dispose([xt, yt]);
-  });
-
-  it('leaks no tensors and rejects wrong shapes and use after dispose', async () => {
-    const bytes = readFileSync(join(sharedModels, 'mnist_cnn_trained.onnx'));
-    const model = await withOnnxRuntimeGradients(bytes, { batchSize: 3 });
-    const x = tf.zeros([5, 1, 28, 28]);
-    const y = tf.tensor1d([0, 1, 2, 3, 4], 'int32');
-    const loss = crossEntropy(y, 10);
-    await model.valueAndGrad(x, loss).then((r) => tf.dispose([r.value, r.grad])); // warm-up
-    const leaked = await expectNoLeak(async () => {
-      const r = await model.valueAndGrad(x, loss);
-      tf.dispose([r.value, r.grad]);
+describe.skipIf(!haveOrt || !haveSharedModels)(
+  `onnxruntime gradient engine on the shared models${haveSharedModels ? '' : ` (skipped: ${sharedModels} is absent)`}${haveOrt ? '' : ' (skipped: onnxruntime-node cannot load)'}`,
+  () => {
+    it.each(SHARED_MODELS)('%s: input-gradient equals the importer and the PyTorch reference within 1e-4', async (name) => {
+      const bytes = readFileSync(join(sharedModels, `${name}.onnx`));
+      const x = readNpy(join(sharedModels, `${name}.input.npy`));
+      const labels = readNpy(join(sharedModels, `${name}.labels.npy`));
+      const want = readNpy(join(sharedModels, `${name}.grad.npy`));
+      const xt = tf.tensor(x.data, x.shape);
+      const yt = tf.tensor1d(Int32Array.from(labels.data), 'int32');
+      const e = await compare(bytes, xt, crossEntropy(yt, 10));
+      expectClose(e.grad);
+      expectClose(e.value, 1e-5);
+      const model = await withOnnxRuntimeGradients(bytes);
+      expect(model.engine).toBe('onnxruntime');
+      expect(model.kind).toBe('differentiable');
+      const { value, grad } = await model.valueAndGrad(xt, crossEntropy(yt, 10));
+      expectClose(maxErr(grad.dataSync(), want.data));
+      // Deterministic: the same call gives the same bits.
+      const again = await model.valueAndGrad(xt, crossEntropy(yt, 10));
+      expect(Buffer.from(again.grad.dataSync().buffer).equals(Buffer.from(grad.dataSync().buffer))).toBe(true);
+      tf.dispose([xt, yt, value, grad, again.value, again.grad]);
+      model.dispose();
     });
-    expect(leaked).toBe(0);
-    await expect(model.valueAndGrad(tf.zeros([2, 28, 28, 1]), loss)).rejects.toThrow(ShapeError);
-    model.dispose();
-    await expect(model.valueAndGrad(x, loss)).rejects.toThrow(ConfigError);
-    tf.dispose([x, y]);
-  });
-});
+
+    it('applies preprocessing (chain rule through the normalisation) like the importer', async () => {
+      const bytes = readFileSync(join(sharedModels, 'tiny_resnet_cifar.onnx'));
+      const x = readNpy(join(sharedModels, 'tiny_resnet_cifar.input.npy'));
+      const xt = tf.tensor(x.data, x.shape);
+      const yt = tf.tensor1d(
+        Array.from({ length: x.shape[0]! }, (_, i) => i % 10),
+        'int32',
+      );
+      const preprocessing = { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261] };
+      const e = await compare(bytes, xt, marginLoss(yt, 10), { preprocessing, batchSize: 3 });
+      expectClose(e.grad);
+      tf.dispose([xt, yt]);
+    });
+
+    it('leaks no tensors and rejects wrong shapes and use after dispose', async () => {
+      const bytes = readFileSync(join(sharedModels, 'mnist_cnn_trained.onnx'));
+      const model = await withOnnxRuntimeGradients(bytes, { batchSize: 3 });
+      const x = tf.zeros([5, 1, 28, 28]);
+      const y = tf.tensor1d([0, 1, 2, 3, 4], 'int32');
+      const loss = crossEntropy(y, 10);
+      await model.valueAndGrad(x, loss).then((r) => tf.dispose([r.value, r.grad])); // warm-up
+      const leaked = await expectNoLeak(async () => {
+        const r = await model.valueAndGrad(x, loss);
+        tf.dispose([r.value, r.grad]);
+      });
+      expect(leaked).toBe(0);
+      await expect(model.valueAndGrad(tf.zeros([2, 28, 28, 1]), loss)).rejects.toThrow(ShapeError);
+      model.dispose();
+      await expect(model.valueAndGrad(x, loss)).rejects.toThrow(ConfigError);
+      tf.dispose([x, y]);
+    });
+  },
+);
 
 // ---- generated graphs -------------------------------------------------------------------------------------------
 

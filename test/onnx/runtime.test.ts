@@ -7,9 +7,10 @@ import * as tf from '../../src/tf.js';
 import { ConfigError, ModelLoadError, UnsupportedError } from '../../src/errors.js';
 import { fromOnnxRuntime, importOnnx, loadOnnx, loadOnnxModel } from '../../src/onnx/index.js';
 import { buildModel } from './build.js';
-import { SHARED_MODELS, haveSharedModels, maxErr, readNpy, sharedModels } from './helpers.js';
+import { SHARED_MODELS, maxErr, readNpy, requireSharedModels, sharedModels } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'robustest-ort-'));
+const haveSharedModels = requireSharedModels();
 
 /** Gemm then an operator the importer lacks (Shrink), which onnxruntime runs. */
 function unsupportedModelPath(): string {
