@@ -1,8 +1,10 @@
 /**
- * Attacks by name, for the CLI and configuration files.
+ * Attacks by name, for the CLI and configuration files: one table ({@link ATTACKS}) from name to factory,
+ * kind, norms and the generic options each attack accepts. A new attack is its own file plus one row here; the
+ * CLI's `--attack` and `--help` read the table.
  * @module
  */
-import type { Attack } from '../src/runner.js';
+import type { Attack, AttackKind } from '../src/runner.js';
 import type { Norm } from '../src/norms.js';
 import type { LossName } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
@@ -10,15 +12,9 @@ import { fgsm, fgm } from './fgsm.js';
 import { bim } from './bim.js';
 import { pgd } from './pgd.js';
 
-/** Names accepted by {@link createAttack}. */
-export const ATTACK_NAMES = ['fgsm', 'fgm', 'bim', 'pgd'] as const;
-
-/** One of {@link ATTACK_NAMES}. */
-export type AttackName = (typeof ATTACK_NAMES)[number];
-
-/** Options {@link createAttack} passes on to the attack (those it does not use are ignored). */
+/** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackEntry.options} list and ignores the rest. */
 export interface AttackOptions {
-  /** Threat model. `fgsm` is always Linf and `fgm` always L2; for them a norm other than theirs is an error. */
+  /** Threat model. Default: the attack's own ({@link AttackEntry.defaultNorm}); a norm the attack does not support is a `ConfigError`. */
   norm?: Norm;
   /** Steps of iterative attacks. */
   steps?: number;
@@ -28,39 +24,145 @@ export interface AttackOptions {
   restarts?: number;
   /** Per-sample early stop (BIM, PGD). */
   earlyStop?: boolean;
-  /** Loss. */
+  /** Loss (a key of `LOSSES`). */
   loss?: LossName;
 }
 
+/** One generic option an attack accepts, for help texts and configuration checks. */
+export interface AttackOptionSpec {
+  /** The value's type. */
+  readonly type: 'integer' | 'number' | 'boolean' | 'string';
+  /** One line: what it does and its default for this attack. */
+  readonly description: string;
+}
+
+/** One row of {@link ATTACKS}. */
+export interface AttackEntry {
+  /** The attack's name (the key of its row). */
+  readonly name: string;
+  /** One line: what it is, and its paper. */
+  readonly summary: string;
+  /** Its kind. */
+  readonly kind: AttackKind;
+  /** The norms it supports. */
+  readonly norms: readonly Norm[];
+  /** The norm it uses when none is given. */
+  readonly defaultNorm: Norm;
+  /** The generic options ({@link AttackOptions} keys other than `norm`) it accepts. */
+  readonly options: Readonly<Partial<Record<Exclude<keyof AttackOptions, 'norm'>, AttackOptionSpec>>>;
+  /** Builds the attack from resolved options (the norm already checked against {@link AttackEntry.norms}). */
+  readonly create: (options: AttackOptions & { norm: Norm }) => Attack;
+}
+
+function pick<K extends keyof AttackOptions>(options: AttackOptions, keys: readonly K[]): Pick<AttackOptions, K> {
+  const out: Partial<AttackOptions> = {};
+  for (const k of keys) if (options[k] !== undefined) Object.assign(out, { [k]: options[k] });
+  return out as Pick<AttackOptions, K>;
+}
+
+const loss: AttackOptionSpec = { type: 'string', description: 'loss to maximise: ce, margin or dlr (default ce)' };
+const earlyStop: AttackOptionSpec = { type: 'boolean', description: 'stop moving a sample once it is adversarial (default false)' };
+
 /**
- * Builds an attack from its name and generic options (the CLI's `--attack` list).
- * `fgsm` with `norm: 'l2'` becomes `fgm`, so one `--norm` flag serves a list of attacks.
+ * The registered attacks, by name. Each row gives the factory, the kind, the supported norms and the generic
+ * options it accepts.
  *
- * @param name - one of {@link ATTACK_NAMES}.
- * @param options - shared options.
- * @throws {@link ConfigError} for an unknown name or an invalid option.
  * @example
  * ```ts
- * const attacks = ['fgsm', 'pgd'].map((n) => createAttack(n, { norm: 'linf', steps: 40 }));
+ * for (const [name, entry] of Object.entries(ATTACKS)) console.log(name, entry.kind, entry.norms.join('/'), entry.summary);
+ * ```
+ */
+export const ATTACKS: Readonly<Record<string, AttackEntry>> = Object.freeze({
+  fgsm: {
+    name: 'fgsm',
+    summary: 'Fast Gradient Sign Method, one step of size ε (Goodfellow et al. 2015)',
+    kind: 'fixed-epsilon',
+    norms: ['linf'],
+    defaultNorm: 'linf',
+    options: { loss },
+    create: (o) => fgsm(pick(o, ['loss'])),
+  },
+  fgm: {
+    name: 'fgm',
+    summary: 'Fast Gradient Method, one L2 step of length ε (Goodfellow et al. 2015; Miyato et al. 2016)',
+    kind: 'fixed-epsilon',
+    norms: ['l2'],
+    defaultNorm: 'l2',
+    options: { loss },
+    create: (o) => fgm(pick(o, ['loss'])),
+  },
+  bim: {
+    name: 'bim',
+    summary: 'Basic Iterative Method, PGD without random start (Kurakin et al. 2017)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'gradient steps (default 10)' },
+      stepSize: { type: 'number', description: 'absolute step size (default 0.2·ε)' },
+      earlyStop,
+      loss,
+    },
+    create: (o) => bim({ norm: o.norm, ...pick(o, ['steps', 'stepSize', 'earlyStop', 'loss']) }),
+  },
+  pgd: {
+    name: 'pgd',
+    summary: 'Projected Gradient Descent with random start (Madry et al. 2018)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'gradient steps (default 40)' },
+      stepSize: { type: 'number', description: 'absolute step size (default 2.5·ε/steps)' },
+      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
+      earlyStop,
+      loss,
+    },
+    create: (o) => pgd({ norm: o.norm, ...pick(o, ['steps', 'stepSize', 'restarts', 'earlyStop', 'loss']) }),
+  },
+});
+
+/** Names accepted by {@link createAttack}: the keys of {@link ATTACKS}, in order. */
+export const ATTACK_NAMES: readonly string[] = Object.freeze(Object.keys(ATTACKS));
+
+/** A name of {@link ATTACKS}. */
+export type AttackName = keyof typeof ATTACKS;
+
+/**
+ * The row of {@link ATTACKS} for a name.
+ *
+ * @param name - an attack name.
+ * @throws {@link ConfigError} for an unknown name.
+ * @example
+ * ```ts
+ * attackEntry('fgm').norms; // ['l2']
+ * ```
+ */
+export function attackEntry(name: string): AttackEntry {
+  const entry = Object.prototype.hasOwnProperty.call(ATTACKS, name) ? ATTACKS[name] : undefined;
+  if (!entry) throw new ConfigError(`attack: expected one of ${ATTACK_NAMES.join(', ')}, got ${describe(name)}`);
+  return entry;
+}
+
+/**
+ * Builds an attack from its name and generic options (the CLI's `--attack` list). The name always means that
+ * attack: `fgsm` is L∞ and `fgm` is L2, and a norm that contradicts the attack is an error, never a silent switch
+ * to another attack. Options the attack does not take are ignored, so one set of options serves a list.
+ *
+ * @param name - one of {@link ATTACK_NAMES}.
+ * @param options - shared options; `norm` defaults to the attack's own.
+ * @throws {@link ConfigError} for an unknown name, a norm the attack does not support, or an invalid option.
+ * @example
+ * ```ts
+ * const attacks = ['fgsm', 'pgd'].map((n) => createAttack(n, { steps: 40 }));
+ * createAttack('fgm').norm; // 'l2'
  * ```
  */
 export function createAttack(name: string, options: AttackOptions = {}): Attack {
-  const norm = options.norm ?? 'linf';
-  const common = {
-    ...(options.steps !== undefined ? { steps: options.steps } : {}),
-    ...(options.stepSize !== undefined ? { stepSize: options.stepSize } : {}),
-    ...(options.earlyStop !== undefined ? { earlyStop: options.earlyStop } : {}),
-    ...(options.loss !== undefined ? { loss: options.loss } : {}),
-  };
-  switch (name) {
-    case 'fgsm':
-    case 'fgm':
-      return (norm === 'l2' ? fgm : fgsm)(options.loss !== undefined ? { loss: options.loss } : {});
-    case 'bim':
-      return bim({ norm, ...common });
-    case 'pgd':
-      return pgd({ norm, ...common, ...(options.restarts !== undefined ? { restarts: options.restarts } : {}) });
-    default:
-      throw new ConfigError(`attack: expected one of ${ATTACK_NAMES.join(', ')}, got ${describe(name)}`);
+  const entry = attackEntry(name);
+  const norm = options.norm ?? entry.defaultNorm;
+  if (!entry.norms.includes(norm)) {
+    throw new ConfigError(`${name}: expected norm ${entry.norms.map((n) => `'${n}'`).join(' or ')} (${entry.summary}), got ${describe(norm)}`);
   }
+  return entry.create({ ...options, norm });
 }

@@ -22,7 +22,8 @@ import { renderMarkdown, renderText } from '../report-markdown.js';
 import type { Bounds, Model } from '../model.js';
 import type { Report } from '../report.js';
 import type { Norm } from '../norms.js';
-import { createAttack, ATTACK_NAMES } from '../../attacks/registry.js';
+import { LOSS_NAMES, type LossName } from '../losses.js';
+import { createAttack, ATTACK_NAMES, ATTACKS } from '../../attacks/registry.js';
 import { evaluate, type EvaluateProgress } from '../../metrics/evaluate.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -42,13 +43,14 @@ export interface EvalFlags {
   model?: string;
   data?: string;
   labels?: string;
-  attack: string[];
+  attack?: string[];
   eps: number[];
-  norm: Norm;
+  norm?: Norm;
   steps?: number;
   stepSize?: number;
   restarts?: number;
   earlyStop?: boolean;
+  loss?: LossName;
   targeted?: boolean;
   batchSize: number;
   limit?: number;
@@ -158,6 +160,17 @@ function progressBar(io: CliIO): { update: (e: EvaluateProgress) => void; end: (
   };
 }
 
+/** The attacks of the registry, for `eval --help`. */
+function attackHelp(): string {
+  const rows = Object.values(ATTACKS).map((e) => {
+    const opts = Object.keys(e.options)
+      .map((k) => `--${k.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`)
+      .join(', ');
+    return `  ${e.name.padEnd(14)} ${e.kind.padEnd(14)} ${e.norms.join('/').padEnd(8)} ${e.summary}${opts ? `\n  ${''.padEnd(38)}options: ${opts}` : ''}`;
+  });
+  return `\nAttacks (--attack):\n  ${'name'.padEnd(14)} ${'kind'.padEnd(14)} ${'norms'.padEnd(8)} summary\n${rows.join('\n')}\n`;
+}
+
 function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>): Command {
   const program = new Command('robustest')
     .description('Adversarial-robustness testing for TensorFlow.js and ONNX classifiers.')
@@ -174,13 +187,16 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--model <path>', 'tfjs model.json (layers or graph; or its directory) or .onnx file (default: the bundled MNIST CNN)')
     .option('--data <path>', 'inputs: IDX images, .npy array, or an image folder with one subfolder per class (default: the bundled 1,000 MNIST test images)')
     .option('--labels <path>', 'labels for IDX or .npy inputs (IDX or .npy)')
-    .option('--attack <list>', `comma-separated attacks, run in order: ${ATTACK_NAMES.join(', ')}`, attackList, ['fgsm', 'pgd'])
+    .option('--attack <list>', `comma-separated attacks, run in order (default: fgsm,pgd; fgm,pgd with --norm l2): ${ATTACK_NAMES.join(', ')}`, attackList)
     .option('--eps <list>', 'comma-separated epsilons, in raw input units', numberList('--eps', 0), [0.1, 0.3])
-    .addOption(new Option('--norm <norm>', 'threat model').choices(['linf', 'l2']).default('linf'))
+    .addOption(
+      new Option('--norm <norm>', "threat model of every attack (default: each attack's own; fgsm is linf, fgm l2, the others linf)").choices(['linf', 'l2']),
+    )
     .option('--steps <n>', 'steps of iterative attacks (default: pgd 40, bim 10)', integer('--steps', 1))
     .option('--step-size <s>', 'absolute step size (default: pgd 2.5·ε/steps, bim 0.2·ε)', positive('--step-size'))
     .option('--restarts <r>', 'PGD restarts; per point the best is kept (default 1)', integer('--restarts', 1))
     .option('--early-stop', 'stop iterating on points once they are adversarial')
+    .addOption(new Option('--loss <name>', 'loss the attacks maximise (default: ce)').choices([...LOSS_NAMES]))
     .option('--targeted', 'targeted attacks towards random classes (seeded)')
     .option('--batch-size <b>', 'inputs per attack batch', integer('--batch-size', 1), 100)
     .option('--limit <n>', 'use only the first N inputs', integer('--limit', 1))
@@ -221,6 +237,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--no-cascade', 'run every attack on every clean-correct point (per-attack numbers are then each its own)')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
+    .addHelpText('after', attackHelp)
     .action(async (flags: EvalFlags) => {
       await onEval(flags);
     });
@@ -281,13 +298,15 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
     });
-    const attacks = flags.attack.map((name) =>
+    const attackNames = flags.attack ?? (flags.norm === 'l2' ? ['fgm', 'pgd'] : ['fgsm', 'pgd']);
+    const attacks = attackNames.map((name) =>
       createAttack(name, {
-        norm: flags.norm,
+        ...(flags.norm !== undefined ? { norm: flags.norm } : {}),
         ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
         ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
         ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
         ...(flags.earlyStop ? { earlyStop: true } : {}),
+        ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
       }),
     );
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;

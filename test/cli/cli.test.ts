@@ -8,6 +8,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
 import { validateReport } from '../../src/report.js';
+import { ATTACKS } from '../../attacks/registry.js';
 
 interface Run {
   code: number;
@@ -100,10 +101,33 @@ describe('robustest CLI', () => {
       '--no-fast-gradients',
       '--num-classes',
       '--input-shape',
+      '--loss',
       '--verbose',
     ]) {
       expect(r.out).toContain(flag);
     }
+    // The attack list in --help comes from the registry table, one row per attack with its kind and norms.
+    for (const [name, entry] of Object.entries(ATTACKS)) expect(r.out).toMatch(new RegExp(`\\n  ${name} +${entry.kind} +${entry.norms.join('/')} `));
+  });
+
+  it('runs fgm as the L2 fast gradient method (not fgsm), and refuses a norm that contradicts an attack', async () => {
+    const json = join(dir, 'out', 'fgm.json');
+    const base = ['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--quiet'];
+    const r = await cli([...base, '--attack', 'fgm', '--eps', '0.1', '--json', json]);
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.attacks.map((a) => [a.name, a.norm])).toEqual([['fgm', 'l2']]);
+    expect(report.provenance.attacks[0]).toMatchObject({ name: 'fgm', norm: 'l2' });
+    const bad = await cli([...base, '--attack', 'fgm', '--norm', 'linf', '--eps', '0.1']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/fgm: expected norm 'l2'.*got "linf"/);
+    const l2 = await cli([...base, '--norm', 'l2', '--eps', '0.1', '--steps', '2', '--json', json]);
+    expect(l2.code).toBe(0);
+    const defaults = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(defaults.attacks.map((a) => [a.name, a.norm])).toEqual([
+      ['fgm', 'l2'],
+      ['pgd', 'l2'],
+    ]);
   });
 
   it('evaluates a model, prints the table and writes JSON and Markdown reports', async () => {
