@@ -17,7 +17,6 @@
  */
 export * from './errors.js';
 export {
-  fromLayersModel,
   fromGraphModel,
   fromFunction,
   inferLayout,
@@ -37,7 +36,7 @@ export {
   type QueryModel,
   type ValueAndGrad,
 } from './model.js';
-export { loadModel, detectTfjsFormat, type LoadModelOptions, type TfjsFormat } from './load.js';
+export { loadModel, fromLayersModel, detectTfjsFormat, type LayersModelOptions, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
 export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, signExact, steepestDirection, NORMS, type Norm } from './norms.js';

@@ -1,16 +1,18 @@
 /**
  * Loading models from disk without tfjs-node: tfjs `model.json` + weight shards (layers or graph format,
- * detected) and, through the ONNX importer, `.onnx` files.
+ * detected) and, through the ONNX importer, `.onnx` files; and the gradient-engine policy of tfjs layers models,
+ * shared by {@link loadModel} and {@link fromLayersModel} so that the same model gets the same engine either way.
  * @module
  */
 import { stat } from 'node:fs/promises';
 import { readRegularFile } from './files.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
-import { ModelLoadError, UnsupportedError } from './errors.js';
-import type { GradientEngine } from './onnx/options.js';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { ConfigError, ModelLoadError, UnsupportedError, describe } from './errors.js';
+import { GRADIENT_ENGINES, type GradientEngine } from './onnx/options.js';
 import { sha256Bytes } from './hash.js';
-import { graphAdapter, layersAdapter, type Model, type ModelOptions } from './model.js';
+import { graphAdapter, layersAdapter, type AdapterHooks, type DifferentiableModel, type Model, type ModelOptions } from './model.js';
 
 /** The format of a tfjs `model.json`. */
 export type TfjsFormat = 'layers-model' | 'graph-model';
@@ -26,6 +28,82 @@ export interface LoadModelOptions extends ModelOptions {
   engine?: GradientEngine;
   /** Threads of onnxruntime's intra-op pool when it computes gradients. Default: onnxruntime's choice (all cores). */
   threads?: number;
+}
+
+/** Options of {@link fromLayersModel}. */
+export interface LayersModelOptions extends ModelOptions {
+  /**
+   * Which engine computes input-gradients (see {@link GradientEngine}). Default `auto`, as for {@link loadModel}:
+   * onnxruntime-node's native kernels (the model exported to ONNX in memory by {@link exportLayersModel}) when
+   * onnxruntime-node loads and every layer converts, else tfjs. `model.engine` says which was used.
+   */
+  engine?: GradientEngine;
+  /** Threads of onnxruntime's intra-op pool when it computes gradients. Default: onnxruntime's choice (all cores). */
+  threads?: number;
+}
+
+/** Throws a {@link ConfigError} unless `engine` is one of {@link GRADIENT_ENGINES}. */
+function checkEngine(where: string, engine: unknown): asserts engine is GradientEngine {
+  if (!(GRADIENT_ENGINES as readonly unknown[]).includes(engine)) {
+    throw new ConfigError(`${where}: expected engine to be one of ${GRADIENT_ENGINES.join(', ')}, got ${describe(engine)}`);
+  }
+}
+
+/**
+ * The one engine policy of tfjs layers models ({@link loadModel} and {@link fromLayersModel} both call it): wraps
+ * `net` with tfjs ops, then, unless `engine` is `tfjs`, puts the onnxruntime gradient engine behind it (the model
+ * exported to ONNX in memory). With `auto`, a model onnxruntime cannot run keeps tfjs gradients (with a
+ * `gradient-engine-fallback` warning unless onnxruntime-node is simply not installed). `hooks.onDispose` is called
+ * exactly once: by the returned model's `dispose`, or before this throws.
+ */
+async function layersWithEngine(
+  net: LayersModel,
+  options: ModelOptions,
+  hooks: AdapterHooks,
+  engine: GradientEngine,
+  threads: number | undefined,
+): Promise<DifferentiableModel> {
+  checkEngine(options.name ?? net.name, engine);
+  let base: DifferentiableModel;
+  try {
+    base = await layersAdapter(net, options, hooks);
+  } catch (e) {
+    hooks.onDispose?.(); // the adapter never took ownership; from here on, base.dispose() calls it
+    throw e;
+  }
+  if (engine === 'tfjs') return base;
+  const { applyEngine } = await import('./onnx/policy.js');
+  const { exportLayersModel } = await import('./onnx/export.js');
+  return applyEngine(base, () => exportLayersModel(net, { name: base.name }).bytes, engine, threads !== undefined ? { threads } : {});
+}
+
+/**
+ * Wraps a tfjs `LayersModel` (Sequential or functional) as a {@link DifferentiableModel}, with the same engine
+ * policy as {@link loadModel}: with `engine: 'auto'` (the default) its input-gradients come from onnxruntime-node
+ * when it is installed and the model exports to ONNX, else from tfjs; `model.engine` says which.
+ *
+ * The model is called as one graph (`apply` with `training: false`, so dropout is inactive and no batch is cut
+ * into chunks). A softmax at its end is removed so that attacks see logits; the model's `warnings` say so (code
+ * `softmax-removed`). `logits` always runs in tfjs, whatever the engine.
+ *
+ * @param model - the user's model; never modified or disposed.
+ * @param options - bounds (default `[0, 1]`), preprocessing, name; shape and class count are read from the model;
+ *   `engine` (default `auto`) and `threads` for the gradient engine.
+ * @throws {@link ConfigError} if the model's input or output shape is unusable, an option is invalid or `engine`
+ *   is unknown; {@link UnsupportedError} with `engine: 'onnxruntime'` when that engine cannot be built
+ *   (onnxruntime-node missing, a layer it cannot export).
+ * @example
+ * ```ts
+ * import { loadLayersModel } from '@tensorflow/tfjs-layers';
+ * const net = await loadLayersModel('file://model/model.json');
+ * const model = await fromLayersModel(net, { bounds: [0, 1] });
+ * console.log(model.engine); // 'onnxruntime' when onnxruntime-node is installed, else 'tfjs'
+ * const tfjsOnly = await fromLayersModel(net, { engine: 'tfjs' });
+ * ```
+ */
+export async function fromLayersModel(model: LayersModel, options: LayersModelOptions = {}): Promise<DifferentiableModel> {
+  const { engine = 'auto', threads, ...modelOptions } = options;
+  return layersWithEngine(model, modelOptions, {}, engine, threads);
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
@@ -146,6 +224,7 @@ async function resolveModelPath(path: string): Promise<string> {
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const file = await resolveModelPath(resolve(path));
   const { format, engine = 'auto', threads, ...modelOptions } = options;
+  checkEngine(file, engine);
   const engineOptions = threads !== undefined ? { threads } : {};
   if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
     return loadOnnxFile(file, { ...modelOptions, ...engineOptions, engine, name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, '') });
@@ -158,22 +237,21 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     if (kind === 'layers-model') {
       const tfl = await import('@tensorflow/tfjs-layers');
       const net = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-      const base = await layersAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
-      if (engine === 'tfjs') return base;
-      const { applyEngine } = await import('./onnx/policy.js');
-      const { exportLayersModel } = await import('./onnx/export.js');
-      return await applyEngine(base, () => exportLayersModel(net, { name }).bytes, engine, engineOptions);
+      return await layersWithEngine(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() }, engine, threads);
     }
-    const tfc = await import('@tensorflow/tfjs-converter');
-    const net = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
-    const base = graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
     if (engine === 'onnxruntime') {
-      base.dispose();
       throw new UnsupportedError(
         `${file}: expected a layers model or an .onnx file for the onnxruntime engine, got a tfjs graph model (use engine 'tfjs' or 'auto')`,
       );
     }
-    return base;
+    const tfc = await import('@tensorflow/tfjs-converter');
+    const net = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
+    try {
+      return graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+    } catch (e) {
+      net.dispose(); // the adapter never took ownership
+      throw e;
+    }
   } catch (e) {
     if (e instanceof ModelLoadError || (e as { code?: string }).code?.startsWith('E_')) throw e;
     throw new ModelLoadError(`${file}: expected a loadable tfjs ${kind}, got ${(e as Error).message}`);

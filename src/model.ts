@@ -232,19 +232,12 @@ async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/
 }
 
 /**
- * Wraps a tfjs `LayersModel` (Sequential or functional) as a {@link DifferentiableModel}.
- *
- * The model is called as one graph (`apply` with `training: false`, so dropout is inactive and no batch is cut
- * into chunks). A softmax at its end is removed so that attacks see logits; the model's `warnings` say so.
- *
- * @param model - the user's model; never modified or disposed.
- * @param options - bounds (default `[0, 1]`), preprocessing, name; shape and class count are read from the model.
- * @throws {@link ConfigError} if the model's input or output shape is unusable or an option is invalid.
- * @example
- * ```ts
- * const net = await tf.loadLayersModel('file://model/model.json');
- * const model = await fromLayersModel(net, { bounds: [0, 1] });
- * ```
+ * The tfjs-only layers adapter under its old name, for two internal call sites (`test/onnx/export.test.ts`,
+ * `bench/engines.ts`) until they import {@link fromLayersModel} from `load.ts`; then this alias goes. The public
+ * `fromLayersModel` (root index, `load.ts`) applies the gradient-engine policy of `loadModel`; this one always
+ * uses tfjs, as `fromLayersModel(model, { engine: 'tfjs' })` does.
+ * @deprecated Import `fromLayersModel` from the root index (or `load.ts`).
+ * @internal
  */
 export async function fromLayersModel(model: LayersModel, options: ModelOptions = {}): Promise<DifferentiableModel> {
   return layersAdapter(model, options, {});
@@ -260,7 +253,7 @@ export interface AdapterHooks {
   warnings?: ModelWarning[];
 }
 
-/** {@link fromLayersModel} with hooks. @internal */
+/** The tfjs layers adapter behind `fromLayersModel` and `loadModel` (which add the engine policy), with hooks. @internal */
 export async function layersAdapter(model: LayersModel, options: ModelOptions, hooks: AdapterHooks): Promise<DifferentiableModel> {
   const tfl = await import('@tensorflow/tfjs-layers');
   const name = options.name ?? model.name ?? 'model';
@@ -271,18 +264,23 @@ export async function layersAdapter(model: LayersModel, options: ModelOptions, h
   const numClasses = options.numClasses ?? outputWidth(model.outputs[0]!.shape, name);
   const head = await stripSoftmax(model, tfl);
   const net = head?.logitsModel ?? model;
-  return new TfjsModel({
-    net: (x) => net.apply(x, { training: false }) as tf.Tensor,
-    weights: () => model.weights.map((w) => w.read()),
-    options: { ...options, inputShape, numClasses, name },
-    engine: 'tfjs',
-    warnings: [...(hooks.warnings ?? []), ...(head ? [head.warning] : [])],
-    onDispose: () => {
-      head?.dispose();
-      hooks.onDispose?.();
-    },
-    ...(hooks.fingerprint ? { fingerprint: hooks.fingerprint } : {}),
-  });
+  try {
+    return new TfjsModel({
+      net: (x) => net.apply(x, { training: false }) as tf.Tensor,
+      weights: () => model.weights.map((w) => w.read()),
+      options: { ...options, inputShape, numClasses, name },
+      engine: 'tfjs',
+      warnings: [...(hooks.warnings ?? []), ...(head ? [head.warning] : [])],
+      onDispose: () => {
+        head?.dispose();
+        hooks.onDispose?.();
+      },
+      ...(hooks.fingerprint ? { fingerprint: hooks.fingerprint } : {}),
+    });
+  } catch (e) {
+    head?.dispose(); // an invalid option: free the rebuilt head; the caller still owns `model`
+    throw e;
+  }
 }
 
 /**
