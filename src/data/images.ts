@@ -11,7 +11,6 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import sharp from 'sharp';
 import { ConfigError, DataLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import { inferLayout } from '../model.js';
@@ -118,13 +117,31 @@ function target(options: ImageFolderOptions): { h: number; w: number; c: number;
   return dims;
 }
 
+type SharpFactory = (typeof import('sharp'))['default'];
+let sharpFactory: Promise<SharpFactory> | undefined;
+
+/**
+ * sharp (a native module) is loaded on first use, when an image folder is read, so that importing robustest does
+ * not load it.
+ */
+async function loadSharp(): Promise<SharpFactory> {
+  sharpFactory ??= import('sharp').then(
+    (m) => m.default,
+    (e: unknown) => {
+      sharpFactory = undefined;
+      throw new DataLoadError(`loadImageFolder: expected the sharp package to decode images, got ${(e as Error).message.split('\n')[0]}`);
+    },
+  );
+  return sharpFactory;
+}
+
 /**
  * Decodes one image to `h × w × c` uint8 values, HWC. Greyscale is computed from sRGB with the ITU-R 601 weights
  * that PIL's `convert('L')` uses (`L = (19595 R + 38470 G + 7471 B + 32768) >> 16`), so a model trained on
  * torchvision greyscale images sees the same values; an alpha channel is dropped for 1 or 3 channels (as PIL's
  * `convert('RGB')` does) and added (opaque) for 4.
  */
-async function decode(bytes: Uint8Array, h: number, w: number, c: number, fit: 'fill' | 'cover' | 'contain'): Promise<Uint8Array> {
+async function decode(sharp: SharpFactory, bytes: Uint8Array, h: number, w: number, c: number, fit: 'fill' | 'cover' | 'contain'): Promise<Uint8Array> {
   let p = sharp(bytes, { pages: 1 }).resize(w, h, { fit, background: { r: 0, g: 0, b: 0, alpha: 1 } });
   p = c === 4 ? p.ensureAlpha().toColourspace('srgb') : p.removeAlpha().toColourspace('srgb');
   const { data, info } = await p.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -224,6 +241,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
     throw new DataLoadError(`${dir}: expected image files (${IMAGE_EXTENSIONS.join(', ')}) in one subfolder per class, got ${got}`);
   }
   const used = options.limit === undefined ? entries : entries.slice(0, options.limit);
+  const sharp = await loadSharp();
   const count = used.length;
   const per = h * w * c;
   const pixels = new Uint8Array(count * per);
@@ -245,7 +263,7 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
         }
         digests[i] = sha256Bytes([bytes]);
         try {
-          pixels.set(await decode(bytes, h, w, c, fit), i * per);
+          pixels.set(await decode(sharp, bytes, h, w, c, fit), i * per);
         } catch (e) {
           throw new DataLoadError(`${file}: expected an image sharp can decode (png, jpeg, webp, gif, tiff, avif), got ${(e as Error).message}`);
         }

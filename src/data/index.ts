@@ -32,7 +32,10 @@ export { arrangeSamples, chwToHwc, fitShape, hwcToChw, scaleUint8, toLabels, typ
 export type DataFormat = 'image-folder' | 'npy' | 'idx';
 
 /**
- * Options of {@link loadData}: those of every loader, plus the label file for the array formats.
+ * Options of {@link loadData}: those of every loader, plus the label file for the array formats. `classNames`
+ * means for an image folder what it means for {@link loadImageFolder} (the subfolders in label order); for
+ * `.npy` and IDX data it names labels `0, 1, ...` and is put on the dataset. Default: an image folder's
+ * subfolder names; no names for the array formats.
  *
  * @example
  * ```ts
@@ -116,8 +119,8 @@ export async function detectFormat(path: string): Promise<DataFormat> {
  *   required for an image folder), plus `labels`, the label file of the array formats.
  * @returns the dataset, scaled into `bounds` and shaped as `inputShape`.
  * @throws {@link DataLoadError} when the path is missing, of an unknown format, or malformed;
- *   {@link ConfigError} when `labels` is missing for `.npy`/IDX or given for an image folder, or an option is
- *   invalid; {@link ShapeError} when the data cannot take `inputShape`.
+ *   {@link ConfigError} when `labels` is missing for `.npy`/IDX or given for an image folder, when `classNames`
+ *   are not distinct or (array formats) fewer than the labels need, or an option is invalid; {@link ShapeError} when the data cannot take `inputShape`.
  * @example
  * ```ts
  * const ds = await loadData('mnist/t10k-images-idx3-ubyte', { labels: 'mnist/t10k-labels-idx1-ubyte', inputShape: [28, 28, 1], limit: 1000 });
@@ -136,7 +139,17 @@ export async function loadData(path: string, options: LoadDataOptions = {}): Pro
   if (typeof labels !== 'string' || labels === '') {
     throw new ConfigError(`loadData: expected a labels file for the ${format === 'npy' ? '.npy' : 'IDX'} images ${path}, got ${describe(labels)}`);
   }
-  return format === 'npy' ? loadNpy(path, labels, rest) : loadIdx(path, labels, rest);
+  const { classNames, ...arrayOptions } = rest;
+  const ds = format === 'npy' ? await loadNpy(path, labels, arrayOptions) : await loadIdx(path, labels, arrayOptions);
+  if (classNames === undefined) return ds;
+  if (!Array.isArray(classNames) || classNames.some((n) => typeof n !== 'string' || n === '') || new Set(classNames).size !== classNames.length) {
+    throw new ConfigError(`loadData: expected classNames to be distinct non-empty strings, got ${describe(classNames)}`);
+  }
+  const top = ds.labels.reduce((m, l) => Math.max(m, l), -1);
+  if (top >= classNames.length) {
+    throw new ConfigError(`loadData: expected a class name for every label of ${labels} (labels go up to ${top}), got ${classNames.length} names`);
+  }
+  return { ...ds, classNames: [...classNames] };
 }
 
 /**

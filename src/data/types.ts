@@ -21,6 +21,11 @@ export interface Dataset {
   readonly sha256: string;
   /** Where the data came from (a path or a description). */
   readonly source: string;
+  /**
+   * Class names in label order (`classNames[label]`), when known: an image folder's subfolder names, or the
+   * `classNames` option of `loadData`. `evaluate` puts them in the report's per-class entries.
+   */
+  readonly classNames?: readonly string[];
 }
 
 /** Options every loader takes. */

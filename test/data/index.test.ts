@@ -103,6 +103,17 @@ describe('data index', () => {
     await expectRejects(loadData(path('missing.npy'), { labels: 'y.npy' }), DataLoadError, 'missing.npy');
   });
 
+  it('loadData: classNames name the labels of array data, and an image folder keeps its subfolder names', async () => {
+    const digits = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
+    const idx = await loadData(IMAGES, { labels: LABELS, limit: 3, classNames: digits });
+    expect(idx.classNames).toEqual(digits);
+    expect(sliceDataset(idx, 1).classNames).toEqual(digits);
+    expect((await loadData(IMAGES, { labels: LABELS, limit: 3 })).classNames).toBeUndefined();
+    await expectRejects(loadData(IMAGES, { labels: LABELS, limit: 3, classNames: ['a', 'b'] }), ConfigError, /labels go up to 7/, /got 2 names/);
+    await expectRejects(loadData(IMAGES, { labels: LABELS, limit: 3, classNames: [...digits.slice(0, 9), 'one'] }), ConfigError, /distinct/);
+    expect((await loadData(path('folder'), { inputShape: [2, 2, 1] })).classNames).toEqual(['a']);
+  });
+
   it('sliceDataset follows Array.prototype.slice and copies', async () => {
     const ds = await loadData(IMAGES, { labels: LABELS, limit: 10 });
     const s = sliceDataset(ds, 2, 5);
