@@ -13,6 +13,7 @@ import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigError, UnsupportedError, describe } from '../errors.js';
 import { MODEL_WARNING_CODES, type ModelWarning } from '../model.js';
 import { encodeModel, type AttrSpec, type NodeSpec, type TensorSpec } from './encode.js';
+import { samePads } from './geometry.js';
 import type { OnnxDataType } from './proto.js';
 
 /** Options of {@link exportLayersModel}. */
@@ -259,16 +260,8 @@ function tfPads(
 ): number[] {
   if (padding === 'valid') return [0, 0, 0, 0];
   if (padding !== 'same') throw new UnsupportedError(`${ctx.where}: expected padding 'valid' or 'same', got ${describe(padding)}`);
-  const begin: number[] = [];
-  const end: number[] = [];
-  for (let i = 0; i < 2; i++) {
-    const size = staticDim(ctx, inShape, i + 1);
-    const out = Math.ceil(size / strides[i]!);
-    const eff = (kernel[i]! - 1) * dilations[i]! + 1;
-    const total = Math.max((out - 1) * strides[i]! + eff - size, 0);
-    begin.push(Math.floor(total / 2));
-    end.push(total - Math.floor(total / 2));
-  }
+  const sizes = [staticDim(ctx, inShape, 1), staticDim(ctx, inShape, 2)];
+  const { begin, end } = samePads(sizes, kernel, strides, dilations, 'upper');
   return [...begin, ...end];
 }
 
@@ -920,10 +913,12 @@ function irVersionFor(opset: number): number {
  *   weight that is not as tfjs writes it.
  * @example
  * ```ts
- * const net = await tf.loadLayersModel('file://model/model.json');
+ * import { loadLayersModel } from '@tensorflow/tfjs-layers';
+ * const net = await loadLayersModel('file://model/model.json');
  * const { bytes, inputName, outputName } = exportLayersModel(net);
  * const session = await ort.InferenceSession.create(bytes);
- * const { [outputName]: logits } = await session.run({ [inputName]: new ort.Tensor('float32', x, [1, 28, 28, 1]) });
+ * const input = new ort.Tensor('float32', new Float32Array(28 * 28), [1, 28, 28, 1]);
+ * const { [outputName]: logits } = await session.run({ [inputName]: input });
  * ```
  */
 export function exportLayersModel(model: LayersModel, options: ExportOptions = {}): ExportedModel {

@@ -10,9 +10,9 @@
  *
  * @example
  * ```ts
- * import { loadOnnxModel, listSupportedOps } from 'robustest';
+ * import { crossEntropy, loadOnnxModel } from 'robustest';
  * const model = await loadOnnxModel('resnet.onnx', { bounds: [0, 1] });
- * const { value, grad } = await model.valueAndGrad(x, (logits) => crossEntropy(logits, labels));
+ * const { value, grad } = await model.valueAndGrad(x, crossEntropy(labels, model.numClasses));
  * ```
  * @module
  */

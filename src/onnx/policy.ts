@@ -25,7 +25,8 @@ export { GRADIENT_ENGINES, type GradientEngine } from './options.js';
  * @throws {@link ConfigError} for an unknown engine; with `onnxruntime`, whatever building the engine threw.
  * @example
  * ```ts
- * const model = await applyEngine(base, () => bytes, 'auto');
+ * const bytes = new Uint8Array(await readFile('cnn.onnx'));
+ * const model = await applyEngine(importOnnx(bytes), () => bytes, 'auto');
  * if (model.warnings.some((w) => w.code === MODEL_WARNING_CODES.gradientEngineFallback)) console.log('tfjs gradients');
  * ```
  * @internal

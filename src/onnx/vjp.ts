@@ -19,7 +19,7 @@
 import { ERROR_REASONS, UnsupportedError } from '../errors.js';
 import { concatBytes, encodeGraphAddition, encodeModel, type AttrSpec, type NodeSpec, type TensorSpec, type ValueInfoSpec } from './encode.js';
 import { OpNode } from './op.js';
-import { windowTapCounts } from './ops/nn.js';
+import { samePads, windowTapCounts } from './geometry.js';
 import type { HostTensor, OnnxDataType, OnnxModel, OnnxNode } from './proto.js';
 
 /** The dtype and dims of every value of the forward graph at two probe batch sizes. */
@@ -329,21 +329,7 @@ function explicitPads(a: RuleArgs, inDims: readonly number[], kernel: readonly n
   const autoPad = a.n.str('auto_pad', 'NOTSET');
   if (autoPad === 'NOTSET') return a.n.ints('pads', new Array<number>(2 * k).fill(0));
   if (autoPad === 'VALID') return new Array<number>(2 * k).fill(0);
-  const begin: number[] = [];
-  const end: number[] = [];
-  for (let i = 0; i < k; i++) {
-    const inp = inDims[i]!;
-    const out = Math.ceil(inp / strides[i]!);
-    const total = Math.max(0, (out - 1) * strides[i]! + (kernel[i]! - 1) * dilations[i]! + 1 - inp);
-    const small = Math.floor(total / 2);
-    if (autoPad === 'SAME_UPPER') {
-      begin.push(small);
-      end.push(total - small);
-    } else {
-      begin.push(total - small);
-      end.push(small);
-    }
-  }
+  const { begin, end } = samePads(inDims.slice(0, k), kernel, strides, dilations, autoPad === 'SAME_UPPER' ? 'upper' : 'lower');
   return [...begin, ...end];
 }
 

@@ -7,14 +7,8 @@ export const KNOWN_BROKEN_EXAMPLES: readonly string[] = [
   'src/model.ts#fromLayersModel',
   // `loadGraphModel` is used without an import from '@tensorflow/tfjs-converter'.
   'src/model.ts#fromGraphModel',
-  // `tf.loadLayersModel` (tfjs-layers), and `new ort.Tensor('float32', x, ...)` needs a Float32Array, not a tensor.
-  'src/onnx/export.ts#exportLayersModel',
-  // `crossEntropy(logits, labels)`: the signature is `crossEntropy(labels, numClasses)`, which returns the LossFn.
-  'src/onnx/index.ts#module',
   // `randomTargets(labels, ...)` takes an ArrayLike<number>, not the conventional tensor `labels`.
   'src/rng.ts#randomTargets',
-  // `base` is a free variable no example convention declares (declare the model it wraps, or use `model`).
-  'src/onnx/policy.ts#applyEngine',
   // `uniformPerSample` is used without being exported from the root index (work in progress in src/runner.ts).
   'src/runner.ts#defineAttack',
 ];

@@ -7,6 +7,7 @@
  */
 import * as tf from '../../tf.js';
 import type { OpDef, OpNode } from '../op.js';
+import { samePads, windowTapCounts } from '../geometry.js';
 import { conv2dInputGrad, depthwiseInputGrad, maxPoolInputGradFirst } from '../../gradients/formulas.js';
 import { hasLoopKernels } from '../../gradients/kernels.js';
 import { deviceValue, gatherAxis, hostValue, nhwcValue, scatterAxis, normAxis, sizeOf, toDevice, toHost, type Value } from '../value.js';
@@ -32,14 +33,8 @@ function spatialPads(
   const begin = new Array<number>(r).fill(0);
   const end = new Array<number>(r).fill(0);
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
-    for (let i = 0; i < r; i++) {
-      const out = Math.ceil(inSizes[i]! / strides[i]!);
-      const keff = (kernel[i]! - 1) * dilations[i]! + 1;
-      const total = Math.max(0, (out - 1) * strides[i]! + keff - inSizes[i]!);
-      const small = Math.floor(total / 2);
-      begin[i] = autoPad === 'SAME_UPPER' ? small : total - small;
-      end[i] = total - begin[i]!;
-    }
+    const same = samePads(inSizes, kernel, strides, dilations, autoPad === 'SAME_UPPER' ? 'upper' : 'lower');
+    return [same.begin, same.end];
   } else if (autoPad === 'NOTSET') {
     const pads = n.ints('pads', new Array<number>(2 * r).fill(0));
     if (pads.length !== 2 * r) n.shapeError(`${2 * r} pads, got ${pads.length}`);
@@ -567,35 +562,6 @@ function poolRun(n: OpNode, inputs: readonly (Value | undefined)[], type: 'max' 
 /** Per-axis count of window taps inside the counted region (see poolRun). */
 function tapCounts(g: ConvGeom & { out: number[] }, inSize: number, a: number, include: boolean): number[] {
   return windowTapCounts(inSize, g.out[a]!, g.kernel[a]!, g.strides[a]!, g.dilations[a]!, g.begin[a]!, g.end[a]!, include);
-}
-
-/**
- * The divisor of each output position of an ONNX average pool along one axis: how many of the window's taps fall
- * inside the input (`includePad` false) or inside the input plus its explicit pads (true); ceil-mode overhang is
- * never counted. Positions are in padded coordinates (the input starts at `padBegin`). Shared by the importer and
- * the onnxruntime gradient graphs.
- * @internal
- */
-export function windowTapCounts(
-  inSize: number,
-  out: number,
-  kernel: number,
-  stride: number,
-  dilation: number,
-  padBegin: number,
-  padEnd: number,
-  includePad: boolean,
-): number[] {
-  const lo = includePad ? 0 : padBegin;
-  const hi = includePad ? inSize + padBegin + padEnd : padBegin + inSize;
-  return Array.from({ length: out }, (_, o) => {
-    let c = 0;
-    for (let t = 0; t < kernel; t++) {
-      const pos = o * stride + t * dilation;
-      if (pos >= lo && pos < hi) c++;
-    }
-    return c;
-  });
 }
 
 /** 3-D MaxPool/AveragePool (no dilation). */
