@@ -7,7 +7,7 @@
  * @module
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { RobustestError, ConfigError } from '../errors.js';
@@ -43,6 +43,7 @@ export interface EvalFlags {
   model?: string;
   data?: string;
   labels?: string;
+  classNames?: string;
   attack?: string[];
   eps: number[];
   norm?: Norm;
@@ -133,6 +134,60 @@ function dims(name: string) {
   };
 }
 
+/**
+ * `--class-names`: a file with one name per line (blank lines ignored) when the value names a file, else a
+ * comma-separated list.
+ */
+async function readClassNames(value: string): Promise<string[]> {
+  const file = (await stat(value).catch(() => undefined))?.isFile() === true;
+  const names = file
+    ? (await readFile(value, 'utf8'))
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : value.split(',').map((s) => s.trim());
+  if (names.length === 0 || names.some((n) => n === '')) {
+    throw new ConfigError(`eval: expected --class-names to be comma-separated names or a file with one name per line, got "${value}"`);
+  }
+  return names;
+}
+
+/** Levenshtein distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The option a mistyped one most likely meant, among the options of the command it was given to: one whose name
+ * starts the mistyped one or that it starts (`--epsilon` → `--eps`, `--step` → `--steps`), else the closest by
+ * edit distance when that is at most a third of its length (`--atack` → `--attack`), else none.
+ */
+export function suggestOption(typed: string, candidates: readonly string[]): string | undefined {
+  const t = (typed.replace(/^-+/, '').split('=')[0] ?? '').toLowerCase();
+  const names = candidates.map((c) => c.replace(/^-+/, ''));
+  if (t.length >= 3) {
+    const prefixed = names.filter((n) => n.length >= 3 && (t.startsWith(n) || n.startsWith(t)));
+    prefixed.sort((a, b) => Math.abs(a.length - t.length) - Math.abs(b.length - t.length));
+    if (prefixed[0] !== undefined) return `--${prefixed[0]}`;
+  }
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const n of names) {
+    const dist = editDistance(t, n);
+    if (dist < bestDistance) [best, bestDistance] = [n, dist];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(t.length / 3)) ? `--${best}` : undefined;
+}
+
 function bounds(value: string): Bounds {
   const v = numberList('--bounds')(value);
   if (v.length !== 2 || !(v[0]! < v[1]!)) throw new InvalidArgumentError(`expected LO,HI with LO < HI for --bounds, got "${value}"`);
@@ -177,7 +232,8 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .version(libraryVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: () => undefined })
-    .showHelpAfterError(false);
+    .showHelpAfterError(false)
+    .showSuggestionAfterError(false); // commander suggests across commands (--epsilon → --version): main() suggests instead
   program
     .command('eval')
     .description(
@@ -187,6 +243,10 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--model <path>', 'tfjs model.json (layers or graph; or its directory) or .onnx file (default: the bundled MNIST CNN)')
     .option('--data <path>', 'inputs: IDX images, .npy array, or an image folder with one subfolder per class (default: the bundled 1,000 MNIST test images)')
     .option('--labels <path>', 'labels for IDX or .npy inputs (IDX or .npy)')
+    .option(
+      '--class-names <list|file>',
+      'class names in label order, comma-separated or a file with one per line; for an image folder, its subfolders in label order (default: the subfolder names, sorted)',
+    )
     .option('--attack <list>', `comma-separated attacks, run in order (default: fgsm,pgd; fgm,pgd with --norm l2): ${ATTACK_NAMES.join(', ')}`, attackList)
     .option('--eps <list>', 'comma-separated epsilons, in raw input units', numberList('--eps', 0), [0.1, 0.3])
     .addOption(
@@ -291,12 +351,17 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
   if (!flags.quiet) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
   try {
+    const classNames = flags.classNames === undefined ? undefined : await readClassNames(flags.classNames);
+    if (classNames !== undefined && classNames.length > model.numClasses) {
+      throw new ConfigError(`eval: expected at most ${model.numClasses} --class-names (the model's classes), got ${classNames.length}`);
+    }
     const data = await loadData(dataPath, {
       bounds,
       inputShape: model.inputShape,
       layout: model.layout,
       ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
       ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
+      ...(classNames !== undefined ? { classNames } : {}),
     });
     const attackNames = flags.attack ?? (flags.norm === 'l2' ? ['fgm', 'pgd'] : ['fgsm', 'pgd']);
     const attacks = attackNames.map((name) =>
@@ -319,6 +384,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         batchSize: flags.batchSize,
         cascade: flags.cascade,
         targeted: flags.targeted ?? false,
+        ...(data.classNames !== undefined ? { classNames: data.classNames } : {}),
         modelSource: bundled ? join('assets', BUNDLED.model) : relative(process.cwd(), modelPath) || modelPath,
         command: ['robustest', ...argv].join(' '),
         ...(bar ? { onProgress: bar.update } : {}),
@@ -386,7 +452,17 @@ export async function main(argv: readonly string[], io?: Partial<CliIO>): Promis
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      sinks.stderr(`robustest: ${e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`);
+      let message = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      const unknown = e.code === 'commander.unknownOption' ? /unknown option '([^']+)'/.exec(message)?.[1] : undefined;
+      if (unknown !== undefined) {
+        const command = program.commands.find((c) => argv.includes(c.name())) ?? program;
+        const suggestion = suggestOption(
+          unknown,
+          [...command.options.map((o) => o.long ?? ''), '--help'].filter((l) => l !== ''),
+        );
+        if (suggestion !== undefined) message += ` (Did you mean ${suggestion}?)`;
+      }
+      sinks.stderr(`robustest: ${message}\n`);
       return 2;
     }
     if (e instanceof RobustestError) {

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
-import { validateReport } from '../../src/report.js';
+import { validateReport, type Report } from '../../src/report.js';
+import sharp from 'sharp';
 import { ATTACKS } from '../../attacks/registry.js';
 
 interface Run {
@@ -80,6 +81,7 @@ describe('robustest CLI', () => {
       '--model',
       '--data',
       '--labels',
+      '--class-names',
       '--attack',
       '--eps',
       '--norm',
@@ -170,6 +172,69 @@ describe('robustest CLI', () => {
     expect(await readFile(md, 'utf8')).toMatch(/^# /);
   });
 
+  it('names classes from --class-names (a list or a file) and from an image folder', async () => {
+    const base = [
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.1',
+      '--engine',
+      'tfjs',
+    ];
+    const names = async (args: string[]): Promise<(string | undefined)[]> => {
+      const json = join(dir, 'names.json');
+      await rm(json, { force: true });
+      const r = await cli([...args, '--backend', 'cpu', '--quiet', '--json', json]);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      return (JSON.parse(await readFile(json, 'utf8')) as Report).perClass.map((c) => c.name);
+    };
+    expect(await names([...base, '--class-names', 'north, east,south,west'])).toEqual(['north', 'east', 'south', 'west']);
+    await writeFile(join(dir, 'names.txt'), 'n\ne\n\ns\nw\n');
+    expect(await names([...base, '--class-names', join(dir, 'names.txt')])).toEqual(['n', 'e', 's', 'w']);
+    const tooMany = await cli([...base, '--class-names', 'a,b,c,d,e', '--backend', 'cpu']);
+    expect(tooMany.code).toBe(2);
+    expect(tooMany.err).toMatch(/expected at most 4 --class-names \(the model's classes\), got 5$/m);
+    const blank = await cli([...base, '--class-names', 'a,,b', '--backend', 'cpu']);
+    expect(blank.code).toBe(2);
+    expect(blank.err).toMatch(/expected --class-names to be comma-separated names or a file with one name per line, got "a,,b"/);
+
+    // An image folder of 2×2 greyscale images and a model on [2, 2, 1]: the subfolder names, or --class-names as label order.
+    const folder = join(dir, 'pets');
+    for (const [name, value] of [
+      ['cat', 20],
+      ['dog', 230],
+    ] as const) {
+      await mkdir(join(folder, name), { recursive: true });
+      const png = await sharp(Buffer.alloc(4, value), { raw: { width: 2, height: 2, channels: 1 } })
+        .png()
+        .toBuffer();
+      await writeFile(join(folder, name, 'a.png'), png);
+    }
+    const net = tfl.sequential({ layers: [tfl.layers.flatten({ inputShape: [2, 2, 1] }), tfl.layers.dense({ units: 2 })] });
+    await net.save(
+      tf.io.withSaveHandler(async (a) => {
+        await writeFile(join(dir, 'pets.bin'), new Uint8Array(a.weightData as ArrayBuffer));
+        await writeFile(
+          join(dir, 'pets.json'),
+          JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['pets.bin'], weights: a.weightSpecs }] }),
+        );
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    net.dispose();
+    const pets = ['eval', '--model', join(dir, 'pets.json'), '--data', folder, '--attack', 'fgsm', '--eps', '0.1', '--engine', 'tfjs'];
+    expect(await names(pets)).toEqual(['cat', 'dog']);
+    expect(await names([...pets, '--class-names', 'dog,cat'])).toEqual(['dog', 'cat']);
+  });
+
   it('exits 1 below --min-robust-accuracy', async () => {
     const r = await cli([
       'eval',
@@ -249,7 +314,10 @@ describe('robustest CLI', () => {
     [['eval', '--steps', '0'], /expected an integer >= 1 for --steps, got "0"/],
     [['eval', '--min-robust-accuracy', '70'], /expected a number in \[0, 1\]/],
     [['eval', '--model', 'only-model.json'], /expected both --model and --data/],
-    [['eval', '--bogus'], /unknown option '--bogus'/],
+    [['eval', '--bogus'], /unknown option '--bogus'$/m],
+    [['eval', '--epsilon', '0.1'], /unknown option '--epsilon' \(Did you mean --eps\?\)$/m],
+    [['eval', '--atack', 'fgsm'], /unknown option '--atack' \(Did you mean --attack\?\)$/m],
+    [['eval', '--step', '3'], /unknown option '--step' \(Did you mean --steps\?\)$/m],
   ])('exits 2 with one line for usage errors: %s', async (args, message) => {
     const r = await cli(args as string[]);
     expect(r.code).toBe(2);
