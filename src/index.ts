@@ -51,6 +51,7 @@ export * from './remote/index.js';
 export {
   enableFastGradients,
   disableFastGradients,
+  fastGradientsActive,
   fastGradientsEnabled,
   FAST_GRADIENT_KERNELS,
   FAST_GRADIENT_TABLE,

@@ -1,4 +1,4 @@
-// enableFastGradients / disableFastGradients / fastGradientsEnabled, no tensor leaks, and the bundled model's
+// enableFastGradients / disableFastGradients / fastGradientsEnabled / fastGradientsActive, no tensor leaks, and the bundled model's
 // input gradient with the overrides on against tfjs's own. Runs on both backends itself.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
@@ -13,6 +13,7 @@ import {
   FAST_GRADIENTS_ENV,
   disableFastGradients,
   enableFastGradients,
+  fastGradientsActive,
   fastGradientsEnabled,
   type FastGradientKernel,
 } from '../../src/gradients/index.js';
@@ -101,6 +102,28 @@ describe.each(['cpu', 'wasm'] as const)('fast gradients API on %s', (backend) =>
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.conv2d(t as tf.Tensor4D, w as tf.Tensor4D, 1, 'valid', 'NHWC', 2)))(x);
     expect(g.shape).toEqual([1, 5, 5, 1]);
     tf.dispose([x, w, g]);
+  });
+
+  it('fastGradientsActive: whether an override runs on a backend (the provenance question), not merely registered', () => {
+    const other = backend === 'cpu' ? 'wasm' : 'cpu';
+    expect(fastGradientsActive()).toBe(false);
+    enableFastGradients();
+    expect(fastGradientsActive()).toBe(true); // current backend (cpu or wasm): several overrides measured faster
+    expect(fastGradientsActive(backend)).toBe(true);
+    expect(fastGradientsActive('tensorflow')).toBe(false);
+    // Registered for another backend only: fastGradientsEnabled() says true, fastGradientsActive() false here.
+    enableFastGradients({ backends: [other] });
+    expect(fastGradientsEnabled()).toBe(true);
+    expect(fastGradientsActive()).toBe(false);
+    expect(fastGradientsActive(other)).toBe(true);
+    // A kernel whose override is measured slower everywhere (Elu) is registered nowhere.
+    enableFastGradients({ kernels: ['Elu'] });
+    expect(fastGradientsActive()).toBe(false);
+    enableFastGradients({ kernels: ['Elu'], policy: 'all' });
+    expect(fastGradientsActive()).toBe(true);
+    disableFastGradients();
+    expect(fastGradientsActive()).toBe(false);
+    expect(fastGradientsActive(other)).toBe(false);
   });
 
   it(`${FAST_GRADIENTS_ENV}=0 turns the overrides off`, () => {

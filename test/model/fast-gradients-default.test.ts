@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { fromFunction } from '../../src/model.js';
 import { crossEntropy } from '../../src/losses.js';
-import { disableFastGradients, enableFastGradients, fastGradientsEnabled } from '../../src/gradients/index.js';
+import { disableFastGradients, enableFastGradients, fastGradientsActive, fastGradientsEnabled } from '../../src/gradients/index.js';
 
 describe('fast gradients by default', () => {
   const model = fromFunction((x) => tf.relu(x), { numClasses: 3, inputShape: [3] });
@@ -12,9 +12,11 @@ describe('fast gradients by default', () => {
 
   it('are enabled by the first valueAndGrad', async () => {
     expect(fastGradientsEnabled()).toBe(false);
+    expect(fastGradientsActive()).toBe(false);
     const { value, grad } = await model.valueAndGrad(x, crossEntropy(labels, 3));
     tf.dispose([value, grad]);
     expect(fastGradientsEnabled()).toBe(true);
+    expect(fastGradientsActive()).toBe(true);
   });
 
   it('stay off once the user disabled them, and on once the user enabled them', async () => {
