@@ -14,7 +14,7 @@ import type { OnnxGradientOptions } from './options.js';
 import { createSession as openSession, firstLine, loadOrt, type OrtModule, type OrtSession, type OrtTensor } from './ort.js';
 import type { OnnxDataType, OnnxModel } from './proto.js';
 import { decodeModel } from './proto.js';
-import { DIFFERENTIABLE_OPS, buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp.js';
+import { DIFFERENTIABLE_OPS, buildGradientProgram, type GradientProgram, type ProbedShapes } from './vjp/index.js';
 
 export type { OnnxGradientOptions } from './options.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { listSupportedOps } from '../../src/onnx/import.js';
-import { runNodeTest, testOps } from '../../src/onnx/conformance.js';
+import { runNodeTest, testOps } from './node-tests.js';
 import { requireFixture } from './helpers.js';
 
 /** Where Debian's libonnx-testdata puts the node tests; ONNX_NODE_TESTS overrides it. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as tf from '../../src/tf.js';
 import { initBackend } from '../../src/backend.js';
 import { listSupportedOps } from '../../src/onnx/import.js';
-import { runNodeTest, testOps, type NodeTestResult } from '../../src/onnx/conformance.js';
+import { runNodeTest, testOps, type NodeTestResult } from './node-tests.js';
 import { repoRoot } from './helpers.js';
 
 const NODE_TESTS = process.env['ONNX_NODE_TESTS'] ?? '/usr/share/libonnx-testdata/data/node';

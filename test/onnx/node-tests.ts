@@ -7,10 +7,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '../tf.js';
-import { GraphExecutor, findUnsupported } from './graph.js';
-import { decodeModel, decodeTensor, type HostTensor } from './proto.js';
-import { deviceValue, hostValue, isFloat, toDevice, toHost, type Value } from './value.js';
+import * as tf from '../../src/tf.js';
+import { GraphExecutor, findUnsupported } from '../../src/onnx/graph.js';
+import { decodeModel, decodeTensor, type HostTensor } from '../../src/onnx/proto.js';
+import { deviceValue, hostValue, isFloat, toDevice, toHost, type Value } from '../../src/onnx/value.js';
 
 /** Result of one node test. */
 export interface NodeTestResult {
