@@ -201,6 +201,9 @@ async function resolveModelPath(path: string): Promise<string> {
  *
  * - A tfjs `model.json` (or a directory holding one) with its weight shards: the format is detected
  *   (`layers-model` → {@link fromLayersModel}, `graph-model` → {@link fromGraphModel}); needs no tfjs-node.
+ *   A graph from an older converter (no output signature, a final `Softmax` node) works as is: the class count
+ *   comes from one forward pass and attacks use the softmax's input; pass `inputShape` when its input placeholder
+ *   has no known dimensions.
  * - A `.onnx` file: imported into tfjs ops by the ONNX importer when every operator is supported (white-box),
  *   else served by onnxruntime-node as a query-only model with a warning.
  * - Input-gradients: with `engine: 'auto'` (the default), `.onnx` files and layers models get them from

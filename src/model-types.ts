@@ -148,7 +148,10 @@ export type Model = DifferentiableModel | QueryModel;
 export interface ModelOptions {
   /** Raw input range. Default `[0, 1]`. */
   bounds?: Bounds;
-  /** Number of classes. Default: read from the model's output shape (required for {@link fromFunction}). */
+  /**
+   * Number of classes. Default: read from the model's output shape, or, for a graph model that does not declare
+   * it, from one forward pass (required for {@link fromFunction}).
+   */
   numClasses?: number;
   /** Shape of one input without the batch dimension. Default: read from the model (required for {@link fromFunction}). */
   inputShape?: readonly number[];
