@@ -1,20 +1,55 @@
-// The contract every attack must satisfy, run as a table over all attacks and both norms.
+// The contract every attack must satisfy, run as a table over all attacks, both norms and all three kinds; then
+// what each kind promises on top (minimum-norm thresholds, counted queries), per-sample seeding and restarts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
-import { fgsm, fgm, bim, pgd, type Attack } from '../../attacks/index.js';
+import { fgsm, fgm, bim, pgd, defineAttack, type Attack, type AttackResult } from '../../attacks/index.js';
+import { deepfool } from '../../attacks/deepfool.js';
+import { randomSearch } from '../../attacks/random-search.js';
 import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
+import { batchNorm } from '../../src/norms.js';
+import { UnsupportedError } from '../../src/errors.js';
+import { crossEntropy } from '../../src/losses.js';
+import type { DifferentiableModel, QueryModel } from '../../src/model.js';
 
-const table: { label: string; make: () => Attack; random: boolean; eps: number }[] = [
-  { label: 'fgsm', make: () => fgsm(), random: false, eps: 0.3 },
-  { label: 'fgm', make: () => fgm(), random: false, eps: 1.5 },
-  { label: 'bim linf', make: () => bim({ steps: 5 }), random: false, eps: 0.3 },
-  { label: 'bim l2', make: () => bim({ norm: 'l2', steps: 5 }), random: false, eps: 1.5 },
-  { label: 'pgd linf', make: () => pgd({ steps: 8 }), random: true, eps: 0.3 },
-  { label: 'pgd l2', make: () => pgd({ norm: 'l2', steps: 8 }), random: true, eps: 1.5 },
-  { label: 'pgd restarts+earlyStop', make: () => pgd({ steps: 8, restarts: 3, earlyStop: true, checkEvery: 2 }), random: true, eps: 0.3 },
-  { label: 'pgd margin loss', make: () => pgd({ steps: 8, loss: 'margin' }), random: true, eps: 0.3 },
+interface Row {
+  label: string;
+  make: () => Attack;
+  eps: number;
+  /** An attack of the same kind whose result at `eps` must change with the seed; absent for deterministic attacks. */
+  seeded?: () => Attack;
+  /** Whether the attack supports targets (else a targeted run must throw UnsupportedError). */
+  targeted: boolean;
+}
+
+const table: Row[] = [
+  { label: 'fgsm', make: () => fgsm(), eps: 0.3, targeted: true },
+  { label: 'fgm', make: () => fgm(), eps: 1.5, targeted: true },
+  { label: 'bim linf', make: () => bim({ steps: 5 }), eps: 0.3, targeted: true },
+  { label: 'bim l2', make: () => bim({ norm: 'l2', steps: 5 }), eps: 1.5, targeted: true },
+  // Enough steps saturate every coordinate of this linear model at a corner of the ball whatever the start, so
+  // the random start is compared after one step.
+  { label: 'pgd linf', make: () => pgd({ steps: 8 }), seeded: () => pgd({ steps: 1 }), eps: 0.3, targeted: true },
+  { label: 'pgd l2', make: () => pgd({ norm: 'l2', steps: 8 }), seeded: () => pgd({ norm: 'l2', steps: 1 }), eps: 1.5, targeted: true },
+  {
+    label: 'pgd restarts+earlyStop',
+    make: () => pgd({ steps: 8, restarts: 3, earlyStop: true, checkEvery: 2 }),
+    seeded: () => pgd({ steps: 1, restarts: 3 }),
+    eps: 0.3,
+    targeted: true,
+  },
+  { label: 'pgd margin loss', make: () => pgd({ steps: 8, loss: 'margin' }), seeded: () => pgd({ steps: 1, loss: 'margin' }), eps: 0.3, targeted: true },
+  { label: 'deepfool l2', make: () => deepfool(), eps: 1.5, targeted: false },
+  { label: 'deepfool linf', make: () => deepfool({ norm: 'linf', candidates: 3 }), eps: 0.3, targeted: false },
+  { label: 'random-search linf', make: () => randomSearch({ samples: 40 }), seeded: () => randomSearch({ samples: 40 }), eps: 0.3, targeted: true },
+  {
+    label: 'random-search l2',
+    make: () => randomSearch({ norm: 'l2', samples: 40, loss: 'ce' }),
+    seeded: () => randomSearch({ norm: 'l2', samples: 40 }),
+    eps: 1.5,
+    targeted: true,
+  },
 ];
 
 async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
@@ -24,7 +59,33 @@ async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   return v;
 }
 
-describe.each(table)('attack contract: $label', ({ make, random, eps }) => {
+async function rows(t: tf.Tensor, picks: readonly number[]): Promise<number[][]> {
+  const d = t.size / t.shape[0]!;
+  const host = await t.data();
+  return picks.map((i) => Array.from(host.subarray(i * d, (i + 1) * d)));
+}
+
+/** The same model seen only through an async forward pass: what a remote endpoint or an onnxruntime session gives. */
+function queryOnly(model: DifferentiableModel, calls?: { n: number }): QueryModel {
+  return {
+    kind: 'query',
+    bounds: model.bounds,
+    numClasses: model.numClasses,
+    inputShape: model.inputShape,
+    layout: model.layout,
+    name: `${model.name}-query`,
+    engine: 'test',
+    warnings: [],
+    fingerprint: () => model.fingerprint(),
+    dispose: () => {},
+    logits: async (x) => {
+      if (calls) calls.n++;
+      return model.logits(x);
+    },
+  };
+}
+
+describe.each(table)('attack contract: $label', ({ make, seeded, eps, targeted }) => {
   let p: ReturnType<typeof prototypeProblem>;
   beforeAll(() => {
     p = prototypeProblem({ n: 12 });
@@ -34,13 +95,17 @@ describe.each(table)('attack contract: $label', ({ make, random, eps }) => {
   it('returns one result per epsilon with the input shape and per-sample arrays', async () => {
     const attack = make();
     const r = await attack.run(p.model, p.x, p.labels, { epsilons: [0, eps / 2, eps], seed: 1 });
+    expect(r.kind).toBe(attack.kind);
     expect(r.results.map((e) => e.epsilon)).toEqual([0, eps / 2, eps]);
     for (const e of r.results) {
       expect(e.adversarial.shape).toEqual(p.x.shape);
       expect(e.success).toHaveLength(12);
       expect(e.predictions).toHaveLength(12);
       expect(e.l2).toHaveLength(12);
+      expect(e.linf).toHaveLength(12);
+      expect(e.queries === undefined).toBe(attack.kind !== 'query');
     }
+    expect(r.minimalNorms === undefined).toBe(attack.kind !== 'minimum-norm');
     r.dispose();
   });
 
@@ -72,16 +137,14 @@ describe.each(table)('attack contract: $label', ({ make, random, eps }) => {
     r.dispose();
   });
 
-  it('gives bit-identical results for the same seed', async () => {
+  it('gives bit-identical results for the same seed (and different ones for another seed when it draws)', async () => {
     const a = await make().run(p.model, p.x, p.labels, { epsilons: [eps], seed: 7 });
     const b = await make().run(p.model, p.x, p.labels, { epsilons: [eps], seed: 7 });
     expect(Array.from(await a.results[0]!.adversarial.data())).toEqual(Array.from(await b.results[0]!.adversarial.data()));
-    if (random) {
-      // Enough steps saturate every coordinate of this linear model at a corner of the ball whatever the start,
-      // so the random start is compared after one step.
-      const one = pgd({ ...make().config, steps: 1 } as Parameters<typeof pgd>[0]);
-      const c = await one.run(p.model, p.x, p.labels, { epsilons: [eps], seed: 7 });
-      const d = await one.run(p.model, p.x, p.labels, { epsilons: [eps], seed: 8 });
+    expect(a.results[0]!.queries).toEqual(b.results[0]!.queries);
+    if (seeded) {
+      const c = await seeded().run(p.model, p.x, p.labels, { epsilons: [eps], seed: 7 });
+      const d = await seeded().run(p.model, p.x, p.labels, { epsilons: [eps], seed: 8 });
       expect(await maxAbsDiff(c.results[0]!.adversarial, d.results[0]!.adversarial)).toBeGreaterThan(0);
       c.dispose();
       d.dispose();
@@ -90,9 +153,15 @@ describe.each(table)('attack contract: $label', ({ make, random, eps }) => {
     b.dispose();
   });
 
-  it('reaches targets in a targeted run', async () => {
+  it(targeted ? 'reaches targets in a targeted run' : 'refuses targets (untargeted only)', async () => {
     const targets = randomTargets(p.labels, p.model.numClasses, 5);
-    const r = await make().run(p.model, p.x, p.labels, { epsilons: [eps * 2], seed: 5, targets });
+    const attack = make();
+    if (!targeted) {
+      await expect(attack.run(p.model, p.x, p.labels, { epsilons: [eps], targets })).rejects.toThrow(UnsupportedError);
+      await expect(attack.run(p.model, p.x, p.labels, { epsilons: [eps], targets })).rejects.toThrow(`${attack.name}: expected an untargeted run`);
+      return;
+    }
+    const r = await attack.run(p.model, p.x, p.labels, { epsilons: [eps * 2], seed: 5, targets });
     expect(r.targeted).toBe(true);
     const e = r.results[0]!;
     e.success.forEach((s, i) => expect(s).toBe(e.predictions[i] === targets[i]));
@@ -107,16 +176,24 @@ describe.each(table)('attack contract: $label', ({ make, random, eps }) => {
     });
     expect(leaked).toBe(0);
   });
-});
 
-describe('attack contract on a conv model (image layout)', () => {
-  it('works on [N, H, W, 1] inputs and stays in the ball', async () => {
+  it('works on [N, H, W, 1] inputs: shapes, inside the ball and the bounds, predictions as the model says, no leak', async () => {
     const { model, dispose } = tinyConvModel({ size: 6 });
     const x = tf.tensor4d(seededValues(5 * 36, 11), [5, 6, 6, 1]);
     const labels = [0, 1, 2, 0, 1];
+    const attack = make();
+    const small = attack.norm === 'linf' ? 0.05 : 0.3;
     const leaked = await expectNoLeak(async () => {
-      const r = await pgd({ steps: 4 }).run(model, x, labels, { epsilons: [0.05, 0.2], seed: 0 });
-      for (const e of r.results) expect(Math.max(...e.linf)).toBeLessThanOrEqual(e.epsilon + 1e-6);
+      const r = await attack.run(model, x, labels, { epsilons: [small, small * 4], seed: 0 });
+      for (const e of r.results) {
+        expect(e.adversarial.shape).toEqual([5, 6, 6, 1]);
+        expect(Math.max(...(attack.norm === 'linf' ? e.linf : e.l2))).toBeLessThanOrEqual(e.epsilon + 1e-6);
+        const [lo, hi, pred] = tf.tidy(() => [tf.min(e.adversarial), tf.max(e.adversarial), tf.argMax(model.logits(e.adversarial), 1)]);
+        expect((await lo.data())[0]).toBeGreaterThanOrEqual(0);
+        expect((await hi.data())[0]).toBeLessThanOrEqual(1);
+        expect(Array.from(await pred.data())).toEqual(Array.from(e.predictions));
+        tf.dispose([lo, hi, pred]);
+      }
       r.dispose();
     });
     expect(leaked).toBe(0);
@@ -126,20 +203,26 @@ describe('attack contract on a conv model (image layout)', () => {
 });
 
 describe('attack properties (fast-check)', () => {
-  it('any shape, epsilon, seed and norm: inside the ball and the bounds, and deterministic', async () => {
+  const makers = {
+    pgd: (norm: 'linf' | 'l2') => pgd({ norm, steps: 3 }),
+    deepfool: (norm: 'linf' | 'l2') => deepfool({ norm, steps: 5 }),
+    'random-search': (norm: 'linf' | 'l2') => randomSearch({ norm, samples: 6 }),
+  };
+  it('any attack kind, shape, epsilon, seed and norm: inside the ball and the bounds, deterministic, no leak', async () => {
     await fc.assert(
       fc.asyncProperty(
+        fc.constantFrom<keyof typeof makers>('pgd', 'deepfool', 'random-search'),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 4, max: 7 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
         fc.integer({ min: 0, max: 1000 }),
         fc.constantFrom<'linf' | 'l2'>('linf', 'l2'),
-        async (n, size, eps, seed, norm) => {
+        async (which, n, size, eps, seed, norm) => {
           const { model, dispose } = tinyConvModel({ size, seed: seed % 7 });
           const x = tf.tensor4d(seededValues(n * size * size, seed), [n, size, size, 1]);
           const labels = Array.from({ length: n }, (_, i) => i % 3);
           const before = tf.memory().numTensors;
-          const attack = pgd({ norm, steps: 3 });
+          const attack = makers[which](norm);
           const a = await attack.run(model, x, labels, { epsilons: [eps], seed });
           const b = await attack.run(model, x, labels, { epsilons: [eps], seed });
           const e = a.results[0]!;
@@ -158,24 +241,26 @@ describe('attack properties (fast-check)', () => {
           dispose();
         },
       ),
-      { numRuns: 12, seed: 42 },
+      { numRuns: 18, seed: 42 },
     );
   });
 });
 
 describe('restarts', () => {
-  it('keep every success of the first run (restart 0 uses the same seed) and can only add more', async () => {
+  it('PGD: keep every success of the first run (restart 0 uses the same seed) and add more on this data', async () => {
+    // One short step from a random start: on this model and data 4 restarts fool 2 more of 24 points than 1 does.
     const { model, dispose } = tinyConvModel({ size: 6, seed: 4 });
     const x = tf.tensor4d(seededValues(24 * 36, 21), [24, 6, 6, 1]);
     const labels = Array.from({ length: 24 }, (_, i) => i % 3);
-    const one = await pgd({ steps: 3 }).run(model, x, labels, { epsilons: [0.05], seed: 5 });
-    const many = await pgd({ steps: 3, restarts: 4 }).run(model, x, labels, { epsilons: [0.05], seed: 5 });
+    const config = { steps: 1, relStepSize: 0.25 };
+    const one = await pgd(config).run(model, x, labels, { epsilons: [0.15], seed: 5 });
+    const many = await pgd({ ...config, restarts: 4 }).run(model, x, labels, { epsilons: [0.15], seed: 5 });
     const a = one.results[0]!.success;
     const b = many.results[0]!.success;
     a.forEach((s, i) => {
       if (s) expect(b[i]).toBe(true);
     });
-    expect(b.filter(Boolean).length).toBeGreaterThanOrEqual(a.filter(Boolean).length);
+    expect(b.filter(Boolean).length).toBeGreaterThan(a.filter(Boolean).length);
     // Predictions reported agree with the model on the returned examples.
     const pred = tf.tidy(() => tf.argMax(model.logits(many.results[0]!.adversarial), 1));
     expect(Array.from(await pred.data())).toEqual(Array.from(many.results[0]!.predictions));
@@ -183,5 +268,278 @@ describe('restarts', () => {
     one.dispose();
     many.dispose();
     dispose();
+  });
+});
+
+describe('restarts (a core whose success depends on the restart)', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 12 });
+  });
+  afterAll(() => p.dispose());
+
+  /** Harmless candidates move this fraction of the way to another class's point, by restart: restart 1 goes furthest. */
+  const fractions = [0.1, 0.3, 0.2];
+
+  /**
+   * A fixed-epsilon core that fools sample i (by returning the point of sample i+1, of another class) only at
+   * restart `i % 3`, and never for the samples in `never`; otherwise it returns a harmless candidate.
+   */
+  function byRestart(restarts: number, never: ReadonlySet<number> = new Set()): { attack: Attack; calls: { n: number } } {
+    const calls = { n: 0 };
+    const attack = defineAttack({
+      name: 'by-restart',
+      kind: 'fixed-epsilon',
+      norm: 'linf',
+      config: {},
+      loss: 'ce',
+      restarts,
+      perturb: async (ctx) => {
+        calls.n++;
+        const n = ctx.x.shape[0]!;
+        const fool = Array.from({ length: n }, (_, i) => (i % 3 === ctx.restart && !never.has(i) ? 1 : 0));
+        return tf.tidy(() => {
+          const other = tf.concat([tf.slice(ctx.x, [1, 0], [n - 1, -1]), tf.slice(ctx.x, [0, 0], [1, -1])]);
+          const harmless = tf.add(ctx.x, tf.mul(tf.sub(other, ctx.x), fractions[ctx.restart % 3]!));
+          return tf.where(tf.broadcastTo(tf.reshape(tf.tensor1d(fool, 'bool'), [n, 1]), ctx.x.shape), other, harmless);
+        });
+      },
+    });
+    return { attack, calls };
+  }
+
+  it('one restart fools only the third of the points whose restart is 0; three restarts fool all of them', async () => {
+    const one = byRestart(1);
+    const r1 = await one.attack.run(p.model, p.x, p.labels, { epsilons: [1] });
+    expect(r1.results[0]!.success).toEqual(Array.from({ length: 12 }, (_, i) => i % 3 === 0));
+    expect(one.calls.n).toBe(1);
+    const three = byRestart(3);
+    const r3 = await three.attack.run(p.model, p.x, p.labels, { epsilons: [1] });
+    expect(r3.results[0]!.success).toEqual(new Array(12).fill(true));
+    expect(three.calls.n).toBe(3);
+    // Every kept point is the fooling one (the next sample's input), not a harmless candidate.
+    expect(
+      await maxAbsDiff(
+        r3.results[0]!.adversarial,
+        tf.tidy(() => tf.concat([tf.slice(p.x, [1, 0], [11, -1]), tf.slice(p.x, [0, 0], [1, -1])])),
+      ),
+    ).toBeLessThan(1e-6);
+    r1.dispose();
+    r3.dispose();
+  });
+
+  it('stops as soon as every point is fooled (3 of 6 restarts), and never for a point still robust', async () => {
+    const six = byRestart(6);
+    const r = await six.attack.run(p.model, p.x, p.labels, { epsilons: [1, 1] });
+    expect(six.calls.n).toBe(2 * 3);
+    expect(r.results.every((e) => e.success.every(Boolean))).toBe(true);
+    r.dispose();
+    const stubborn = byRestart(6, new Set([4]));
+    const s = await stubborn.attack.run(p.model, p.x, p.labels, { epsilons: [1] });
+    expect(stubborn.calls.n).toBe(6);
+    s.dispose();
+  });
+
+  it('keeps the highest-loss candidate for points never fooled', async () => {
+    const never = new Set([2, 5, 8, 11]);
+    const three = byRestart(3, never);
+    const r = await three.attack.run(p.model, p.x, p.labels, { epsilons: [1] });
+    const e = r.results[0]!;
+    expect(e.success).toEqual(Array.from({ length: 12 }, (_, i) => !never.has(i)));
+    // Independently: the cross-entropy of each harmless candidate, by restart; restart 1's is the highest.
+    const labels = tf.tensor1d(p.labels, 'int32');
+    const [losses, candidates] = tf.tidy(() => {
+      const other = tf.concat([tf.slice(p.x, [1, 0], [11, -1]), tf.slice(p.x, [0, 0], [1, -1])]);
+      const cands = fractions.map((f) => tf.add(p.x, tf.mul(tf.sub(other, p.x), f)));
+      return [tf.stack(cands.map((c) => crossEntropy(labels, 4)(p.model.logits(c)))), tf.stack(cands)] as const;
+    });
+    const lossHost = await losses.array();
+    const kept = await rows(e.adversarial, [...never]);
+    const cand = (await candidates.array()) as number[][][];
+    const lossRows = lossHost as number[][];
+    [...never].forEach((i, j) => {
+      expect(lossRows[1]![i]).toBeGreaterThan(Math.max(lossRows[0]![i]!, lossRows[2]![i]!));
+      kept[j]!.forEach((v, c) => expect(v).toBeCloseTo(cand[1]![i]![c]!, 6));
+    });
+    tf.dispose([labels, losses, candidates]);
+    r.dispose();
+  });
+});
+
+describe('minimum-norm kind', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 12 });
+  });
+  afterAll(() => p.dispose());
+
+  it('minimalNorms is the norm of the returned candidate where it fools the model, Infinity exactly where not', async () => {
+    // Per sample: the clean input (i % 3 = 0), the next sample's input of another class (1), or 1% of the way there (2).
+    const build = (x: tf.Tensor): tf.Tensor =>
+      tf.tidy(() => {
+        const n = x.shape[0]!;
+        const other = tf.concat([tf.slice(x, [1, 0], [n - 1, -1]), tf.slice(x, [0, 0], [1, -1])]);
+        const pick = (r: number): tf.Tensor =>
+          tf.broadcastTo(
+            tf.reshape(
+              tf.tensor1d(
+                Array.from({ length: n }, (_, i) => i % 3 === r),
+                'bool',
+              ),
+              [n, 1],
+            ),
+            x.shape,
+          );
+        return tf.where(pick(0), x, tf.where(pick(1), other, tf.add(x, tf.mul(tf.sub(other, x), 0.01))));
+      });
+    const attack = defineAttack({
+      name: 'fixed-candidates',
+      kind: 'minimum-norm',
+      norm: 'linf',
+      config: {},
+      loss: 'ce',
+      minimize: async (ctx) => build(ctx.x),
+    });
+    const r = await attack.run(p.model, p.x, p.labels, { epsilons: [0, 0.1, 0.5, 1] });
+    const [pred, norm] = tf.tidy(() => {
+      const c = build(p.x);
+      return [tf.argMax(p.model.logits(c), 1), batchNorm(tf.sub(c, p.x), 'linf')];
+    });
+    const predHost = await pred.data();
+    const normHost = await norm.data();
+    tf.dispose([pred, norm]);
+    const fooled = Array.from(predHost, (v, i) => v !== p.labels[i]);
+    expect(fooled).toEqual(Array.from({ length: 12 }, (_, i) => i % 3 === 1));
+    expect(Array.from(r.minimalNorms!)).toEqual(Array.from(normHost, (v, i) => (fooled[i] ? v : Infinity)));
+    r.dispose();
+  });
+
+  for (const norm of ['l2', 'linf'] as const) {
+    it(`deepfool ${norm}: success at epsilon is exactly minimalNorms <= epsilon, one monotone curve, clean inputs elsewhere`, async () => {
+      // One step on a non-linear model leaves some points unfooled (Infinity) and fools others.
+      const { model, dispose } = tinyConvModel({ size: 6, seed: 4 });
+      const x = tf.tensor4d(seededValues(12 * 36, 25), [12, 6, 6, 1]);
+      const labels = Array.from({ length: 12 }, (_, i) => i % 3);
+      const epsilons = norm === 'l2' ? [0, 0.05, 0.2, 0.5, 1, 2, 10] : [0, 0.01, 0.03, 0.1, 0.3, 1];
+      const r = await deepfool({ norm, steps: 1, overshoot: 0 }).run(model, x, labels, { epsilons });
+      const m = Array.from(r.minimalNorms!);
+      expect(m.filter((v) => v === Infinity).length).toBeGreaterThan(0);
+      expect(m.filter((v) => v > 0 && v < Infinity).length).toBeGreaterThan(0);
+      let previous = new Array<boolean>(12).fill(false);
+      for (const e of r.results) {
+        expect(e.success).toEqual(m.map((v) => v <= Math.fround(e.epsilon)));
+        previous.forEach((s, i) => {
+          if (s) expect(e.success[i]).toBe(true);
+        });
+        previous = e.success;
+        const size = norm === 'l2' ? e.l2 : e.linf;
+        e.success.forEach((s, i) => (s ? expect(size[i]).toBe(m[i]) : expect(size[i]).toBe(0)));
+      }
+      // At the largest epsilon every finite norm counts: the points DeepFool fooled.
+      expect(r.results.at(-1)!.success).toEqual(m.map((v) => v < Infinity));
+      // With the default 50 steps it fools every one of them.
+      const full = await deepfool({ norm }).run(model, x, labels, { epsilons: [10] });
+      expect(Array.from(full.minimalNorms!).every((v) => v < Infinity)).toBe(true);
+      full.dispose();
+      r.dispose();
+      x.dispose();
+      dispose();
+    });
+  }
+});
+
+describe('query kind', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 12 });
+  });
+  afterAll(() => p.dispose());
+
+  it('counts queries per sample: none at epsilon 0, at most `samples`, all of them for a point never fooled', async () => {
+    const calls = { n: 0 };
+    const r = await randomSearch({ samples: 30 }).run(queryOnly(p.model, calls), p.x, p.labels, { epsilons: [0, 0.15] });
+    expect(Array.from(r.results[0]!.queries!)).toEqual(new Array(12).fill(0));
+    const e = r.results[1]!;
+    const q = Array.from(e.queries!);
+    expect(e.success.filter(Boolean).length).toBeGreaterThan(0);
+    expect(e.success.filter((s) => !s).length).toBeGreaterThan(0);
+    q.forEach((v, i) => {
+      expect(v).toBeGreaterThanOrEqual(1);
+      expect(v).toBeLessThanOrEqual(30);
+      if (!e.success[i]) expect(v).toBe(30);
+    });
+    // The model answered one batch per round, and rounds stop when every point is done; the runner's own
+    // evaluation of the result adds one forward pass per epsilon (uncounted: it is not the attack's work).
+    expect(calls.n).toBe(Math.max(...q) + 2);
+    r.dispose();
+  });
+
+  it('stops counting a point once fooled: with more samples, fooled points keep their count and their adversarial', async () => {
+    const few = await randomSearch({ samples: 15 }).run(p.model, p.x, p.labels, { epsilons: [0.21] });
+    const many = await randomSearch({ samples: 60 }).run(p.model, p.x, p.labels, { epsilons: [0.21] });
+    const a = few.results[0]!;
+    const b = many.results[0]!;
+    const fooled = a.success.flatMap((s, i) => (s ? [i] : []));
+    const robust = a.success.flatMap((s, i) => (s ? [] : [i]));
+    expect(fooled.length).toBeGreaterThan(0);
+    expect(robust.length).toBeGreaterThan(0);
+    for (const i of fooled) {
+      expect(b.success[i]).toBe(true);
+      expect(b.queries![i]).toBe(a.queries![i]);
+    }
+    expect(await rows(b.adversarial, fooled)).toEqual(await rows(a.adversarial, fooled));
+    for (const i of robust) {
+      expect(a.queries![i]).toBe(15);
+      expect(b.queries![i]).toBe(b.success[i] ? b.queries![i] : 60);
+      expect(b.queries![i]).toBeGreaterThan(15);
+    }
+    few.dispose();
+    many.dispose();
+  });
+
+  it('runs on a query-only model with the same results; gradient attacks refuse it', async () => {
+    const model = queryOnly(p.model);
+    for (const norm of ['linf', 'l2'] as const) {
+      const eps = norm === 'linf' ? 0.15 : 0.6;
+      const a = await randomSearch({ norm, samples: 25 }).run(model, p.x, p.labels, { epsilons: [eps], seed: 1 });
+      const b = await randomSearch({ norm, samples: 25 }).run(p.model, p.x, p.labels, { epsilons: [eps], seed: 1 });
+      expect(Array.from(await a.results[0]!.adversarial.data())).toEqual(Array.from(await b.results[0]!.adversarial.data()));
+      expect(a.results[0]!.queries).toEqual(b.results[0]!.queries);
+      expect(a.results[0]!.success).toEqual(b.results[0]!.success);
+      a.dispose();
+      b.dispose();
+    }
+    for (const attack of [pgd(), deepfool()]) {
+      await expect(attack.run(model, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow(UnsupportedError);
+      await expect(attack.run(model, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow(`${attack.name}: expected a differentiable model`);
+    }
+  });
+});
+
+describe('per-sample seeding', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 12 });
+  });
+  afterAll(() => p.dispose());
+
+  const cases: { label: string; make: () => Attack; eps: number }[] = [
+    { label: 'pgd (random start, one short step)', make: () => pgd({ steps: 1, relStepSize: 0.1 }), eps: 0.3 },
+    { label: 'pgd l2 (random start, one short step)', make: () => pgd({ norm: 'l2', steps: 1, relStepSize: 0.1 }), eps: 1 },
+    { label: 'random-search linf', make: () => randomSearch({ samples: 30 }), eps: 0.15 },
+    { label: 'random-search l2', make: () => randomSearch({ norm: 'l2', samples: 30 }), eps: 0.6 },
+  ];
+  it.each(cases)('$label: a subset run with its global indices gives the full run rows, other indices do not', async ({ make, eps }) => {
+    const picks = [3, 7, 10];
+    const sub = tf.gather(p.x, picks);
+    const labels = picks.map((i) => p.labels[i]!);
+    const full = await make().run(p.model, p.x, p.labels, { epsilons: [eps], seed: 11 });
+    const same = await make().run(p.model, sub, labels, { epsilons: [eps], seed: 11, indices: picks });
+    const other = await make().run(p.model, sub, labels, { epsilons: [eps], seed: 11 });
+    expect(await rows(same.results[0]!.adversarial, [0, 1, 2])).toEqual(await rows(full.results[0]!.adversarial, picks));
+    expect(same.results[0]!.queries).toEqual(full.results[0]!.queries?.filter((_, i) => picks.includes(i)));
+    expect(await maxAbsDiff(same.results[0]!.adversarial, other.results[0]!.adversarial)).toBeGreaterThan(0);
+    tf.dispose([sub]);
+    [full, same, other].forEach((r: AttackResult) => r.dispose());
   });
 });
