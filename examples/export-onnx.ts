@@ -45,7 +45,7 @@ const onnx = importOnnx(exported.bytes, { bounds: [0, 1], name: 'mnist-cnn' });
 const x = tf.tensor4d(data.images, [data.count, 28, 28, 1]);
 const [reference, imported] = [net.apply(x) as tf.Tensor2D, onnx.logits(x)];
 const maxDiff = (await tf.max(tf.abs(tf.sub(reference, imported))).data())[0]!;
-const [refPred, onnxPred] = [await tf.argMax(reference, 1).data(), await tf.argMax(imported, 1).data()];
+const [refPred, onnxPred] = [Array.from(await tf.argMax(reference, 1).data()), Array.from(await tf.argMax(imported, 1).data())];
 const correct = onnxPred.reduce((n, p, i) => n + (p === data.labels[i] ? 1 : 0), 0);
 if (!(maxDiff <= 1e-4) || refPred.some((p, i) => p !== onnxPred[i])) {
   throw new Error(`export-onnx: expected the ONNX logits to equal the tfjs model's (max |Δ| <= 1e-4, same predictions), got max |Δ| ${maxDiff}`);
