@@ -1,5 +1,5 @@
 /**
- * Gradient rules of network layers (Gemm, MatMul, Conv, ConvTranspose, pools, normalisations, Softmax), mirroring `ops/nn.ts` and `ops/extra.ts`.
+ * Gradient rules of network layers (Gemm, MatMul, Conv, ConvTranspose, pools, normalisations, Softmax), mirroring `ops/conv.ts`, `ops/pool.ts`, `ops/nn.ts` and `ops/extra.ts`.
  * @internal
  * @module
  */
