@@ -86,6 +86,11 @@ async function layersWithEngine(
  * into chunks). A softmax at its end is removed so that attacks see logits; the model's `warnings` say so (code
  * `softmax-removed`). `logits` always runs in tfjs, whatever the engine.
  *
+ * The onnxruntime engine works on a copy of the weights taken here: if `model`'s weights change afterwards
+ * (adversarial training, `setWeights`), its gradients would be those of the old weights while `logits` follows the
+ * new ones. Wrap the model again after each weight update, or pass `engine: 'tfjs'`, whose gradients always use
+ * the current weights.
+ *
  * @param model - the user's model; never modified or disposed.
  * @param options - bounds (default `[0, 1]`), preprocessing, name; shape and class count are read from the model;
  *   `engine` (default `auto`) and `threads` for the gradient engine.

@@ -115,6 +115,26 @@ describe('one engine policy for fromLayersModel and loadModel', () => {
     net.dispose();
   });
 
+  it.skipIf(!haveOrt)("the onnxruntime engine keeps the weights of wrap time (documented); the tfjs engine follows the model's", async () => {
+    const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [4], kernelInitializer: tfl.initializers.glorotUniform({ seed: 9 }) })] });
+    const ort = await fromLayersModel(net);
+    const live = await fromLayersModel(net, { engine: 'tfjs' });
+    expect(ort.engine).toBe('onnxruntime');
+    const x = tf.tensor2d(seededValues(8, 6), [2, 4]);
+    const labels = tf.tensor1d([0, 1], 'int32');
+    const w = net.getWeights().map((t) => tf.mul(t, -2)); // getWeights gives the variables themselves
+    net.setWeights(w);
+    const fresh = await fromLayersModel(net);
+    const want = await gradient(fresh, x, labels);
+    const followed = await gradient(live, x, labels);
+    followed.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    const stale = await gradient(ort, x, labels);
+    expect(Math.max(...stale.map((v, i) => Math.abs(v - want[i]!)))).toBeGreaterThan(1e-2);
+    for (const m of [ort, live, fresh]) m.dispose();
+    tf.dispose([x, labels, ...w]);
+    net.dispose();
+  });
+
   it('an unknown engine is a one-line ConfigError for both, and nothing is loaded or leaked', async () => {
     const net = cnn();
     const dir = await save(net);
