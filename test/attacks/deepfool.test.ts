@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { deepfool } from '../../attacks/deepfool.js';
-import { prototypeProblem } from '../helpers/models.js';
+import type { DifferentiableModel } from '../../src/model.js';
+import { prototypeProblem, expectNoLeak } from '../helpers/models.js';
+import { ConfigError, UnsupportedError } from '../../src/errors.js';
 
 /** Host copy of the prototype model's weights: logits z = x·W + b with W [d, k]. */
 async function linearParts(p: ReturnType<typeof prototypeProblem>, d: number, k: number) {
@@ -48,4 +50,67 @@ describe('deepfool on a linear model', () => {
       r.dispose();
     });
   }
+});
+
+describe('deepfool options and errors', () => {
+  it('records its full configuration with the paper defaults', () => {
+    expect(deepfool().config).toEqual({ norm: 'l2', steps: 50, overshoot: 0.02, candidates: 10 });
+    expect(deepfool({ norm: 'linf' })).toMatchObject({ name: 'deepfool', kind: 'minimum-norm', requires: 'gradients', norm: 'linf' });
+  });
+
+  it('refuses invalid options with one-line ConfigErrors', () => {
+    expect(() => deepfool({ steps: 0 })).toThrow(ConfigError);
+    expect(() => deepfool({ steps: 0 })).toThrow('deepfool: expected steps to be an integer >= 1, got 0');
+    expect(() => deepfool({ overshoot: -0.1 })).toThrow('deepfool: expected overshoot to be a finite number >= 0, got -0.1');
+    expect(() => deepfool({ candidates: 1 })).toThrow('deepfool: expected candidates to be an integer >= 2, got 1');
+    expect(() => deepfool({ norm: 'l1' as 'l2' })).toThrow('deepfool: expected norm to be one of linf, l2, got "l1"');
+  });
+
+  it('refuses targets with an UnsupportedError and leaks nothing', async () => {
+    const p = prototypeProblem({ n: 4 });
+    await expectNoLeak(async () => {
+      await expect(deepfool().run(p.model, p.x, p.labels, { epsilons: [1], targets: [1, 2, 3, 0] })).rejects.toThrow(UnsupportedError);
+    });
+    p.dispose();
+  });
+
+  it('considers only the top `candidates` classes: with 2, it crosses into the runner-up class', async () => {
+    const p = prototypeProblem({ n: 12 });
+    const top2 = tf.tidy(() => tf.topk(p.model.logits(p.x), 2).indices);
+    const second = Array.from(await top2.data()).filter((_, j) => j % 2 === 1);
+    const r = await deepfool({ candidates: 2 }).run(p.model, p.x, p.labels, { epsilons: [10] });
+    expect(Array.from(r.results[0]!.predictions)).toEqual(second);
+    tf.dispose([top2]);
+    r.dispose();
+    p.dispose();
+  });
+
+  it('uses only model.valueAndGrad for gradients: candidates − 1 calls per step until every point is fooled', async () => {
+    const p = prototypeProblem({ n: 12 });
+    let calls = 0;
+    const inner = p.model;
+    const model: DifferentiableModel = {
+      kind: 'differentiable',
+      bounds: inner.bounds,
+      numClasses: inner.numClasses,
+      inputShape: inner.inputShape,
+      layout: inner.layout,
+      name: 'counting',
+      engine: 'test',
+      warnings: [],
+      fingerprint: () => inner.fingerprint(),
+      dispose: () => {},
+      logits: (x) => inner.logits(x),
+      valueAndGrad: (x, loss) => {
+        calls++;
+        return inner.valueAndGrad(x, loss);
+      },
+    };
+    const r = await deepfool({ candidates: 3 }).run(model, p.x, p.labels, { epsilons: [10] });
+    // A linear model is fooled in one step: 2 calls, then the check before step 2 stops the loop.
+    expect(calls).toBe(2);
+    expect(r.results[0]!.success.every(Boolean)).toBe(true);
+    r.dispose();
+    p.dispose();
+  });
 });
