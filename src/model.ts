@@ -386,6 +386,9 @@ export function graphAdapter(model: GraphModel, options: ModelOptions, hooks: Ad
   if (model.inputs.length !== 1) {
     throw new ConfigError(`${name}: expected a graph with one input, got ${model.inputs.length}`);
   }
+  if (model.outputs.length !== 1) {
+    throw new ConfigError(`${name}: expected a graph with one output (the class scores), got ${model.outputs.length}: ${model.outputNodes.join(', ')}`);
+  }
   const inputShape =
     options.inputShape ??
     shapeWithoutBatch(

@@ -186,6 +186,15 @@ describe('an old-converter graph model (no signature, fused ops, final Softmax)'
     model.dispose();
   });
 
+  it('refuses a graph with two outputs with a one-line ConfigError that names them', async () => {
+    const dir = await variant((j) => {
+      j.modelTopology.node.push({ name: 'features', op: 'Identity', input: ['conv2d/Relu'], attr: { T: { type: 'DT_FLOAT' } } });
+    });
+    const err = (await loadModel(dir).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(/expected a graph with one output \(the class scores\), got 2: .*dense\/Softmax/);
+  });
+
   it('needs inputShape when the graph does not declare its input dimensions, and says which flag to use', async () => {
     const dir = await variant((j) => {
       const input = j.modelTopology.node.find((n) => n['op'] === 'Placeholder')!;
