@@ -1,7 +1,15 @@
 /**
  * The evaluation protocol: a clean pass, then each attack at each epsilon on the points still robust (the
- * AutoAttack cascade), robust accuracy as the per-point worst case over attacks, per class, with Wilson
- * confidence intervals, sanity-check warnings and full provenance, as a {@link Report}.
+ * AutoAttack cascade), robust accuracy as the per-point worst case over the attacks of each norm, per class, with
+ * Wilson confidence intervals, sanity-check warnings and full provenance, as a {@link Report}.
+ *
+ * Evaluation as data: the state of an evaluation is one plain object of per-point records
+ * ({@link EvaluationState}: clean predictions, and per attack and epsilon each point's outcome, perturbation norms
+ * and queries), a few bytes per point. {@link evaluate} is three steps that can be run (and their state saved,
+ * resumed or merged) separately: {@link cleanPass}, {@link attackPhase}, and {@link buildReport}, a pure function
+ * of the records and the configuration. Every random choice is seeded from the run's seed, the attack, the
+ * epsilon and the sample's global index, never from the batch the sample shares, so a point's outcome does not
+ * depend on the batch size, on the cascade, or on where a run is cut.
  *
  * Reference: F. Croce, M. Hein, "Reliable evaluation of adversarial robustness with an ensemble of diverse
  * parameter-free attacks", ICML 2020, https://arxiv.org/abs/2003.01690.
@@ -11,15 +19,26 @@ import * as tf from '../src/tf.js';
 import { MODEL_WARNING_CODES, type Model } from '../src/model.js';
 import type { Attack } from '../src/runner.js';
 import type { Dataset } from '../src/data/types.js';
+import { NORMS, type Norm } from '../src/norms.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
 import { checkEpsilons, checkInputs, checkLabels, requireInt, type LabelsLike } from '../src/validate.js';
 import { deriveSeed, randomTargets } from '../src/rng.js';
 import { crossEntropy } from '../src/losses.js';
 import { sha256Tensors } from '../src/hash.js';
 import { libraryVersion } from '../src/package-info.js';
-import { REPORT_VERSION, type AttackEntry, type ClassEntry, type CurvePoint, type Report, type ReportWarning } from '../src/report.js';
+import { fastGradientsEnabled } from '../src/gradients/index.js';
+import {
+  REPORT_VERSION,
+  type AttackEntry,
+  type ClassEntry,
+  type CurvePoint,
+  type MinimalNormStats,
+  type Provenance,
+  type Report,
+  type ReportWarning,
+} from '../src/report.js';
 import { wilsonInterval } from './accuracy.js';
-import { perturbationNorms, summarizeNorms, type PerturbationNorms } from './perturbation.js';
+import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js';
 import { checkGradients, checkOutputs, warning, WARNING_CODES } from './checks.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
@@ -39,7 +58,7 @@ export type EvaluateData = Dataset | TensorData;
 export interface EvaluateProgress {
   /** `clean` for the clean pass, else the attack's name. */
   readonly phase: string;
-  /** The epsilon being attacked (attack phases). */
+  /** The epsilon being attacked (fixed-epsilon attack phases). */
   readonly epsilon?: number;
   /** Units of work done so far (batches over all phases). */
   readonly done: number;
@@ -47,27 +66,34 @@ export interface EvaluateProgress {
   readonly total: number;
 }
 
+/**
+ * Radii to evaluate: one list for every norm, or a list per norm (`{ linf: [0.1, 0.3], l2: [1, 2] }`), in raw
+ * input units of each norm. Every norm of the attacks needs its list.
+ */
+export type EpsilonSpec = readonly number[] | Readonly<Partial<Record<Norm, readonly number[]>>>;
+
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
   /** Attacks, run in this order. At least one. */
   attacks: readonly Attack[];
-  /** Radii, in raw input units of each attack's norm. At least one. */
-  epsilons: readonly number[];
+  /** Radii per norm (see {@link EpsilonSpec}). At least one per norm of the attacks. */
+  epsilons: EpsilonSpec;
   /** Seed of every random choice. Default `0`. */
   seed?: number;
-  /** Inputs per attack batch. Default `100`. */
+  /** Inputs per attack batch. Default `100`. Per-point outcomes do not depend on it. */
   batchSize?: number;
   /**
-   * Run each attack only on the points every earlier attack failed on at that epsilon (AutoAttack's cascade):
-   * faster, same worst case. Then an attack's `robustAccuracy` is cumulative (after it and all earlier ones).
-   * With `false`, each attack runs on every clean-correct point and its numbers are its own. Default `true`.
+   * Run each attack only on the points every earlier attack of its norm failed on at that epsilon (AutoAttack's
+   * cascade): faster, same worst case. Then an attack's `robustAccuracy` is cumulative (after it and all earlier
+   * ones of its norm). With `false`, each attack runs on every clean-correct point and its numbers are its own.
+   * Default `true`.
    */
   cascade?: boolean;
-  /** Targeted attacks towards random classes (seeded) instead of untargeted. Default `false`. */
+  /** Targeted attacks towards random classes (seeded per sample) instead of untargeted. Default `false`. */
   targeted?: boolean;
   /** Confidence level of the intervals. Default `0.95`. */
   ciLevel?: number;
-  /** Class names, for the per-class table. Default: none. */
+  /** Class names, for the per-class table. Default: the dataset's `classNames` (image folders have them), else none. */
   classNames?: readonly string[];
   /** Where the model came from (a path), for provenance. Default: the model's name. */
   modelSource?: string;
@@ -77,6 +103,97 @@ export interface EvaluateOptions {
   onProgress?: (event: EvaluateProgress) => void;
   /** Called for each warning as it is found (they are also in the report). */
   onWarning?: (w: ReportWarning) => void;
+}
+
+/** The resolved configuration of an evaluation: everything its outcome depends on besides the model and data. */
+export interface EvaluationPlan {
+  /** The attacks, in order. */
+  readonly attacks: readonly Attack[];
+  /** The norms of the attacks, in the order their first attack runs: one robustness curve each. */
+  readonly norms: readonly Norm[];
+  /** The radii of each norm in {@link EvaluationPlan.norms}. */
+  readonly epsilons: Readonly<Partial<Record<Norm, readonly number[]>>>;
+  /** The seed. */
+  readonly seed: number;
+  /** Inputs per batch. */
+  readonly batchSize: number;
+  /** Whether attacks cascade. */
+  readonly cascade: boolean;
+  /** Whether the attacks are targeted. */
+  readonly targeted: boolean;
+  /** Confidence level of the intervals. */
+  readonly ciLevel: number;
+  /** Class names, if known. */
+  readonly classNames?: readonly string[];
+}
+
+/** Outcome codes of {@link AttackCell.outcome}. */
+export const OUTCOME = Object.freeze({
+  /** The attack did not run on the point at this epsilon (clean-misclassified, or already fooled in the cascade). */
+  notAttacked: 0,
+  /** The attack ran and the point survived. */
+  survived: 1,
+  /** The attack fooled the point within epsilon. */
+  fooled: 2,
+} as const);
+
+/** The per-point records of one attack at one epsilon: typed arrays with one entry per sample. */
+export interface AttackCell {
+  /** Index of the attack in {@link EvaluationPlan.attacks}. */
+  readonly attack: number;
+  /** The attack's norm. */
+  readonly norm: Norm;
+  /** The radius. */
+  readonly epsilon: number;
+  /** Per point: one of {@link OUTCOME}. */
+  readonly outcome: Uint8Array;
+  /** Per fooled point: the perturbation's L0 count (0 elsewhere). */
+  readonly l0: Float32Array;
+  /** Per fooled point: its L1 norm (0 elsewhere). */
+  readonly l1: Float32Array;
+  /** Per fooled point: its L2 norm (0 elsewhere). */
+  readonly l2: Float32Array;
+  /** Per fooled point: its L∞ norm (0 elsewhere). */
+  readonly linf: Float32Array;
+  /** Query attacks: per attacked point, the queries spent (0 elsewhere). */
+  readonly queries?: Int32Array;
+  /**
+   * Minimum-norm attacks: per point it ran on, the smallest successful perturbation's norm (`Infinity` where it
+   * never fooled the point); `NaN` where it did not run.
+   */
+  readonly minimalNorm?: Float32Array;
+  /** Wall-clock seconds spent. */
+  seconds: number;
+}
+
+/** The state of an evaluation: per-point records and what the report needs besides them. */
+export interface EvaluationState {
+  /** The configuration. */
+  readonly plan: EvaluationPlan;
+  /** Number of samples. */
+  readonly count: number;
+  /** True labels. */
+  readonly labels: Int32Array;
+  /** The model's clean predictions. */
+  readonly predictions: Int32Array;
+  /** Targets of a targeted evaluation (one per sample, seeded from its index). */
+  readonly targets?: Int32Array;
+  /** One cell per attack and epsilon, in the order they ran. */
+  readonly cells: AttackCell[];
+  /** Warnings found so far. */
+  readonly warnings: ReportWarning[];
+  /** The data's source and SHA-256. */
+  readonly data: { readonly source: string; readonly sha256: string };
+  /** When the evaluation started (ISO 8601). */
+  readonly startedAt: string;
+}
+
+/** Callbacks of the evaluation steps. */
+export interface EvaluationHooks {
+  /** Called after each batch. */
+  onProgress?: ((event: EvaluateProgress) => void) | undefined;
+  /** Called for each new warning. */
+  onWarning?: ((w: ReportWarning) => void) | undefined;
 }
 
 interface HostData {
@@ -94,6 +211,7 @@ function isDataset(d: EvaluateData): d is Dataset {
 
 async function hostData(model: Model, data: EvaluateData): Promise<HostData> {
   const shape = model.inputShape;
+  if (!data || typeof data !== 'object') throw new ConfigError(`evaluate: expected data to be a Dataset or { x: Tensor, labels }, got ${describe(data)}`);
   if (isDataset(data)) {
     const per = shape.reduce((a, b) => a * b, 1);
     const dataPer = data.shape.reduce((a, b) => a * b, 1);
@@ -140,214 +258,532 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-function mergeNorms(parts: PerturbationNorms[]): PerturbationNorms {
-  const cat = (k: keyof PerturbationNorms): Float32Array => {
-    const out = new Float32Array(parts.reduce((a, p) => a + p[k].length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p[k], o);
-      o += p[k].length;
-    }
-    return out;
-  };
-  return { l0: cat('l0'), l1: cat('l1'), l2: cat('l2'), linf: cat('linf') };
+function resolveEpsilons(spec: EpsilonSpec, norms: readonly Norm[]): Partial<Record<Norm, readonly number[]>> {
+  if (Array.isArray(spec)) {
+    const list = checkEpsilons(spec as readonly number[], 'evaluate');
+    return Object.fromEntries(norms.map((n) => [n, list]));
+  }
+  if (!spec || typeof spec !== 'object')
+    throw new ConfigError(`evaluate: expected epsilons to be a list or { linf?: [...], l2?: [...] }, got ${describe(spec)}`);
+  const bad = Object.keys(spec).find((k) => !(NORMS as readonly string[]).includes(k));
+  if (bad !== undefined) throw new ConfigError(`evaluate: expected epsilons keyed by ${NORMS.join(' or ')}, got the key ${describe(bad)}`);
+  const out: Partial<Record<Norm, readonly number[]>> = {};
+  for (const n of norms) {
+    const list = (spec as Partial<Record<Norm, readonly number[]>>)[n];
+    if (list === undefined) throw new ConfigError(`evaluate: expected epsilons for the norm ${n} (an attack uses it), got none`);
+    out[n] = checkEpsilons(list, `evaluate (${n})`);
+  }
+  return out;
 }
 
 /**
- * Evaluates a model's robustness: clean accuracy, then every attack at every epsilon, and the per-point worst
- * case over attacks (the robustness curve).
+ * Checks and resolves the options of an evaluation (defaults filled in).
  *
- * The clean pass checks every batch (shape, NaN, bounds) and looks for suspicious set-ups: probability or
- * log-probability outputs, a randomised model (two forward passes differ), all-zero input gradients (gradient
- * masking), a robustness curve that rises with epsilon (a weak attack). Findings become report warnings.
- *
- * @param model - the model; gradient attacks need a {@link DifferentiableModel}.
- * @param data - a {@link Dataset} from the loaders, or `{ x, labels }` tensors.
- * @param options - attacks, epsilons, seed (default 0), batchSize (default 100), cascade (default true).
- * @returns the report (plain JSON; see `schema/report.schema.json`).
- * @throws {@link ConfigError} for empty attacks or epsilons or a bad batch size; {@link ShapeError},
- *   {@link BoundsError}, {@link NonFiniteError}, {@link LabelError} for bad data; {@link UnsupportedError} for a
- *   gradient attack on a query-only model.
+ * @param model - the model to evaluate (its kind decides which attacks may run).
+ * @param options - see {@link EvaluateOptions}.
+ * @returns the plan.
+ * @throws {@link ConfigError} for empty attacks, missing or bad epsilons, a bad seed, batch size or level;
+ *   {@link UnsupportedError} for a gradient attack on a query-only model.
  * @example
  * ```ts
- * const report = await evaluate(model, data, { attacks: [fgsm(), pgd()], epsilons: [0.1, 0.3], seed: 0 });
- * console.log(report.curve.map((p) => `${p.epsilon}: ${p.robustAccuracy}`));
+ * const plan = planEvaluation(model, { attacks: [fgsm(), fgm()], epsilons: { linf: [0.1, 0.3], l2: [1, 2] } });
+ * plan.norms; // ['linf', 'l2']
  * ```
  */
-export async function evaluate(model: Model, data: EvaluateData, options: EvaluateOptions): Promise<Report> {
-  const startedAt = new Date();
-  const t0 = performance.now();
+export function planEvaluation(model: Model, options: EvaluateOptions): EvaluationPlan {
   if (!options || !Array.isArray(options.attacks) || options.attacks.length === 0) {
     throw new ConfigError(`evaluate: expected a non-empty list of attacks, got ${describe(options?.attacks)}`);
   }
   const attacks = options.attacks;
-  const epsilons = checkEpsilons(options.epsilons, 'evaluate');
+  const norms = [...new Set(attacks.map((a) => a.norm))];
+  const epsilons = resolveEpsilons(options.epsilons, norms);
   const seed = options.seed ?? 0;
-  if (!Number.isFinite(seed)) throw new ConfigError(`evaluate: expected seed to be a finite number, got ${describe(seed)}`);
+  if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ConfigError(`evaluate: expected seed to be a finite number, got ${describe(seed)}`);
   const batchSize = requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize');
-  const cascade = options.cascade ?? true;
-  const level = options.ciLevel ?? 0.95;
+  const ciLevel = options.ciLevel ?? 0.95;
+  if (typeof ciLevel !== 'number' || !(ciLevel > 0 && ciLevel < 1)) throw new ConfigError(`evaluate: expected ciLevel in (0, 1), got ${describe(ciLevel)}`);
   if (model.kind === 'query') {
     const needs = attacks.find((a) => a.requires === 'gradients');
-    if (needs)
+    if (needs) {
       throw new UnsupportedError(`evaluate: expected only black-box attacks for the query-only model '${model.name}', got the gradient attack '${needs.name}'`);
+    }
   }
-  const warnings: ReportWarning[] = [];
-  const warn = (w: ReportWarning): void => {
-    if (warnings.some((x) => x.code === w.code && x.message === w.message)) return;
-    warnings.push(w);
-    options.onWarning?.(w);
+  return {
+    attacks,
+    norms,
+    epsilons,
+    seed,
+    batchSize,
+    cascade: options.cascade ?? true,
+    targeted: options.targeted ?? false,
+    ciLevel,
+    ...(options.classNames !== undefined ? { classNames: options.classNames } : {}),
   };
-  for (const m of model.warnings) warn(warning(m.code === MODEL_WARNING_CODES.softmaxRemoved ? WARNING_CODES.softmaxHead : m.code, m.message));
+}
 
+function addWarning(state: { warnings: ReportWarning[] }, hooks: EvaluationHooks, w: ReportWarning): void {
+  if (state.warnings.some((x) => x.code === w.code && x.message === w.message)) return;
+  state.warnings.push(w);
+  hooks.onWarning?.(w);
+}
+
+function totalUnits(plan: EvaluationPlan, n: number): number {
+  const batches = Math.ceil(n / plan.batchSize);
+  const perAttack = plan.attacks.reduce((a, at) => a + (at.search === 'minimum-norm' ? 1 : plan.epsilons[at.norm]!.length), 0);
+  return batches * (1 + perAttack);
+}
+
+/**
+ * The clean pass: checks every batch (shape, NaN, bounds), records the model's clean predictions, and looks for
+ * suspicious set-ups on the first batch (probability or log-probability outputs, a randomised model, all-zero
+ * input gradients). Also draws the targets of a targeted plan (per sample, from the seed and its index).
+ *
+ * @param model - the model.
+ * @param data - the data.
+ * @param plan - from {@link planEvaluation}.
+ * @param hooks - progress and warning callbacks.
+ * @returns the evaluation state, with no attack cells yet.
+ * @throws as {@link evaluate}.
+ * @example
+ * ```ts
+ * const plan = planEvaluation(model, { attacks: [pgd()], epsilons: [0.1] });
+ * const state = await cleanPass(model, data, plan);
+ * await attackPhase(model, data, state);
+ * const report = buildReport(state, await modelProvenance(model));
+ * ```
+ */
+export async function cleanPass(model: Model, data: EvaluateData, plan: EvaluationPlan, hooks: EvaluationHooks = {}): Promise<EvaluationState> {
+  const startedAt = new Date().toISOString();
   const d = await hostData(model, data);
   const n = d.count;
-  const all = Array.from({ length: n }, (_, i) => i);
-  const total = Math.ceil(n / batchSize) * (1 + attacks.length * epsilons.length);
-  let done = 0;
-  const progress = (phase: string, epsilon?: number): void => {
-    done++;
-    options.onProgress?.({ phase, ...(epsilon !== undefined ? { epsilon } : {}), done, total });
+  const classNames = plan.classNames ?? (isDataset(data) ? data.classNames : undefined);
+  const resolvedPlan: EvaluationPlan = classNames !== undefined ? { ...plan, classNames } : plan;
+  const state: EvaluationState = {
+    plan: resolvedPlan,
+    count: n,
+    labels: d.labels,
+    predictions: new Int32Array(n),
+    cells: [],
+    warnings: [],
+    data: { source: d.source, sha256: await d.sha256() },
+    startedAt,
   };
-
-  // Clean pass.
-  const cleanPred = new Int32Array(n);
-  for (const [bi, idx] of chunks(all, batchSize).entries()) {
+  for (const m of model.warnings) {
+    addWarning(state, hooks, warning(m.code === MODEL_WARNING_CODES.softmaxRemoved ? WARNING_CODES.softmaxHead : m.code, m.message));
+  }
+  const total = totalUnits(resolvedPlan, n);
+  const all = Array.from({ length: n }, (_, i) => i);
+  for (const [bi, idx] of chunks(all, resolvedPlan.batchSize).entries()) {
     const x = d.batch(idx);
     try {
       await checkInputs(model, x, `evaluate batch ${bi}`);
       const logits = await model.logits(x);
-      const pred = tf.tidy(() => tf.argMax(logits, 1));
-      cleanPred.set(await pred.data(), idx[0]!);
-      pred.dispose();
-      if (bi === 0) {
-        for (const w of await checkOutputs(logits, { name: model.name })) warn(w);
-        const again = await model.logits(x);
-        const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(logits, again))));
-        const delta = (await diff.data())[0]!;
-        tf.dispose([again, diff]);
-        if (delta > 1e-5) {
-          warn(
-            warning(
-              WARNING_CODES.randomizedModel,
-              `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`,
-            ),
-          );
-        }
-        if (model.kind === 'differentiable') {
-          const labels = tf.tensor1d(d.labels.subarray(idx[0]!, idx[0]! + idx.length), 'int32');
-          const { value, grad } = await model.valueAndGrad(x, crossEntropy(labels, model.numClasses));
-          for (const w of await checkGradients(grad, { name: model.name })) warn(w);
-          tf.dispose([labels, value, grad]);
-        }
+      try {
+        const pred = tf.tidy(() => tf.argMax(logits, 1));
+        state.predictions.set(await pred.data(), idx[0]!);
+        pred.dispose();
+        if (bi === 0) await firstBatchChecks(model, x, logits, d.labels.subarray(0, idx.length), state, hooks);
+      } finally {
+        logits.dispose();
       }
-      logits.dispose();
     } finally {
       x.dispose();
     }
-    progress('clean');
+    hooks.onProgress?.({ phase: 'clean', done: bi + 1, total });
   }
-  const cleanCorrect = Array.from(cleanPred, (p, i) => p === d.labels[i]);
-  const cleanCount = cleanCorrect.filter(Boolean).length;
-  const targets = options.targeted ? randomTargets(d.labels, model.numClasses, seed) : undefined;
+  if (n === 0) addWarning(state, hooks, warning(WARNING_CODES.noSamples, `${model.name}: the data has no samples, so every accuracy is 0 and says nothing`));
+  else if (!state.predictions.some((p, i) => p === d.labels[i])) {
+    addWarning(
+      state,
+      hooks,
+      warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`),
+    );
+  }
+  if (resolvedPlan.targeted) return { ...state, targets: randomTargets(d.labels, model.numClasses, resolvedPlan.seed) };
+  return state;
+}
 
-  // Attacks.
-  const robust = epsilons.map(() => [...cleanCorrect]);
-  const entries: AttackEntry[] = [];
-  for (const [ai, attack] of attacks.entries()) {
+async function firstBatchChecks(
+  model: Model,
+  x: tf.Tensor,
+  logits: tf.Tensor2D,
+  labels: Int32Array,
+  state: EvaluationState,
+  hooks: EvaluationHooks,
+): Promise<void> {
+  for (const w of await checkOutputs(logits, { name: model.name })) addWarning(state, hooks, w);
+  const again = await model.logits(x);
+  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(logits, again))));
+  const delta = (await diff.data())[0]!;
+  tf.dispose([again, diff]);
+  if (delta > 1e-5) {
+    addWarning(
+      state,
+      hooks,
+      warning(
+        WARNING_CODES.randomizedModel,
+        `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs EOT-style attacks, and one robust accuracy number is not well defined`,
+      ),
+    );
+  }
+  if (model.kind === 'differentiable') {
+    const y = tf.tensor1d(labels, 'int32');
+    const { value, grad } = await model.valueAndGrad(x, crossEntropy(y, model.numClasses));
+    try {
+      for (const w of await checkGradients(grad, { name: model.name })) addWarning(state, hooks, w);
+    } finally {
+      tf.dispose([y, value, grad]);
+    }
+  }
+}
+
+function emptyCell(attack: number, norm: Norm, epsilon: number, n: number, opts: { queries: boolean; minimal: boolean }): AttackCell {
+  return {
+    attack,
+    norm,
+    epsilon,
+    outcome: new Uint8Array(n),
+    l0: new Float32Array(n),
+    l1: new Float32Array(n),
+    l2: new Float32Array(n),
+    linf: new Float32Array(n),
+    ...(opts.queries ? { queries: new Int32Array(n) } : {}),
+    ...(opts.minimal ? { minimalNorm: new Float32Array(n).fill(NaN) } : {}),
+    seconds: 0,
+  };
+}
+
+/**
+ * Per point, whether it is still robust at `epsilon` in `norm` after the cells recorded so far (or the first
+ * `upTo` of them): classified correctly, and fooled by no attack of that norm at that epsilon.
+ *
+ * @param state - the evaluation state.
+ * @param norm - the norm.
+ * @param epsilon - the radius.
+ * @param upTo - how many cells (in run order) to take into account. Default: all.
+ * @example
+ * ```ts
+ * const robust = robustMask(state, 'linf', 0.3);
+ * console.log(robust.filter(Boolean).length / state.count);
+ * ```
+ */
+export function robustMask(state: EvaluationState, norm: Norm, epsilon: number, upTo = state.cells.length): boolean[] {
+  const robust = Array.from(state.predictions, (p, i) => p === state.labels[i]);
+  for (const cell of state.cells.slice(0, upTo)) {
+    if (cell.norm !== norm || cell.epsilon !== epsilon) continue;
+    for (let i = 0; i < state.count; i++) if (cell.outcome[i] === OUTCOME.fooled) robust[i] = false;
+  }
+  return robust;
+}
+
+/**
+ * The attack phase: runs every attack of the plan on the points the cascade leaves (or on every clean-correct
+ * point without the cascade) and appends one {@link AttackCell} per attack and epsilon to `state.cells`. A
+ * fixed-epsilon attack runs once per epsilon; a minimum-norm attack once for all epsilons of its norm, on the
+ * points still robust at any of them.
+ *
+ * @param model - the model.
+ * @param data - the same data as the clean pass.
+ * @param state - from {@link cleanPass}; its `cells` are appended to.
+ * @param hooks - progress and warning callbacks.
+ * @throws as {@link evaluate}.
+ * @example
+ * ```ts
+ * const state = await cleanPass(model, data, planEvaluation(model, { attacks: [fgsm(), pgd()], epsilons: [0.1] }));
+ * await attackPhase(model, data, state);
+ * console.log(state.cells.map((c) => c.outcome.filter((o) => o === OUTCOME.fooled).length));
+ * ```
+ */
+export async function attackPhase(model: Model, data: EvaluateData, state: EvaluationState, hooks: EvaluationHooks = {}): Promise<void> {
+  const { plan } = state;
+  const d = await hostData(model, data);
+  if (d.count !== state.count) throw new ShapeError(`evaluate: expected the clean pass's ${state.count} samples, got ${d.count}`);
+  const n = state.count;
+  const total = totalUnits(plan, n);
+  const batches = Math.ceil(n / plan.batchSize);
+  let done = batches;
+  const progress = (phase: string, epsilon?: number): void => {
+    done++;
+    hooks.onProgress?.({ phase, ...(epsilon !== undefined ? { epsilon } : {}), done, total });
+  };
+  const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
+  for (const [ai, attack] of plan.attacks.entries()) {
+    const epsilons = plan.epsilons[attack.norm]!;
+    const opts = { queries: attack.kind === 'query', minimal: attack.search === 'minimum-norm' };
+    if (attack.search === 'minimum-norm') {
+      const t1 = performance.now();
+      // Per epsilon, the points this attack is to run on; the attack runs once on their union.
+      const eligible = epsilons.map((eps) => (plan.cascade ? robustMask(state, attack.norm, eps) : cleanCorrect));
+      const pool = Array.from({ length: n }, (_, i) => i).filter((i) => eligible.some((e) => e[i]));
+      const cells = epsilons.map((eps) => emptyCell(ai, attack.norm, eps, n, opts));
+      for (const idx of chunks(pool, plan.batchSize)) {
+        await runBatch(model, d, state, attack, idx, epsilons, deriveSeed(plan.seed, ai), (ei, i, r) => {
+          const cell = cells[ei]!;
+          cell.minimalNorm![i] = r.minimalNorm;
+          if (!eligible[ei]![i]) return;
+          record(cell, i, r);
+        });
+        progress(attack.name);
+      }
+      for (let k = Math.ceil(pool.length / plan.batchSize); k < batches; k++) progress(attack.name);
+      const seconds = (performance.now() - t1) / 1000;
+      for (const cell of cells) {
+        cell.seconds = seconds / cells.length;
+        state.cells.push(cell);
+      }
+      continue;
+    }
     for (const [ei, epsilon] of epsilons.entries()) {
       const t1 = performance.now();
-      const pool = all.filter((i) => (cascade ? robust[ei]![i] : cleanCorrect[i]));
-      let succeeded = 0;
-      const norms: PerturbationNorms[] = [];
-      for (const [bi, idx] of chunks(pool, batchSize).entries()) {
-        const x = d.batch(idx);
-        try {
-          const labels = idx.map((i) => d.labels[i]!);
-          const result = await attack.run(model, x, labels, {
-            epsilons: [epsilon],
-            seed: deriveSeed(seed, ai, ei, bi),
-            ...(targets ? { targets: idx.map((i) => targets[i]!) } : {}),
-          });
-          const r = result.results[0]!;
-          const hits = idx.filter((_, k) => r.success[k]);
-          succeeded += hits.length;
-          for (const i of hits) robust[ei]![i] = false;
-          if (hits.length > 0) {
-            const sel = tf.tensor1d(
-              r.success.flatMap((s: boolean, k: number): number[] => (s ? [k] : [])),
-              'int32',
-            );
-            const [cleanSel, advSel] = tf.tidy(() => [tf.gather(x, sel), tf.gather(r.adversarial, sel)]);
-            norms.push(await perturbationNorms(cleanSel!, advSel!));
-            tf.dispose([sel, cleanSel!, advSel!]);
-          }
-          result.dispose();
-        } finally {
-          x.dispose();
-        }
+      const robust = plan.cascade ? robustMask(state, attack.norm, epsilon) : cleanCorrect;
+      const pool = Array.from({ length: n }, (_, i) => i).filter((i) => robust[i]);
+      const cell = emptyCell(ai, attack.norm, epsilon, n, opts);
+      for (const idx of chunks(pool, plan.batchSize)) {
+        await runBatch(model, d, state, attack, idx, [epsilon], deriveSeed(plan.seed, ai, ei), (_, i, r) => record(cell, i, r));
         progress(attack.name, epsilon);
       }
       // Batches the cascade skipped still count as done for progress.
-      for (let k = Math.ceil(pool.length / batchSize); k < Math.ceil(n / batchSize); k++) progress(attack.name, epsilon);
-      const merged = mergeNorms(norms);
-      const stats = summarizeNorms(merged);
-      const robustCount = cascade ? robust[ei]!.filter(Boolean).length : cleanCount - succeeded;
-      entries.push({
-        name: attack.name,
-        norm: attack.norm,
-        epsilon,
-        robustAccuracy: n === 0 ? 0 : robustCount / n,
-        ci: wilsonInterval(robustCount, n, level),
-        successRate: pool.length === 0 ? 0 : succeeded / pool.length,
-        attacked: pool.length,
-        succeeded,
-        meanL2: stats.l2.mean,
-        meanLinf: stats.linf.mean,
-        norms: stats,
-        seconds: (performance.now() - t1) / 1000,
-      });
+      for (let k = Math.ceil(pool.length / plan.batchSize); k < batches; k++) progress(attack.name, epsilon);
+      cell.seconds = (performance.now() - t1) / 1000;
+      state.cells.push(cell);
     }
   }
+}
 
-  const curve: CurvePoint[] = epsilons.map((epsilon, ei) => {
-    const count = robust[ei]!.filter(Boolean).length;
-    return { epsilon, robustAccuracy: count / n, robustCount: count, ci: wilsonInterval(count, n, level) };
+/** One point's result at one epsilon, as {@link runBatch} reports it. */
+interface PointResult {
+  readonly success: boolean;
+  readonly l0: number;
+  readonly l1: number;
+  readonly l2: number;
+  readonly linf: number;
+  readonly queries: number;
+  readonly minimalNorm: number;
+}
+
+function record(cell: AttackCell, i: number, r: PointResult): void {
+  cell.outcome[i] = r.success ? OUTCOME.fooled : OUTCOME.survived;
+  if (cell.queries) cell.queries[i] = r.queries;
+  if (!r.success) return;
+  cell.l0[i] = r.l0;
+  cell.l1[i] = r.l1;
+  cell.l2[i] = r.l2;
+  cell.linf[i] = r.linf;
+}
+
+/** Runs `attack` on the samples `idx` (global indices) at `epsilons` and reports each point's result. */
+async function runBatch(
+  model: Model,
+  d: HostData,
+  state: EvaluationState,
+  attack: Attack,
+  idx: readonly number[],
+  epsilons: readonly number[],
+  seed: number,
+  report: (epsilonIndex: number, index: number, r: PointResult) => void,
+): Promise<void> {
+  const x = d.batch(idx);
+  try {
+    const result = await attack.run(
+      model,
+      x,
+      Array.from(idx, (i) => state.labels[i]!),
+      {
+        epsilons,
+        seed,
+        indices: idx,
+        ...(state.targets ? { targets: Array.from(idx, (i) => state.targets![i]!) } : {}),
+      },
+    );
+    try {
+      for (const [ei, r] of result.results.entries()) {
+        const norms = await perturbationNorms(x, r.adversarial);
+        idx.forEach((i, k) =>
+          report(ei, i, {
+            success: r.success[k]!,
+            l0: norms.l0[k]!,
+            l1: norms.l1[k]!,
+            l2: norms.l2[k]!,
+            linf: norms.linf[k]!,
+            queries: r.queries?.[k] ?? 0,
+            minimalNorm: result.minimalNorms?.[k] ?? NaN,
+          }),
+        );
+      }
+    } finally {
+      result.dispose();
+    }
+  } finally {
+    x.dispose();
+  }
+}
+
+/** Quantile `q` of sorted values (linear interpolation), or `null` when it falls on an infinite value. */
+function quantile(sorted: readonly number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  const a = sorted[lo]!;
+  const b = sorted[hi]!;
+  if (!Number.isFinite(a) || !Number.isFinite(b)) return null;
+  return a + (b - a) * (pos - lo);
+}
+
+function minimalNormStats(cell: AttackCell): MinimalNormStats {
+  const values: number[] = [];
+  for (let i = 0; i < cell.outcome.length; i++) if (cell.outcome[i] !== OUTCOME.notAttacked) values.push(cell.minimalNorm![i]!);
+  values.sort((a, b) => a - b);
+  const fooled = values.filter((v) => Number.isFinite(v)).length;
+  return {
+    attacked: values.length,
+    fooled,
+    neverFooledRate: values.length === 0 ? 0 : (values.length - fooled) / values.length,
+    q1: quantile(values, 0.25),
+    median: quantile(values, 0.5),
+    q3: quantile(values, 0.75),
+  };
+}
+
+/** What {@link buildReport} needs besides the records: the model's description and the run's context. */
+export interface ReportContext {
+  /** The model, as the report's provenance describes it ({@link modelProvenance}). */
+  readonly model: Provenance['model'];
+  /** The command line, when run from the CLI. */
+  readonly command?: string;
+  /** The tfjs backend. Default: the current one. */
+  readonly backend?: string;
+  /** Whether robustest's fast gradient kernels were active. Default: whether they are now. */
+  readonly fastGradients?: boolean;
+  /** When the evaluation finished (ISO 8601). Default: now. */
+  readonly finishedAt?: string;
+  /** Total wall-clock seconds. Default: the time since `state.startedAt`. */
+  readonly seconds?: number;
+}
+
+/**
+ * The model part of a report's provenance.
+ *
+ * @param model - the model.
+ * @param source - where it came from (a path). Default: its name.
+ * @example
+ * ```ts
+ * const report = buildReport(state, { model: await modelProvenance(model, 'models/cnn.onnx') });
+ * ```
+ */
+export async function modelProvenance(model: Model, source?: string): Promise<Provenance['model']> {
+  return {
+    name: model.name,
+    engine: model.engine,
+    source: source ?? model.name,
+    sha256: await model.fingerprint(),
+    bounds: [model.bounds[0], model.bounds[1]],
+    inputShape: [...model.inputShape],
+    layout: model.layout,
+    numClasses: model.numClasses,
+    ...(model.preprocessing ? { preprocessing: { mean: [...model.preprocessing.mean], std: [...model.preprocessing.std] } } : {}),
+  };
+}
+
+/**
+ * Builds the report from the records: a pure function of the state and its context (no tensors, no model
+ * calls). Robust accuracy at each norm and epsilon is the per-point worst case over that norm's attacks.
+ *
+ * @param state - after {@link cleanPass} and {@link attackPhase}.
+ * @param context - the model's provenance and the run's context.
+ * @returns the report; it always passes `validateReport`.
+ * @example
+ * ```ts
+ * const report = buildReport(state, { model: await modelProvenance(model) });
+ * ```
+ */
+export function buildReport(state: EvaluationState, context: ReportContext): Report {
+  const { plan, count: n } = state;
+  const level = plan.ciLevel;
+  const frac = (k: number, of: number): number => (of === 0 ? 0 : k / of);
+  const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
+  const cleanCount = cleanCorrect.filter(Boolean).length;
+  const warnings = [...state.warnings];
+  const warn = (w: ReportWarning): void => {
+    if (!warnings.some((x) => x.code === w.code && x.message === w.message)) warnings.push(w);
+  };
+
+  const entries: AttackEntry[] = state.cells.map((cell, ci) => {
+    const attack = plan.attacks[cell.attack]!;
+    let attacked = 0;
+    let succeeded = 0;
+    const fooled: boolean[] = [];
+    const attackedMask: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = cell.outcome[i]!;
+      attackedMask.push(o !== OUTCOME.notAttacked);
+      fooled.push(o === OUTCOME.fooled);
+      if (o !== OUTCOME.notAttacked) attacked++;
+      if (o === OUTCOME.fooled) succeeded++;
+    }
+    const robustCount = plan.cascade ? robustMask(state, cell.norm, cell.epsilon, ci + 1).filter(Boolean).length : cleanCount - succeeded;
+    const stats = summarizeNorms({ l0: cell.l0, l1: cell.l1, l2: cell.l2, linf: cell.linf }, fooled);
+    return {
+      name: attack.name,
+      norm: cell.norm,
+      kind: attack.kind,
+      epsilon: cell.epsilon,
+      robustAccuracy: frac(robustCount, n),
+      ci: wilsonInterval(robustCount, n, level),
+      successRate: frac(succeeded, attacked),
+      attacked,
+      succeeded,
+      meanL2: stats.l2.mean,
+      meanLinf: stats.linf.mean,
+      norms: stats,
+      seconds: cell.seconds,
+      ...(cell.minimalNorm ? { minimalNorms: minimalNormStats(cell) } : {}),
+      ...(cell.queries ? { queries: summarize(Array.from(cell.queries).filter((_, i) => attackedMask[i])) } : {}),
+    };
   });
-  const sorted = [...curve].sort((a, b) => a.epsilon - b.epsilon);
-  for (let k = 1; k < sorted.length; k++) {
-    if (sorted[k]!.robustCount > sorted[k - 1]!.robustCount) {
-      warn(
-        warning(
-          WARNING_CODES.nonMonotoneCurve,
-          `robust accuracy rises from ${sorted[k - 1]!.robustAccuracy.toFixed(4)} at ε=${sorted[k - 1]!.epsilon} to ${sorted[k]!.robustAccuracy.toFixed(4)} at ε=${sorted[k]!.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`,
-        ),
-      );
+
+  const points = plan.norms.flatMap((norm) => plan.epsilons[norm]!.map((epsilon) => ({ norm, epsilon, robust: robustMask(state, norm, epsilon) })));
+  const curve: CurvePoint[] = points.map(({ norm, epsilon, robust }) => {
+    const count = robust.filter(Boolean).length;
+    return { norm, epsilon, robustAccuracy: frac(count, n), robustCount: count, ci: wilsonInterval(count, n, level) };
+  });
+  for (const norm of plan.norms) {
+    const sorted = curve.filter((p) => p.norm === norm).sort((a, b) => a.epsilon - b.epsilon);
+    for (let k = 1; k < sorted.length; k++) {
+      const [a, b] = [sorted[k - 1]!, sorted[k]!];
+      if (b.robustCount > a.robustCount) {
+        warn(
+          warning(
+            WARNING_CODES.nonMonotoneCurve,
+            `robust accuracy (${norm}) rises from ${a.robustAccuracy.toFixed(4)} at ε=${a.epsilon} to ${b.robustAccuracy.toFixed(4)} at ε=${b.epsilon}: a larger ball can only contain more adversarial examples, so the attacks are not converging (more steps or restarts)`,
+          ),
+        );
+      }
     }
   }
-  if (cleanCount === 0)
-    warn(warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`));
 
   const perClass: ClassEntry[] = [];
-  for (let c = 0; c < model.numClasses; c++) {
-    const members = all.filter((i) => d.labels[i] === c);
+  for (let c = 0; c < context.model.numClasses; c++) {
+    const members: number[] = [];
+    for (let i = 0; i < n; i++) if (state.labels[i] === c) members.push(i);
     if (members.length === 0) continue;
-    const name = options.classNames?.[c];
+    const name = plan.classNames?.[c];
     perClass.push({
       label: c,
       ...(name !== undefined ? { name } : {}),
       count: members.length,
       cleanAccuracy: members.filter((i) => cleanCorrect[i]).length / members.length,
-      robust: epsilons.map((epsilon, ei) => ({ epsilon, robustAccuracy: members.filter((i) => robust[ei]![i]).length / members.length })),
+      robust: points.map(({ norm, epsilon, robust }) => ({ norm, epsilon, robustAccuracy: members.filter((i) => robust[i]).length / members.length })),
     });
   }
 
-  const finishedAt = new Date();
+  const allEpsilons = [...new Set(plan.norms.flatMap((norm) => plan.epsilons[norm]!))];
+  const finishedAt = context.finishedAt ?? new Date().toISOString();
   return {
     version: REPORT_VERSION,
     kind: 'robustest-report',
     count: n,
-    cleanAccuracy: n === 0 ? 0 : cleanCount / n,
+    cleanAccuracy: frac(cleanCount, n),
     cleanCi: wilsonInterval(cleanCount, n, level),
     curve,
     attacks: entries,
@@ -358,29 +794,60 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
       tfjs: tf.version_core,
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
-      backend: tf.getBackend(),
-      seed,
-      ...(options.command !== undefined ? { command: options.command } : {}),
-      model: {
-        name: model.name,
-        engine: model.engine,
-        source: options.modelSource ?? model.name,
-        sha256: await model.fingerprint(),
-        bounds: [model.bounds[0], model.bounds[1]],
-        inputShape: [...model.inputShape],
-        layout: model.layout,
-        numClasses: model.numClasses,
-        ...(model.preprocessing ? { preprocessing: { mean: [...model.preprocessing.mean], std: [...model.preprocessing.std] } } : {}),
-      },
-      data: { source: d.source, sha256: await d.sha256(), count: n },
-      attacks: attacks.map((a) => ({ name: a.name, norm: a.norm, config: { ...a.config } })),
-      epsilons,
-      batchSize,
-      cascade,
-      targeted: targets !== undefined,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      seconds: (performance.now() - t0) / 1000,
+      backend: context.backend ?? tf.getBackend(),
+      seed: plan.seed,
+      ...(context.command !== undefined ? { command: context.command } : {}),
+      model: context.model,
+      data: { source: state.data.source, sha256: state.data.sha256, count: n },
+      attacks: plan.attacks.map((a) => ({ name: a.name, norm: a.norm, kind: a.kind, config: { ...a.config } })),
+      epsilons: allEpsilons,
+      epsilonsByNorm: Object.fromEntries(plan.norms.map((norm) => [norm, [...plan.epsilons[norm]!]])),
+      fastGradients: context.fastGradients ?? fastGradientsEnabled(),
+      batchSize: plan.batchSize,
+      cascade: plan.cascade,
+      targeted: plan.targeted,
+      startedAt: state.startedAt,
+      finishedAt,
+      seconds: context.seconds ?? Math.max(0, (Date.parse(finishedAt) - Date.parse(state.startedAt)) / 1000),
     },
   };
+}
+
+/**
+ * Evaluates a model's robustness: clean accuracy, then every attack at every epsilon, and the per-point worst
+ * case over the attacks of each norm (one robustness curve per norm). The three steps ({@link cleanPass},
+ * {@link attackPhase}, {@link buildReport}) are exported for callers that save, resume or merge the records.
+ *
+ * The clean pass checks every batch (shape, NaN, bounds) and looks for suspicious set-ups: probability or
+ * log-probability outputs, a randomised model (two forward passes differ), all-zero input gradients (gradient
+ * masking), a robustness curve that rises with epsilon (a weak attack). Findings become report warnings.
+ *
+ * @param model - the model; gradient attacks need a {@link DifferentiableModel}.
+ * @param data - a {@link Dataset} from the loaders, or `{ x, labels }` tensors.
+ * @param options - attacks, epsilons (a list, or one per norm), seed (default 0), batchSize (default 100), cascade
+ *   (default true), targeted (default false), classNames (default: the dataset's).
+ * @returns the report (plain JSON; see `schema/report.schema.json`); it always passes `validateReport`, empty
+ *   data included (accuracies 0, with a `no-samples` warning).
+ * @throws {@link ConfigError} for empty attacks or epsilons or a bad batch size; {@link ShapeError},
+ *   {@link BoundsError}, {@link NonFiniteError}, {@link LabelError} for bad data; {@link UnsupportedError} for a
+ *   gradient attack on a query-only model.
+ * @example
+ * ```ts
+ * const report = await evaluate(model, data, { attacks: [fgsm(), pgd()], epsilons: [0.1, 0.3], seed: 0 });
+ * console.log(report.curve.map((p) => `${p.norm} ${p.epsilon}: ${p.robustAccuracy}`));
+ * ```
+ */
+export async function evaluate(model: Model, data: EvaluateData, options: EvaluateOptions): Promise<Report> {
+  const t0 = performance.now();
+  const plan = planEvaluation(model, options);
+  const hooks: EvaluationHooks = { onProgress: options.onProgress, onWarning: options.onWarning };
+  const state = await cleanPass(model, data, plan, hooks);
+  await attackPhase(model, data, state, hooks);
+  const report = buildReport(state, {
+    model: await modelProvenance(model, options.modelSource),
+    ...(options.command !== undefined ? { command: options.command } : {}),
+    seconds: (performance.now() - t0) / 1000,
+  });
+  for (const w of report.warnings.slice(state.warnings.length)) options.onWarning?.(w);
+  return report;
 }

@@ -3,7 +3,26 @@
  * {@link evaluate}, the cascade that turns attacks into a {@link Report}.
  * @module
  */
-export { evaluate, type EvaluateData, type EvaluateOptions, type EvaluateProgress, type TensorData } from './evaluate.js';
+export {
+  attackPhase,
+  buildReport,
+  cleanPass,
+  evaluate,
+  modelProvenance,
+  planEvaluation,
+  robustMask,
+  OUTCOME,
+  type AttackCell,
+  type EpsilonSpec,
+  type EvaluateData,
+  type EvaluateOptions,
+  type EvaluateProgress,
+  type EvaluationHooks,
+  type EvaluationPlan,
+  type EvaluationState,
+  type ReportContext,
+  type TensorData,
+} from './evaluate.js';
 export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy.js';
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {
@@ -18,4 +37,4 @@ export {
   type CheckOutputsOptions,
   type Warning,
 } from './checks.js';
-export type { Report, AttackEntry, ClassEntry, CurvePoint, Interval, NormStats, Provenance, ReportWarning, Stat } from '../src/report.js';
+export type { Report, AttackEntry, ClassEntry, CurvePoint, Interval, MinimalNormStats, NormStats, Provenance, ReportWarning, Stat } from '../src/report.js';

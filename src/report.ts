@@ -32,7 +32,7 @@ import { RobustestError, describe } from './errors.js';
  * if (report.version.split('.')[0] !== REPORT_VERSION.split('.')[0]) throw new Error('incompatible report');
  * ```
  */
-export const REPORT_VERSION = '1.0.0';
+export const REPORT_VERSION = '1.1.0';
 
 /**
  * A two-sided confidence interval for a proportion (robustest uses Wilson score intervals).
@@ -90,15 +90,18 @@ export interface NormStats {
 }
 
 /**
- * One point of the robustness curve: the per-sample worst case over every attack at one epsilon
- * (a sample counts as robust only if no attack fooled it).
+ * One point of the robustness curve: the per-sample worst case over every attack of one norm at one epsilon
+ * (a sample counts as robust only if no attack of that norm fooled it). A report has one curve per norm: the
+ * points of attacks measured in different norms are never merged.
  *
  * @example
  * ```ts
- * const p: CurvePoint = { epsilon: 0.1, robustAccuracy: 0.8, robustCount: 8, ci: { lower: 0.4902, upper: 0.9433, level: 0.95 } };
+ * const p: CurvePoint = { norm: 'linf', epsilon: 0.1, robustAccuracy: 0.8, robustCount: 8, ci: { lower: 0.4902, upper: 0.9433, level: 0.95 } };
  * ```
  */
 export interface CurvePoint {
+  /** The norm `epsilon` is measured in. Absent in 1.0 reports, which had one curve: read it as `linf` there. */
+  norm: 'linf' | 'l2';
   /** Perturbation budget in raw input units; `>= 0`. */
   epsilon: number;
   /** Fraction of all evaluated samples that are correctly classified and survive every attack. */
@@ -125,6 +128,8 @@ export interface AttackEntry {
   name: string;
   /** The norm the attack's budget is measured in. */
   norm: 'linf' | 'l2';
+  /** How the attack relates to epsilon: `fixed-epsilon`, `minimum-norm` or `query`. Absent in 1.0 reports (fixed-epsilon). */
+  kind?: 'fixed-epsilon' | 'minimum-norm' | 'query';
   /** Perturbation budget in raw input units; `>= 0`. */
   epsilon: number;
   /**
@@ -146,8 +151,37 @@ export interface AttackEntry {
   meanLinf: number;
   /** Full statistics of the successful perturbations. */
   norms: NormStats;
-  /** Wall-clock time spent in this attack at this epsilon. */
+  /** Wall-clock time spent in this attack at this epsilon (for a minimum-norm attack, its single run's time split evenly over the epsilons). */
   seconds: number;
+  /** Minimum-norm attacks: the distribution of the per-sample minimal perturbations over the points it attacked. */
+  minimalNorms?: MinimalNormStats;
+  /** Query attacks: model queries per attacked point. */
+  queries?: Stat;
+}
+
+/**
+ * The distribution of a minimum-norm attack's per-sample minimal perturbations (in the attack's norm), over the
+ * points it attacked. A point the attack never fooled counts as an infinite norm, so a quantile that falls among
+ * those points is `null` ("robust beyond any epsilon the attack reached").
+ *
+ * @example
+ * ```ts
+ * const m: MinimalNormStats = { attacked: 100, fooled: 97, neverFooledRate: 0.03, q1: 0.9, median: 1.2, q3: 1.6 };
+ * ```
+ */
+export interface MinimalNormStats {
+  /** Points the attack ran on. */
+  attacked: number;
+  /** Points it fooled at some norm. */
+  fooled: number;
+  /** `(attacked − fooled) / attacked`; `0` when nothing was attacked. */
+  neverFooledRate: number;
+  /** First quartile, or `null` when it falls among the never-fooled points or nothing was attacked. */
+  q1: number | null;
+  /** Median, or `null` as above. */
+  median: number | null;
+  /** Third quartile, or `null` as above. */
+  q3: number | null;
 }
 
 /**
@@ -169,6 +203,8 @@ export interface ClassEntry {
   cleanAccuracy: number;
   /** Robust accuracy on those samples, one entry per epsilon of the curve. */
   robust: {
+    /** The norm of the radius (absent in 1.0 reports: `linf`). */
+    norm: 'linf' | 'l2';
     /** The radius. */
     epsilon: number;
     /** Worst-case robust accuracy of this class at that radius, 0..1. */
@@ -260,11 +296,17 @@ export interface Provenance {
     name: string;
     /** Threat model. */
     norm: string;
+    /** The attack's kind (absent in 1.0 reports). */
+    kind?: string;
     /** Full configuration with defaults filled in. */
     config: Record<string, unknown>;
   }[];
-  /** The epsilons evaluated, in raw input units. */
+  /** The epsilons evaluated, in raw input units (every norm's, in order of first appearance). */
   epsilons: number[];
+  /** The epsilons of each norm, when they differ between norms or more than one norm was evaluated (1.1). */
+  epsilonsByNorm?: { linf?: number[]; l2?: number[] };
+  /** Whether robustest's fast tfjs gradient kernels were active (1.1; they matter only for the tfjs engine). */
+  fastGradients?: boolean;
   /** Batch size used for the evaluation. */
   batchSize: number;
   /** Whether each attack ran only on the samples that survived the attacks before it. */
@@ -299,7 +341,7 @@ export interface Report {
   cleanAccuracy: number;
   /** Confidence interval of {@link Report.cleanAccuracy}. */
   cleanCi: Interval;
-  /** Worst case over attacks, one point per epsilon, in the order the epsilons were given. */
+  /** Worst case over attacks, one point per norm and epsilon: norms in the order their first attack ran, epsilons in the order given. */
   curve: CurvePoint[];
   /** One entry per attack and epsilon. */
   attacks: AttackEntry[];
@@ -427,17 +469,49 @@ function semanticViolations(report: Report): string[] {
   });
   const [lo, hi] = report.provenance.model.bounds;
   if (!(lo < hi)) out.push(`/provenance/model/bounds: lower must be below upper, got [${lo}, ${hi}]`);
+  if (!isVersion10(report)) {
+    // From 1.1 on a report has one curve per norm, so every point says which norm it is in.
+    report.curve.forEach((p, i) => {
+      if (p.norm === undefined) out.push(`/curve/${i}: must have required property 'norm' (report version ${report.version})`);
+    });
+    report.perClass.forEach((c, i) =>
+      c.robust.forEach((r, j) => {
+        if (r.norm === undefined) out.push(`/perClass/${i}/robust/${j}: must have required property 'norm' (report version ${report.version})`);
+      }),
+    );
+    const seen = new Set<string>();
+    report.curve.forEach((p, i) => {
+      const key = `${p.norm}/${p.epsilon}`;
+      if (seen.has(key)) out.push(`/curve/${i}: duplicate point for norm ${p.norm} at epsilon ${p.epsilon}`);
+      seen.add(key);
+    });
+  }
   return out;
+}
+
+function isVersion10(report: Report): boolean {
+  return /^1\.0\./.test(report.version);
+}
+
+/** A 1.0 report in the 1.1 shape: its single curve (and per-class numbers) are in L∞. */
+function upgrade10(report: Report): Report {
+  return {
+    ...report,
+    curve: report.curve.map((p) => ({ ...p, norm: p.norm ?? 'linf' })),
+    perClass: report.perClass.map((c) => ({ ...c, robust: c.robust.map((r) => ({ ...r, norm: r.norm ?? 'linf' })) })),
+  };
 }
 
 /**
  * Checks that a value (typically parsed JSON) is a valid report: first against `schema/report.schema.json`
  * (every required field, types, accuracies and rates in `[0, 1]`, counts non-negative integers, version `1.x.y`),
  * then a few cross-field rules the schema cannot express (interval `lower <= upper`, `succeeded <= attacked`,
- * `robustCount <= count`, bounds lower below upper).
+ * `robustCount <= count`, bounds lower below upper, and from version 1.1 a norm on every curve point, no two
+ * points for the same norm and epsilon).
  *
  * @param value - the candidate report; not modified.
- * @returns the same value, typed as a {@link Report}.
+ * @returns the same value, typed as a {@link Report}; a 1.0 report (one curve, no norms on its points) as a copy
+ *   with `norm: 'linf'` filled in, so that readers see one shape.
  * @throws {@link ReportError} listing the first five violations as `/json/path: problem` (all of them in
  * {@link ReportError.violations}), or when the schema file itself cannot be loaded.
  * @example
@@ -453,7 +527,7 @@ export function validateReport(value: unknown): Report {
   } else {
     violations = (validate.errors ?? []).map(formatViolation);
   }
-  if (violations.length === 0) return value as Report;
+  if (violations.length === 0) return isVersion10(value as Report) ? upgrade10(value as Report) : (value as Report);
   const shown = violations.slice(0, 5).join('; ');
   const more = violations.length > 5 ? ` (and ${violations.length - 5} more)` : '';
   const got = isRecord(value) ? shown + more : `${describe(value)}: ${shown}${more}`;

@@ -113,6 +113,11 @@ export interface Attack {
   readonly norm: Norm;
   /** How the attack relates to epsilon (see {@link AttackKind}). */
   readonly kind: AttackKind;
+  /**
+   * How its results relate to epsilon: `fixed-epsilon` attacks run once per epsilon; `minimum-norm` ones run once
+   * for all epsilons (minimum-norm attacks, and query attacks that search for a minimal perturbation).
+   */
+  readonly search: 'fixed-epsilon' | 'minimum-norm';
   /** The full configuration with defaults filled in (recorded in reports). */
   readonly config: Readonly<Record<string, unknown>>;
   /** What the attack needs from the model: gradients (a {@link DifferentiableModel}) or only queries. */
@@ -248,6 +253,10 @@ function successFn(labels: tf.Tensor1D, targets: tf.Tensor1D | undefined): (logi
   };
 }
 
+function searchOf(core: AttackCore): 'fixed-epsilon' | 'minimum-norm' {
+  return core.kind === 'query' ? core.search : core.kind;
+}
+
 function checkCore(core: AttackCore): void {
   if (!core || typeof core !== 'object') throw new ConfigError(`defineAttack: expected an attack core object, got ${describe(core)}`);
   const where = typeof core.name === 'string' && core.name !== '' ? core.name : 'defineAttack';
@@ -285,6 +294,7 @@ export function defineAttack(core: AttackCore): Attack {
     name: core.name,
     norm: core.norm,
     kind: core.kind,
+    search: searchOf(core),
     config,
     requires: core.kind === 'query' ? ('queries' as const) : ('gradients' as const),
     run: (model: Model, x: tf.Tensor, labels: LabelsLike, options: RunOptions) => runAttack(core, model, x, labels, options),
@@ -359,8 +369,7 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
       isSuccess: successFn(labelT, targetT),
       onProgress: options.onProgress,
     };
-    const minimal = core.kind === 'minimum-norm' || (core.kind === 'query' && core.search === 'minimum-norm');
-    const out = minimal ? await runMinimumNorm(setup) : await runFixedEpsilon(setup);
+    const out = searchOf(core) === 'minimum-norm' ? await runMinimumNorm(setup) : await runFixedEpsilon(setup);
     const results = out.results;
     return {
       attack: core.name,

@@ -11,9 +11,9 @@ export function fixtureReport(): Report {
     cleanAccuracy: 0.98,
     cleanCi: { lower: 0.93, upper: 0.9945, level: 0.95 },
     curve: [
-      { epsilon: 0, robustAccuracy: 0.98, robustCount: 98, ci: { lower: 0.93, upper: 0.9945, level: 0.95 } },
-      { epsilon: 8 / 255, robustAccuracy: 0.62, robustCount: 62, ci: { lower: 0.5221, upper: 0.7088, level: 0.95 } },
-      { epsilon: 0.3, robustAccuracy: 0.05, robustCount: 5, ci: { lower: 0.0215, upper: 0.1118, level: 0.95 } },
+      { norm: 'linf', epsilon: 0, robustAccuracy: 0.98, robustCount: 98, ci: { lower: 0.93, upper: 0.9945, level: 0.95 } },
+      { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0.62, robustCount: 62, ci: { lower: 0.5221, upper: 0.7088, level: 0.95 } },
+      { norm: 'linf', epsilon: 0.3, robustAccuracy: 0.05, robustCount: 5, ci: { lower: 0.0215, upper: 0.1118, level: 0.95 } },
     ],
     attacks: [
       {
@@ -76,9 +76,9 @@ export function fixtureReport(): Report {
         count: 40,
         cleanAccuracy: 1,
         robust: [
-          { epsilon: 0, robustAccuracy: 1 },
-          { epsilon: 8 / 255, robustAccuracy: 0.75 },
-          { epsilon: 0.3, robustAccuracy: 0.1 },
+          { norm: 'linf', epsilon: 0, robustAccuracy: 1 },
+          { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0.75 },
+          { norm: 'linf', epsilon: 0.3, robustAccuracy: 0.1 },
         ],
       },
       {
@@ -87,9 +87,9 @@ export function fixtureReport(): Report {
         count: 30,
         cleanAccuracy: 0.9667,
         robust: [
-          { epsilon: 0, robustAccuracy: 0.9667 },
-          { epsilon: 8 / 255, robustAccuracy: 0.6 },
-          { epsilon: 0.3, robustAccuracy: 0.0333 },
+          { norm: 'linf', epsilon: 0, robustAccuracy: 0.9667 },
+          { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0.6 },
+          { norm: 'linf', epsilon: 0.3, robustAccuracy: 0.0333 },
         ],
       },
       {
@@ -97,9 +97,9 @@ export function fixtureReport(): Report {
         count: 20,
         cleanAccuracy: 0.95,
         robust: [
-          { epsilon: 0, robustAccuracy: 0.95 },
-          { epsilon: 8 / 255, robustAccuracy: 0.5 },
-          { epsilon: 0.3, robustAccuracy: 0 },
+          { norm: 'linf', epsilon: 0, robustAccuracy: 0.95 },
+          { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0.5 },
+          { norm: 'linf', epsilon: 0.3, robustAccuracy: 0 },
         ],
       },
       {
@@ -108,9 +108,9 @@ export function fixtureReport(): Report {
         count: 10,
         cleanAccuracy: 1,
         robust: [
-          { epsilon: 0, robustAccuracy: 1 },
-          { epsilon: 8 / 255, robustAccuracy: 0.4 },
-          { epsilon: 0.3, robustAccuracy: 0 },
+          { norm: 'linf', epsilon: 0, robustAccuracy: 1 },
+          { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0.4 },
+          { norm: 'linf', epsilon: 0.3, robustAccuracy: 0 },
         ],
       },
       {
@@ -119,9 +119,9 @@ export function fixtureReport(): Report {
         count: 0,
         cleanAccuracy: 0,
         robust: [
-          { epsilon: 0, robustAccuracy: 0 },
-          { epsilon: 8 / 255, robustAccuracy: 0 },
-          { epsilon: 0.3, robustAccuracy: 0 },
+          { norm: 'linf', epsilon: 0, robustAccuracy: 0 },
+          { norm: 'linf', epsilon: 8 / 255, robustAccuracy: 0 },
+          { norm: 'linf', epsilon: 0.3, robustAccuracy: 0 },
         ],
       },
     ],
