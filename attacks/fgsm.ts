@@ -11,7 +11,12 @@ import { iterativeAttack } from './iterative.js';
 
 /** Configuration of {@link fgsm} and {@link fgm}. Every field is optional. */
 export interface FgsmConfig {
-  /** Start from a random point of the ball before the step (R+FGSM, Tramèr et al. 2018). Default `false`. */
+  /**
+   * Start from a uniformly random point of the ball (drawn per sample), then take the one step of size ε and project
+   * back onto the ball: the random-start FGSM of Wong, Rice & Kolter 2020 (https://arxiv.org/abs/2001.03994), with
+   * step ε rather than their 1.25·ε. Not Tramèr et al.'s R+FGSM, which steps α along a random sign and then ε − α
+   * along the gradient sign. Default `false`.
+   */
   randomStart?: boolean;
   /** Loss to maximise. Default `'ce'`. */
   loss?: LossName;
