@@ -62,6 +62,7 @@ export const FREE_VARIABLES: Record<string, string> = {
   alpha: 'number',
   attack: 'Attack',
   report: 'Report',
+  state: 'EvaluationState',
   norms: 'NormStats',
   data: 'Dataset',
   ds: 'Dataset',
@@ -72,6 +73,9 @@ export const FREE_VARIABLES: Record<string, string> = {
   text: 'string',
   path: 'string',
 };
+
+/** Type names of {@link FREE_VARIABLES} that need no import; a variable whose type is not available is not declared. */
+const BUILTIN_TYPES = new Set(['tf', 'number', 'string', 'boolean', 'unknown', 'Uint8Array']);
 
 /** Imports besides the root index that the prelude provides (each dropped when the example imports that name). */
 const EXTRA_IMPORTS: { names: string[]; from: string; namespace?: boolean }[] = [
@@ -214,7 +218,9 @@ function generate(example: DocExample, index: number, rootExports: readonly stri
   }
   header.push(...imports);
   for (const [name, type] of Object.entries(FREE_VARIABLES)) {
-    if (!bound.has(name) && !rootExports.includes(name) && !ownExports.includes(name)) pre(`declare const ${name}: ${type};`);
+    const head = /^\w+/.exec(type)?.[0] ?? '';
+    const typeKnown = BUILTIN_TYPES.has(head) || rootExports.includes(head) || ownExports.includes(head);
+    if (typeKnown && !bound.has(name) && !rootExports.includes(name) && !ownExports.includes(name)) pre(`declare const ${name}: ${type};`);
   }
   pre('{');
   const lines = [...header.map((h) => h.text), ...bodyLines, '}', 'export {};'];
