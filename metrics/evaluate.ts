@@ -26,7 +26,7 @@ import { deriveSeed, randomTargets } from '../src/rng.js';
 import { crossEntropy } from '../src/losses.js';
 import { sha256Tensors } from '../src/hash.js';
 import { libraryVersion } from '../src/package-info.js';
-import { fastGradientsEnabled } from '../src/gradients/index.js';
+import { fastGradientsActive } from '../src/gradients/index.js';
 import {
   REPORT_VERSION,
   type AttackEntry,
@@ -802,7 +802,7 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
       attacks: plan.attacks.map((a) => ({ name: a.name, norm: a.norm, kind: a.kind, config: { ...a.config } })),
       epsilons: allEpsilons,
       epsilonsByNorm: Object.fromEntries(plan.norms.map((norm) => [norm, [...plan.epsilons[norm]!]])),
-      fastGradients: context.fastGradients ?? fastGradientsEnabled(),
+      fastGradients: context.fastGradients ?? fastGradientsActive(context.backend),
       batchSize: plan.batchSize,
       cascade: plan.cascade,
       targeted: plan.targeted,

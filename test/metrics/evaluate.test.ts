@@ -4,7 +4,7 @@ import * as tf from '../../src/tf.js';
 import fc from 'fast-check';
 import { attackPhase, buildReport, cleanPass, evaluate, modelProvenance, OUTCOME, planEvaluation, robustMask } from '../../metrics/evaluate.js';
 import { bim, defineAttack, fgm, fgsm, pgd } from '../../attacks/index.js';
-import { fastGradientsEnabled } from '../../src/gradients/index.js';
+import { disableFastGradients, enableFastGradients, fastGradientsActive } from '../../src/gradients/index.js';
 import { fromFunction } from '../../src/model.js';
 import { validateReport } from '../../src/report.js';
 import { ConfigError, LabelError, ShapeError, UnsupportedError } from '../../src/errors.js';
@@ -219,7 +219,15 @@ describe('evaluate', () => {
   it('records whether the fast gradient kernels were on, and takes class names from the dataset', async () => {
     const named: Dataset = { ...data, classNames: ['zero', 'one', 'two', 'three'] };
     const r = await evaluate(p.model, named, { attacks: [fgsm()], epsilons: [0.1] });
-    expect(r.provenance.fastGradients).toBe(fastGradientsEnabled());
+    expect(r.provenance.fastGradients).toBe(fastGradientsActive());
+    try {
+      disableFastGradients();
+      expect((await evaluate(p.model, named, { attacks: [fgsm()], epsilons: [0.1] })).provenance.fastGradients).toBe(false);
+      enableFastGradients();
+      expect((await evaluate(p.model, named, { attacks: [fgsm()], epsilons: [0.1] })).provenance.fastGradients).toBe(true);
+    } finally {
+      enableFastGradients();
+    }
     expect(r.perClass.map((c) => c.name)).toEqual(['zero', 'one', 'two', 'three']);
     const own = await evaluate(p.model, named, { attacks: [fgsm()], epsilons: [0.1], classNames: ['a', 'b', 'c', 'd'] });
     expect(own.perClass.map((c) => c.name)).toEqual(['a', 'b', 'c', 'd']);
