@@ -23,7 +23,7 @@ export interface Warning {
 }
 
 /**
- * The warning codes robustest itself emits, all seven:
+ * The warning codes robustest itself emits:
  * - `probability-output`: the model outputs probabilities (rows in [0, 1] summing to 1), not logits.
  * - `log-probability-output`: the model outputs log-probabilities (log-softmax).
  * - `zero-gradients`: many samples have an all-zero input gradient (a sign of gradient masking).

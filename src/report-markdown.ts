@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { AttackEntry, ClassEntry, Interval, Report } from './report.js';
+import type { AttackEntry, ClassEntry, CurvePoint, Interval, Report } from './report.js';
 
 /** A fraction as a percentage with one decimal: `0.9812` → `98.1%`. */
 function pct(x: number): string {
@@ -49,7 +49,8 @@ function seconds(s: number): string {
   return s.toFixed(2);
 }
 
-function normLabel(norm: string, unicode: boolean): string {
+function normLabel(norm: string | undefined, unicode: boolean): string {
+  if (norm === undefined) return unicode ? 'L∞' : 'Linf';
   if (norm === 'linf') return unicode ? 'L∞' : 'Linf';
   if (norm === 'l2') return 'L2';
   return norm;
@@ -63,19 +64,91 @@ function className(c: ClassEntry): string {
   return c.name !== undefined && c.name !== '' ? `${c.label} (${c.name})` : String(c.label);
 }
 
-/** The largest epsilon with per-class results, and the (up to) three classes least robust there. */
-function weakestClasses(report: Report, k = 3): { epsilon: number; classes: { entry: ClassEntry; robust: number }[] } | undefined {
-  let largest = -Infinity;
-  for (const c of report.perClass) for (const r of c.robust) largest = Math.max(largest, r.epsilon);
-  if (!Number.isFinite(largest)) return undefined;
-  const rows: { entry: ClassEntry; robust: number }[] = [];
-  for (const c of report.perClass) {
-    const r = c.robust.find((x) => x.epsilon === largest);
-    if (c.count > 0 && r !== undefined) rows.push({ entry: c, robust: r.robustAccuracy });
+/** A norm of a 1.1 report; 1.0 reports have none, which means `linf`. */
+function normOf(x: { norm?: string }): string {
+  return x.norm ?? 'linf';
+}
+
+/** The norms of a report's curve and per-class entries, in order of first appearance. */
+function reportNorms(report: Report): string[] {
+  const norms = new Set<string>();
+  for (const p of report.curve) norms.add(normOf(p));
+  for (const c of report.perClass) for (const r of c.robust) norms.add(normOf(r));
+  return [...norms];
+}
+
+/** The curve grouped by norm (norms in order of first appearance, points in report order within a norm). */
+function curveByNorm(report: Report): CurvePoint[] {
+  const norms = reportNorms(report);
+  return [...report.curve].sort((a, b) => norms.indexOf(normOf(a)) - norms.indexOf(normOf(b)));
+}
+
+/** Per norm, the largest epsilon with per-class results, and the (up to) three classes least robust there. */
+function weakestClasses(report: Report, k = 3): { norm: string; epsilon: number; classes: { entry: ClassEntry; robust: number }[] }[] {
+  const out: { norm: string; epsilon: number; classes: { entry: ClassEntry; robust: number }[] }[] = [];
+  for (const norm of reportNorms(report)) {
+    let largest = -Infinity;
+    for (const c of report.perClass) for (const r of c.robust) if (normOf(r) === norm) largest = Math.max(largest, r.epsilon);
+    if (!Number.isFinite(largest)) continue;
+    const rows: { entry: ClassEntry; robust: number }[] = [];
+    for (const c of report.perClass) {
+      const r = c.robust.find((x) => normOf(x) === norm && x.epsilon === largest);
+      if (c.count > 0 && r !== undefined) rows.push({ entry: c, robust: r.robustAccuracy });
+    }
+    if (rows.length === 0) continue;
+    rows.sort((a, b) => a.robust - b.robust || a.entry.cleanAccuracy - b.entry.cleanAccuracy || a.entry.label - b.entry.label);
+    out.push({ norm, epsilon: largest, classes: rows.slice(0, k) });
   }
-  if (rows.length === 0) return undefined;
-  rows.sort((a, b) => a.robust - b.robust || a.entry.cleanAccuracy - b.entry.cleanAccuracy || a.entry.label - b.entry.label);
-  return { epsilon: largest, classes: rows.slice(0, k) };
+  return out;
+}
+
+/** A minimal-norm quantile: `∞` when it falls among the points never fooled, `n/a` when nothing was attacked. */
+function quantile(q: number | null, attacked: number, unicode: boolean): string {
+  if (q !== null) return num(q);
+  return attacked === 0 ? 'n/a' : unicode ? '∞' : 'inf';
+}
+
+/** Rows of the minimum-norm table: attack, norm, ε, attacked, fooled, never fooled, Q1, median, Q3. */
+function minimalNormRows(report: Report, markdown: boolean): string[][] {
+  return report.attacks.flatMap((a) => {
+    const m = a.minimalNorms;
+    if (m === undefined) return [];
+    return [
+      [
+        markdown ? md(a.name) : a.name,
+        normLabel(a.norm, markdown),
+        eps(a.epsilon),
+        String(m.attacked),
+        String(m.fooled),
+        m.attacked === 0 ? 'n/a' : pct(m.neverFooledRate),
+        quantile(m.q1, m.attacked, markdown),
+        quantile(m.median, m.attacked, markdown),
+        quantile(m.q3, m.attacked, markdown),
+      ],
+    ];
+  });
+}
+
+/** Rows of the query table: attack, norm, ε, mean, median and max queries per attacked point. */
+function queryRows(report: Report, markdown: boolean): string[][] {
+  return report.attacks.flatMap((a) =>
+    a.queries === undefined
+      ? []
+      : [[markdown ? md(a.name) : a.name, normLabel(a.norm, markdown), eps(a.epsilon), num(a.queries.mean), num(a.queries.median), num(a.queries.max)]],
+  );
+}
+
+/** The epsilons of the run: per norm when the report lists them per norm. */
+function epsilonList(report: Report): string {
+  const p = report.provenance;
+  const byNorm = p.epsilonsByNorm;
+  if (byNorm !== undefined) {
+    const parts = (['linf', 'l2'] as const).flatMap((n) =>
+      byNorm[n] === undefined ? [] : [`${normLabel(n, true)} ${byNorm[n].map(eps).join(', ') || 'none'}`],
+    );
+    if (parts.length > 0) return parts.join('; ');
+  }
+  return p.epsilons.length === 0 ? 'none' : p.epsilons.map(eps).join(', ');
 }
 
 /** Success rate and counts; `n/a` when the attack had no point to attack (0/0 is not a rate). */
@@ -120,12 +193,14 @@ function mdTable(header: string[], align: ('l' | 'r')[], rows: string[][]): stri
 /**
  * Renders a report as GitHub-flavoured Markdown.
  *
- * Sections, in order: a title; a summary line (model, data count, backend, seed); clean accuracy with its
- * confidence interval (a targeted run says so there and above the attacks); the robustness curve (ε | robust accuracy | CI), the worst case over attacks; a
- * per-attack table (attack | norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a success rate
- * over no attacked point is `n/a`); the three
- * weakest classes at the largest epsilon; the warnings; and the provenance (versions, hashes shortened to 12
- * characters, configuration, times). Percentages have one decimal; epsilons at most four significant digits
+ * Sections, in order: a title; a summary line (model, data count, backend, seed; a targeted run says so there
+ * and above the attacks); clean accuracy with its confidence interval; the robustness curves (norm | ε | robust
+ * accuracy | CI, grouped by norm: per norm, the worst case over that norm's attacks); a per-attack table (attack |
+ * norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a success rate over no attacked point is
+ * `n/a`); for minimum-norm attacks the quartiles of the minimal perturbations (`∞` when a quartile falls among
+ * points never fooled); for query attacks the queries per attacked point; per norm, the three weakest classes at
+ * its largest epsilon; the warnings; and the provenance (versions, hashes shortened to 12 characters,
+ * configuration with the epsilons per norm, times). Percentages have one decimal; epsilons at most four significant digits
  * (with their `k/255` form when they are one). User-supplied strings are escaped.
  *
  * @param report - a report, e.g. from `evaluate` or `validateReport`; not modified.
@@ -154,13 +229,17 @@ export function renderMarkdown(report: Report): string {
   if (report.curve.length === 0) {
     out.push('No epsilons were evaluated.', '');
   } else {
-    out.push('Worst case over all attacks: a sample counts as robust only if no attack fooled it.', '');
+    out.push(
+      'Worst case over the attacks of each norm: a sample counts as robust at a radius only if no attack of that norm fooled it. ' +
+        'Each norm has its own curve.',
+      '',
+    );
     const level = report.curve[0]?.ci.level ?? 0.95;
     out.push(
       ...mdTable(
-        ['ε', 'Robust accuracy', levelLabel(level)],
-        ['r', 'r', 'l'],
-        report.curve.map((c) => [eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
+        ['Norm', 'ε', 'Robust accuracy', levelLabel(level)],
+        ['l', 'r', 'r', 'l'],
+        curveByNorm(report).map((c) => [normLabel(c.norm, true), eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
       ),
       '',
     );
@@ -181,9 +260,27 @@ export function renderMarkdown(report: Report): string {
     );
   }
 
-  const weak = weakestClasses(report);
-  if (weak !== undefined) {
-    out.push(`## Weakest classes at ε = ${eps(weak.epsilon)}`, '');
+  const minimal = minimalNormRows(report, true);
+  if (minimal.length > 0) {
+    out.push('## Minimal perturbations', '');
+    out.push(
+      'Minimum-norm attacks: the distribution of the smallest perturbation that fooled each attacked point (∞: the quartile falls among points never fooled).',
+      '',
+    );
+    out.push(
+      ...mdTable(['Attack', 'Norm', 'ε', 'Attacked', 'Fooled', 'Never fooled', 'Q1', 'Median', 'Q3'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], minimal),
+      '',
+    );
+  }
+  const queries = queryRows(report, true);
+  if (queries.length > 0) {
+    out.push('## Queries', '');
+    out.push('Query attacks: model queries per attacked point.', '');
+    out.push(...mdTable(['Attack', 'Norm', 'ε', 'Mean', 'Median', 'Max'], ['l', 'l', 'r', 'r', 'r', 'r'], queries), '');
+  }
+
+  for (const weak of weakestClasses(report)) {
+    out.push(`## Weakest classes at ${normLabel(weak.norm, true)} ε = ${eps(weak.epsilon)}`, '');
     out.push(
       ...mdTable(
         ['Class', 'Count', 'Clean acc.', 'Robust acc.'],
@@ -200,19 +297,24 @@ export function renderMarkdown(report: Report): string {
 
   out.push('## Provenance', '');
   const m = p.model;
-  out.push(`- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}`);
+  out.push(
+    `- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}` +
+      (p.fastGradients === undefined ? '' : `; fast gradients ${p.fastGradients ? 'on' : 'off'}`),
+  );
   if (p.command !== undefined) out.push(`- Command: ${code(p.command)}`);
   out.push(
     `- Model: ${code(m.name)}, engine ${md(m.engine)}, source ${code(m.source)}, sha256 ${code(shortHash(m.sha256))}`,
     `- Input: shape [${m.inputShape.join(', ')}], layout ${md(m.layout)}, bounds [${m.bounds[0]}, ${m.bounds[1]}], ${m.numClasses} classes` +
       (m.preprocessing ? `, preprocessing mean [${m.preprocessing.mean.join(', ')}] std [${m.preprocessing.std.join(', ')}]` : ''),
     `- Data: ${code(p.data.source)}, sha256 ${code(shortHash(p.data.sha256))}, ${p.data.count} samples`,
-    `- Epsilons: ${p.epsilons.length === 0 ? 'none' : p.epsilons.map(eps).join(', ')}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; ${p.targeted ? 'targeted; ' : ''}seed ${p.seed}`,
+    `- Epsilons: ${epsilonList(report)}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; ${p.targeted ? 'targeted; ' : ''}seed ${p.seed}`,
   );
   if (p.attacks.length === 0) out.push('- Attacks: none');
   else {
     out.push('- Attacks:');
-    for (const a of p.attacks) out.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}): ${code(JSON.stringify(a.config))}`);
+    for (const a of p.attacks) {
+      out.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}${a.kind !== undefined ? `, ${md(a.kind)}` : ''}): ${code(JSON.stringify(a.config))}`);
+    }
   }
   out.push(`- Started ${md(p.startedAt)}, finished ${md(p.finishedAt)} (${seconds(p.seconds)} s)`);
   out.push(`- Report format ${md(report.version)}`, '');
@@ -234,8 +336,10 @@ function textTable(header: string[], align: ('l' | 'r')[], rows: string[][], ind
 
 /**
  * Renders a report as a compact plain-text summary for a terminal (ASCII column labels, no colours): the
- * model, count, backend, seed (and `targeted` for a targeted run); clean accuracy with its interval; the robustness curve; the per-attack table;
- * the weakest classes at the largest epsilon; the warnings; and one line of versions and shortened hashes.
+ * model, count, backend, seed (and `targeted` for a targeted run); clean accuracy with its interval; the
+ * robustness curves with the norm of every point; the per-attack table; minimal perturbations and queries when an
+ * attack has them; per norm, the weakest classes at its largest epsilon; the warnings; and one line of versions
+ * and shortened hashes.
  *
  * @param report - a report; not modified.
  * @returns the text, ending with a newline.
@@ -252,13 +356,13 @@ export function renderText(report: Report): string {
   out.push(`clean accuracy: ${pct(report.cleanAccuracy)}  ${levelLabel(report.cleanCi.level)} ${interval(report.cleanCi)}`, '');
 
   if (report.curve.length > 0) {
-    out.push('robustness curve (worst case over attacks)');
+    out.push('robustness curve per norm (worst case over the attacks of that norm)');
     const level = report.curve[0]?.ci.level ?? 0.95;
     out.push(
       ...textTable(
-        ['eps', 'robust acc.', levelLabel(level)],
-        ['r', 'r', 'l'],
-        report.curve.map((c) => [eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
+        ['norm', 'eps', 'robust acc.', levelLabel(level)],
+        ['l', 'r', 'r', 'l'],
+        curveByNorm(report).map((c) => [normLabel(c.norm, false), eps(c.epsilon), pct(c.robustAccuracy), interval(c.ci)]),
       ),
       '',
     );
@@ -276,9 +380,26 @@ export function renderText(report: Report): string {
     );
   }
 
-  const weak = weakestClasses(report);
-  if (weak !== undefined) {
-    out.push(`weakest classes at eps ${eps(weak.epsilon)}`);
+  const minimal = minimalNormRows(report, false);
+  if (minimal.length > 0) {
+    out.push('minimal perturbations (minimum-norm attacks; inf: among points never fooled)');
+    out.push(
+      ...textTable(
+        ['attack', 'norm', 'eps', 'attacked', 'fooled', 'never fooled', 'q1', 'median', 'q3'],
+        ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+        minimal,
+      ),
+      '',
+    );
+  }
+  const queries = queryRows(report, false);
+  if (queries.length > 0) {
+    out.push('queries per attacked point');
+    out.push(...textTable(['attack', 'norm', 'eps', 'mean', 'median', 'max'], ['l', 'l', 'r', 'r', 'r', 'r'], queries), '');
+  }
+
+  for (const weak of weakestClasses(report)) {
+    out.push(`weakest classes at ${normLabel(weak.norm, false)} eps ${eps(weak.epsilon)}`);
     out.push(
       ...textTable(
         ['class', 'count', 'clean acc.', 'robust acc.'],

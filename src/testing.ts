@@ -81,13 +81,16 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
   });
   const measure = (p: Report['curve'][number]): number => (expectation.useLowerBound ? p.ci.lower : p.robustAccuracy);
   const failing = report.curve.filter((p) => measure(p) < min);
+  // One curve per norm: with attacks of several norms, every radius is labelled with its norm.
+  const manyNorms = new Set(report.curve.map((p) => p.norm)).size > 1;
+  const radius = (p: { norm: string; epsilon: number }): string => `${manyNorms ? `${p.norm === 'l2' ? 'L2' : 'L∞'} ` : ''}ε=${p.epsilon}`;
   const lines = report.curve.map((p) => {
     const ok = measure(p) >= min ? 'ok  ' : 'FAIL';
-    return `  ${ok} ε=${p.epsilon}: robust accuracy ${pct(p.robustAccuracy)} (95% CI ${pct(p.ci.lower)}–${pct(p.ci.upper)}, n=${report.count})`;
+    return `  ${ok} ${radius(p)}: robust accuracy ${pct(p.robustAccuracy)} (95% CI ${pct(p.ci.lower)}–${pct(p.ci.upper)}, n=${report.count})`;
   });
-  const worstEps = failing[failing.length - 1]?.epsilon ?? epsilons[epsilons.length - 1]!;
+  const worstPoint = failing[failing.length - 1] ?? report.curve[report.curve.length - 1] ?? { norm: 'linf', epsilon: epsilons[epsilons.length - 1]! };
   const worst = report.perClass
-    .map((c) => ({ c, acc: c.robust.find((r) => r.epsilon === worstEps)?.robustAccuracy ?? 0 }))
+    .map((c) => ({ c, acc: c.robust.find((r) => r.norm === worstPoint.norm && r.epsilon === worstPoint.epsilon)?.robustAccuracy ?? 0 }))
     .sort((a, b) => a.acc - b.acc)
     .slice(0, 3)
     .map(({ c, acc }) => `${c.name ?? `class ${c.label}`} ${pct(acc)} (n=${c.count})`);
@@ -99,7 +102,7 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
     head,
     `  clean accuracy ${pct(report.cleanAccuracy)}`,
     ...lines,
-    `  worst classes at ε=${worstEps}: ${worst.join(', ')}`,
+    `  worst classes at ${radius(worstPoint)}: ${worst.join(', ')}`,
     ...report.warnings.map((w) => `  warning (${w.code}): ${w.message}`),
   ].join('\n');
   return { pass: failing.length === 0, message, report };

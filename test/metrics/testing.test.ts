@@ -1,7 +1,7 @@
 // The toBeRobust matcher and checkRobustness.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { robustMatchers, checkRobustness } from '../../src/testing.js';
-import { fgsm, pgd } from '../../attacks/index.js';
+import { fgm, fgsm, pgd } from '../../attacks/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { prototypeProblem } from '../helpers/models.js';
 
@@ -26,6 +26,14 @@ describe('toBeRobust', () => {
     expect(verdict.message).toMatch(/ok {3}ε=0\.01: robust accuracy 100\.0% \(95% CI 80\.6%–100\.0%, n=16\)/);
     expect(verdict.message).toMatch(/FAIL ε=0\.3: robust accuracy \d+\.\d%/);
     expect(verdict.message).toMatch(/worst classes at ε=0\.3: class \d \d+\.\d% \(n=4\)/);
+  });
+
+  it('names the norm of each radius when the attacks span norms (one curve per norm)', async () => {
+    const v = await checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: [fgsm(), fgm()], epsilon: [0.001, 0.3], minAccuracy: 0.9 });
+    const lines = v.message.split('\n').filter((l) => /^ {2}(ok|FAIL)/.test(l));
+    expect(lines).toHaveLength(4);
+    for (const radius of ['L∞ ε=0.001', 'L∞ ε=0.3', 'L2 ε=0.001', 'L2 ε=0.3']) expect(lines.filter((l) => l.includes(`${radius}:`))).toHaveLength(1);
+    expect(v.message).toMatch(/worst classes at (L∞|L2) ε=0\.3: /);
   });
 
   it('can require the lower confidence bound', async () => {

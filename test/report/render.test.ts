@@ -1,6 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown, renderText } from '../../src/report-markdown.js';
 import { fixtureReport } from './fixture.js';
+import type { Report } from '../../src/report.js';
+
+/** The fixture with an L2 curve point (listed between the L∞ ones), L2 per-class results, a minimum-norm and a query attack. */
+function mixedReport(): Report {
+  const r = fixtureReport();
+  r.curve.splice(1, 0, { norm: 'l2', epsilon: 1, robustAccuracy: 0.5, robustCount: 50, ci: { lower: 0.4, upper: 0.6, level: 0.95 } });
+  r.perClass[0]!.robust.push({ norm: 'l2', epsilon: 1, robustAccuracy: 0.2 });
+  r.perClass[1]!.robust.push({ norm: 'l2', epsilon: 1, robustAccuracy: 0.6 });
+  const base = r.attacks[2]!;
+  r.attacks.push({
+    ...base,
+    name: 'deepfool',
+    norm: 'l2',
+    kind: 'minimum-norm',
+    epsilon: 1,
+    minimalNorms: { attacked: 98, fooled: 90, neverFooledRate: 8 / 98, q1: 0.61234, median: 0.9, q3: null },
+  });
+  r.attacks.push({ ...base, name: 'random-search', kind: 'query', queries: { mean: 812.5, median: 1000, max: 1000 } });
+  r.provenance.epsilonsByNorm = { linf: [0, 8 / 255, 0.3], l2: [1] };
+  r.provenance.fastGradients = true;
+  r.provenance.attacks.push({ name: 'deepfool', norm: 'l2', kind: 'minimum-norm', config: { steps: 50 } });
+  return r;
+}
 
 function lines(text: string): string[] {
   return text.split('\n');
@@ -21,12 +44,12 @@ describe('renderMarkdown', () => {
   });
 
   it('has the robustness-curve table', () => {
-    const i = ls.indexOf('| ε | Robust accuracy | 95% CI |');
+    const i = ls.indexOf('| Norm | ε | Robust accuracy | 95% CI |');
     expect(i).toBeGreaterThan(0);
     expect(ls.slice(i + 2, i + 5)).toEqual([
-      '| 0 | 98.0% | [93.0%, 99.5%] |',
-      '| 0.03137 (8/255) | 62.0% | [52.2%, 70.9%] |',
-      '| 0.3 | 5.0% | [2.1%, 11.2%] |',
+      '| L∞ | 0 | 98.0% | [93.0%, 99.5%] |',
+      '| L∞ | 0.03137 (8/255) | 62.0% | [52.2%, 70.9%] |',
+      '| L∞ | 0.3 | 5.0% | [2.1%, 11.2%] |',
     ]);
   });
 
@@ -38,7 +61,7 @@ describe('renderMarkdown', () => {
   });
 
   it('lists the three weakest classes at the largest epsilon, skipping empty classes', () => {
-    const i = ls.indexOf('## Weakest classes at ε = 0.3');
+    const i = ls.indexOf('## Weakest classes at L∞ ε = 0.3');
     expect(i).toBeGreaterThan(0);
     expect(ls.slice(i + 2, i + 7)).toEqual([
       '| Class | Count | Clean acc. | Robust acc. |',
@@ -114,6 +137,43 @@ describe('renderMarkdown', () => {
   });
 });
 
+describe('reports with several norms and attack kinds', () => {
+  it('Markdown: one curve per norm (grouped), minimal perturbations, queries, weakest classes per norm, provenance', () => {
+    const ls = lines(renderMarkdown(mixedReport()));
+    const i = ls.indexOf('| Norm | ε | Robust accuracy | 95% CI |');
+    expect(ls.slice(i + 2, i + 6)).toEqual([
+      '| L∞ | 0 | 98.0% | [93.0%, 99.5%] |',
+      '| L∞ | 0.03137 (8/255) | 62.0% | [52.2%, 70.9%] |',
+      '| L∞ | 0.3 | 5.0% | [2.1%, 11.2%] |',
+      '| L2 | 1 | 50.0% | [40.0%, 60.0%] |',
+    ]);
+    expect(ls).toContain('| Attack | Norm | ε | Attacked | Fooled | Never fooled | Q1 | Median | Q3 |');
+    expect(ls).toContain('| deepfool | L2 | 1 | 98 | 90 | 8.2% | 0.6123 | 0.9 | ∞ |');
+    expect(ls).toContain('| random-search | L∞ | 0.3 | 812.5 | 1000 | 1000 |');
+    const j = ls.indexOf('## Weakest classes at L2 ε = 1');
+    expect(ls.slice(j + 4, j + 6)).toEqual(['| 0 (zero) | 40 | 100.0% | 20.0% |', '| 1 (one) | 30 | 96.7% | 60.0% |']);
+    expect(ls).toContain('## Weakest classes at L∞ ε = 0.3');
+    expect(ls).toContain('- Epsilons: L∞ 0, 0.03137 (8/255), 0.3; L2 1; batch size 100; cascade on; seed 42');
+    expect(ls).toContain('  - deepfool (L2, minimum-norm): `{"steps":50}`');
+    expect(ls.find((l) => l.startsWith('- Library:'))).toMatch(/; fast gradients on$/);
+  });
+
+  it('text: the norm on every curve point, minimal perturbations and queries', () => {
+    const ls = lines(renderText(mixedReport()));
+    const i = ls.indexOf('robustness curve per norm (worst case over the attacks of that norm)');
+    expect(ls.slice(i + 1, i + 6).map((l) => l.trim().split(/\s{2,}/)[0])).toEqual(['norm', 'Linf', 'Linf', 'Linf', 'L2']);
+    expect(ls).toContain('  deepfool  L2      1        98      90          8.2%  0.6123     0.9  inf');
+    expect(ls).toContain('  random-search  Linf  0.3  812.5    1000  1000');
+    expect(ls).toContain('weakest classes at L2 eps 1');
+  });
+
+  it('a minimal-norm quartile over no attacked point is n/a', () => {
+    const r = mixedReport();
+    r.attacks[3]!.minimalNorms = { attacked: 0, fooled: 0, neverFooledRate: 0, q1: null, median: null, q3: null };
+    expect(renderMarkdown(r)).toContain('| deepfool | L2 | 1 | 0 | 0 | n/a | n/a | n/a | n/a |');
+  });
+});
+
 describe('renderText', () => {
   const text = renderText(fixtureReport());
   const ls = lines(text);
@@ -125,8 +185,8 @@ describe('renderText', () => {
   });
 
   it('prints aligned curve and attack tables in ASCII labels', () => {
-    expect(ls).toContain('              eps  robust acc.  95% CI');
-    expect(ls).toContain('  0.03137 (8/255)        62.0%  [52.2%, 70.9%]');
+    expect(ls).toContain('  norm              eps  robust acc.  95% CI');
+    expect(ls).toContain('  Linf  0.03137 (8/255)        62.0%  [52.2%, 70.9%]');
     expect(ls).toContain('  attack  norm              eps  robust acc.   success rate  mean L2  mean Linf  seconds');
     expect(ls).toContain('  pgd     Linf              0.3         5.0%  94.9% (93/98)      4.1        0.3    15.00');
     const header = ls.find((l) => l.startsWith('  attack'));
@@ -135,7 +195,7 @@ describe('renderText', () => {
   });
 
   it('lists weakest classes, warnings and a short provenance line', () => {
-    expect(ls).toContain('weakest classes at eps 0.3');
+    expect(ls).toContain('weakest classes at Linf eps 0.3');
     expect(ls).toContain('  2             20       95.0%         0.0%');
     expect(ls).toContain('  - probability-output: net: outputs look like probabilities (every row in [0, 1] summing to 1)');
     expect(ls).toContain('robustest 0.1.0 · tfjs 4.22.0 · node v20.19.0 · model sha256 0123456789ab · data sha256 fedcba987654');
