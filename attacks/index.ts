@@ -5,6 +5,8 @@
 export { fgsm, fgm, type FgsmConfig } from './fgsm.js';
 export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
+export { deepfool, type DeepfoolConfig } from './deepfool.js';
+export { randomSearch, type RandomSearchConfig } from './random-search.js';
 export { createAttack, ATTACK_NAMES, type AttackName, type AttackOptions } from './registry.js';
 export type {
   Attack,

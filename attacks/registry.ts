@@ -11,6 +11,8 @@ import { ConfigError, describe } from '../src/errors.js';
 import { fgsm, fgm } from './fgsm.js';
 import { bim } from './bim.js';
 import { pgd } from './pgd.js';
+import { deepfool } from './deepfool.js';
+import { randomSearch } from './random-search.js';
 
 /** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackEntry.options} list and ignores the rest. */
 export interface AttackOptions {
@@ -119,6 +121,24 @@ export const ATTACKS: Readonly<Record<string, AttackEntry>> = Object.freeze({
       loss,
     },
     create: (o) => pgd({ norm: o.norm, ...pick(o, ['steps', 'stepSize', 'restarts', 'earlyStop', 'loss']) }),
+  },
+  deepfool: {
+    name: 'deepfool',
+    summary: 'DeepFool, minimum-norm steps to the nearest linearised boundary (Moosavi-Dezfooli et al. 2016)',
+    kind: 'minimum-norm',
+    norms: ['l2', 'linf'],
+    defaultNorm: 'l2',
+    options: { steps: { type: 'integer', description: 'maximum linearisation steps (default 50)' } },
+    create: (o) => deepfool({ norm: o.norm, ...pick(o, ['steps']) }),
+  },
+  'random-search': {
+    name: 'random-search',
+    summary: 'random points of the ball, a query-only sanity baseline (after Foolbox; Rauber et al. 2017)',
+    kind: 'query',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: { loss: { type: 'string', description: 'loss ranking draws that do not fool: ce, margin or dlr (default margin)' } },
+    create: (o) => randomSearch({ norm: o.norm, ...pick(o, ['loss']) }),
   },
 });
 
