@@ -67,6 +67,8 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
   let done: tf.Tensor1D | undefined;
   try {
     for (let step = 0; step < s.steps; step++) {
+      // One bool per step is read to the host: a step costs `candidates − 1` gradient calls, so the read is
+      // negligible, and DeepFool usually needs only a few steps, so stopping at once matters.
       const current = adv;
       const [nextDone, allDone] = tf.tidy(() => {
         const d = ctx.isSuccess(model.logits(current));

@@ -105,7 +105,9 @@ async function search(s: Settings, ctx: QueryContext): Promise<tf.Tensor> {
  * a strong attack: use it to catch gradient masking (a model that random noise fools more easily than PGD does).
  *
  * Kind `query` (scores, fixed-epsilon search): `EpsilonResult.queries` holds the queries per sample, at most
- * `samples`. Untargeted, or targeted when `run` gets `targets`.
+ * `samples`. Each round queries the whole batch once (one draw per sample; the runner's `query` takes one
+ * candidate per input) and reads one bool per sample back to stop the fooled ones. Untargeted, or targeted when
+ * `run` gets `targets`.
  *
  * Shapes: inputs `[N, ...model.inputShape]`; labels `[N]`. Reference: https://arxiv.org/abs/1707.04131.
  *
