@@ -277,8 +277,8 @@ export async function checkGradients(grad: tf.Tensor, options: CheckGradientsOpt
       WARNING_CODES.zeroGradients,
       `${name}: ${(fraction * 100).toFixed(1)}% of samples have an all-zero input gradient, a common sign of ` +
         'gradient masking (non-differentiable preprocessing, hard thresholds, saturated outputs). Gradient ' +
-        'attacks then overstate robustness; cross-check with a gradient-free query attack (robustest --help ' +
-        'lists the attacks) and with pgd using more steps and random restarts.',
+        'attacks then overstate robustness; cross-check with the gradient-free random-search attack and with pgd ' +
+        'using more steps and random restarts.',
     ),
   ];
 }

@@ -309,7 +309,7 @@ describe('robustest CLI', () => {
 
   it.each([
     [['eval', '--eps', '-1'], /expected a comma-separated list of numbers >= 0 for --eps, got "-1"/],
-    [['eval', '--attack', 'deepfool'], /expected attacks among fgsm, fgm, bim, pgd, got "deepfool"/],
+    [['eval', '--attack', 'fgsm,square'], /expected attacks among fgsm, fgm, bim, pgd, deepfool, random-search, got "square"/],
     [['eval', '--norm', 'l1'], /argument 'l1' is invalid/],
     [['eval', '--steps', '0'], /expected an integer >= 1 for --steps, got "0"/],
     [['eval', '--min-robust-accuracy', '70'], /expected a number in \[0, 1\]/],
