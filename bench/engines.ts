@@ -19,10 +19,10 @@ import { loadAverages, timeIt } from './util.js';
 import { dirname, join } from 'node:path';
 import * as tf from '../src/tf.js';
 import { initBackend } from '../src/backend.js';
-import { loadModel } from '../src/load.js';
+import { fromLayersModel, loadModel } from '../src/load.js';
 import { loadData } from '../src/data/index.js';
 import { crossEntropy } from '../src/losses.js';
-import { fromLayersModel, isDifferentiable, type DifferentiableModel, type LossFn, type QueryModel } from '../src/model.js';
+import { isDifferentiable, type DifferentiableModel, type LossFn, type QueryModel } from '../src/model.js';
 import { decodeModel, type HostTensor } from '../src/onnx/proto.js';
 import { disableFastGradients, enableFastGradients } from '../src/gradients/index.js';
 import { exportLayersModel, fromOnnxRuntime } from '../src/onnx/index.js';
@@ -90,7 +90,7 @@ async function trainedCnnAsLayers(path: string): Promise<DifferentiableModel> {
   net.setWeights(weights);
   tf.dispose(weights);
   // The ONNX model is NCHW [1, 28, 28]: with one channel that is the same memory as NHWC [28, 28, 1].
-  const m = await fromLayersModel(net, { name: 'mnist_cnn_trained as a tfjs LayersModel' });
+  const m = await fromLayersModel(net, { name: 'mnist_cnn_trained as a tfjs LayersModel', engine: 'tfjs' });
   return {
     ...m,
     kind: 'differentiable',

@@ -231,18 +231,6 @@ async function stripSoftmax(model: LayersModel, tfl: typeof import('@tensorflow/
   };
 }
 
-/**
- * The tfjs-only layers adapter under its old name, for two internal call sites (`test/onnx/export.test.ts`,
- * `bench/engines.ts`) until they import {@link fromLayersModel} from `load.ts`; then this alias goes. The public
- * `fromLayersModel` (root index, `load.ts`) applies the gradient-engine policy of `loadModel`; this one always
- * uses tfjs, as `fromLayersModel(model, { engine: 'tfjs' })` does.
- * @deprecated Import `fromLayersModel` from the root index (or `load.ts`).
- * @internal
- */
-export async function fromLayersModel(model: LayersModel, options: ModelOptions = {}): Promise<DifferentiableModel> {
-  return layersAdapter(model, options, {});
-}
-
 /** Hooks for adapters that own the wrapped model (loadModel). @internal */
 export interface AdapterHooks {
   /** Provenance hash to use instead of hashing the weights. */

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, UnsupportedError } from '../../src/errors.js';
-import { fromLayersModel, isDifferentiable } from '../../src/model.js';
+import { isDifferentiable } from '../../src/model.js';
+import { fromLayersModel } from '../../src/load.js';
 import { loadModel } from '../../src/load.js';
 import { exportLayersModel, listExportableLayers } from '../../src/onnx/export.js';
 import { importOnnx } from '../../src/onnx/import.js';
@@ -87,7 +88,7 @@ async function check(
     opts.hi ?? 1,
   );
   const x = tf.tensor(data, shape);
-  const ref = await fromLayersModel(model, { bounds: [opts.lo ?? 0, opts.hi ?? 1] });
+  const ref = await fromLayersModel(model, { bounds: [opts.lo ?? 0, opts.hi ?? 1], engine: 'tfjs' });
   const want = ref.logits(x);
   const wantData = want.dataSync();
   const exp = exportLayersModel(model, opts.opset !== undefined ? { opset: opts.opset } : {});
