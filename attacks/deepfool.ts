@@ -8,7 +8,6 @@
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
 import { batchNorm, selectSamples, signExact, NORMS, type Norm } from '../src/norms.js';
-import { describeLoss } from '../src/losses.js';
 import type { LossFn } from '../src/model.js';
 import { ConfigError, UnsupportedError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -52,7 +51,7 @@ function logitDifference(k: tf.Tensor1D, ref: tf.Tensor1D, numClasses: number): 
 
 async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
   const { model, x } = ctx;
-  if (describeLoss(ctx.loss)?.targeted) throw new UnsupportedError('deepfool: expected an untargeted run (DeepFool is untargeted only), got targets');
+  if (ctx.targets !== undefined) throw new UnsupportedError('deepfool: expected an untargeted run (DeepFool is untargeted only), got targets');
   const n = x.shape[0]!;
   const candidates = Math.min(s.candidates, model.numClasses);
   // The classes to cross into, per sample: the most likely ones on the clean input, the clean prediction first

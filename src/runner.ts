@@ -77,7 +77,11 @@ export interface EpsilonResult {
   readonly l2: Float32Array;
   /** Per sample: Linf norm of the perturbation. */
   readonly linf: Float32Array;
-  /** Per sample: model queries spent at this epsilon (all restarts); only for `query` attacks. */
+  /**
+   * Per sample: the model queries the attack made at this epsilon (all restarts); only for `query` attacks. The
+   * runner's own forward pass over the returned candidates (one per epsilon and restart, to verify success) is not
+   * counted: the attack already knows, from its last query, whether a candidate succeeds.
+   */
   readonly queries?: Int32Array;
 }
 
@@ -140,6 +144,10 @@ export interface Attack {
 export interface CoreContext {
   /** Clean inputs (owned by the runner: do not dispose). */
   readonly x: tf.Tensor;
+  /** True labels, int32 `[N]` (owned by the runner). */
+  readonly labels: tf.Tensor1D;
+  /** Target classes of a targeted run, int32 `[N]` (owned by the runner); `undefined` when untargeted. */
+  readonly targets: tf.Tensor1D | undefined;
   /** The loss to maximise (already targeted or untargeted). */
   readonly loss: LossFn;
   /** Per-sample success of logits `[N]` (bool), under the run's criterion. Call inside a tidy. */
@@ -463,7 +471,17 @@ async function runFixedEpsilon(s: Setup): Promise<{ results: EpsilonResult[]; mi
         if (isZero) {
           candidate = tf.clone(s.x);
         } else {
-          const base = { x: s.x, epsilon, loss: s.loss, isSuccess: s.isSuccess, project: proj, rngs: sampleRngs(s.seed, s.indices, ei, r), restart: r };
+          const base = {
+            x: s.x,
+            labels: s.labels,
+            targets: s.targets,
+            epsilon,
+            loss: s.loss,
+            isSuccess: s.isSuccess,
+            project: proj,
+            rngs: sampleRngs(s.seed, s.indices, ei, r),
+            restart: r,
+          };
           const raw =
             core.kind === 'query'
               ? await core.attack({ ...base, model: s.model, ...queryFunctions(s, queries!) })
@@ -525,7 +543,7 @@ async function runMinimumNorm(s: Setup): Promise<{ results: EpsilonResult[]; min
   const clip = (c: tf.Tensor): tf.Tensor => tf.clipByValue(c, bounds[0], bounds[1]);
   const rngs = sampleRngs(s.seed, s.indices, 0, 0);
   const queries = core.kind === 'query' ? new Int32Array(s.n) : undefined;
-  const base = { x: s.x, loss: s.loss, isSuccess: s.isSuccess, rngs, restart: 0 };
+  const base = { x: s.x, labels: s.labels, targets: s.targets, loss: s.loss, isSuccess: s.isSuccess, rngs, restart: 0 };
   const raw =
     core.kind === 'query'
       ? await core.attack({ ...base, model: s.model, epsilon: Infinity, project: clip, ...queryFunctions(s, queries!) })
