@@ -2,7 +2,8 @@
 // type-checks them all in one TypeScript program. Each example becomes its own module under scratch/doc-examples/
 // (git-, lint- and prettier-ignored; open a file there to see what was checked) with a prelude: every export of the
 // root index as a named import (and, for internal helpers, the other exports of the example's own module), `tf` (tfjs-core), a few Node helpers, and `declare const` for the free variables
-// examples conventionally use (`model`, `x`, `labels`, `report`, ...). The example's own imports are hoisted above
+// examples conventionally use (`model`, `x`, `labels`, `report`, ...). The example's own imports (and `declare
+// module` augmentations) are hoisted above
 // its body, which is wrapped in a block so that it may redeclare a prelude name (`const model = await loadModel(...)`).
 //
 // Run directly to list broken examples: `npx tsx test/docs/doc-examples.ts`.
@@ -159,6 +160,39 @@ export function examplesInText(text: string, file: string): DocExample[] {
   return examples.sort((a, b) => a.line - b.line);
 }
 
+/**
+ * The ```ts blocks of a Markdown text (a README), owned by the heading they are under. A block right after an
+ * `<!-- not type-checked: why -->` comment is left out.
+ */
+export function examplesInMarkdown(text: string, file: string): DocExample[] {
+  const examples: DocExample[] = [];
+  const perOwner = new Map<string, number>();
+  const lines = text.split('\n');
+  let heading = 'top';
+  for (let i = 0; i < lines.length; i++) {
+    const h = /^#{1,6}\s+(.*)$/.exec(lines[i]!);
+    if (h) heading = h[1]!.trim();
+    if (!/^```(ts|typescript)\s*$/.test(lines[i]!)) {
+      if (/^```/.test(lines[i]!)) while (++i < lines.length && !/^```\s*$/.test(lines[i]!));
+      continue;
+    }
+    const skip = /^<!--\s*not type-checked\b/.test(lines[i - 1] ?? '') || /^<!--\s*not type-checked\b/.test(lines[i - 2] ?? '');
+    const start = i + 1;
+    while (++i < lines.length && !/^```\s*$/.test(lines[i]!));
+    if (skip) continue;
+    const n = (perOwner.get(heading) ?? 0) + 1;
+    perOwner.set(heading, n);
+    examples.push({
+      file,
+      line: start + 1,
+      owner: heading,
+      id: n === 1 ? `${file}#${heading}` : `${file}#${heading}#${n}`,
+      code: lines.slice(start, i).join('\n'),
+    });
+  }
+  return examples;
+}
+
 /** Every `@example` block in the `.ts` files of `dirs` (default {@link EXAMPLE_DIRS}) under `root`. */
 export function extractExamples(root = ROOT, dirs = EXAMPLE_DIRS): DocExample[] {
   return dirs.flatMap((d) => listTs(join(root, d))).flatMap((file) => examplesInText(readFileSync(file, 'utf8'), relative(root, file).split(sep).join('/')));
@@ -190,11 +224,12 @@ function generate(example: DocExample, index: number, rootExports: readonly stri
   const imports: { text: string; line: number }[] = [];
   const bound = new Set<string>();
   for (const st of sf.statements) {
-    if (!ts.isImportDeclaration(st)) continue;
+    if (!ts.isImportDeclaration(st) && !ts.isModuleDeclaration(st)) continue;
     const start = sf.getLineAndCharacterOfPosition(st.getStart(sf)).line;
     const end = sf.getLineAndCharacterOfPosition(st.end).line;
     imports.push({ text: st.getText(sf).replace(/\n/g, ' '), line: example.line + start });
     for (let l = start; l <= end; l++) bodyLines[l] = '';
+    if (!ts.isImportDeclaration(st)) continue;
     const clause = st.importClause;
     if (clause?.name) bound.add(clause.name.text);
     const nb = clause?.namedBindings;

@@ -1,14 +1,17 @@
 // Every TSDoc `@example` in src/, attacks/ and metrics/ type-checks against the public API (see doc-examples.ts for
 // the prelude the examples are compiled with). Broken examples are listed as file:line with the compiler's message.
 import { describe, expect, it } from 'vitest';
-import { examplesInText, extractExamples, typeCheckExamples, type DocExample } from './doc-examples.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, examplesInMarkdown, examplesInText, extractExamples, typeCheckExamples, type DocExample } from './doc-examples.js';
 import { KNOWN_BROKEN_EXAMPLES } from './known-broken-examples.js';
 
 describe('TSDoc examples', () => {
-  const examples = extractExamples();
+  const examples = [...extractExamples(), ...examplesInMarkdown(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md')];
 
   it('are found in every scanned folder', () => {
     for (const dir of ['src/', 'attacks/', 'metrics/']) expect(examples.filter((e) => e.file.startsWith(dir)).length).toBeGreaterThan(3);
+    expect(examples.map((e) => e.id)).toContain('README.md#Quick start (library)');
     expect(examples.map((e) => e.id)).toContain('attacks/pgd.ts#pgd');
     expect(new Set(examples.map((e) => e.id)).size).toBe(examples.length);
   });
@@ -46,6 +49,30 @@ describe('TSDoc examples', () => {
       { id: 'src/x.ts#add', line: 9, code: 'add(1, 2); // 3' },
       { id: 'src/x.ts#add#2', line: 13, code: 'add(\n  3, 4);' },
       { id: 'src/x.ts#C.m', line: 22, code: 'new C().m();' },
+    ]);
+  });
+
+  it("are extracted from a README's ts blocks, except after a not-type-checked comment", () => {
+    const text = [
+      '# T',
+      '## Use it',
+      '```ts',
+      'a();',
+      '```',
+      '```sh',
+      '```ts',
+      '```',
+      '<!-- not type-checked: jest -->',
+      '```ts',
+      'b();',
+      '```',
+      '```ts',
+      'c();',
+      '```',
+    ].join('\n');
+    expect(examplesInMarkdown(text, 'R.md').map(({ id, line, code }) => ({ id, line, code }))).toEqual([
+      { id: 'R.md#Use it', line: 4, code: 'a();' },
+      { id: 'R.md#Use it#2', line: 14, code: 'c();' },
     ]);
   });
 

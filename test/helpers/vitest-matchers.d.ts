@@ -2,6 +2,7 @@
 import type { RobustMatchers } from '../../src/testing.js';
 
 declare module 'vitest' {
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-  interface Matchers<T = unknown> extends RobustMatchers<T> {}
+  // The type parameter must be declared exactly as vitest does (`T = any`); skipLibCheck hides a mismatch in a .d.ts.
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-explicit-any
+  interface Matchers<T = any> extends RobustMatchers<T> {}
 }
