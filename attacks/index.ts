@@ -7,7 +7,16 @@ export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
 export { deepfool, type DeepfoolConfig } from './deepfool.js';
 export { randomSearch, type RandomSearchConfig } from './random-search.js';
-export { createAttack, ATTACK_NAMES, type AttackName, type AttackOptions } from './registry.js';
+export {
+  attackEntry,
+  createAttack,
+  ATTACKS,
+  ATTACK_NAMES,
+  type AttackRegistryEntry,
+  type AttackName,
+  type AttackOptionSpec,
+  type AttackOptions,
+} from './registry.js';
 export type {
   Attack,
   AttackCore,

@@ -14,9 +14,9 @@ import { pgd } from './pgd.js';
 import { deepfool } from './deepfool.js';
 import { randomSearch } from './random-search.js';
 
-/** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackEntry.options} list and ignores the rest. */
+/** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackRegistryEntry.options} list and ignores the rest. */
 export interface AttackOptions {
-  /** Threat model. Default: the attack's own ({@link AttackEntry.defaultNorm}); a norm the attack does not support is a `ConfigError`. */
+  /** Threat model. Default: the attack's own ({@link AttackRegistryEntry.defaultNorm}); a norm the attack does not support is a `ConfigError`. */
   norm?: Norm;
   /** Steps of iterative attacks. */
   steps?: number;
@@ -39,7 +39,7 @@ export interface AttackOptionSpec {
 }
 
 /** One row of {@link ATTACKS}. */
-export interface AttackEntry {
+export interface AttackRegistryEntry {
   /** The attack's name (the key of its row). */
   readonly name: string;
   /** One line: what it is, and its paper. */
@@ -52,7 +52,7 @@ export interface AttackEntry {
   readonly defaultNorm: Norm;
   /** The generic options ({@link AttackOptions} keys other than `norm`) it accepts. */
   readonly options: Readonly<Partial<Record<Exclude<keyof AttackOptions, 'norm'>, AttackOptionSpec>>>;
-  /** Builds the attack from resolved options (the norm already checked against {@link AttackEntry.norms}). */
+  /** Builds the attack from resolved options (the norm already checked against {@link AttackRegistryEntry.norms}). */
   readonly create: (options: AttackOptions & { norm: Norm }) => Attack;
 }
 
@@ -74,7 +74,7 @@ const earlyStop: AttackOptionSpec = { type: 'boolean', description: 'stop moving
  * for (const [name, entry] of Object.entries(ATTACKS)) console.log(name, entry.kind, entry.norms.join('/'), entry.summary);
  * ```
  */
-export const ATTACKS: Readonly<Record<string, AttackEntry>> = Object.freeze({
+export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.freeze({
   fgsm: {
     name: 'fgsm',
     summary: 'Fast Gradient Sign Method, one step of size ε (Goodfellow et al. 2015)',
@@ -158,7 +158,7 @@ export type AttackName = keyof typeof ATTACKS;
  * attackEntry('fgm').norms; // ['l2']
  * ```
  */
-export function attackEntry(name: string): AttackEntry {
+export function attackEntry(name: string): AttackRegistryEntry {
   const entry = Object.prototype.hasOwnProperty.call(ATTACKS, name) ? ATTACKS[name] : undefined;
   if (!entry) throw new ConfigError(`attack: expected one of ${ATTACK_NAMES.join(', ')}, got ${describe(name)}`);
   return entry;

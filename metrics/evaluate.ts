@@ -183,7 +183,12 @@ export interface EvaluationState {
   /** Warnings found so far. */
   readonly warnings: ReportWarning[];
   /** The data's source and SHA-256. */
-  readonly data: { readonly source: string; readonly sha256: string };
+  readonly data: {
+    /** Where the data came from. */
+    readonly source: string;
+    /** SHA-256 of inputs and labels (or `unknown:...`). */
+    readonly sha256: string;
+  };
   /** When the evaluation started (ISO 8601). */
   readonly startedAt: string;
 }

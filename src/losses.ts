@@ -82,7 +82,7 @@ function column(t: tf.Tensor2D, j: number): tf.Tensor1D {
  * const names = Object.keys(LOSSES); // ['ce', 'margin', 'dlr']
  * ```
  */
-export const LOSSES = Object.freeze({
+export const LOSSES: Readonly<Record<LossName, LossSpec>> = Object.freeze({
   ce: {
     summary: 'cross-entropy of the logits',
     minClasses: 2,
@@ -116,13 +116,13 @@ export const LOSSES = Object.freeze({
       return tf.div(tf.sub(picked(logits, targets, numClasses), picked(logits, labels, numClasses)), denom) as tf.Tensor1D;
     },
   },
-} satisfies Record<string, LossSpec>);
+});
 
 /** Names of the built-in losses: the keys of {@link LOSSES}. */
-export type LossName = keyof typeof LOSSES;
+export type LossName = 'ce' | 'margin' | 'dlr';
 
 /** The keys of {@link LOSSES}, in order. */
-export const LOSS_NAMES = Object.freeze(Object.keys(LOSSES) as LossName[]);
+export const LOSS_NAMES: readonly LossName[] = Object.freeze(Object.keys(LOSSES) as LossName[]);
 
 /**
  * What a built-in loss computes, as data: enough to rebuild the same loss elsewhere (in a worker thread, say) with

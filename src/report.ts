@@ -304,7 +304,12 @@ export interface Provenance {
   /** The epsilons evaluated, in raw input units (every norm's, in order of first appearance). */
   epsilons: number[];
   /** The epsilons of each norm, when they differ between norms or more than one norm was evaluated (1.1). */
-  epsilonsByNorm?: { linf?: number[]; l2?: number[] };
+  epsilonsByNorm?: {
+    /** The L∞ radii. */
+    linf?: number[];
+    /** The L2 radii. */
+    l2?: number[];
+  };
   /** Whether robustest's fast tfjs gradient kernels were active (1.1; they matter only for the tfjs engine). */
   fastGradients?: boolean;
   /** Batch size used for the evaluation. */
