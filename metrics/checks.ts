@@ -31,7 +31,6 @@ export interface Warning {
  * - `randomized-model`: two forward passes on the same input differ, so results depend on the draw.
  * - `non-monotone-curve`: robust accuracy rises with epsilon somewhere on the curve (an attack fell short).
  * - `no-correct-points`: no input is classified correctly, so there is nothing to attack.
- * - `no-samples`: the data has no samples, so every accuracy is 0 and says nothing.
  *
  * A report's warnings also carry the model's own warnings under their `MODEL_WARNING_CODES` (a removed softmax
  * head is reported as `softmax-head`).
@@ -56,8 +55,6 @@ export const WARNING_CODES = {
   nonMonotoneCurve: 'non-monotone-curve',
   /** No input is classified correctly. */
   noCorrectPoints: 'no-correct-points',
-  /** The data has no samples. */
-  noSamples: 'no-samples',
 } as const;
 
 const CODE_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;

@@ -361,6 +361,8 @@ export async function cleanPass(model: Model, data: EvaluateData, plan: Evaluati
   const startedAt = new Date().toISOString();
   const d = await hostData(model, data);
   const n = d.count;
+  // No samples: no accuracy is defined, and a report of zeros would read as a measured 0%.
+  if (n === 0) throw new ShapeError(`evaluate: expected at least one sample, got 0 (data '${d.source}')`);
   const classNames = plan.classNames ?? (isDataset(data) ? data.classNames : undefined);
   const resolvedPlan: EvaluationPlan = classNames !== undefined ? { ...plan, classNames } : plan;
   const state: EvaluationState = {
@@ -396,8 +398,7 @@ export async function cleanPass(model: Model, data: EvaluateData, plan: Evaluati
     }
     hooks.onProgress?.({ phase: 'clean', done: bi + 1, total });
   }
-  if (n === 0) addWarning(state, hooks, warning(WARNING_CODES.noSamples, `${model.name}: the data has no samples, so every accuracy is 0 and says nothing`));
-  else if (!state.predictions.some((p, i) => p === d.labels[i])) {
+  if (!state.predictions.some((p, i) => p === d.labels[i])) {
     addWarning(
       state,
       hooks,
@@ -832,7 +833,7 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
  * @param options - attacks, epsilons (a list, or one per norm), seed (default 0), batchSize (default 100), cascade
  *   (default true), targeted (default false), classNames (default: the dataset's).
  * @returns the report (plain JSON; see `schema/report.schema.json`); it always passes `validateReport`, empty
- *   data included (accuracies 0, with a `no-samples` warning).
+ *   a data set with no clean-correct point included (robust accuracy 0, with a `no-correct-points` warning).
  * @throws {@link ConfigError} for empty attacks or epsilons or a bad batch size; {@link ShapeError},
  *   {@link BoundsError}, {@link NonFiniteError}, {@link LabelError} for bad data; {@link UnsupportedError} for a
  *   gradient attack on a query-only model.

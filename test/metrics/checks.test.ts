@@ -127,7 +127,6 @@ describe('warnings', () => {
       randomizedModel: 'randomized-model',
       nonMonotoneCurve: 'non-monotone-curve',
       noCorrectPoints: 'no-correct-points',
-      noSamples: 'no-samples',
     });
     expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
     expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);

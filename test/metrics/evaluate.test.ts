@@ -189,7 +189,7 @@ describe('evaluate', () => {
     expect(validateReport(JSON.parse(JSON.stringify(report)))).toBeTruthy();
   });
 
-  it('returns a report that passes validateReport for any small set-up, empty data and no correct point included', async () => {
+  it('returns a report that passes validateReport for any small set-up (no correct point included) and refuses empty data', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.record({
@@ -206,10 +206,15 @@ describe('evaluate', () => {
           const labels = Int32Array.from(data.labels.subarray(0, n), (l) => (wrong ? (l + 1) % 4 : l));
           const d: Dataset = { images: data.images.slice(0, n * per), shape: [16], labels, count: n, sha256: 'unknown:test', source: 'slice' };
           const made = { fgsm: () => fgsm(), fgm: () => fgm(), bim: () => bim({ steps: 2 }) };
-          const r = await evaluate(p.model, d, { attacks: which.map((w) => made[w]()), epsilons: eps, cascade, targeted, batchSize });
+          const run = evaluate(p.model, d, { attacks: which.map((w) => made[w]()), epsilons: eps, cascade, targeted, batchSize });
+          if (n === 0) {
+            // No samples is an error (no accuracy is defined), never a report of zeros.
+            await expect(run).rejects.toThrow("evaluate: expected at least one sample, got 0 (data 'slice')");
+            return;
+          }
+          const r = await run;
           expect(() => validateReport(JSON.parse(JSON.stringify(r)))).not.toThrow();
-          if (n === 0) expect(r.warnings.map((w) => w.code)).toContain('no-samples');
-          else if (wrong) expect(r.warnings.map((w) => w.code)).toContain('no-correct-points');
+          if (wrong) expect(r.warnings.map((w) => w.code)).toContain('no-correct-points');
         },
       ),
       { numRuns: 25, seed: 11 },
