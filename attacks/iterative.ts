@@ -49,6 +49,7 @@ async function perturb(s: IterativeSettings, ctx: PerturbContext): Promise<tf.Te
   let done: tf.Tensor1D | undefined = s.earlyStop ? tf.zeros([x.shape[0]!], 'bool') : undefined;
   for (let step = 0; step < s.steps; step++) {
     const { value, grad } = await model.valueAndGrad(adv, ctx.loss);
+    ctx.trace(value);
     const prev = adv;
     adv = tf.tidy(() => {
       const next = ctx.project(tf.add(prev, tf.mul(steepestDirection(grad, s.norm), alpha)));

@@ -31,6 +31,7 @@ export interface Warning {
  * - `randomized-model`: two forward passes on the same input differ, so results depend on the draw.
  * - `non-monotone-curve`: robust accuracy rises with epsilon somewhere on the curve (an attack fell short).
  * - `no-correct-points`: no input is classified correctly, so there is nothing to attack.
+ * - `not-converged`: an attack's loss was still rising when it stopped (see `metrics/pitfalls.ts`).
  *
  * A report's warnings also carry the model's own warnings under their `MODEL_WARNING_CODES` (a removed softmax
  * head is reported as `softmax-head`).
@@ -55,6 +56,8 @@ export const WARNING_CODES = {
   nonMonotoneCurve: 'non-monotone-curve',
   /** No input is classified correctly. */
   noCorrectPoints: 'no-correct-points',
+  /** An attack's loss was still rising when it stopped. */
+  notConverged: 'not-converged',
 } as const;
 
 const CODE_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;

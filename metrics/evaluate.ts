@@ -38,8 +38,12 @@ import {
   type ReportWarning,
 } from '../src/report.js';
 import { wilsonInterval } from './accuracy.js';
+import { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type EvaluationState } from './records.js';
+
+export { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type EvaluationState } from './records.js';
 import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js';
 import { checkGradients, checkOutputs, warning, WARNING_CODES } from './checks.js';
+import { evaluationChecks } from './pitfalls.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
 export interface TensorData {
@@ -103,94 +107,6 @@ export interface EvaluateOptions {
   onProgress?: (event: EvaluateProgress) => void;
   /** Called for each warning as it is found (they are also in the report). */
   onWarning?: (w: ReportWarning) => void;
-}
-
-/** The resolved configuration of an evaluation: everything its outcome depends on besides the model and data. */
-export interface EvaluationPlan {
-  /** The attacks, in order. */
-  readonly attacks: readonly Attack[];
-  /** The norms of the attacks, in the order their first attack runs: one robustness curve each. */
-  readonly norms: readonly Norm[];
-  /** The radii of each norm in {@link EvaluationPlan.norms}. */
-  readonly epsilons: Readonly<Partial<Record<Norm, readonly number[]>>>;
-  /** The seed. */
-  readonly seed: number;
-  /** Inputs per batch. */
-  readonly batchSize: number;
-  /** Whether attacks cascade. */
-  readonly cascade: boolean;
-  /** Whether the attacks are targeted. */
-  readonly targeted: boolean;
-  /** Confidence level of the intervals. */
-  readonly ciLevel: number;
-  /** Class names, if known. */
-  readonly classNames?: readonly string[];
-}
-
-/** Outcome codes of {@link AttackCell.outcome}. */
-export const OUTCOME = Object.freeze({
-  /** The attack did not run on the point at this epsilon (clean-misclassified, or already fooled in the cascade). */
-  notAttacked: 0,
-  /** The attack ran and the point survived. */
-  survived: 1,
-  /** The attack fooled the point within epsilon. */
-  fooled: 2,
-} as const);
-
-/** The per-point records of one attack at one epsilon: typed arrays with one entry per sample. */
-export interface AttackCell {
-  /** Index of the attack in {@link EvaluationPlan.attacks}. */
-  readonly attack: number;
-  /** The attack's norm. */
-  readonly norm: Norm;
-  /** The radius. */
-  readonly epsilon: number;
-  /** Per point: one of {@link OUTCOME}. */
-  readonly outcome: Uint8Array;
-  /** Per fooled point: the perturbation's L0 count (0 elsewhere). */
-  readonly l0: Float32Array;
-  /** Per fooled point: its L1 norm (0 elsewhere). */
-  readonly l1: Float32Array;
-  /** Per fooled point: its L2 norm (0 elsewhere). */
-  readonly l2: Float32Array;
-  /** Per fooled point: its L∞ norm (0 elsewhere). */
-  readonly linf: Float32Array;
-  /** Query attacks: per attacked point, the queries spent (0 elsewhere). */
-  readonly queries?: Int32Array;
-  /**
-   * Minimum-norm attacks: per point it ran on, the smallest successful perturbation's norm (`Infinity` where it
-   * never fooled the point); `NaN` where it did not run.
-   */
-  readonly minimalNorm?: Float32Array;
-  /** Wall-clock seconds spent. */
-  seconds: number;
-}
-
-/** The state of an evaluation: per-point records and what the report needs besides them. */
-export interface EvaluationState {
-  /** The configuration. */
-  readonly plan: EvaluationPlan;
-  /** Number of samples. */
-  readonly count: number;
-  /** True labels. */
-  readonly labels: Int32Array;
-  /** The model's clean predictions. */
-  readonly predictions: Int32Array;
-  /** Targets of a targeted evaluation (one per sample, seeded from its index). */
-  readonly targets?: Int32Array;
-  /** One cell per attack and epsilon, in the order they ran. */
-  readonly cells: AttackCell[];
-  /** Warnings found so far. */
-  readonly warnings: ReportWarning[];
-  /** The data's source and SHA-256. */
-  readonly data: {
-    /** Where the data came from. */
-    readonly source: string;
-    /** SHA-256 of inputs and labels (or `unknown:...`). */
-    readonly sha256: string;
-  };
-  /** When the evaluation started (ISO 8601). */
-  readonly startedAt: string;
 }
 
 /** Callbacks of the evaluation steps. */
@@ -455,31 +371,9 @@ function emptyCell(attack: number, norm: Norm, epsilon: number, n: number, opts:
     linf: new Float32Array(n),
     ...(opts.queries ? { queries: new Int32Array(n) } : {}),
     ...(opts.minimal ? { minimalNorm: new Float32Array(n).fill(NaN) } : {}),
+    ...(opts.minimal ? {} : { lateLossRise: new Float32Array(n).fill(NaN) }),
     seconds: 0,
   };
-}
-
-/**
- * Per point, whether it is still robust at `epsilon` in `norm` after the cells recorded so far (or the first
- * `upTo` of them): classified correctly, and fooled by no attack of that norm at that epsilon.
- *
- * @param state - the evaluation state.
- * @param norm - the norm.
- * @param epsilon - the radius.
- * @param upTo - how many cells (in run order) to take into account. Default: all.
- * @example
- * ```ts
- * const robust = robustMask(state, 'linf', 0.3);
- * console.log(robust.filter(Boolean).length / state.count);
- * ```
- */
-export function robustMask(state: EvaluationState, norm: Norm, epsilon: number, upTo = state.cells.length): boolean[] {
-  const robust = Array.from(state.predictions, (p, i) => p === state.labels[i]);
-  for (const cell of state.cells.slice(0, upTo)) {
-    if (cell.norm !== norm || cell.epsilon !== epsilon) continue;
-    for (let i = 0; i < state.count; i++) if (cell.outcome[i] === OUTCOME.fooled) robust[i] = false;
-  }
-  return robust;
 }
 
 /**
@@ -565,11 +459,13 @@ interface PointResult {
   readonly linf: number;
   readonly queries: number;
   readonly minimalNorm: number;
+  readonly lateLossRise: number;
 }
 
 function record(cell: AttackCell, i: number, r: PointResult): void {
   cell.outcome[i] = r.success ? OUTCOME.fooled : OUTCOME.survived;
   if (cell.queries) cell.queries[i] = r.queries;
+  if (cell.lateLossRise) cell.lateLossRise[i] = r.lateLossRise;
   if (!r.success) return;
   cell.l0[i] = r.l0;
   cell.l1[i] = r.l1;
@@ -613,6 +509,7 @@ async function runBatch(
             linf: norms.linf[k]!,
             queries: r.queries?.[k] ?? 0,
             minimalNorm: result.minimalNorms?.[k] ?? NaN,
+            lateLossRise: r.lateLossRise?.[k] ?? NaN,
           }),
         );
       }
@@ -767,6 +664,8 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
       }
     }
   }
+
+  for (const w of evaluationChecks(state)) warn(w);
 
   const perClass: ClassEntry[] = [];
   for (let c = 0; c < context.model.numClasses; c++) {

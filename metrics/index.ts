@@ -23,6 +23,7 @@ export {
   type ReportContext,
   type TensorData,
 } from './evaluate.js';
+export { evaluationChecks, notConvergedChecks, NOT_CONVERGED_MEDIAN_RISE } from './pitfalls.js';
 export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy.js';
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {

@@ -83,6 +83,13 @@ export interface EpsilonResult {
    * counted: the attack already knows, from its last query, whether a candidate succeeds.
    */
   readonly queries?: Int32Array;
+  /**
+   * Per sample, how much the attack's loss still rose over its last quarter of steps, relative to its whole rise:
+   * `(L_T − L_⌊3T/4⌋) / max(|L_T − L_0|, 1e-6·(1 + |L_T|))` over the `T + 1` losses the attack recorded with
+   * `ctx.trace` (the restart kept for the sample). A loss climbing linearly gives 0.25; near 0: converged. `NaN`
+   * where the attack traced fewer than 4 steps.
+   */
+  readonly lateLossRise?: Float32Array;
 }
 
 /** What {@link Attack.run} returns: one {@link EpsilonResult} per epsilon. */
@@ -160,6 +167,13 @@ export interface CoreContext {
   readonly rngs: readonly Rng[];
   /** Restart index (0-based). */
   readonly restart: number;
+  /**
+   * Records the per-sample loss of the current iterate `[N]` (call once per step, e.g. with the `value` that
+   * `valueAndGrad` returned; the runner keeps a copy). The runner turns the trajectory into
+   * {@link EpsilonResult.lateLossRise}, which the evaluation's convergence check reads. Optional for an attack;
+   * ignored in minimum-norm runs.
+   */
+  readonly trace: (loss: tf.Tensor1D) => void;
 }
 
 /** What {@link FixedEpsilonCore.perturb} receives for one epsilon and one restart. */
@@ -189,12 +203,13 @@ export interface QueryContext extends CoreContext {
   /** Projects a candidate onto the epsilon ball and into the bounds (into the bounds only, for a minimum-norm search). */
   readonly project: (candidate: tf.Tensor) => tf.Tensor;
   /**
-   * Logits of a batch `[N, ...]` aligned with `x` (score-based attacks only), counting one query for each sample
-   * that is `active` (default: all). Inactive rows are computed but not counted: pass a mask of the samples whose
-   * answer you use. The caller owns the result.
+   * Logits of a batch of candidates (score-based attacks only): `k·N` rows for `k` draws per sample, draw-major
+   * (row `j·N + i` is draw `j` of sample `i`; `k = 1` is a batch aligned with `x`). Counts `k` queries for each
+   * sample that is `active` (default: all); inactive rows are computed but not counted, so pass a mask of the
+   * samples whose answers you use. The caller owns the result.
    */
   readonly query: (candidates: tf.Tensor, active?: readonly boolean[]) => Promise<tf.Tensor2D>;
-  /** Whether each candidate fools the model (decision-based attacks), counting one query per active sample. */
+  /** Whether each candidate fools the model (decision-based attacks): `k·N` rows as in `query`, `k` queries per active sample. */
   readonly decide: (candidates: tf.Tensor, active?: readonly boolean[]) => Promise<boolean[]>;
   /** Queries spent so far per sample (in this epsilon, over all restarts). */
   readonly queries: Int32Array;
@@ -398,31 +413,70 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
 /** Per-sample query counting for query cores. */
 function queryFunctions(s: Setup, queries: Int32Array): Pick<QueryContext, 'query' | 'decide' | 'queries'> {
   const output = s.core.kind === 'query' ? s.core.output : 'scores';
-  const count = (active: readonly boolean[] | undefined): void => {
-    if (active !== undefined && active.length !== s.n) throw new ConfigError(`${s.core.name}: expected an active mask of ${s.n} entries, got ${active.length}`);
-    for (let i = 0; i < s.n; i++) if (active === undefined || active[i]) queries[i]!++;
+  /** Draws per sample in a batch of candidates: `k·N` rows, draw-major (row `j·N + i` is draw `j` of sample `i`). */
+  const draws = (c: tf.Tensor): number => {
+    const rows = c.shape[0] ?? 0;
+    if (s.n === 0 || rows === 0 || rows % s.n !== 0) {
+      throw new ConfigError(`${s.core.name}: expected k·${s.n} candidates (k draws per input, draw-major), got ${rows}`);
+    }
+    return rows / s.n;
   };
-  const logits = async (c: tf.Tensor): Promise<tf.Tensor2D> => {
-    if (c.shape[0] !== s.n) throw new ConfigError(`${s.core.name}: expected ${s.n} candidates (one per input), got ${c.shape[0]}`);
-    return await s.model.logits(c);
+  const count = (k: number, active: readonly boolean[] | undefined): void => {
+    if (active !== undefined && active.length !== s.n) throw new ConfigError(`${s.core.name}: expected an active mask of ${s.n} entries, got ${active.length}`);
+    for (let i = 0; i < s.n; i++) if (active === undefined || active[i]) queries[i]! += k;
   };
   return {
     queries,
     query: async (c, active) => {
       if (output !== 'scores') throw new UnsupportedError(`${s.core.name}: a decision-based attack may not read scores; use ctx.decide`);
-      count(active);
-      return logits(c);
+      count(draws(c), active);
+      return await s.model.logits(c);
     },
     decide: async (c, active) => {
-      count(active);
-      const l = await logits(c);
-      const ok = tf.tidy(() => s.isSuccess(l));
+      const k = draws(c);
+      count(k, active);
+      const l = await s.model.logits(c);
+      const ok = tf.tidy(() => {
+        const pred = tf.argMax(l, 1);
+        const want = tf.tile(s.targets ?? s.labels, [k]);
+        return s.targets ? tf.equal(pred, want) : tf.notEqual(pred, want);
+      });
       l.dispose();
       const host = await ok.data();
       ok.dispose();
       return Array.from(host, (v) => v === 1);
     },
   };
+}
+
+/** A minimum-norm run keeps no loss trajectory (its objective is not the attack loss). */
+const ignoreTrace = (): void => undefined;
+
+/** Collects the per-step losses an attack records with `ctx.trace`. */
+class LossTrace {
+  private readonly steps: tf.Tensor1D[] = [];
+
+  readonly record = (loss: tf.Tensor1D): void => {
+    this.steps.push(tf.keep(tf.clone(loss)));
+  };
+
+  /** Per sample, the late rise of the loss (see {@link EpsilonResult.lateLossRise}); NaN with fewer than 4 steps. */
+  async lateRise(n: number): Promise<Float32Array> {
+    const t = this.steps.length;
+    if (t < 4 || this.steps.some((l) => l.size !== n)) return new Float32Array(n).fill(NaN);
+    const rows = tf.tidy(() => tf.stack([this.steps[0]!, this.steps[Math.floor((3 * (t - 1)) / 4)]!, this.steps[t - 1]!]));
+    const host = await rows.data();
+    rows.dispose();
+    return Float32Array.from({ length: n }, (_, i) => {
+      const [l0, l3, lt] = [host[i]!, host[n + i]!, host[2 * n + i]!];
+      return (lt - l3) / Math.max(Math.abs(lt - l0), 1e-6 * (1 + Math.abs(lt)));
+    });
+  }
+
+  dispose(): void {
+    tf.dispose(this.steps);
+    this.steps.length = 0;
+  }
 }
 
 /** Host arrays of the result at one epsilon, from the chosen adversarial batch. */
@@ -433,6 +487,7 @@ async function summarise(
   success: tf.Tensor1D,
   pred: tf.Tensor1D,
   queries?: Int32Array,
+  lateLossRise?: Float32Array,
 ): Promise<EpsilonResult> {
   const n = s.n;
   const summary = tf.tidy(() => {
@@ -449,6 +504,7 @@ async function summarise(
     l2: Float32Array.from(host.subarray(2 * n, 3 * n)),
     linf: Float32Array.from(host.subarray(3 * n, 4 * n)),
     ...(queries ? { queries: Int32Array.from(queries) } : {}),
+    ...(lateLossRise ? { lateLossRise } : {}),
   };
 }
 
@@ -466,28 +522,37 @@ async function runFixedEpsilon(s: Setup): Promise<{ results: EpsilonResult[]; mi
       // class is kept alongside so that the result needs no further forward pass.
       let best: { x: tf.Tensor; success: tf.Tensor1D; loss: tf.Tensor1D; pred: tf.Tensor1D } | undefined;
       const restarts = isZero ? 1 : core.restarts;
+      const lateRise = new Float32Array(s.n).fill(NaN);
       for (let r = 0; r < restarts; r++) {
         let candidate: tf.Tensor;
-        if (isZero) {
-          candidate = tf.clone(s.x);
-        } else {
-          const base = {
-            x: s.x,
-            labels: s.labels,
-            targets: s.targets,
-            epsilon,
-            loss: s.loss,
-            isSuccess: s.isSuccess,
-            project: proj,
-            rngs: sampleRngs(s.seed, s.indices, ei, r),
-            restart: r,
-          };
-          const raw =
-            core.kind === 'query'
-              ? await core.attack({ ...base, model: s.model, ...queryFunctions(s, queries!) })
-              : await core.perturb({ ...base, model: s.model as DifferentiableModel });
-          candidate = tf.tidy(() => proj(raw));
-          raw.dispose();
+        let rise: Float32Array;
+        const trace = new LossTrace();
+        try {
+          if (isZero) {
+            candidate = tf.clone(s.x);
+          } else {
+            const base = {
+              x: s.x,
+              labels: s.labels,
+              targets: s.targets,
+              epsilon,
+              loss: s.loss,
+              isSuccess: s.isSuccess,
+              project: proj,
+              rngs: sampleRngs(s.seed, s.indices, ei, r),
+              restart: r,
+              trace: trace.record,
+            };
+            const raw =
+              core.kind === 'query'
+                ? await core.attack({ ...base, model: s.model, ...queryFunctions(s, queries!) })
+                : await core.perturb({ ...base, model: s.model as DifferentiableModel });
+            candidate = tf.tidy(() => proj(raw));
+            raw.dispose();
+          }
+          rise = await trace.lateRise(s.n);
+        } finally {
+          trace.dispose();
         }
         const logits = await s.model.logits(candidate);
         const [success, lossV, pred] = tf.tidy(() => [s.isSuccess(logits), s.loss(logits), tf.argMax(logits, 1) as tf.Tensor1D] as const);
@@ -495,21 +560,29 @@ async function runFixedEpsilon(s: Setup): Promise<{ results: EpsilonResult[]; mi
         const current = { x: candidate, success, loss: lossV, pred };
         if (!best) {
           best = current;
+          lateRise.set(rise);
         } else {
           const prev = best;
-          best = tf.tidy(() => {
+          const [next, better] = tf.tidy(() => {
             const better = tf.logicalOr(
               tf.logicalAnd(current.success, tf.logicalNot(prev.success)),
               tf.logicalAnd(tf.equal(current.success, prev.success), tf.greater(current.loss, prev.loss)),
             ) as tf.Tensor1D;
-            return {
+            const next = {
               x: selectSamples(better, current.x, prev.x),
               success: tf.logicalOr(prev.success, current.success) as tf.Tensor1D,
               loss: tf.where(better, current.loss, prev.loss) as tf.Tensor1D,
               pred: tf.where(better, current.pred, prev.pred) as tf.Tensor1D,
             };
+            return [next, better] as const;
           });
+          best = next;
           tf.dispose([prev.x, prev.success, prev.loss, prev.pred, current.x, current.success, current.loss, current.pred]);
+          const took = await better.data();
+          better.dispose();
+          took.forEach((b, i) => {
+            if (b) lateRise[i] = rise[i]!;
+          });
         }
         s.onProgress?.({ attack: core.name, epsilonIndex: ei, restart: r, epsilons: s.epsilons.length, restarts });
         if (r + 1 < restarts) {
@@ -521,7 +594,7 @@ async function runFixedEpsilon(s: Setup): Promise<{ results: EpsilonResult[]; mi
       }
       const { x: adversarial, success, loss, pred } = best!;
       try {
-        results.push(await summarise(s, epsilon, adversarial, success, pred, queries));
+        results.push(await summarise(s, epsilon, adversarial, success, pred, queries, lateRise));
       } catch (e) {
         adversarial.dispose();
         throw e;
@@ -543,7 +616,7 @@ async function runMinimumNorm(s: Setup): Promise<{ results: EpsilonResult[]; min
   const clip = (c: tf.Tensor): tf.Tensor => tf.clipByValue(c, bounds[0], bounds[1]);
   const rngs = sampleRngs(s.seed, s.indices, 0, 0);
   const queries = core.kind === 'query' ? new Int32Array(s.n) : undefined;
-  const base = { x: s.x, labels: s.labels, targets: s.targets, loss: s.loss, isSuccess: s.isSuccess, rngs, restart: 0 };
+  const base = { x: s.x, labels: s.labels, targets: s.targets, loss: s.loss, isSuccess: s.isSuccess, rngs, restart: 0, trace: ignoreTrace };
   const raw =
     core.kind === 'query'
       ? await core.attack({ ...base, model: s.model, epsilon: Infinity, project: clip, ...queryFunctions(s, queries!) })

@@ -127,6 +127,7 @@ describe('warnings', () => {
       randomizedModel: 'randomized-model',
       nonMonotoneCurve: 'non-monotone-curve',
       noCorrectPoints: 'no-correct-points',
+      notConverged: 'not-converged',
     });
     expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
     expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);

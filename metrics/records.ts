@@ -1,0 +1,122 @@
+/**
+ * The records of an evaluation: its resolved plan and, per attack and epsilon, one {@link AttackCell} of per-point
+ * outcomes, as {@link EvaluationState}. Plain data (typed arrays, no tensors): what a later step saves, resumes,
+ * merges or checks. Produced by `cleanPass` and `attackPhase` (`metrics/evaluate.ts`).
+ * @module
+ */
+import type { Attack } from '../src/runner.js';
+import type { Norm } from '../src/norms.js';
+import type { ReportWarning } from '../src/report.js';
+
+/** The resolved configuration of an evaluation: everything its outcome depends on besides the model and data. */
+export interface EvaluationPlan {
+  /** The attacks, in order. */
+  readonly attacks: readonly Attack[];
+  /** The norms of the attacks, in the order their first attack runs: one robustness curve each. */
+  readonly norms: readonly Norm[];
+  /** The radii of each norm in {@link EvaluationPlan.norms}. */
+  readonly epsilons: Readonly<Partial<Record<Norm, readonly number[]>>>;
+  /** The seed. */
+  readonly seed: number;
+  /** Inputs per batch. */
+  readonly batchSize: number;
+  /** Whether attacks cascade. */
+  readonly cascade: boolean;
+  /** Whether the attacks are targeted. */
+  readonly targeted: boolean;
+  /** Confidence level of the intervals. */
+  readonly ciLevel: number;
+  /** Class names, if known. */
+  readonly classNames?: readonly string[];
+}
+
+/** Outcome codes of {@link AttackCell.outcome}. */
+export const OUTCOME = Object.freeze({
+  /** The attack did not run on the point at this epsilon (clean-misclassified, or already fooled in the cascade). */
+  notAttacked: 0,
+  /** The attack ran and the point survived. */
+  survived: 1,
+  /** The attack fooled the point within epsilon. */
+  fooled: 2,
+} as const);
+
+/** The per-point records of one attack at one epsilon: typed arrays with one entry per sample. */
+export interface AttackCell {
+  /** Index of the attack in {@link EvaluationPlan.attacks}. */
+  readonly attack: number;
+  /** The attack's norm. */
+  readonly norm: Norm;
+  /** The radius. */
+  readonly epsilon: number;
+  /** Per point: one of {@link OUTCOME}. */
+  readonly outcome: Uint8Array;
+  /** Per fooled point: the perturbation's L0 count (0 elsewhere). */
+  readonly l0: Float32Array;
+  /** Per fooled point: its L1 norm (0 elsewhere). */
+  readonly l1: Float32Array;
+  /** Per fooled point: its L2 norm (0 elsewhere). */
+  readonly l2: Float32Array;
+  /** Per fooled point: its L∞ norm (0 elsewhere). */
+  readonly linf: Float32Array;
+  /** Query attacks: per attacked point, the queries spent (0 elsewhere). */
+  readonly queries?: Int32Array;
+  /** Attacks that trace their loss: per attacked point, `EpsilonResult.lateLossRise` (NaN elsewhere). */
+  readonly lateLossRise?: Float32Array;
+  /**
+   * Minimum-norm attacks: per point it ran on, the smallest successful perturbation's norm (`Infinity` where it
+   * never fooled the point); `NaN` where it did not run.
+   */
+  readonly minimalNorm?: Float32Array;
+  /** Wall-clock seconds spent. */
+  seconds: number;
+}
+
+/** The state of an evaluation: per-point records and what the report needs besides them. */
+export interface EvaluationState {
+  /** The configuration. */
+  readonly plan: EvaluationPlan;
+  /** Number of samples. */
+  readonly count: number;
+  /** True labels. */
+  readonly labels: Int32Array;
+  /** The model's clean predictions. */
+  readonly predictions: Int32Array;
+  /** Targets of a targeted evaluation (one per sample, seeded from its index). */
+  readonly targets?: Int32Array;
+  /** One cell per attack and epsilon, in the order they ran. */
+  readonly cells: AttackCell[];
+  /** Warnings found so far. */
+  readonly warnings: ReportWarning[];
+  /** The data's source and SHA-256. */
+  readonly data: {
+    /** Where the data came from. */
+    readonly source: string;
+    /** SHA-256 of inputs and labels (or `unknown:...`). */
+    readonly sha256: string;
+  };
+  /** When the evaluation started (ISO 8601). */
+  readonly startedAt: string;
+}
+
+/**
+ * Per point, whether it is still robust at `epsilon` in `norm` after the cells recorded so far (or the first
+ * `upTo` of them): classified correctly, and fooled by no attack of that norm at that epsilon.
+ *
+ * @param state - the evaluation state.
+ * @param norm - the norm.
+ * @param epsilon - the radius.
+ * @param upTo - how many cells (in run order) to take into account. Default: all.
+ * @example
+ * ```ts
+ * const robust = robustMask(state, 'linf', 0.3);
+ * console.log(robust.filter(Boolean).length / state.count);
+ * ```
+ */
+export function robustMask(state: EvaluationState, norm: Norm, epsilon: number, upTo = state.cells.length): boolean[] {
+  const robust = Array.from(state.predictions, (p, i) => p === state.labels[i]);
+  for (const cell of state.cells.slice(0, upTo)) {
+    if (cell.norm !== norm || cell.epsilon !== epsilon) continue;
+    for (let i = 0; i < state.count; i++) if (cell.outcome[i] === OUTCOME.fooled) robust[i] = false;
+  }
+  return robust;
+}
