@@ -28,6 +28,8 @@ export interface AttackOptions {
   earlyStop?: boolean;
   /** Loss (a key of `LOSSES`). */
   loss?: LossName;
+  /** Query budget per sample of black-box attacks (Square, HopSkipJump, random search). */
+  queries?: number;
 }
 
 /** One generic option an attack accepts, for help texts and configuration checks. */
@@ -137,8 +139,11 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
     kind: 'query',
     norms: ['linf', 'l2'],
     defaultNorm: 'linf',
-    options: { loss: { type: 'string', description: 'loss ranking draws that do not fool: ce, margin or dlr (default margin)' } },
-    create: (o) => randomSearch({ norm: o.norm, ...pick(o, ['loss']) }),
+    options: {
+      loss: { type: 'string', description: 'loss ranking draws that do not fool: ce, margin or dlr (default margin)' },
+      queries: { type: 'integer', description: 'random draws (queries) per input (default 100)' },
+    },
+    create: (o) => randomSearch({ norm: o.norm, ...pick(o, ['loss']), ...(o.queries !== undefined ? { samples: o.queries } : {}) }),
   },
 });
 

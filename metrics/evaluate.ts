@@ -641,7 +641,12 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
       norms: stats,
       seconds: cell.seconds,
       ...(cell.minimalNorm ? { minimalNorms: minimalNormStats(cell) } : {}),
-      ...(cell.queries ? { queries: summarize(Array.from(cell.queries).filter((_, i) => attackedMask[i])) } : {}),
+      ...(cell.queries
+        ? {
+            queries: summarize(Array.from(cell.queries).filter((_, i) => attackedMask[i])),
+            queriesPerSuccess: summarize(Array.from(cell.queries).filter((_, i) => fooled[i])),
+          }
+        : {}),
     };
   });
 

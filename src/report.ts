@@ -157,6 +157,8 @@ export interface AttackEntry {
   minimalNorms?: MinimalNormStats;
   /** Query attacks: model queries per attacked point. */
   queries?: Stat;
+  /** Query attacks: model queries per point it fooled (the usual "queries per success" of black-box papers). */
+  queriesPerSuccess?: Stat;
 }
 
 /**

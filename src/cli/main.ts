@@ -52,6 +52,7 @@ export interface EvalFlags {
   restarts?: number;
   earlyStop?: boolean;
   loss?: LossName;
+  queries?: number;
   targeted?: boolean;
   batchSize: number;
   limit?: number;
@@ -256,6 +257,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--step-size <s>', 'absolute step size (default: pgd 2.5·ε/steps, bim 0.2·ε)', positive('--step-size'))
     .option('--restarts <r>', 'PGD restarts; per point the best is kept (default 1)', integer('--restarts', 1))
     .option('--early-stop', 'stop iterating on points once they are adversarial')
+    .option('--queries <n>', 'query budget per input of black-box attacks (square, hop-skip-jump, random-search)', integer('--queries', 1))
     .addOption(new Option('--loss <name>', 'loss the attacks maximise (default: ce)').choices([...LOSS_NAMES]))
     .option('--targeted', 'targeted attacks towards random classes (seeded)')
     .option('--batch-size <b>', 'inputs per attack batch', integer('--batch-size', 1), 100)
@@ -372,6 +374,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
         ...(flags.earlyStop ? { earlyStop: true } : {}),
         ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
+        ...(flags.queries !== undefined ? { queries: flags.queries } : {}),
       }),
     );
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
