@@ -34,3 +34,4 @@ export type {
   RunOptions,
 } from '../src/runner.js';
 export { defineAttack, ATTACK_KINDS } from '../src/runner.js';
+export { presetAttacks, PRESETS, PRESET_NAMES, PRESET_MIN_CLASSES, type Preset, type PresetName } from './presets.js';

@@ -44,6 +44,7 @@ export { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type Evaluat
 import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js';
 import { checkGradients, checkOutputs, warning, WARNING_CODES } from './checks.js';
 import { evaluationChecks } from './pitfalls.js';
+import { presetAttacks, PRESET_NAMES, type PresetName } from '../attacks/presets.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
 export interface TensorData {
@@ -78,8 +79,15 @@ export type EpsilonSpec = readonly number[] | Readonly<Partial<Record<Norm, read
 
 /** Options of {@link evaluate}. */
 export interface EvaluateOptions {
-  /** Attacks, run in this order. At least one. */
-  attacks: readonly Attack[];
+  /** Attacks, run in this order. At least one, unless `preset` names them. */
+  attacks?: readonly Attack[];
+  /**
+   * A fixed composition of attacks instead of `attacks` (see `attacks/presets.ts`): `standard` (AutoAttack's
+   * standard version: APGD-CE, APGD-T, FAB-T, Square) or `fast` (APGD-CE, APGD-T), for each norm of `epsilons`.
+   */
+  preset?: PresetName;
+  /** The norm of a preset's attacks when `epsilons` is a plain list. Default `linf`. */
+  norm?: Norm;
   /** Radii per norm (see {@link EpsilonSpec}). At least one per norm of the attacks. */
   epsilons: EpsilonSpec;
   /** Seed of every random choice. Default `0`. */
@@ -197,6 +205,29 @@ function resolveEpsilons(spec: EpsilonSpec, norms: readonly Norm[]): Partial<Rec
   return out;
 }
 
+/** The attacks of the options: the list, or the preset's for each norm of the epsilons. */
+function resolveAttacks(model: Model, options: EvaluateOptions): readonly Attack[] {
+  if (!options || typeof options !== 'object') throw new ConfigError(`evaluate: expected options with attacks and epsilons, got ${describe(options)}`);
+  if (options.preset !== undefined) {
+    if (options.attacks !== undefined) throw new ConfigError(`evaluate: expected either attacks or a preset, got both (preset ${describe(options.preset)})`);
+    if (!(PRESET_NAMES as readonly string[]).includes(options.preset)) {
+      throw new ConfigError(`evaluate: expected preset to be one of ${PRESET_NAMES.join(', ')}, got ${describe(options.preset)}`);
+    }
+    const spec = options.epsilons;
+    const norms: Norm[] = Array.isArray(spec) ? [options.norm ?? 'linf'] : NORMS.filter((n) => spec && typeof spec === 'object' && n in spec);
+    if (!norms.every((n) => NORMS.includes(n)))
+      throw new ConfigError(`evaluate: expected norm to be one of ${NORMS.join(', ')}, got ${describe(options.norm)}`);
+    return norms.flatMap((n) => presetAttacks(options.preset!, n, model.numClasses));
+  }
+  if (!Array.isArray(options.attacks) || options.attacks.length === 0) {
+    throw new ConfigError(`evaluate: expected a non-empty list of attacks (or a preset), got ${describe(options.attacks)}`);
+  }
+  const bad = options.attacks.findIndex((a: unknown) => !a || typeof a !== 'object' || typeof (a as Attack).run !== 'function');
+  if (bad >= 0)
+    throw new ConfigError(`evaluate: expected attacks built by an attack factory (fgsm(), pgd(), ...), got ${describe(options.attacks[bad])} at index ${bad}`);
+  return options.attacks;
+}
+
 /**
  * Checks and resolves the options of an evaluation (defaults filled in).
  *
@@ -212,10 +243,7 @@ function resolveEpsilons(spec: EpsilonSpec, norms: readonly Norm[]): Partial<Rec
  * ```
  */
 export function planEvaluation(model: Model, options: EvaluateOptions): EvaluationPlan {
-  if (!options || !Array.isArray(options.attacks) || options.attacks.length === 0) {
-    throw new ConfigError(`evaluate: expected a non-empty list of attacks, got ${describe(options?.attacks)}`);
-  }
-  const attacks = options.attacks;
+  const attacks = resolveAttacks(model, options);
   const norms = [...new Set(attacks.map((a) => a.norm))];
   const epsilons = resolveEpsilons(options.epsilons, norms);
   const seed = options.seed ?? 0;
@@ -236,6 +264,7 @@ export function planEvaluation(model: Model, options: EvaluateOptions): Evaluati
     seed,
     batchSize,
     cascade: options.cascade ?? true,
+    ...(options.preset !== undefined ? { preset: options.preset } : {}),
     targeted: options.targeted ?? false,
     ciLevel,
     ...(options.classNames !== undefined ? { classNames: options.classNames } : {}),
@@ -715,6 +744,7 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
       fastGradients: context.fastGradients ?? fastGradientsActive(context.backend),
       batchSize: plan.batchSize,
       cascade: plan.cascade,
+      ...(plan.preset !== undefined ? { preset: plan.preset } : {}),
       targeted: plan.targeted,
       startedAt: state.startedAt,
       finishedAt,

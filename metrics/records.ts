@@ -22,6 +22,8 @@ export interface EvaluationPlan {
   readonly batchSize: number;
   /** Whether attacks cascade. */
   readonly cascade: boolean;
+  /** The preset the attacks came from, if any. */
+  readonly preset?: string;
   /** Whether the attacks are targeted. */
   readonly targeted: boolean;
   /** Confidence level of the intervals. */
@@ -71,6 +73,29 @@ export interface AttackCell {
   seconds: number;
 }
 
+/**
+ * An attack run besides the plan's, for a pitfall check (`metrics/supplementary.ts`): its cells are records like the
+ * plan's but never count towards robust accuracy.
+ */
+export interface SupplementaryRun {
+  /**
+   * Why it ran: `unbounded` (PGD with ε the whole input range, on up to 100 clean-correct points), `thorough` (an
+   * iterative attack again with more steps and restarts, on the points still robust), `transfer` (the plan's
+   * gradient attack run on a surrogate's gradients, on every clean-correct point).
+   */
+  readonly purpose: 'unbounded' | 'thorough' | 'transfer';
+  /** The attack that ran: name, norm and full configuration. */
+  readonly attack: { readonly name: string; readonly norm: Norm; readonly config: Readonly<Record<string, unknown>> };
+  /** `thorough` and `transfer`: the index in {@link EvaluationPlan.attacks} of the attack it repeats. */
+  readonly of?: number;
+  /** `transfer`: the surrogate model's name. */
+  readonly surrogate?: string;
+  /** `unbounded`: chance accuracy, `1 / numClasses`. */
+  readonly chance?: number;
+  /** Its records, one cell per epsilon (their `attack` field is 0). */
+  readonly cells: readonly AttackCell[];
+}
+
 /** The state of an evaluation: per-point records and what the report needs besides them. */
 export interface EvaluationState {
   /** The configuration. */
@@ -87,6 +112,8 @@ export interface EvaluationState {
   readonly cells: AttackCell[];
   /** Warnings found so far. */
   readonly warnings: ReportWarning[];
+  /** Runs besides the plan's, for pitfall checks (`thorough`, a surrogate); absent when none ran. */
+  supplementary?: SupplementaryRun[];
   /** The data's source and SHA-256. */
   readonly data: {
     /** Where the data came from. */

@@ -227,6 +227,12 @@ export interface ReportWarning {
   code: string;
   /** Human-readable explanation and what to do about it. */
   message: string;
+  /**
+   * `severe` when the finding makes the robust accuracy likely an overestimate (the renderings' verdict is then
+   * UNRELIABLE), `info` otherwise; from the table `WARNING_SEVERITY` of `metrics/checks.ts`. Reports written by
+   * `evaluate` always carry it; a warning without one counts as severe in the verdict.
+   */
+  severity?: 'severe' | 'info';
 }
 
 /**
@@ -318,6 +324,8 @@ export interface Provenance {
   batchSize: number;
   /** Whether each attack ran only on the samples that survived the attacks before it. */
   cascade: boolean;
+  /** The evaluation preset the attacks came from (`standard`, `fast`), if any (1.1). */
+  preset?: string;
   /** Whether the attacks were targeted (towards random classes drawn from the seed). Absent in older reports: untargeted. */
   targeted?: boolean;
   /** ISO 8601 start time, e.g. `2026-01-31T12:00:00.000Z`. */

@@ -24,6 +24,7 @@ import type { Report } from '../report.js';
 import type { Norm } from '../norms.js';
 import { LOSS_NAMES, type LossName } from '../losses.js';
 import { createAttack, ATTACK_NAMES, ATTACKS } from '../../attacks/registry.js';
+import { PRESET_NAMES, type PresetName } from '../../attacks/presets.js';
 import { evaluate, type EvaluateProgress } from '../../metrics/evaluate.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -45,6 +46,7 @@ export interface EvalFlags {
   labels?: string;
   classNames?: string;
   attack?: string[];
+  preset?: PresetName;
   eps: number[];
   norm?: Norm;
   steps?: number;
@@ -82,12 +84,22 @@ const BUNDLED = {
   labels: join('mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
 };
 
+/** A number, or a fraction `a/b` of two numbers (`8/255`). NaN when it is neither. */
+function numberOrFraction(s: string): number {
+  const m = /^([^/]+)\/([^/]+)$/.exec(s);
+  if (!m) return s === '' ? NaN : Number(s);
+  const [a, b] = [Number(m[1]!.trim()), Number(m[2]!.trim())];
+  return m[1]!.trim() === '' || m[2]!.trim() === '' || b === 0 ? NaN : a / b;
+}
+
 function numberList(name: string, min?: number) {
   return (value: string): number[] => {
     const parts = value.split(',').map((s) => s.trim());
-    const out = parts.map(Number);
+    const out = parts.map(numberOrFraction);
     if (parts.some((s) => s === '') || out.some((v) => !Number.isFinite(v) || (min !== undefined && v < min))) {
-      throw new InvalidArgumentError(`expected a comma-separated list of numbers${min !== undefined ? ` >= ${min}` : ''} for ${name}, got "${value}"`);
+      throw new InvalidArgumentError(
+        `expected a comma-separated list of numbers or fractions (8/255)${min !== undefined ? ` >= ${min}` : ''} for ${name}, got "${value}"`,
+      );
     }
     return out;
   };
@@ -249,7 +261,13 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
       'class names in label order, comma-separated or a file with one per line; for an image folder, its subfolders in label order (default: the subfolder names, sorted)',
     )
     .option('--attack <list>', `comma-separated attacks, run in order (default: fgsm,pgd; fgm,pgd with --norm l2): ${ATTACK_NAMES.join(', ')}`, attackList)
-    .option('--eps <list>', 'comma-separated epsilons, in raw input units', numberList('--eps', 0), [0.1, 0.3])
+    .addOption(
+      new Option(
+        '--preset <name>',
+        "a fixed attack composition instead of --attack: standard (AutoAttack's APGD-CE, APGD-T, FAB-T, Square) or fast (APGD-CE, APGD-T)",
+      ).choices([...PRESET_NAMES]),
+    )
+    .option('--eps <list>', 'comma-separated epsilons, in raw input units; fractions allowed (8/255)', numberList('--eps', 0), [0.1, 0.3])
     .addOption(
       new Option('--norm <norm>', "threat model of every attack (default: each attack's own; fgsm is linf, fgm l2, the others linf)").choices(['linf', 'l2']),
     )
@@ -312,6 +330,9 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   if (!bundled && (flags.model === undefined || flags.data === undefined)) {
     throw new ConfigError('eval: expected both --model and --data (or neither, for the bundled demo), got only one');
   }
+  if (flags.preset !== undefined && flags.attack !== undefined) {
+    throw new ConfigError(`eval: expected either --attack or --preset, got both (--preset ${flags.preset})`);
+  }
   if ((flags.mean === undefined) !== (flags.std === undefined)) {
     throw new ConfigError('eval: expected --mean and --std together, got only one');
   }
@@ -366,22 +387,26 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
       ...(classNames !== undefined ? { classNames } : {}),
     });
     const attackNames = flags.attack ?? (flags.norm === 'l2' ? ['fgm', 'pgd'] : ['fgsm', 'pgd']);
-    const attacks = attackNames.map((name) =>
-      createAttack(name, {
-        ...(flags.norm !== undefined ? { norm: flags.norm } : {}),
-        ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
-        ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
-        ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
-        ...(flags.earlyStop ? { earlyStop: true } : {}),
-        ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
-        ...(flags.queries !== undefined ? { queries: flags.queries } : {}),
-      }),
-    );
+    // A preset's attacks are built by evaluate, which records the preset in the report's provenance.
+    const attacks =
+      flags.preset !== undefined
+        ? undefined
+        : attackNames.map((name) =>
+            createAttack(name, {
+              ...(flags.norm !== undefined ? { norm: flags.norm } : {}),
+              ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
+              ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
+              ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
+              ...(flags.earlyStop ? { earlyStop: true } : {}),
+              ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
+              ...(flags.queries !== undefined ? { queries: flags.queries } : {}),
+            }),
+          );
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
     let report: Report;
     try {
       report = await evaluate(model, data, {
-        attacks,
+        ...(attacks !== undefined ? { attacks } : { preset: flags.preset!, norm: flags.norm ?? 'linf' }),
         epsilons: flags.eps,
         seed: flags.seed,
         batchSize: flags.batchSize,
