@@ -13,6 +13,7 @@ import { bim } from './bim.js';
 import { pgd } from './pgd.js';
 import { deepfool } from './deepfool.js';
 import { randomSearch } from './random-search.js';
+import { square } from './square.js';
 
 /** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackRegistryEntry.options} list and ignores the rest. */
 export interface AttackOptions {
@@ -144,6 +145,18 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
       queries: { type: 'integer', description: 'random draws (queries) per input (default 100)' },
     },
     create: (o) => randomSearch({ norm: o.norm, ...pick(o, ['loss']), ...(o.queries !== undefined ? { samples: o.queries } : {}) }),
+  },
+  square: {
+    name: 'square',
+    summary: 'Square Attack, score-based random search with square updates (Andriushchenko et al. 2020)',
+    kind: 'query',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      queries: { type: 'integer', description: 'query budget per input and restart (default 5000)' },
+      restarts: { type: 'integer', description: 'runs on the points not yet fooled; per point the best is kept (default 1)' },
+    },
+    create: (o) => square({ norm: o.norm, ...pick(o, ['queries', 'restarts']) }),
   },
 });
 
