@@ -112,6 +112,31 @@ describe('robustest CLI', () => {
     for (const [name, entry] of Object.entries(ATTACKS)) expect(r.out).toMatch(new RegExp(`\\n  ${name} +${entry.kind} +${entry.norms.join('/')} `));
   });
 
+  it('reads epsilons written as fractions', async () => {
+    const json = join(dir, 'out', 'fractions.json');
+    const r = await cli([
+      'eval',
+      '--model',
+      join(dir, 'model.json'),
+      '--data',
+      join(dir, 'x.npy'),
+      '--labels',
+      join(dir, 'y.npy'),
+      '--backend',
+      'cpu',
+      '--quiet',
+      '--attack',
+      'fgsm',
+      '--eps',
+      '8/255, 0.5/4',
+      '--json',
+      json,
+    ]);
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.curve.map((c) => c.epsilon)).toEqual([8 / 255, 0.125]);
+  });
+
   it('runs fgm as the L2 fast gradient method (not fgsm), and refuses a norm that contradicts an attack', async () => {
     const json = join(dir, 'out', 'fgm.json');
     const base = ['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu', '--quiet'];
@@ -308,8 +333,12 @@ describe('robustest CLI', () => {
   });
 
   it.each([
-    [['eval', '--eps', '-1'], /expected a comma-separated list of numbers >= 0 for --eps, got "-1"/],
-    [['eval', '--attack', 'fgsm,square'], /expected attacks among fgsm, fgm, bim, pgd, deepfool, random-search, got "square"/],
+    [['eval', '--eps', '-1'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "-1"/],
+    [['eval', '--eps', '8/0'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "8\/0"/],
+    [['eval', '--eps', '1/2/3'], /for --eps, got "1\/2\/3"/],
+    [['eval', '--attack', 'fgsm,bogus'], /expected attacks among fgsm, fgm, bim, pgd, deepfool, .*, got "bogus"/],
+    [['eval', '--preset', 'fast', '--attack', 'fgsm'], /^robustest: eval: expected either --attack or --preset, got both \(--preset fast\)$/m],
+    [['eval', '--preset', 'strong'], /argument 'strong' is invalid/],
     [['eval', '--norm', 'l1'], /argument 'l1' is invalid/],
     [['eval', '--steps', '0'], /expected an integer >= 1 for --steps, got "0"/],
     [['eval', '--min-robust-accuracy', '70'], /expected a number in \[0, 1\]/],
