@@ -12,6 +12,36 @@
  */
 import type { AttackEntry, ClassEntry, CurvePoint, Interval, Report } from './report.js';
 
+/** Whether a report's numbers can be trusted, from the severity of its warnings. */
+export interface Verdict {
+  /** True when no warning is severe. */
+  readonly reliable: boolean;
+  /** The codes of the severe warnings, each once, in report order. */
+  readonly severe: readonly string[];
+  /** One line: `reliable`, or `UNRELIABLE: <codes>` (comma-separated). */
+  readonly line: string;
+}
+
+/**
+ * The verdict on a report: `UNRELIABLE` when a warning is severe (the robust accuracy is then likely an
+ * overestimate; see `WARNING_SEVERITY` in `metrics/checks.ts`), else `reliable`. A warning without a severity (a
+ * report written before warnings had one, or by hand) counts as severe: the verdict vouches only for what it can
+ * classify. The text and Markdown renderings end with this line; the CLI's `--min-robust-accuracy` and the
+ * `toBeRobust` matcher fail on an unreliable report unless warnings are allowed.
+ *
+ * @param report - a report; not modified.
+ * @returns the verdict.
+ * @example
+ * ```ts
+ * const v = reportVerdict(report);
+ * if (!v.reliable) console.error(v.line); // UNRELIABLE: zero-gradients, black-box-beats-white-box
+ * ```
+ */
+export function reportVerdict(report: Pick<Report, 'warnings'>): Verdict {
+  const severe = [...new Set(report.warnings.filter((w) => w.severity !== 'info').map((w) => w.code))];
+  return { reliable: severe.length === 0, severe, line: severe.length === 0 ? 'reliable' : `UNRELIABLE: ${severe.join(', ')}` };
+}
+
 /** A fraction as a percentage with one decimal: `0.9812` → `98.1%`. */
 function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
@@ -129,13 +159,28 @@ function minimalNormRows(report: Report, markdown: boolean): string[][] {
   });
 }
 
-/** Rows of the query table: attack, norm, ε, mean, median and max queries per attacked point. */
+/**
+ * Rows of the query table: attack, norm, ε, mean, median and max queries per attacked point, and the mean and
+ * median per point fooled (`n/a` when none was).
+ */
 function queryRows(report: Report, markdown: boolean): string[][] {
-  return report.attacks.flatMap((a) =>
-    a.queries === undefined
-      ? []
-      : [[markdown ? md(a.name) : a.name, normLabel(a.norm, markdown), eps(a.epsilon), num(a.queries.mean), num(a.queries.median), num(a.queries.max)]],
-  );
+  return report.attacks.flatMap((a) => {
+    if (a.queries === undefined) return [];
+    const perSuccess = a.queriesPerSuccess;
+    const fooled = perSuccess !== undefined && a.succeeded > 0;
+    return [
+      [
+        markdown ? md(a.name) : a.name,
+        normLabel(a.norm, markdown),
+        eps(a.epsilon),
+        num(a.queries.mean),
+        num(a.queries.median),
+        num(a.queries.max),
+        fooled ? num(perSuccess.mean) : 'n/a',
+        fooled ? num(perSuccess.median) : 'n/a',
+      ],
+    ];
+  });
 }
 
 /** The epsilons of the run: per norm when the report lists them per norm. */
@@ -198,9 +243,10 @@ function mdTable(header: string[], align: ('l' | 'r')[], rows: string[][]): stri
  * accuracy | CI, grouped by norm: per norm, the worst case over that norm's attacks); a per-attack table (attack |
  * norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a success rate over no attacked point is
  * `n/a`); for minimum-norm attacks the quartiles of the minimal perturbations (`∞` when a quartile falls among
- * points never fooled); for query attacks the queries per attacked point; per norm, the three weakest classes at
- * its largest epsilon; the warnings; and the provenance (versions, hashes shortened to 12 characters,
- * configuration with the epsilons per norm, times). Percentages have one decimal; epsilons at most four significant digits
+ * points never fooled); for query attacks the queries per attacked point and per success; per norm, the three weakest classes at
+ * its largest epsilon; the warnings, each marked severe or info; the provenance (versions, hashes shortened to 12 characters,
+ * configuration with the epsilons per norm, times); and last the verdict ({@link reportVerdict}): `reliable` or
+ * `UNRELIABLE: <codes>`. Percentages have one decimal; epsilons at most four significant digits
  * (with their `k/255` form when they are one). User-supplied strings are escaped.
  *
  * @param report - a report, e.g. from `evaluate` or `validateReport`; not modified.
@@ -275,8 +321,11 @@ export function renderMarkdown(report: Report): string {
   const queries = queryRows(report, true);
   if (queries.length > 0) {
     out.push('## Queries', '');
-    out.push('Query attacks: model queries per attacked point.', '');
-    out.push(...mdTable(['Attack', 'Norm', 'ε', 'Mean', 'Median', 'Max'], ['l', 'l', 'r', 'r', 'r', 'r'], queries), '');
+    out.push('Query attacks: model queries per attacked point, and per point fooled (queries per success).', '');
+    out.push(
+      ...mdTable(['Attack', 'Norm', 'ε', 'Mean', 'Median', 'Max', 'Mean per success', 'Median per success'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'], queries),
+      '',
+    );
   }
 
   for (const weak of weakestClasses(report)) {
@@ -293,7 +342,7 @@ export function renderMarkdown(report: Report): string {
 
   out.push('## Warnings', '');
   if (report.warnings.length === 0) out.push('None.', '');
-  else out.push(...report.warnings.map((w) => `- ${code(w.code)}: ${md(w.message)}`), '');
+  else out.push(...report.warnings.map((w) => `- ${code(w.code)}${w.severity === 'info' ? ' (info)' : ' (**severe**)'}: ${md(w.message)}`), '');
 
   out.push('## Provenance', '');
   const m = p.model;
@@ -318,6 +367,7 @@ export function renderMarkdown(report: Report): string {
   }
   out.push(`- Started ${md(p.startedAt)}, finished ${md(p.finishedAt)} (${seconds(p.seconds)} s)`);
   out.push(`- Report format ${md(report.version)}`, '');
+  out.push(`**Verdict:** ${md(reportVerdict(report).line)}`, '');
   return out.join('\n');
 }
 
@@ -338,8 +388,9 @@ function textTable(header: string[], align: ('l' | 'r')[], rows: string[][], ind
  * Renders a report as a compact plain-text summary for a terminal (ASCII column labels, no colours): the
  * model, count, backend, seed (and `targeted` for a targeted run); clean accuracy with its interval; the
  * robustness curves with the norm of every point; the per-attack table; minimal perturbations and queries when an
- * attack has them; per norm, the weakest classes at its largest epsilon; the warnings; and one line of versions
- * and shortened hashes.
+ * attack has them; per norm, the weakest classes at its largest epsilon; the warnings, each marked severe or info;
+ * one line of versions and shortened hashes; and last the verdict ({@link reportVerdict}): `verdict: reliable` or
+ * `verdict: UNRELIABLE: <codes>`.
  *
  * @param report - a report; not modified.
  * @returns the text, ending with a newline.
@@ -394,8 +445,11 @@ export function renderText(report: Report): string {
   }
   const queries = queryRows(report, false);
   if (queries.length > 0) {
-    out.push('queries per attacked point');
-    out.push(...textTable(['attack', 'norm', 'eps', 'mean', 'median', 'max'], ['l', 'l', 'r', 'r', 'r', 'r'], queries), '');
+    out.push('queries per attacked point (and per success)');
+    out.push(
+      ...textTable(['attack', 'norm', 'eps', 'mean', 'median', 'max', 'mean/success', 'median/success'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'], queries),
+      '',
+    );
   }
 
   for (const weak of weakestClasses(report)) {
@@ -413,11 +467,12 @@ export function renderText(report: Report): string {
   if (report.warnings.length === 0) out.push('warnings: none');
   else {
     out.push('warnings');
-    for (const w of report.warnings) out.push(`  - ${w.code}: ${w.message}`);
+    for (const w of report.warnings) out.push(`  - ${w.code}${w.severity === 'info' ? ' (info)' : ' (severe)'}: ${w.message}`);
   }
   out.push('');
   out.push(
     `${p.library.name} ${p.library.version} · tfjs ${p.tfjs} · node ${p.node} · model sha256 ${shortHash(p.model.sha256)} · data sha256 ${shortHash(p.data.sha256)}`,
+    `verdict: ${reportVerdict(report).line}`,
     '',
   );
   return out.join('\n');

@@ -18,7 +18,13 @@ function mixedReport(): Report {
     epsilon: 1,
     minimalNorms: { attacked: 98, fooled: 90, neverFooledRate: 8 / 98, q1: 0.61234, median: 0.9, q3: null },
   });
-  r.attacks.push({ ...base, name: 'random-search', kind: 'query', queries: { mean: 812.5, median: 1000, max: 1000 } });
+  r.attacks.push({
+    ...base,
+    name: 'random-search',
+    kind: 'query',
+    queries: { mean: 812.5, median: 1000, max: 1000 },
+    queriesPerSuccess: { mean: 790.25, median: 1000, max: 1000 },
+  });
   r.provenance.epsilonsByNorm = { linf: [0, 8 / 255, 0.3], l2: [1] };
   r.provenance.fastGradients = true;
   r.provenance.attacks.push({ name: 'deepfool', norm: 'l2', kind: 'minimum-norm', config: { steps: 50 } });
@@ -149,7 +155,7 @@ describe('reports with several norms and attack kinds', () => {
     ]);
     expect(ls).toContain('| Attack | Norm | ε | Attacked | Fooled | Never fooled | Q1 | Median | Q3 |');
     expect(ls).toContain('| deepfool | L2 | 1 | 98 | 90 | 8.2% | 0.6123 | 0.9 | ∞ |');
-    expect(ls).toContain('| random-search | L∞ | 0.3 | 812.5 | 1000 | 1000 |');
+    expect(ls).toContain('| random-search | L∞ | 0.3 | 812.5 | 1000 | 1000 | 790.3 | 1000 |');
     const j = ls.indexOf('## Weakest classes at L2 ε = 1');
     expect(ls.slice(j + 4, j + 6)).toEqual(['| 0 (zero) | 40 | 100.0% | 20.0% |', '| 1 (one) | 30 | 96.7% | 60.0% |']);
     expect(ls).toContain('## Weakest classes at L∞ ε = 0.3');
@@ -163,8 +169,14 @@ describe('reports with several norms and attack kinds', () => {
     const i = ls.indexOf('robustness curve per norm (worst case over the attacks of that norm)');
     expect(ls.slice(i + 1, i + 6).map((l) => l.trim().split(/\s{2,}/)[0])).toEqual(['norm', 'Linf', 'Linf', 'Linf', 'L2']);
     expect(ls).toContain('  deepfool  L2      1        98      90          8.2%  0.6123     0.9  inf');
-    expect(ls).toContain('  random-search  Linf  0.3  812.5    1000  1000');
+    expect(ls).toContain('  random-search  Linf  0.3  812.5    1000  1000         790.3            1000');
     expect(ls).toContain('weakest classes at L2 eps 1');
+  });
+
+  it('queries per success over no point fooled are n/a', () => {
+    const r = mixedReport();
+    Object.assign(r.attacks[4]!, { succeeded: 0, successRate: 0 });
+    expect(renderMarkdown(r)).toContain('| random-search | L∞ | 0.3 | 812.5 | 1000 | 1000 | n/a | n/a |');
   });
 
   it('a minimal-norm quartile over no attacked point is n/a', () => {
