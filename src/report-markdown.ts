@@ -360,7 +360,7 @@ export function renderMarkdown(report: Report): string {
   );
   if (p.attacks.length === 0) out.push('- Attacks: none');
   else {
-    out.push('- Attacks:');
+    out.push(p.preset !== undefined ? `- Attacks (preset ${code(p.preset)}):` : '- Attacks:');
     for (const a of p.attacks) {
       out.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}${a.kind !== undefined ? `, ${md(a.kind)}` : ''}): ${code(JSON.stringify(a.config))}`);
     }

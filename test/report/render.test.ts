@@ -161,6 +161,10 @@ describe('reports with several norms and attack kinds', () => {
     expect(ls).toContain('## Weakest classes at L∞ ε = 0.3');
     expect(ls).toContain('- Epsilons: L∞ 0, 0.03137 (8/255), 0.3; L2 1; batch size 100; cascade on; seed 42');
     expect(ls).toContain('  - deepfool (L2, minimum-norm): `{"steps":50}`');
+    expect(ls).toContain('- Attacks:');
+    const preset = mixedReport();
+    preset.provenance.preset = 'fast';
+    expect(lines(renderMarkdown(preset))).toContain('- Attacks (preset `fast`):');
     expect(ls.find((l) => l.startsWith('- Library:'))).toMatch(/; fast gradients on$/);
   });
 
