@@ -14,6 +14,7 @@ import { pgd } from './pgd.js';
 import { deepfool } from './deepfool.js';
 import { randomSearch } from './random-search.js';
 import { square } from './square.js';
+import { hopSkipJump } from './hop-skip-jump.js';
 
 /** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackRegistryEntry.options} list and ignores the rest. */
 export interface AttackOptions {
@@ -157,6 +158,18 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
       restarts: { type: 'integer', description: 'runs on the points not yet fooled; per point the best is kept (default 1)' },
     },
     create: (o) => square({ norm: o.norm, ...pick(o, ['queries', 'restarts']) }),
+  },
+  'hop-skip-jump': {
+    name: 'hop-skip-jump',
+    summary: 'HopSkipJump, decision-based (labels only) minimum-norm search along the boundary (Chen et al. 2020)',
+    kind: 'query',
+    norms: ['l2', 'linf'],
+    defaultNorm: 'l2',
+    options: {
+      queries: { type: 'integer', description: 'decisions (queries) per input, initialisation included (default 5000)' },
+      steps: { type: 'integer', description: 'iterations at most: gradient estimate, step, binary search (default 64)' },
+    },
+    create: (o) => hopSkipJump({ norm: o.norm, ...pick(o, ['queries', 'steps']) }),
   },
 });
 

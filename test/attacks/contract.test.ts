@@ -6,6 +6,7 @@ import * as tf from '../../src/tf.js';
 import { fgsm, fgm, bim, pgd, defineAttack, type Attack, type AttackResult } from '../../attacks/index.js';
 import { deepfool } from '../../attacks/deepfool.js';
 import { randomSearch } from '../../attacks/random-search.js';
+import { hopSkipJump } from '../../attacks/hop-skip-jump.js';
 import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
 import { batchNorm } from '../../src/norms.js';
@@ -48,6 +49,15 @@ const table: Row[] = [
     make: () => randomSearch({ norm: 'l2', samples: 40, loss: 'ce' }),
     seeded: () => randomSearch({ norm: 'l2', samples: 40 }),
     eps: 1.5,
+    targeted: true,
+  },
+  // Decision-based and minimum-norm: a small budget; the random starting noise shows the seed.
+  { label: 'hop-skip-jump l2', make: () => hopSkipJump({ queries: 300 }), seeded: () => hopSkipJump({ queries: 300 }), eps: 1.5, targeted: true },
+  {
+    label: 'hop-skip-jump linf',
+    make: () => hopSkipJump({ norm: 'linf', queries: 300 }),
+    seeded: () => hopSkipJump({ norm: 'linf', queries: 300 }),
+    eps: 0.3,
     targeted: true,
   },
 ];
@@ -105,7 +115,7 @@ describe.each(table)('attack contract: $label', ({ make, seeded, eps, targeted }
       expect(e.linf).toHaveLength(12);
       expect(e.queries === undefined).toBe(attack.kind !== 'query');
     }
-    expect(r.minimalNorms === undefined).toBe(attack.kind !== 'minimum-norm');
+    expect(r.minimalNorms === undefined).toBe(attack.search !== 'minimum-norm');
     r.dispose();
   });
 
