@@ -374,11 +374,15 @@ async function runL2(run: Run, todo: readonly boolean[], trace: (best: Best) => 
   const d = g.d;
   const cand = new Float32Array(x);
   const delta = new Float64Array(d);
-  /** Writes `clip(x + ε·δ/‖δ‖)` of sample i into `cand`. */
+  /**
+   * Writes `clip(x + r·δ/‖δ‖)` of sample i into `cand`, with `r = ε·(1 − 10⁻⁶)`: float32 rounding then never puts
+   * a candidate outside the ball, so the runner's projection leaves it as it was queried.
+   */
+  const radius = eps * (1 - 1e-6);
   const emit = (i: number): void => {
     let sq = 0;
     for (let k = 0; k < d; k++) sq += delta[k]! * delta[k]!;
-    const f = eps / (Math.sqrt(sq) + TINY);
+    const f = radius / (Math.sqrt(sq) + TINY);
     for (let k = 0; k < d; k++) cand[i * d + k] = clamp(Math.fround(x[i * d + k]! + delta[k]! * f), lo, hi);
   };
   const tile = Math.max(1, Math.floor(g.h === 1 ? g.w / 25 : Math.min(g.h, g.w) / 5));
@@ -558,7 +562,8 @@ async function attack(s: Settings, ctx: QueryContext): Promise<tf.Tensor> {
  *   `[0, H − s]` is possible.
  * - **L2**: the reference's start (tiles a fifth of the side, each with a ± two-bump profile and a random sign per
  *   channel, scaled to norm ε) and its "meta-square" step (the mass of a second window moved into the first, with
- *   a new profile), the perturbation rescaled to norm ε before clipping into the bounds.
+ *   a new profile), the perturbation rescaled to norm ε (less 10⁻⁶ relative, so that float32 rounding stays inside
+ *   the ball) before clipping into the bounds.
  * - `p` follows {@link squareP} (`pInit` halved at the reference's checkpoints, scaled to `queries`); square sides
  *   follow {@link squareSide}.
  *
