@@ -1,14 +1,26 @@
-// Compare attacks on the bundled MNIST model: a robustness curve per attack, notebook style.
+// Compare every registered attack on the bundled MNIST model, notebook style: a robustness curve per attack and
+// norm, its time, and for minimum-norm attacks (DeepFool, CW, FMN, FAB) the median of the per-sample minimal
+// perturbations, which draws a whole curve from one run.
 //
-//   npx tsx examples/compare-attacks.ts [--limit 200] [--backend wasm]
+//   npx tsx examples/compare-attacks.ts [--limit 200] [--backend wasm] [--steps N] [--queries N] [--only a,b]
 //
-// Each attack runs alone (cascade off) so its curve is its own; the last column is the per-point worst case.
+// Each attack runs alone (cascade off) so its curve is its own; the `worst` rows are the per-point worst case over
+// all attacks of the norm. `--steps` and `--queries` override every attack's iterations and query budget (for a
+// quick look); without them each attack runs with its own defaults (Square and HopSkipJump: thousands of queries).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, loadModel, loadData, evaluate, fgsm, bim, pgd, packageAssets, type BackendName } from '../src/index.js';
+import { initBackend, loadModel, loadData, evaluate, packageAssets, createAttack, ATTACKS, type BackendName, type Norm, type Attack } from '../src/index.js';
 
-const { values } = parseArgs({ options: { limit: { type: 'string', default: '200' }, backend: { type: 'string', default: 'auto' } } });
+const { values } = parseArgs({
+  options: {
+    limit: { type: 'string', default: '200' },
+    backend: { type: 'string', default: 'auto' },
+    steps: { type: 'string' },
+    queries: { type: 'string' },
+    only: { type: 'string' },
+  },
+});
 tf.env().set('PROD', true);
 const backend = await initBackend(values.backend as BackendName);
 const assets = packageAssets();
@@ -18,18 +30,41 @@ const data = await loadData(join(assets, 'mnist-sample', 't10k-images-first1000-
   inputShape: model.inputShape,
   limit: Number(values.limit),
 });
-const epsilons = [0.05, 0.1, 0.2, 0.3];
-const report = await evaluate(model, data, {
-  attacks: [fgsm(), bim(), pgd({ steps: 20 })],
-  epsilons,
-  seed: 0,
-  cascade: false,
-});
-console.log(`backend ${backend.name}, ${report.count} images, clean accuracy ${(100 * report.cleanAccuracy).toFixed(1)}%`);
-console.log(['attack', ...epsilons.map((e) => `ε=${e}`)].map((s) => s.padEnd(10)).join(''));
-for (const name of ['fgsm', 'bim', 'pgd']) {
-  const row = epsilons.map((e) => report.attacks.find((a) => a.name === name && a.epsilon === e)!.robustAccuracy);
-  console.log([name, ...row.map((v) => `${(100 * v).toFixed(1)}%`)].map((s) => s.padEnd(10)).join(''));
+const epsilons: Record<Norm, number[]> = { linf: [0.05, 0.1, 0.2, 0.3], l2: [0.5, 1, 1.5, 2, 3] };
+const only = values.only?.split(',');
+const attacks: Attack[] = [];
+for (const entry of Object.values(ATTACKS)) {
+  if (only && !only.includes(entry.name)) continue;
+  for (const norm of entry.norms) {
+    attacks.push(
+      createAttack(entry.name, {
+        norm,
+        ...(values.steps !== undefined && 'steps' in entry.options ? { steps: Number(values.steps) } : {}),
+        ...(values.queries !== undefined && 'queries' in entry.options ? { queries: Number(values.queries) } : {}),
+      }),
+    );
+  }
 }
-console.log(['worst', ...report.curve.map((c) => `${(100 * c.robustAccuracy).toFixed(1)}%`)].map((s) => s.padEnd(10)).join(''));
+const report = await evaluate(model, data, { attacks, epsilons, seed: 0, cascade: false });
+const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
+console.log(`backend ${backend.name}, ${report.count} images, clean accuracy ${pct(report.cleanAccuracy)}`);
+for (const norm of ['linf', 'l2'] as const) {
+  const rows = report.attacks.filter((a) => a.norm === norm);
+  if (rows.length === 0) continue;
+  console.log(`\n${norm}`);
+  console.log(['attack', ...epsilons[norm].map((e) => `ε=${e}`), 'seconds', 'median min. norm'].map((s) => s.padEnd(14)).join(''));
+  for (const name of [...new Set(rows.map((a) => a.name))]) {
+    const mine = rows.filter((a) => a.name === name);
+    const seconds = mine.reduce((s, a) => s + a.seconds, 0);
+    const median = mine[0]!.minimalNorms?.median;
+    const cells = [
+      name,
+      ...mine.map((a) => pct(a.robustAccuracy)),
+      seconds.toFixed(1),
+      median === undefined ? '' : median === null ? 'unfooled' : median.toFixed(3),
+    ];
+    console.log(cells.map((s) => s.padEnd(14)).join(''));
+  }
+  console.log(['worst', ...report.curve.filter((c) => c.norm === norm).map((c) => pct(c.robustAccuracy))].map((s) => s.padEnd(14)).join(''));
+}
 model.dispose();
