@@ -15,6 +15,7 @@ import { deepfool } from './deepfool.js';
 import { randomSearch } from './random-search.js';
 import { square } from './square.js';
 import { hopSkipJump } from './hop-skip-jump.js';
+import { fab } from './fab.js';
 
 /** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackRegistryEntry.options} list and ignores the rest. */
 export interface AttackOptions {
@@ -170,6 +171,30 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
       steps: { type: 'integer', description: 'iterations at most: gradient estimate, step, binary search (default 64)' },
     },
     create: (o) => hopSkipJump({ norm: o.norm, ...pick(o, ['queries', 'steps']) }),
+  },
+  fab: {
+    name: 'fab',
+    summary: 'Fast Adaptive Boundary attack, minimum-norm projections onto the nearest linearised boundary (Croce & Hein 2020)',
+    kind: 'minimum-norm',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations per run, each C − 1 gradient calls (default 100)' },
+      restarts: { type: 'integer', description: 'runs, the later ones from random starts; per point the smallest is kept (default 1)' },
+    },
+    create: (o) => fab({ norm: o.norm, ...pick(o, ['steps', 'restarts']) }),
+  },
+  'fab-t': {
+    name: 'fab-t',
+    summary: "FAB-T, FAB targeted at the 9 most likely other classes, AutoAttack's version (Croce & Hein 2020)",
+    kind: 'minimum-norm',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations per target class and run, one gradient call each (default 100)' },
+      restarts: { type: 'integer', description: 'runs per target class, the later ones from random starts (default 1)' },
+    },
+    create: (o) => fab({ norm: o.norm, targeted: true, ...pick(o, ['steps', 'restarts']) }),
   },
 });
 

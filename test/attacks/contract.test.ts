@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import { fgsm, fgm, bim, pgd, defineAttack, type Attack, type AttackResult } from '../../attacks/index.js';
 import { deepfool } from '../../attacks/deepfool.js';
+import { fab } from '../../attacks/fab.js';
 import { randomSearch } from '../../attacks/random-search.js';
 import { hopSkipJump } from '../../attacks/hop-skip-jump.js';
 import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
@@ -43,6 +44,12 @@ const table: Row[] = [
   { label: 'pgd margin loss', make: () => pgd({ steps: 8, loss: 'margin' }), seeded: () => pgd({ steps: 1, loss: 'margin' }), eps: 0.3, targeted: true },
   { label: 'deepfool l2', make: () => deepfool(), eps: 1.5, targeted: false },
   { label: 'deepfool linf', make: () => deepfool({ norm: 'linf', candidates: 3 }), eps: 0.3, targeted: false },
+  // FAB's run from the clean input is already minimal on this linear model, so its random restarts never change the
+  // result here: its seeding is tested on a non-linear model in fab.test.ts.
+  { label: 'fab linf', make: () => fab({ steps: 10 }), eps: 0.3, targeted: true },
+  { label: 'fab l2', make: () => fab({ norm: 'l2', steps: 10, restarts: 2 }), eps: 1.5, targeted: true },
+  { label: 'fab-t linf', make: () => fab({ targeted: true, steps: 10, restarts: 2 }), eps: 0.3, targeted: true },
+  { label: 'fab-t l2', make: () => fab({ norm: 'l2', targeted: true, steps: 10 }), eps: 1.5, targeted: true },
   { label: 'random-search linf', make: () => randomSearch({ samples: 40 }), seeded: () => randomSearch({ samples: 40 }), eps: 0.3, targeted: true },
   {
     label: 'random-search l2',
