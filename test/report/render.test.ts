@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown, renderText } from '../../src/report-markdown.js';
+import { renderMarkdown, renderText, reportVerdict } from '../../src/report-markdown.js';
 import { fixtureReport } from './fixture.js';
 import type { Report } from '../../src/report.js';
 
@@ -80,7 +80,7 @@ describe('renderMarkdown', () => {
   });
 
   it('lists warnings', () => {
-    expect(ls).toContain('- `probability-output`: net: outputs look like probabilities (every row in \\[0, 1\\] summing to 1)');
+    expect(ls).toContain('- `probability-output` (**severe**): net: outputs look like probabilities (every row in \\[0, 1\\] summing to 1)');
     const none = fixtureReport();
     none.warnings = [];
     const j = lines(renderMarkdown(none)).indexOf('## Warnings');
@@ -140,6 +140,37 @@ describe('renderMarkdown', () => {
     expect(out).toContain('Targeted: an attack succeeds on a point when the model predicts its target class (drawn from the seed).');
     expect(out).toContain('- Epsilons: 0, 0.03137 (8/255), 0.3; batch size 100; cascade on; targeted; seed 42');
     expect(md).not.toMatch(/targeted/i);
+  });
+});
+
+describe('the verdict', () => {
+  it('is UNRELIABLE with a severe warning (or one without a severity), reliable with info warnings or none; both renderings end with it', () => {
+    const r = fixtureReport(); // its warning has no severity: counted as severe
+    expect(reportVerdict(r)).toEqual({ reliable: false, severe: ['probability-output'], line: 'UNRELIABLE: probability-output' });
+    expect(
+      lines(renderMarkdown(r))
+        .filter((l) => l !== '')
+        .at(-1),
+    ).toBe('**Verdict:** UNRELIABLE: probability-output');
+    expect(
+      lines(renderText(r))
+        .filter((l) => l !== '')
+        .at(-1),
+    ).toBe('verdict: UNRELIABLE: probability-output');
+    r.warnings = [{ code: 'log-probability-output', message: 'net: log-softmax', severity: 'info' }];
+    expect(reportVerdict(r).line).toBe('reliable');
+    expect(lines(renderMarkdown(r))).toContain('- `log-probability-output` (info): net: log-softmax');
+    expect(
+      lines(renderMarkdown(r))
+        .filter((l) => l !== '')
+        .at(-1),
+    ).toBe('**Verdict:** reliable');
+    r.warnings = [];
+    expect(
+      lines(renderText(r))
+        .filter((l) => l !== '')
+        .at(-1),
+    ).toBe('verdict: reliable');
   });
 });
 
@@ -213,7 +244,7 @@ describe('renderText', () => {
   it('lists weakest classes, warnings and a short provenance line', () => {
     expect(ls).toContain('weakest classes at Linf eps 0.3');
     expect(ls).toContain('  2             20       95.0%         0.0%');
-    expect(ls).toContain('  - probability-output: net: outputs look like probabilities (every row in [0, 1] summing to 1)');
+    expect(ls).toContain('  - probability-output (severe): net: outputs look like probabilities (every row in [0, 1] summing to 1)');
     expect(ls).toContain('robustest 0.1.0 · tfjs 4.22.0 · node v20.19.0 · model sha256 0123456789ab · data sha256 fedcba987654');
     expect(text).not.toContain('Provenance');
   });
