@@ -7,7 +7,7 @@ export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
 export { deepfool, type DeepfoolConfig } from './deepfool.js';
 export { randomSearch, type RandomSearchConfig } from './random-search.js';
-export { hopSkipJump, type HopSkipJumpConfig } from './hop-skip-jump.js';
+export { hopSkipJump, type HopSkipJumpConfig, type StartingPointBatch } from './hop-skip-jump.js';
 export { fab, type FabConfig } from './fab.js';
 export {
   attackEntry,

@@ -3,11 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
-import { hopSkipJump } from '../../attacks/hop-skip-jump.js';
+import { hopSkipJump, type StartingPointBatch } from '../../attacks/hop-skip-jump.js';
 import { createAttack } from '../../attacks/registry.js';
 import { defineAttack } from '../../src/runner.js';
 import { fromFunction, type DifferentiableModel, type QueryModel } from '../../src/model.js';
-import { ConfigError, UnsupportedError } from '../../src/errors.js';
+import { ConfigError, ShapeError, UnsupportedError } from '../../src/errors.js';
 import { randomTargets } from '../../src/rng.js';
 import { expectNoLeak, prototypeProblem, seededValues, tinyConvModel } from '../helpers/models.js';
 
@@ -143,6 +143,43 @@ describe('hop-skip-jump on a linear model', () => {
       expect(r.minimalNorms![i]).toBeLessThan(plane(i, targets[i]!, 'l2') * 1.2);
     });
     r.dispose();
+  });
+
+  it("starts from the caller's points where they qualify (one query each), from noise where they do not", async () => {
+    const targets = randomTargets(p.labels, k, 2);
+    // Sample t (t < 4) has label t: an input of each target class.
+    const ofTarget = (batch: StartingPointBatch) => tf.gather(p.x, batch.targets!);
+    const noiseOnly = await hopSkipJump({ queries: 400, initDraws: 1 }).run(p.model, p.x, p.labels, { epsilons: [10], seed: 0, targets });
+    const given = await hopSkipJump({ queries: 400, initDraws: 1, startingPoints: ofTarget }).run(p.model, p.x, p.labels, { epsilons: [10], seed: 0, targets });
+    expect(noiseOnly.results[0]!.success.filter(Boolean).length).toBeLessThan(12);
+    expect(given.results[0]!.success).toEqual(new Array(12).fill(true));
+    given.results[0]!.predictions.forEach((c, i) => expect(c).toBe(targets[i]));
+    given.results[0]!.queries!.forEach((q) => expect(q).toBeLessThanOrEqual(400));
+    expect(given.attack).toBe('hop-skip-jump');
+    // Starting points that do not fool the model (the clean inputs) cost one query and change nothing else.
+    const plain = await hopSkipJump({ queries: 5000, steps: 3 }).run(p.model, p.x, p.labels, { epsilons: [1], seed: 0 });
+    const useless = await hopSkipJump({ queries: 5000, steps: 3, startingPoints: ({ x }) => tf.clone(x) }).run(p.model, p.x, p.labels, {
+      epsilons: [1],
+      seed: 0,
+    });
+    expect(Array.from(useless.minimalNorms!)).toEqual(Array.from(plain.minimalNorms!));
+    expect(Array.from(useless.results[0]!.queries!)).toEqual(Array.from(plain.results[0]!.queries!, (q) => q + 1));
+    expect(hopSkipJump({ startingPoints: ofTarget }).config).toMatchObject({ startingPoints: 'custom' });
+    [noiseOnly, given, plain, useless].forEach((r) => r.dispose());
+  });
+
+  it('refuses starting points of the wrong shape or type with typed errors, leaking nothing', async () => {
+    await expectNoLeak(async () => {
+      const wrong = hopSkipJump({ startingPoints: () => tf.zeros([12, 15]) });
+      await expect(wrong.run(p.model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow(ShapeError);
+      await expect(wrong.run(p.model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow(
+        'hop-skip-jump: expected startingPoints to return a new tensor of shape [12, 16], got [12, 15]',
+      );
+      const same = hopSkipJump({ startingPoints: ({ x }) => x });
+      await expect(same.run(p.model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow('got the clean inputs themselves');
+      const notTensor = hopSkipJump({ startingPoints: () => [1, 2] as never });
+      await expect(notTensor.run(p.model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow('hop-skip-jump: expected startingPoints to return a tensor, got');
+    });
   });
 
   it('returns already misclassified points as they are (norm 0, fooled, one query)', async () => {
@@ -353,6 +390,7 @@ describe('hop-skip-jump inputs, registry and errors', () => {
       [{ gamma: Number.NaN }, 'hop-skip-jump: expected gamma to be a finite number > 0, got NaN'],
       [{ initDraws: 0 }, 'hop-skip-jump: expected initDraws to be an integer >= 1, got 0'],
       [{ norm: 'l1' as never }, 'hop-skip-jump: expected norm to be one of linf, l2, got "l1"'],
+      [{ startingPoints: 3 as never }, 'hop-skip-jump: expected startingPoints to be a function of the batch, got 3'],
     ];
     for (const [config, message] of cases) {
       expect(() => hopSkipJump(config)).toThrow(ConfigError);
