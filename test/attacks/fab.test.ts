@@ -145,6 +145,58 @@ describe('projection onto a hyperplane inside a box', () => {
     });
   }
 
+  // In higher dimension brute force is out of reach; the optimality conditions certify the answer instead. Values
+  // come from small sets so that breakpoints tie, as they do on images (pixels at 0 or 1).
+  const wideArb = fc.integer({ min: 7, max: 120 }).chain((dim) =>
+    fc.record({
+      t: fc.array(fc.oneof(fc.constantFrom(0, 1, 0.5), fc.double({ min: 0, max: 1, noNaN: true })), { minLength: dim, maxLength: dim }),
+      w: fc.array(fc.oneof(fc.constantFrom(0, 1, -1, 0.25), weight), { minLength: dim, maxLength: dim }),
+      u: fc.double({ min: -0.5, max: 1.5, noNaN: true }),
+    }),
+  );
+  for (const norm of ['l2', 'linf'] as const) {
+    it(`${norm}: optimal in dimensions up to 120 with tied breakpoints (optimality conditions)`, () => {
+      fc.assert(
+        fc.property(wideArb, ({ t, w, u }) => {
+          // The hyperplane through the point u·1 of the diagonal.
+          const b = w.reduce((a, v) => a + v * u, 0);
+          const out = new Float64Array(t.length);
+          projectOnHyperplaneInBox(norm, t, w, b, 0, 1, out);
+          const d = Array.from(out);
+          d.forEach((v, i) => {
+            expect(t[i]! + v).toBeGreaterThanOrEqual(-1e-12);
+            expect(t[i]! + v).toBeLessThanOrEqual(1 + 1e-12);
+          });
+          if (!reachable(w, b, 0, 1)) {
+            fullSaturation(t, w, b, 0, 1).forEach((v, i) => expect(d[i]).toBeCloseTo(v, 12));
+            return;
+          }
+          const scale = 1 + Math.abs(b) + w.reduce((a, v) => a + Math.abs(v), 0);
+          expect(
+            Math.abs(
+              dot(
+                w,
+                t.map((v, i) => v + d[i]!),
+              ) - b,
+            ),
+          ).toBeLessThanOrEqual(1e-9 * scale);
+          if (norm === 'linf') {
+            expect(Math.abs(normOf(d, 'linf') - bruteLinfRadius(t, w, b, 0, 1))).toBeLessThanOrEqual(1e-9 * scale);
+            return;
+          }
+          // L2 (convex, so these conditions are sufficient): d_i = clip(−λ·s·w_i, −t_i, 1 − t_i) for one λ >= 0.
+          const s = Math.sign(dot(w, t) - b);
+          const lambdas = d.flatMap((v, i) => (w[i] !== 0 && t[i]! + v > 0 && t[i]! + v < 1 ? [-v / (s * w[i]!)] : []));
+          // With no coordinate strictly inside, every moving one is at its bound: any large λ certifies it.
+          const lambda = lambdas.length > 0 ? lambdas[0]! : 1e300;
+          expect(lambda).toBeGreaterThanOrEqual(-1e-12);
+          d.forEach((v, i) => expect(Math.abs(v - Math.min(1 - t[i]!, Math.max(-t[i]!, -lambda * s * w[i]!)))).toBeLessThanOrEqual(1e-9 * scale));
+        }),
+        { numRuns: 300, seed: 11 },
+      );
+    });
+  }
+
   it('is zero on the hyperplane and ignores zero weights; a point on a face moves only inward', () => {
     const out = new Float64Array(3);
     projectOnHyperplaneInBox('l2', [0.2, 0.5, 0.9], [1, 0, -1], 0.2 - 0.9, 0, 1, out);
