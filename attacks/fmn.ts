@@ -64,7 +64,7 @@ interface State {
   readonly best: tf.Tensor;
   /** Its norm (`Infinity` where none succeeded yet). */
   readonly bestNorm: tf.Tensor1D;
-  /** The adaptive norm constraint ε (`Infinity` before the first step). */
+  /** The adaptive norm constraint ε (0 before the first step). */
   readonly radius: tf.Tensor1D;
   /** Whether an adversarial iterate was ever found. */
   readonly found: tf.Tensor1D;
@@ -96,7 +96,7 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
     adv: tf.clone(x),
     best: tf.clone(x),
     bestNorm: tf.fill([n], Infinity) as tf.Tensor1D,
-    radius: tf.fill([n], Infinity) as tf.Tensor1D,
+    radius: tf.zeros([n]) as tf.Tensor1D,
     found: tf.zeros([n], 'bool') as tf.Tensor1D,
   };
   try {
@@ -115,19 +115,17 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
           const found = tf.logicalOr(prev.found, success) as tf.Tensor1D;
           // Adaptive norm constraint: shrink it while adversarial (never above the best norm found), grow it once an
           // adversarial was found and lost, and before any was found, jump to the linearised boundary distance
-          // |loss| / ‖∇‖_dual beyond the current perturbation, whose norm also grows by 1 + γ. The reference adds the
-          // distance to the plain norm; but on a piecewise-linear model (ReLU networks, linear models) that puts the
-          // iterate exactly on the boundary, where the distance is ~0 and rounding can keep it on the wrong side for
-          // good (measured: 1 of 12 points never fooled on a linear model). The factor changes nothing at step 0.
+          // |loss| / ‖∇‖_dual beyond the current perturbation. Where the reference sets ε to that jump alone, ε here
+          // also grows by at least 1 + γ per step before the first success: an iterate clipped by the bounds
+          // stays shorter than ε, and the jump from its norm can then settle short of the boundary for good
+          // (measured: 1 of the first 100 bundled MNIST images never fooled in L2, where DeepFool needed 0.18), as
+          // can an iterate that sits exactly on a piecewise-linear model's boundary, where the distance is ~0.
           const g = tf.reshape(grad, [n, -1]);
           const dual = (s.norm === 'l2' ? tf.sqrt(tf.sum(tf.square(g), 1)) : tf.sum(tf.abs(g), 1)) as tf.Tensor1D;
           const toBoundary = tf.div(tf.abs(value), tf.maximum(dual, TINY));
+          const grown = tf.mul(prev.radius, 1 + gamma);
           const radius = tf.minimum(
-            tf.where(
-              success,
-              tf.minimum(tf.mul(prev.radius, 1 - gamma), bestNorm),
-              tf.where(found, tf.mul(prev.radius, 1 + gamma), tf.add(tf.mul(deltaNorm, 1 + gamma), toBoundary)),
-            ),
+            tf.where(success, tf.minimum(tf.mul(prev.radius, 1 - gamma), bestNorm), tf.where(found, grown, tf.maximum(grown, tf.add(deltaNorm, toBoundary)))),
             worst,
           ) as tf.Tensor1D;
           // Gradient ascent on the logit difference along the L2-normalised gradient, then back onto the ε ball and
@@ -163,13 +161,19 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
  * `1 − γ` (never above the smallest successful norm so far); once it is lost, ε grows by `1 + γ`. The step size
  * α (along the L2-normalised gradient, for both norms, as the reference) and γ are cosine-annealed, from
  * `stepSize` to `finalStepSize` and from `gamma` to `finalGamma`. Per sample, the smallest successful
- * perturbation over all iterates is kept. Starts from the clean input; the reference's optional binary-search
+ * perturbation over all iterates is kept. Before the first success ε also grows by at least `1 + γ` per step (a
+ * deviation from the reference, which can stall short of the boundary when the bounds clip the iterate). Starts
+ * from the clean input; the reference's optional binary-search
  * initialisation from a given adversarial point is not implemented. Untargeted, or targeted when `run` gets
  * `targets` (the logit difference is then `z_t − max_{j≠t} z_j`).
  *
  * Each step costs one `model.valueAndGrad` call and one forward pass (`model.logits`, which decides success by the
  * runner's criterion, so that a kept point is one the runner counts even where the gradient engine's logits differ
  * from `model.logits` in the last bits); no host reads inside the loop.
+ *
+ * Measured on the bundled MNIST CNN (first 100 test images, wasm, defaults): median minimal L2 norm 1.07 (DeepFool:
+ * 1.31), no larger than DeepFool's on 93 points; median L∞ 0.089 (DeepFool: 0.117), smaller on all 100; every point
+ * fooled, in about 35 s per norm on 2 cores.
  *
  * Kind `minimum-norm`: one run per batch; the runner counts a sample as fooled at epsilon when the returned point
  * fools the model with a perturbation of norm ≤ epsilon, and reports the norms in `AttackResult.minimalNorms`

@@ -53,9 +53,10 @@ describe('fmn on a linear model', () => {
   });
   afterAll(() => p.dispose());
 
-  // Measured on cpu: L2 within 0.3% and L∞ within 0.6% above the exact distance for every sample.
+  // Measured on cpu, above the exact distance: L2 at most 0.001%; L∞ at most 1.4% (on one point FMN follows the
+  // runner-up class, whose boundary is not the nearest one in L∞).
   for (const [norm, tolerance] of [
-    ['l2', 0.01],
+    ['l2', 0.001],
     ['linf', 0.02],
   ] as const) {
     it(`${norm}: the minimal norm is the exact distance to the nearest boundary, from above, within ${tolerance * 100}%`, async () => {
