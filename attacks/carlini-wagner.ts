@@ -149,7 +149,6 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
         const t = step + 1;
         const [next, nextBest, objective] = tf.tidy((): [AdamState, Best, tf.Scalar | undefined] => {
           // The point `cur.x` that was just differentiated: is it a better (smaller) fooling input?
-          const dist2 = squaredDistance(cur.x, x0);
           const fooled = tf.equal(value, 0) as tf.Tensor1D;
           const norm2 = squaredDistance(cur.x, x);
           const closer = tf.logicalAnd(fooled, tf.less(norm2, old.norm2)) as tf.Tensor1D;
@@ -168,7 +167,7 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
           const vHat = tf.div(v, 1 - BETA2 ** t);
           const w: tf.Tensor = tf.sub(cur.w, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), ADAM_EPSILON)), s.learningRate));
           const xNext = tf.add(tf.mul(tf.tanh(w), half), mid);
-          const obj = check ? (tf.sum(tf.add(dist2, value)) as tf.Scalar) : undefined;
+          const obj = check ? (tf.sum(tf.add(squaredDistance(cur.x, x0), value)) as tf.Scalar) : undefined;
           return [{ w, m, v, x: xNext }, b, obj];
         });
         tf.dispose([value, grad, cur.w, cur.m, cur.v, cur.x]);
@@ -177,10 +176,11 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
         current = state = next;
         best = nextBest;
         if (objective) {
-          // One scalar read every ⌈steps/10⌉ steps.
+          // One scalar read every ⌈steps/10⌉ steps. An objective of 0 leaves nothing to minimise (every sample
+          // fooled at its clean input).
           const value = (await objective.data())[0]!;
           objective.dispose();
-          if (!(value <= (1 - MIN_IMPROVEMENT) * previous)) break;
+          if (!(value <= (1 - MIN_IMPROVEMENT) * previous) || value === 0) break;
           previous = value;
         }
       }
