@@ -52,8 +52,10 @@ export interface FabConfig {
   beta?: number;
   /**
    * Random restarts start at `x + (r/2)·u` with `u` a random direction of unit norm (L∞: uniform in the cube
-   * scaled to unit L∞ norm; L2: Gaussian, normalised) and `r = min(restartRadius, best norm found so far)`.
-   * Default `0.3` for L∞, `1` for L2 (the reference's defaults for its `eps`).
+   * scaled to unit L∞ norm; L2: Gaussian, normalised) and `r = min(restartRadius, best norm found so far)`, so
+   * a restart explores around the clean input at the scale of what was already found. (The reference writes the
+   * same minimum, but its best-so-far is reset at every run, so its restarts always use `eps/2`.) Default `0.3` for
+   * L∞, `1` for L2 (the reference's defaults for its `eps`).
    */
   restartRadius?: number;
 }
@@ -232,29 +234,34 @@ interface Boundary {
 async function linearise(ctx: MinimizeContext, s: Settings, boundary: Boundary, x1: tf.Tensor): Promise<{ f: Float32Array; w: Float32Array }> {
   const n = x1.shape[0]!;
   let best: { dist: tf.Tensor1D; f: tf.Tensor1D; g: tf.Tensor } | undefined;
-  for (const loss of boundary.losses) {
-    const { value, grad } = await ctx.model.valueAndGrad(x1, loss);
-    const prev = best;
-    if (boundary.losses.length === 1) {
-      best = { dist: tf.zerosLike(value), f: value, g: grad };
-      break;
+  try {
+    for (const loss of boundary.losses) {
+      const { value, grad } = await ctx.model.valueAndGrad(x1, loss);
+      const prev = best;
+      if (boundary.losses.length === 1) {
+        best = { dist: tf.zerosLike(value), f: value, g: grad };
+        break;
+      }
+      best = tf.tidy(() => {
+        const flat = tf.reshape(grad, [n, -1]);
+        const dual = s.norm === 'l2' ? tf.sqrt(tf.sum(tf.square(flat), 1)) : tf.sum(tf.abs(flat), 1);
+        const dist = tf.div(tf.abs(value), tf.add(dual, TINY)) as tf.Tensor1D;
+        if (!prev) return { dist, f: tf.clone(value), g: tf.clone(grad) };
+        // Ties keep the earlier class (the reference's argmin takes the first).
+        const closer = tf.less(dist, prev.dist) as tf.Tensor1D;
+        const wide = tf.reshape(closer, [n, ...new Array<number>(grad.rank - 1).fill(1)]);
+        return {
+          dist: tf.where(closer, dist, prev.dist) as tf.Tensor1D,
+          f: tf.where(closer, value, prev.f) as tf.Tensor1D,
+          g: tf.where(tf.broadcastTo(wide, grad.shape), grad, prev.g),
+        };
+      });
+      tf.dispose([value, grad]);
+      if (prev) tf.dispose([prev.dist, prev.f, prev.g]);
     }
-    best = tf.tidy(() => {
-      const flat = tf.reshape(grad, [n, -1]);
-      const dual = s.norm === 'l2' ? tf.sqrt(tf.sum(tf.square(flat), 1)) : tf.sum(tf.abs(flat), 1);
-      const dist = tf.div(tf.abs(value), tf.add(dual, TINY)) as tf.Tensor1D;
-      if (!prev) return { dist, f: tf.clone(value), g: tf.clone(grad) };
-      // Ties keep the earlier class (the reference's argmin takes the first).
-      const closer = tf.less(dist, prev.dist) as tf.Tensor1D;
-      const wide = tf.reshape(closer, [n, ...new Array<number>(grad.rank - 1).fill(1)]);
-      return {
-        dist: tf.where(closer, dist, prev.dist) as tf.Tensor1D,
-        f: tf.where(closer, value, prev.f) as tf.Tensor1D,
-        g: tf.where(tf.broadcastTo(wide, grad.shape), grad, prev.g),
-      };
-    });
-    tf.dispose([value, grad]);
-    if (prev) tf.dispose([prev.dist, prev.f, prev.g]);
+  } catch (e) {
+    if (best) tf.dispose([best.dist, best.f, best.g]);
+    throw e;
   }
   const chosen = best!;
   try {

@@ -402,6 +402,23 @@ describe('fab options and errors', () => {
     }
   });
 
+  it('leaks nothing when the model fails mid-step', async () => {
+    const p = prototypeProblem({ n: 4, numClasses: 4 });
+    let calls = 0;
+    const model: DifferentiableModel = {
+      ...p.model,
+      logits: (x) => p.model.logits(x),
+      valueAndGrad: (x, loss) => {
+        if (++calls === 2) throw new Error('engine failure');
+        return p.model.valueAndGrad(x, loss);
+      },
+    };
+    await expectNoLeak(async () => {
+      await expect(fab({ steps: 2 }).run(model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow('engine failure');
+    });
+    p.dispose();
+  });
+
   it('uses only model.valueAndGrad for gradients: one call per step and target (FAB-T), C − 1 per step (FAB)', async () => {
     const p = prototypeProblem({ n: 8, numClasses: 4 });
     let calls = 0;
