@@ -16,14 +16,14 @@
  * @module
  */
 import * as tf from '../src/tf.js';
-import { MODEL_WARNING_CODES, type Model } from '../src/model.js';
+import { MODEL_WARNING_CODES, type DifferentiableModel, type Model } from '../src/model.js';
 import type { Attack } from '../src/runner.js';
 import type { Dataset } from '../src/data/types.js';
 import { NORMS, type Norm } from '../src/norms.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
 import { checkEpsilons, checkInputs, checkLabels, requireInt, type LabelsLike } from '../src/validate.js';
 import { deriveSeed, randomTargets } from '../src/rng.js';
-import { crossEntropy } from '../src/losses.js';
+import { crossEntropy, LOSSES, type LossName } from '../src/losses.js';
 import { sha256Tensors } from '../src/hash.js';
 import { libraryVersion } from '../src/package-info.js';
 import { fastGradientsActive } from '../src/gradients/index.js';
@@ -42,8 +42,9 @@ import { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type Evaluat
 
 export { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type EvaluationState } from './records.js';
 import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js';
-import { checkGradients, checkOutputs, warning, WARNING_CODES } from './checks.js';
+import { checkDataRange, checkGradients, checkOutputs, warning, withSeverity, WARNING_CODES } from './checks.js';
 import { evaluationChecks } from './pitfalls.js';
+import { checkSurrogate, supplementaryRuns } from './supplementary.js';
 import { presetAttacks, PRESET_NAMES, type PresetName } from '../attacks/presets.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
@@ -115,6 +116,17 @@ export interface EvaluateOptions {
   onProgress?: (event: EvaluateProgress) => void;
   /** Called for each warning as it is found (they are also in the report). */
   onWarning?: (w: ReportWarning) => void;
+  /**
+   * Also run the checks that cost extra attack runs (`metrics/supplementary.ts`): PGD at ε = the bounds' width on
+   * up to 100 clean-correct points (`unbounded-attack-fails`), and every iterative attack again with twice the
+   * steps and at least 5 restarts on the points still robust (`restarts-matter`). Default `false`.
+   */
+  thorough?: boolean;
+  /**
+   * A differentiable model taking the same inputs whose gradients the plan's gradient attacks also follow, judged on
+   * the model (`transfer-beats-white-box`): e.g. the model without its last defence. Default: none.
+   */
+  surrogate?: DifferentiableModel;
 }
 
 /** Callbacks of the evaluation steps. */
@@ -251,6 +263,18 @@ export function planEvaluation(model: Model, options: EvaluateOptions): Evaluati
   const batchSize = requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize');
   const ciLevel = options.ciLevel ?? 0.95;
   if (typeof ciLevel !== 'number' || !(ciLevel > 0 && ciLevel < 1)) throw new ConfigError(`evaluate: expected ciLevel in (0, 1), got ${describe(ciLevel)}`);
+  for (const a of attacks) {
+    const loss = a.config['loss'];
+    if (typeof loss !== 'string' || !Object.prototype.hasOwnProperty.call(LOSSES, loss)) continue;
+    const targeted = (options.targeted ?? false) || a.config['targeted'] === true;
+    const min = targeted ? LOSSES[loss as LossName].minClassesTargeted : LOSSES[loss as LossName].minClasses;
+    if (model.numClasses < min) {
+      throw new ConfigError(
+        `evaluate: expected at least ${min} classes for the attack '${a.name}' (its${targeted ? ' targeted' : ''} loss '${loss}' needs them), got ${model.numClasses} in model '${model.name}'`,
+      );
+    }
+  }
+  if (options.surrogate !== undefined) checkSurrogate(model, options.surrogate);
   if (model.kind === 'query') {
     const needs = attacks.find((a) => a.requires === 'gradients');
     if (needs) {
@@ -363,6 +387,7 @@ async function firstBatchChecks(
   hooks: EvaluationHooks,
 ): Promise<void> {
   for (const w of await checkOutputs(logits, { name: model.name })) addWarning(state, hooks, w);
+  for (const w of await checkDataRange(x, model.bounds, { name: model.name })) addWarning(state, hooks, w);
   const again = await model.logits(x);
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(logits, again))));
   const delta = (await diff.data())[0]!;
@@ -635,7 +660,7 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
   const frac = (k: number, of: number): number => (of === 0 ? 0 : k / of);
   const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
   const cleanCount = cleanCorrect.filter(Boolean).length;
-  const warnings = [...state.warnings];
+  const warnings: ReportWarning[] = state.warnings.map(withSeverity);
   const warn = (w: ReportWarning): void => {
     if (!warnings.some((x) => x.code === w.code && x.message === w.message)) warnings.push(w);
   };
@@ -783,6 +808,8 @@ export async function evaluate(model: Model, data: EvaluateData, options: Evalua
   const hooks: EvaluationHooks = { onProgress: options.onProgress, onWarning: options.onWarning };
   const state = await cleanPass(model, data, plan, hooks);
   await attackPhase(model, data, state, hooks);
+  const extra = { thorough: options.thorough ?? false, ...(options.surrogate ? { surrogate: options.surrogate } : {}) };
+  await supplementaryRuns(model, data, state, extra, attackPhase);
   const report = buildReport(state, {
     model: await modelProvenance(model, options.modelSource),
     ...(options.command !== undefined ? { command: options.command } : {}),

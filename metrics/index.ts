@@ -23,19 +23,43 @@ export {
   type ReportContext,
   type TensorData,
 } from './evaluate.js';
-export { evaluationChecks, notConvergedChecks, NOT_CONVERGED_MEDIAN_RISE } from './pitfalls.js';
+export {
+  blackBoxBeatsWhiteBoxChecks,
+  evaluationChecks,
+  iterativeWeakerChecks,
+  notConvergedChecks,
+  restartsMatterChecks,
+  transferChecks,
+  unboundedAttackChecks,
+  BLACK_BOX_BEATS_WHITE_BOX_SHARE,
+  ITERATIVE_WEAKER_MIN_POINTS,
+  ITERATIVE_WEAKER_SHARE,
+  NOT_CONVERGED_MEDIAN_RISE,
+  NOT_CONVERGED_NEVER_FOOLED,
+} from './pitfalls.js';
+export type { SupplementaryRun } from './records.js';
+export { checkSurrogate, strongerAttack, supplementaryRuns, UNBOUNDED_POINTS, type AttackPhase, type SupplementaryOptions } from './supplementary.js';
 export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy.js';
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {
+  checkDataRange,
   checkGradients,
   checkOutputs,
   looksLikeLogProbabilities,
   looksLikeProbabilities,
+  nonFiniteGradientFraction,
+  severeWarnings,
+  severityOf,
   warning,
+  withSeverity,
   zeroGradientFraction,
+  DATA_RANGE_SLIVER,
   WARNING_CODES,
+  WARNING_SEVERITY,
+  type CheckDataRangeOptions,
   type CheckGradientsOptions,
   type CheckOutputsOptions,
   type Warning,
+  type WarningSeverity,
 } from './checks.js';
 export type { Report, AttackEntry, ClassEntry, CurvePoint, Interval, MinimalNormStats, NormStats, Provenance, ReportWarning, Stat } from '../src/report.js';

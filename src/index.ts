@@ -60,7 +60,7 @@ export {
   type FastGradientOptions,
 } from './gradients/index.js';
 export * from './report.js';
-export { renderMarkdown, renderText } from './report-markdown.js';
+export { renderMarkdown, renderText, reportVerdict, type Verdict } from './report-markdown.js';
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
 export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';

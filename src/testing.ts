@@ -14,7 +14,9 @@
 import type { Model } from './model.js';
 import type { Attack } from './runner.js';
 import type { Report } from './report.js';
+import type { DifferentiableModel } from './model.js';
 import { ConfigError, describe } from './errors.js';
+import { reportVerdict } from './report-markdown.js';
 import { evaluate, type EvaluateData } from '../metrics/evaluate.js';
 
 /** What {@link checkRobustness} and `toBeRobust` assert. */
@@ -36,11 +38,21 @@ export interface RobustnessExpectation {
    * statistically meaningful on a small sample. Default `false`.
    */
   useLowerBound?: boolean;
+  /**
+   * Pass even when a severe pitfall check fired (gradient masking signs, attacks that did not converge: see
+   * `WARNING_SEVERITY` in `metrics/checks.ts`). By default such a warning fails the assertion, since the measured
+   * robust accuracy is then likely an overestimate. Default `false`.
+   */
+  allowWarnings?: boolean;
+  /** Run the costlier checks too (an unbounded attack, the iterative attacks again with more restarts). Default `false`. */
+  thorough?: boolean;
+  /** A surrogate model for the transfer check (see `EvaluateOptions.surrogate`). Default: none. */
+  surrogate?: DifferentiableModel;
 }
 
 /** The outcome of {@link checkRobustness}. */
 export interface RobustnessVerdict {
-  /** Whether every epsilon met `minAccuracy`. */
+  /** Whether every epsilon met `minAccuracy` and no severe warning fired (or `allowWarnings` was set). */
   pass: boolean;
   /** A readable explanation: measured accuracy, CI, worst classes. */
   message: string;
@@ -58,6 +70,9 @@ function pct(v: number): string {
  *
  * @param model - the model under test.
  * @param expectation - data, attack(s), epsilon(s), minimum accuracy.
+ * A severe warning (the report's verdict is UNRELIABLE) fails the check unless `allowWarnings` is set; the
+ * message then says so and lists the warnings.
+ *
  * @returns pass/fail, a message, and the report.
  * @throws {@link ConfigError} if `minAccuracy` is not in [0, 1]; whatever {@link evaluate} throws for bad inputs.
  * @example
@@ -78,7 +93,11 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
     epsilons,
     seed: expectation.seed ?? 0,
     batchSize: expectation.batchSize ?? 100,
+    ...(expectation.thorough !== undefined ? { thorough: expectation.thorough } : {}),
+    ...(expectation.surrogate !== undefined ? { surrogate: expectation.surrogate } : {}),
   });
+  const verdict = reportVerdict(report);
+  const unreliable = !verdict.reliable && expectation.allowWarnings !== true;
   const measure = (p: Report['curve'][number]): number => (expectation.useLowerBound ? p.ci.lower : p.robustAccuracy);
   const failing = report.curve.filter((p) => measure(p) < min);
   // One curve per norm: with attacks of several norms, every radius is labelled with its norm.
@@ -94,18 +113,23 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
     .sort((a, b) => a.acc - b.acc)
     .slice(0, 3)
     .map(({ c, acc }) => `${c.name ?? `class ${c.label}`} ${pct(acc)} (n=${c.count})`);
-  const head =
-    failing.length === 0
-      ? `expected ${model.name} not to reach robust accuracy ${pct(min)} under ${attacks.map((a) => a.name).join('+')}, but it did`
-      : `expected ${model.name} to keep robust accuracy >= ${pct(min)}${expectation.useLowerBound ? ' (lower CI bound)' : ''} under ${attacks.map((a) => a.name).join('+')}`;
+  const pass = failing.length === 0 && !unreliable;
+  const under = attacks.map((a) => a.name).join('+');
+  const head = pass
+    ? `expected ${model.name} not to reach robust accuracy ${pct(min)} under ${under}, but it did`
+    : failing.length > 0
+      ? `expected ${model.name} to keep robust accuracy >= ${pct(min)}${expectation.useLowerBound ? ' (lower CI bound)' : ''} under ${under}`
+      : `expected ${model.name} to keep robust accuracy >= ${pct(min)} under ${under} with a reliable evaluation, but a severe check fired ` +
+        `(${verdict.line}): the number is likely an overestimate (pass allowWarnings: true to accept it)`;
   const message = [
     head,
     `  clean accuracy ${pct(report.cleanAccuracy)}`,
     ...lines,
     `  worst classes at ${radius(worstPoint)}: ${worst.join(', ')}`,
-    ...report.warnings.map((w) => `  warning (${w.code}): ${w.message}`),
+    ...report.warnings.map((w) => `  warning (${w.code}${w.severity === 'info' ? '' : ', severe'}): ${w.message}`),
+    `  verdict: ${verdict.line}`,
   ].join('\n');
-  return { pass: failing.length === 0, message, report };
+  return { pass, message, report };
 }
 
 /** What a matcher returns to the test runner. */
@@ -128,7 +152,8 @@ export interface MatcherOutcome {
  */
 export const robustMatchers = {
   /**
-   * Passes when the worst-case robust accuracy at every epsilon is at least `minAccuracy`.
+   * Passes when the worst-case robust accuracy at every epsilon is at least `minAccuracy` and no severe pitfall
+   * check fired (unless `allowWarnings`).
    * @param received - the model under test.
    * @param expectation - see {@link RobustnessExpectation}.
    */

@@ -2,7 +2,8 @@
  * The `robustest` command line. `robustest eval` loads a model and data (the bundled MNIST demo by default), runs
  * the attacks, prints a table, writes JSON/Markdown reports and exits non-zero below a threshold.
  *
- * Exit codes: 0 success; 1 a robust accuracy fell below `--min-robust-accuracy`; 2 a usage or input error (one
+ * Exit codes: 0 success; 1 a robust accuracy fell below `--min-robust-accuracy`, or a severe pitfall check fired
+ * with `--min-robust-accuracy` and without `--allow-warnings`; 2 a usage or input error (one
  * line on stderr; the stack with `--verbose`); 3 an unexpected internal error.
  * @module
  */
@@ -18,7 +19,7 @@ import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/options.js';
 import { parallelModel } from '../parallel/index.js';
 import { loadData } from '../data/index.js';
 import { packageAssets, libraryVersion } from '../package-info.js';
-import { renderMarkdown, renderText } from '../report-markdown.js';
+import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
 import type { Bounds, Model } from '../model.js';
 import type { Report } from '../report.js';
 import type { Norm } from '../norms.js';
@@ -68,6 +69,9 @@ export interface EvalFlags {
   json?: string;
   markdown?: string;
   minRobustAccuracy?: number;
+  allowWarnings?: boolean;
+  thorough?: boolean;
+  surrogate?: string;
   cascade: boolean;
   fastGradients: boolean;
   engine?: GradientEngine;
@@ -313,7 +317,20 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--input-shape <dims>', 'shape of one input without the batch dimension, e.g. 28,28,1, for a model that does not declare it', dims('--input-shape'))
     .option('--json <file>', 'write the JSON report here')
     .option('--markdown <file>', 'write the Markdown report here')
-    .option('--min-robust-accuracy <a>', 'exit 1 if any worst-case robust accuracy is below this fraction', fraction('--min-robust-accuracy'))
+    .option(
+      '--min-robust-accuracy <a>',
+      'exit 1 if any worst-case robust accuracy is below this fraction, or if a severe pitfall check fired (the verdict is UNRELIABLE)',
+      fraction('--min-robust-accuracy'),
+    )
+    .option('--allow-warnings', 'with --min-robust-accuracy: pass even when a severe pitfall check fired')
+    .option(
+      '--thorough',
+      'also run the costlier pitfall checks: PGD with ε the whole input range on up to 100 points, and the iterative attacks again with 2× steps and ≥ 5 restarts on the robust points',
+    )
+    .option(
+      '--surrogate <path>',
+      "a surrogate model (same inputs and classes) whose gradients the gradient attacks also follow; warns when they fool more than the model's own",
+    )
     .option('--no-cascade', 'run every attack on every clean-correct point (per-attack numbers are then each its own)')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
@@ -373,7 +390,15 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
   };
   const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
   if (!flags.quiet) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
+  let surrogate: Model | undefined;
   try {
+    if (flags.surrogate !== undefined) {
+      const { name: _name, ...surrogateOptions } = loadOptions;
+      surrogate = await loadModel(resolve(flags.surrogate), surrogateOptions);
+      if (surrogate.kind !== 'differentiable') {
+        throw new ConfigError(`eval: expected --surrogate to be a model with gradients, got the query-only model '${surrogate.name}'`);
+      }
+    }
     const classNames = flags.classNames === undefined ? undefined : await readClassNames(flags.classNames);
     if (classNames !== undefined && classNames.length > model.numClasses) {
       throw new ConfigError(`eval: expected at most ${model.numClasses} --class-names (the model's classes), got ${classNames.length}`);
@@ -412,6 +437,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         batchSize: flags.batchSize,
         cascade: flags.cascade,
         targeted: flags.targeted ?? false,
+        ...(flags.thorough ? { thorough: true } : {}),
+        ...(surrogate?.kind === 'differentiable' ? { surrogate } : {}),
         ...(data.classNames !== undefined ? { classNames: data.classNames } : {}),
         modelSource: bundled ? join('assets', BUNDLED.model) : relative(process.cwd(), modelPath) || modelPath,
         command: ['robustest', ...argv].join(' '),
@@ -438,9 +465,17 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         io.stderr(`robustest: robust accuracy below ${min}: ${failing.map((p) => `${(100 * p.robustAccuracy).toFixed(1)}% at ε=${p.epsilon}`).join(', ')}\n`);
         return 1;
       }
+      const verdict = reportVerdict(report);
+      if (!verdict.reliable && !flags.allowWarnings) {
+        io.stderr(
+          `robustest: the evaluation is ${verdict.line}; its robust accuracy is likely an overestimate, so --min-robust-accuracy fails (see the warnings; --allow-warnings accepts it)\n`,
+        );
+        return 1;
+      }
     }
     return 0;
   } finally {
+    surrogate?.dispose();
     model.dispose();
   }
 }

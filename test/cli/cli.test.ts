@@ -284,6 +284,35 @@ describe('robustest CLI', () => {
     expect(r.err).toMatch(/robust accuracy below 0.5: 0.0% at ε=0.15/);
   });
 
+  it('fails --min-robust-accuracy on a severe pitfall check unless --allow-warnings; --thorough and --surrogate run the costlier checks', async () => {
+    // BIM with 2 steps of 1e-4 survives every point one FGSM step fools: iterative-weaker-than-single-step (severe).
+    const base = ['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--backend', 'cpu'];
+    const weak = [...base, '--attack', 'fgsm,bim', '--steps', '2', '--step-size', '0.0001', '--no-cascade', '--eps', '0.15', '--min-robust-accuracy', '0'];
+    const r = await cli(weak);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/iterative-weaker-than-single-step \(severe\): bim at ε=0\.15 \(linf\) survived 40 of the 40 points/);
+    expect(r.out).toMatch(/\nverdict: UNRELIABLE: iterative-weaker-than-single-step\n/);
+    expect(r.err).toMatch(/robustest: the evaluation is UNRELIABLE: iterative-weaker-than-single-step; its robust accuracy is likely an overestimate/);
+    expect((await cli([...weak, '--allow-warnings', '--quiet'])).code).toBe(0);
+    const fine = await cli([
+      ...base,
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.01',
+      '--min-robust-accuracy',
+      '0.5',
+      '--thorough',
+      '--surrogate',
+      join(dir, 'model.json'),
+    ]);
+    expect(fine.err).not.toMatch(/UNRELIABLE|below/);
+    expect(fine.code).toBe(0);
+    expect(fine.out).toMatch(/\nverdict: reliable\n/);
+    const help = await cli(['eval', '--help']);
+    for (const flag of ['--allow-warnings', '--thorough', '--surrogate <path>']) expect(help.out).toContain(flag);
+  });
+
   it('draws a progress bar on stderr only when it is a terminal', async () => {
     let err = '';
     const args = [

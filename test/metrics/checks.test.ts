@@ -4,8 +4,16 @@ import { join } from 'node:path';
 import * as tf from '../../src/tf.js';
 import { ATTACK_NAMES } from '../../attacks/registry.js';
 import { ConfigError, ShapeError } from '../../src/errors.js';
+import { MODEL_WARNING_CODES } from '../../src/model.js';
 import {
+  DATA_RANGE_SLIVER,
   WARNING_CODES,
+  WARNING_SEVERITY,
+  checkDataRange,
+  nonFiniteGradientFraction,
+  severeWarnings,
+  severityOf,
+  withSeverity,
   checkGradients,
   checkOutputs,
   looksLikeLogProbabilities,
@@ -116,18 +124,26 @@ describe('zeroGradientFraction', () => {
 
 describe('warnings', () => {
   it('builds warnings with kebab-case codes', () => {
-    expect(warning('zero-gradients', 'm')).toEqual({ code: 'zero-gradients', message: 'm' });
+    expect(warning('zero-gradients', 'm')).toEqual({ code: 'zero-gradients', message: 'm', severity: 'severe' });
+    expect(warning('my-own-check', 'm')).toEqual({ code: 'my-own-check', message: 'm', severity: 'info' });
     expect(() => warning('Zero Gradients', 'm')).toThrow(ConfigError);
     expect(() => warning('zero-gradients', '')).toThrow('warning: expected message to be a non-empty string, got ""');
     expect(WARNING_CODES).toEqual({
       probabilityOutput: 'probability-output',
       logProbabilityOutput: 'log-probability-output',
       zeroGradients: 'zero-gradients',
+      nonFiniteGradients: 'non-finite-gradients',
       softmaxHead: 'softmax-head',
       randomizedModel: 'randomized-model',
       nonMonotoneCurve: 'non-monotone-curve',
       noCorrectPoints: 'no-correct-points',
       notConverged: 'not-converged',
+      dataRangeMismatch: 'data-range-mismatch',
+      iterativeWeakerThanSingleStep: 'iterative-weaker-than-single-step',
+      blackBoxBeatsWhiteBox: 'black-box-beats-white-box',
+      unboundedAttackFails: 'unbounded-attack-fails',
+      restartsMatter: 'restarts-matter',
+      transferBeatsWhiteBox: 'transfer-beats-white-box',
     });
     expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
     expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);
@@ -161,6 +177,120 @@ describe('warnings', () => {
     expect(await checkGradients(grad, { threshold: 0.25 })).toEqual([]);
     await expect(checkGradients(grad, { threshold: 2 })).rejects.toThrow('checkGradients: expected threshold to be a number in [0, 1], got 2');
     grad.dispose();
+  });
+});
+
+describe('severity', () => {
+  it('gives every code robustest or a model wrapper emits a severity; gradient-masking signs are severe', () => {
+    for (const code of Object.values(WARNING_CODES)) expect(WARNING_SEVERITY[code], code).toMatch(/^(severe|info)$/);
+    for (const code of Object.values(MODEL_WARNING_CODES).filter((c) => c !== 'softmax-removed'))
+      expect(WARNING_SEVERITY[code], code).toMatch(/^(severe|info)$/);
+    const severe = Object.entries(WARNING_SEVERITY)
+      .filter(([, s]) => s === 'severe')
+      .map(([c]) => c)
+      .sort();
+    expect(severe).toEqual(
+      [
+        'zero-gradients',
+        'non-finite-gradients',
+        'black-box-beats-white-box',
+        'iterative-weaker-than-single-step',
+        'unbounded-attack-fails',
+        'probability-output',
+        'softmax-kept',
+        'randomized-model',
+        'not-converged',
+        'transfer-beats-white-box',
+        'restarts-matter',
+        'non-monotone-curve',
+        'data-range-mismatch',
+      ].sort(),
+    );
+    expect(severityOf('softmax-head')).toBe('info');
+    expect(severityOf('constructor')).toBe('info'); // not an inherited property
+    expect(withSeverity({ code: 'not-converged', message: 'm' }).severity).toBe('severe');
+    expect(withSeverity({ code: 'not-converged', message: 'm', severity: 'info' }).severity).toBe('info');
+    const ws = [warning('softmax-head', 'a'), warning('zero-gradients', 'b'), { code: 'probability-output', message: 'c' }];
+    expect(severeWarnings(ws).map((w) => w.code)).toEqual(['zero-gradients', 'probability-output']);
+  });
+
+  it("WARNING_CODES's TSDoc gives each code's severity as the table does", () => {
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'metrics', 'checks.ts'), 'utf8');
+    const doc = /\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*export const WARNING_CODES\b/.exec(text)?.[1] ?? '';
+    const wrong = Object.values(WARNING_CODES).filter((code) => !doc.includes(`\`${code}\` [${WARNING_SEVERITY[code]}]`));
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('non-finite gradients', () => {
+  it('counts samples with a NaN or infinite component, and checkGradients warns on one', async () => {
+    const grad = tf.tensor2d([
+      [0, NaN],
+      [1, 2],
+      [Infinity, 0],
+      [0, 0],
+    ]);
+    expect(await noLeak(() => nonFiniteGradientFraction(grad))).toBe(0.5);
+    const w = await noLeak(() => checkGradients(grad, { name: 'net' }));
+    expect(w.map((x) => x.code)).toEqual(['zero-gradients', 'non-finite-gradients']);
+    expect(w[1]!.message).toMatch(/^net: 50\.0% of samples have a NaN or infinite input gradient/);
+    expect(w[1]!.severity).toBe('severe');
+    expect(await checkGradients(grad, { nonFiniteThreshold: 0.5, threshold: 0.5 })).toEqual([]);
+    await expect(checkGradients(grad, { nonFiniteThreshold: -1 })).rejects.toThrow(
+      'checkGradients: expected nonFiniteThreshold to be a number in [0, 1], got -1',
+    );
+    const fine = tf.tensor2d([
+      [1, 0],
+      [0, -2],
+    ]);
+    expect(await checkGradients(fine)).toEqual([]);
+    tf.dispose([grad, fine]);
+  });
+
+  it('sees the infinite gradient of a square root at 0', async () => {
+    const x = tf.tensor2d([
+      [0, 0.5],
+      [0.25, 0.5],
+    ]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.sqrt(t)))(x);
+    expect(await nonFiniteGradientFraction(g)).toBe(0.5);
+    tf.dispose([x, g]);
+  });
+});
+
+describe('checkDataRange', () => {
+  it('fires for 0–1 data under bounds [0, 255] and for data scaled twice', async () => {
+    const x = tf.tensor2d([
+      [0, 0.5, 1],
+      [0.2, 0.9, 0.1],
+    ]);
+    const w = await noLeak(() => checkDataRange(x, [0, 255], { name: 'net' }));
+    expect(w.map((v) => v.code)).toEqual(['data-range-mismatch']);
+    expect(w[0]!.message).toMatch(/^net: the data spans \[0, 1\], only 0\.4% of the model's bounds \[0, 255\]/);
+    const twice = tf.div(x, 255);
+    expect((await checkDataRange(twice, [0, 1])).map((v) => v.code)).toEqual(['data-range-mismatch']);
+    tf.dispose([x, twice]);
+  });
+
+  it('fires for raw [0, 1] data under normalised bounds', async () => {
+    const x = tf.tensor2d([[0, 0.3, 1]]);
+    const w = await checkDataRange(x, [-2.1, 2.6]);
+    expect(w).toHaveLength(1);
+    expect(w[0]!.message).toMatch(/bounds \[-2\.1, 2\.6\] look normalised, but every input lies in \[0, 1\]/);
+    x.dispose();
+  });
+
+  it('is silent on data that fills its bounds, MNIST-like data (mean near 0.13), normalised data and constant data', async () => {
+    const mnist = tf.tensor2d([[0, 0, 0, 0, 0, 0, 0.3, 1]]);
+    const normalised = tf.tensor2d([[-1.8, 0.2, 2.4]]);
+    const constant = tf.zeros([2, 3]);
+    const wide = tf.tensor2d([[0, 13, 255]]);
+    expect(await checkDataRange(mnist, [0, 1])).toEqual([]);
+    expect(await checkDataRange(normalised, [-2.1, 2.6])).toEqual([]);
+    expect(await checkDataRange(constant, [0, 255])).toEqual([]);
+    expect(await checkDataRange(wide, [0, 255])).toEqual([]);
+    expect(DATA_RANGE_SLIVER).toBe(0.05);
+    tf.dispose([mnist, normalised, constant, wide]);
   });
 });
 

@@ -4,6 +4,8 @@ import { robustMatchers, checkRobustness } from '../../src/testing.js';
 import { fgm, fgsm, pgd } from '../../attacks/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { prototypeProblem } from '../helpers/models.js';
+import * as tf from '../../src/tf.js';
+import { fromFunction, type Model } from '../../src/model.js';
 
 expect.extend(robustMatchers);
 
@@ -47,5 +49,46 @@ describe('toBeRobust', () => {
     await expect(checkRobustness(p.model, { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 70 })).rejects.toThrow(
       /^checkRobustness: expected minAccuracy to be a fraction in \[0, 1\], got 70$/,
     );
+  });
+});
+
+describe('toBeRobust and severe warnings', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  let masked: Model;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 16 });
+    // Rounded inputs: the same decisions, an input gradient of zero everywhere (gradient masking).
+    masked = fromFunction((x) => p.model.logits(tf.div(tf.round(tf.mul(x, 4)), 4)), { numClasses: 4, inputShape: [16], name: 'quantised' });
+  });
+  afterAll(() => p.dispose());
+
+  it('fails a masked model that meets the minimum, with the warnings and the verdict in the message', async () => {
+    const expectation = { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 0.9 };
+    const v = await checkRobustness(masked, expectation);
+    expect(v.report.curve[0]!.robustAccuracy).toBe(1);
+    expect(v.pass).toBe(false);
+    expect(v.message).toMatch(
+      /^expected quantised to keep robust accuracy >= 90\.0% under fgsm with a reliable evaluation, but a severe check fired \(UNRELIABLE: zero-gradients\)/,
+    );
+    expect(v.message).toMatch(/\n {2}warning \(zero-gradients, severe\): quantised: 100\.0% of samples have an all-zero input gradient/);
+    expect(v.message.split('\n').at(-1)).toBe('  verdict: UNRELIABLE: zero-gradients');
+    await expect(expect(masked).toBeRobust(expectation)).rejects.toThrow(/severe check fired \(UNRELIABLE: zero-gradients\)/);
+  });
+
+  it('passes it with allowWarnings, and passes a plain model without warnings', async () => {
+    const expectation = { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1, minAccuracy: 0.9 };
+    await expect(masked).toBeRobust({ ...expectation, allowWarnings: true });
+    const v = await checkRobustness(p.model, { ...expectation, epsilon: 0.001 });
+    expect(v.pass).toBe(true);
+    expect(v.message.split('\n').at(-1)).toBe('  verdict: reliable');
+  });
+
+  it('passes thorough and a surrogate on to evaluate', async () => {
+    const expectation = { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.3, minAccuracy: 0, allowWarnings: true };
+    const v = await checkRobustness(masked, { ...expectation, thorough: true, surrogate: p.model });
+    expect(v.pass).toBe(true);
+    const codes = v.report.warnings.map((w) => w.code);
+    expect(codes).toContain('unbounded-attack-fails');
+    expect(codes).toContain('transfer-beats-white-box');
   });
 });

@@ -1,0 +1,209 @@
+/**
+ * Attack runs besides the plan's, for the pitfall checks that need more than the plan's records
+ * (`metrics/pitfalls.ts`): with `thorough`, an unbounded PGD on a slice of the points and the iterative attacks again
+ * with more steps and restarts; with a surrogate model, the plan's gradient attacks on the surrogate's gradients.
+ * Each run goes through the evaluation's attack phase on a derived state, so its records are cells like the plan's, stored in
+ * {@link EvaluationState.supplementary}; they never count towards robust accuracy.
+ * @module
+ */
+import type { DifferentiableModel, Model } from '../src/model.js';
+import type { Attack } from '../src/runner.js';
+import { ConfigError, describe } from '../src/errors.js';
+import { pgd } from '../attacks/pgd.js';
+import { ATTACKS, createAttack } from '../attacks/registry.js';
+import type { EvaluationPlan, EvaluationState, SupplementaryRun } from './records.js';
+
+/**
+ * The evaluation's attack phase (`attackPhase` of `metrics/evaluate.ts`, which calls {@link supplementaryRuns}: passed
+ * in rather than imported, so the two modules do not import each other).
+ */
+export type AttackPhase<D> = (model: Model, data: D, state: EvaluationState) => Promise<void>;
+
+/** Options of {@link supplementaryRuns}. */
+export interface SupplementaryOptions {
+  /**
+   * Run the unbounded attack and the iterative attacks again with more steps and restarts (checks
+   * `unbounded-attack-fails` and `restarts-matter`). Default `false`.
+   */
+  thorough?: boolean;
+  /** A surrogate model whose gradients the plan's gradient attacks also follow (check `transfer-beats-white-box`). */
+  surrogate?: DifferentiableModel;
+}
+
+/** Clean-correct points the unbounded attack runs on (the first ones): 100 keeps it near one batch's cost. */
+export const UNBOUNDED_POINTS = 100;
+
+/**
+ * The unbounded attack: PGD without random start (a random point of the whole box is itself often misclassified,
+ * which would hide masked gradients), 20 steps of 1/8 of the bounds' width: enough to cross the box twice.
+ */
+function unboundedAttack(): Attack {
+  return pgd({ norm: 'linf', steps: 20, relStepSize: 0.125, randomStart: false, earlyStop: true });
+}
+
+/**
+ * The stronger variant of an iterative attack for `thorough`: the same registered attack with twice the steps,
+ * `max(5, 2 × restarts)` restarts and per-sample early stop; `undefined` for attacks that are not iterative
+ * gradient attacks of the registry.
+ */
+export function strongerAttack(attack: Attack): Attack | undefined {
+  const steps = attack.config['steps'];
+  if (attack.kind !== 'fixed-epsilon' || attack.requires !== 'gradients' || typeof steps !== 'number' || steps <= 1) return undefined;
+  const entry = Object.prototype.hasOwnProperty.call(ATTACKS, attack.name) ? ATTACKS[attack.name] : undefined;
+  if (!entry) return undefined;
+  const restarts = typeof attack.config['restarts'] === 'number' ? attack.config['restarts'] : 1;
+  const loss = attack.config['loss'];
+  const stepSize = attack.config['stepSize'];
+  return createAttack(attack.name, {
+    norm: attack.norm,
+    steps: 2 * steps,
+    restarts: Math.max(5, 2 * restarts),
+    earlyStop: true,
+    ...(typeof loss === 'string' ? { loss: loss as never } : {}),
+    ...(typeof stepSize === 'number' ? { stepSize } : {}),
+  });
+}
+
+/**
+ * Checks that a surrogate fits the model: differentiable, same number of classes, input shape and bounds.
+ *
+ * @param model - the model under evaluation.
+ * @param surrogate - the candidate surrogate.
+ * @throws {@link ConfigError} naming what differs.
+ * @example
+ * ```ts
+ * checkSurrogate(model, surrogate);
+ * ```
+ */
+export function checkSurrogate(model: Model, surrogate: unknown): asserts surrogate is DifferentiableModel {
+  const s = surrogate as DifferentiableModel;
+  if (!s || typeof s !== 'object' || s.kind !== 'differentiable' || typeof s.valueAndGrad !== 'function') {
+    throw new ConfigError(`evaluate: expected surrogate to be a differentiable model, got ${describe(surrogate)}`);
+  }
+  if (model.kind !== 'differentiable') {
+    throw new ConfigError(`evaluate: expected a differentiable model to compare with the surrogate '${s.name}', got the query-only model '${model.name}'`);
+  }
+  if (s.numClasses !== model.numClasses || s.inputShape.join(',') !== model.inputShape.join(',') || s.bounds.join(',') !== model.bounds.join(',')) {
+    throw new ConfigError(
+      `evaluate: expected the surrogate '${s.name}' to take the model's inputs (${model.numClasses} classes, shape [${model.inputShape.join(', ')}], ` +
+        `bounds [${model.bounds.join(', ')}]), got ${s.numClasses} classes, shape [${s.inputShape.join(', ')}], bounds [${s.bounds.join(', ')}]`,
+    );
+  }
+}
+
+/**
+ * The model as seen by a transfer attack: its logits (success is judged on it) with the surrogate's gradients.
+ */
+function transferModel(model: DifferentiableModel, surrogate: DifferentiableModel): DifferentiableModel {
+  return {
+    kind: 'differentiable',
+    bounds: model.bounds,
+    numClasses: model.numClasses,
+    inputShape: model.inputShape,
+    layout: model.layout,
+    ...(model.preprocessing ? { preprocessing: model.preprocessing } : {}),
+    name: `${model.name} (gradients of ${surrogate.name})`,
+    engine: model.engine,
+    warnings: [],
+    fingerprint: () => model.fingerprint(),
+    dispose: () => undefined,
+    logits: (x) => model.logits(x),
+    valueAndGrad: (x, loss) => surrogate.valueAndGrad(x, loss),
+  };
+}
+
+/** Runs `plan`'s attacks through `phase` on a state derived from `state`, returning only the new cells. */
+async function runOn<D>(
+  phase: AttackPhase<D>,
+  model: Model,
+  data: D,
+  state: EvaluationState,
+  plan: Partial<EvaluationPlan>,
+  predictions: Int32Array,
+  keepCells: boolean,
+): Promise<EvaluationState['cells']> {
+  const { targets: _targets, supplementary: _supplementary, ...rest } = state;
+  const sub: EvaluationState = {
+    ...rest,
+    plan: { ...state.plan, targeted: false, ...plan },
+    predictions,
+    cells: keepCells ? [...state.cells] : [],
+    warnings: [],
+  };
+  const before = sub.cells.length;
+  await phase(model, data, sub);
+  return sub.cells.slice(before);
+}
+
+/**
+ * Runs the supplementary attacks and appends them to `state.supplementary`:
+ * - `thorough`: PGD at ε = the bounds' width, without random start, on the first {@link UNBOUNDED_POINTS}
+ *   clean-correct points (differentiable models only); and every iterative gradient attack of the plan from the
+ *   registry again ({@link strongerAttack}: twice the steps, at least 5 restarts) on the points still robust at each
+ *   of its epsilons, untargeted.
+ * - `surrogate`: each fixed-epsilon gradient attack of the plan at each epsilon on every clean-correct point, its
+ *   gradients from the surrogate and its success judged on the model, untargeted.
+ *
+ * Cost, measured on the bundled MNIST CNN: the unbounded run is one 20-step PGD on at most 100 points (about a fifth
+ * of the default PGD-40 on 100 points, less with early stop); the thorough re-runs cost about 10× the iterative
+ * attacks, but only on the points still robust; the transfer run as much as the gradient attacks without cascade.
+ *
+ * @param model - the model.
+ * @param data - the evaluation's data.
+ * @param state - after `attackPhase`; `state.supplementary` is appended to.
+ * @param options - see {@link SupplementaryOptions}.
+ * @param phase - the attack phase (`attackPhase`).
+ * @example
+ * ```ts
+ * await supplementaryRuns(model, data, state, { thorough: true }, attackPhase);
+ * const report = buildReport(state, { model: await modelProvenance(model) });
+ * ```
+ */
+export async function supplementaryRuns<D>(model: Model, data: D, state: EvaluationState, options: SupplementaryOptions, phase: AttackPhase<D>): Promise<void> {
+  const runs: SupplementaryRun[] = [];
+  const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
+  const info = (a: Attack) => ({ name: a.name, norm: a.norm, config: { ...a.config } });
+  if (options.thorough && model.kind === 'differentiable') {
+    // Unbounded: only the first clean-correct points keep their prediction; the others read as misclassified.
+    const predictions = Int32Array.from(state.predictions);
+    let kept = 0;
+    for (let i = 0; i < state.count; i++) {
+      if (!cleanCorrect[i]) continue;
+      if (kept < UNBOUNDED_POINTS) kept++;
+      else predictions[i] = -1;
+    }
+    if (kept > 0) {
+      const attack = unboundedAttack();
+      const width = model.bounds[1] - model.bounds[0];
+      const cells = await runOn(
+        phase,
+        model,
+        data,
+        state,
+        { attacks: [attack], norms: ['linf'], epsilons: { linf: [width] }, cascade: false },
+        predictions,
+        false,
+      );
+      runs.push({ purpose: 'unbounded', attack: info(attack), chance: 1 / model.numClasses, cells });
+    }
+    for (const [ai, original] of state.plan.attacks.entries()) {
+      const attack = strongerAttack(original);
+      if (!attack) continue;
+      const epsilons = { [attack.norm]: state.plan.epsilons[attack.norm]! };
+      // The cascade over the plan's cells: it runs only on the points still robust at each epsilon.
+      const cells = await runOn(phase, model, data, state, { attacks: [attack], norms: [attack.norm], epsilons, cascade: true }, state.predictions, true);
+      runs.push({ purpose: 'thorough', attack: info(attack), of: ai, cells });
+    }
+  }
+  if (options.surrogate !== undefined) {
+    checkSurrogate(model, options.surrogate);
+    const hybrid = transferModel(model as DifferentiableModel, options.surrogate);
+    for (const [ai, attack] of state.plan.attacks.entries()) {
+      if (attack.kind !== 'fixed-epsilon' || attack.requires !== 'gradients') continue;
+      const epsilons = { [attack.norm]: state.plan.epsilons[attack.norm]! };
+      const cells = await runOn(phase, hybrid, data, state, { attacks: [attack], norms: [attack.norm], epsilons, cascade: false }, state.predictions, false);
+      runs.push({ purpose: 'transfer', attack: info(attack), of: ai, surrogate: options.surrogate.name, cells });
+    }
+  }
+  if (runs.length > 0) state.supplementary = [...(state.supplementary ?? []), ...runs];
+}
