@@ -72,7 +72,7 @@ export function strongerAttack(attack: Attack): Attack | undefined {
  * @throws {@link ConfigError} naming what differs.
  * @example
  * ```ts
- * checkSurrogate(model, surrogate);
+ * checkSurrogate(model, model); // a model is its own (useless) surrogate
  * ```
  */
 export function checkSurrogate(model: Model, surrogate: unknown): asserts surrogate is DifferentiableModel {
