@@ -5,6 +5,7 @@
 export { fgsm, fgm, type FgsmConfig } from './fgsm.js';
 export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
+export { apgd, apgdT, apgdCheckpoints, type ApgdConfig, type ApgdTConfig } from './apgd.js';
 export { deepfool, type DeepfoolConfig } from './deepfool.js';
 export { randomSearch, type RandomSearchConfig } from './random-search.js';
 export { hopSkipJump, type HopSkipJumpConfig, type StartingPointBatch } from './hop-skip-jump.js';

@@ -11,6 +11,7 @@ import { ConfigError, describe } from '../src/errors.js';
 import { fgsm, fgm } from './fgsm.js';
 import { bim } from './bim.js';
 import { pgd } from './pgd.js';
+import { apgd, apgdT } from './apgd.js';
 import { deepfool } from './deepfool.js';
 import { randomSearch } from './random-search.js';
 import { square } from './square.js';
@@ -126,6 +127,42 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
       loss,
     },
     create: (o) => pgd({ norm: o.norm, ...pick(o, ['steps', 'stepSize', 'restarts', 'earlyStop', 'loss']) }),
+  },
+  'apgd-ce': {
+    name: 'apgd-ce',
+    summary: 'Auto-PGD on cross-entropy: momentum, step size halved at checkpoints, no step size to tune (Croce & Hein 2020)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations (default 100)' },
+      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
+    },
+    create: (o) => apgd({ norm: o.norm, loss: 'ce', ...pick(o, ['steps', 'restarts']) }),
+  },
+  'apgd-dlr': {
+    name: 'apgd-dlr',
+    summary: 'Auto-PGD on the Difference of Logits Ratio, invariant to logit scaling; needs 3 classes (Croce & Hein 2020)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations (default 100)' },
+      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
+    },
+    create: (o) => apgd({ norm: o.norm, loss: 'dlr', ...pick(o, ['steps', 'restarts']) }),
+  },
+  'apgd-t': {
+    name: 'apgd-t',
+    summary: 'Auto-PGD on the targeted DLR loss towards each of the 9 most likely other classes; needs 4 classes (Croce & Hein 2020)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations per target class (default 100)' },
+      restarts: { type: 'integer', description: 'random restarts, each over all target classes (default 1)' },
+    },
+    create: (o) => apgdT({ norm: o.norm, ...pick(o, ['steps', 'restarts']) }),
   },
   deepfool: {
     name: 'deepfool',

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import { fgsm, fgm, bim, pgd, defineAttack, type Attack, type AttackResult } from '../../attacks/index.js';
 import { deepfool } from '../../attacks/deepfool.js';
+import { apgd, apgdT } from '../../attacks/apgd.js';
 import { fab } from '../../attacks/fab.js';
 import { randomSearch } from '../../attacks/random-search.js';
 import { hopSkipJump } from '../../attacks/hop-skip-jump.js';
@@ -23,6 +24,8 @@ interface Row {
   seeded?: () => Attack;
   /** Whether the attack supports targets (else a targeted run must throw UnsupportedError). */
   targeted: boolean;
+  /** Classes of the tiny conv model in the [N, H, W, 1] check, for attacks that need more than its default 3 (APGD-T: 4). */
+  imageClasses?: number;
 }
 
 const table: Row[] = [
@@ -42,6 +45,26 @@ const table: Row[] = [
     targeted: true,
   },
   { label: 'pgd margin loss', make: () => pgd({ steps: 8, loss: 'margin' }), seeded: () => pgd({ steps: 1, loss: 'margin' }), eps: 0.3, targeted: true },
+  // APGD's first step (2ε) saturates this linear model at a corner of the L∞ ball whatever the start, so only the L2 rows show the seed.
+  { label: 'apgd-ce linf', make: () => apgd({ steps: 10 }), eps: 0.3, targeted: true },
+  { label: 'apgd-ce l2', make: () => apgd({ norm: 'l2', steps: 10 }), seeded: () => apgd({ norm: 'l2', steps: 1 }), eps: 1.5, targeted: true },
+  { label: 'apgd-dlr linf', make: () => apgd({ loss: 'dlr', steps: 10, restarts: 2 }), eps: 0.3, targeted: true },
+  {
+    label: 'apgd-dlr l2',
+    make: () => apgd({ norm: 'l2', loss: 'dlr', steps: 10 }),
+    seeded: () => apgd({ norm: 'l2', loss: 'dlr', steps: 1 }),
+    eps: 1.5,
+    targeted: true,
+  },
+  { label: 'apgd-t linf', make: () => apgdT({ steps: 5 }), eps: 0.3, targeted: false, imageClasses: 4 },
+  {
+    label: 'apgd-t l2',
+    make: () => apgdT({ norm: 'l2', steps: 5 }),
+    seeded: () => apgdT({ norm: 'l2', steps: 1 }),
+    eps: 1.5,
+    targeted: false,
+    imageClasses: 4,
+  },
   { label: 'deepfool l2', make: () => deepfool(), eps: 1.5, targeted: false },
   { label: 'deepfool linf', make: () => deepfool({ norm: 'linf', candidates: 3 }), eps: 0.3, targeted: false },
   // FAB's run from the clean input is already minimal on this linear model, so its random restarts never change the
@@ -102,7 +125,7 @@ function queryOnly(model: DifferentiableModel, calls?: { n: number }): QueryMode
   };
 }
 
-describe.each(table)('attack contract: $label', ({ make, seeded, eps, targeted }) => {
+describe.each(table)('attack contract: $label', ({ make, seeded, eps, targeted, imageClasses }) => {
   let p: ReturnType<typeof prototypeProblem>;
   beforeAll(() => {
     p = prototypeProblem({ n: 12 });
@@ -195,7 +218,7 @@ describe.each(table)('attack contract: $label', ({ make, seeded, eps, targeted }
   });
 
   it('works on [N, H, W, 1] inputs: shapes, inside the ball and the bounds, predictions as the model says, no leak', async () => {
-    const { model, dispose } = tinyConvModel({ size: 6 });
+    const { model, dispose } = tinyConvModel({ size: 6, numClasses: imageClasses ?? 3 });
     const x = tf.tensor4d(seededValues(5 * 36, 11), [5, 6, 6, 1]);
     const labels = [0, 1, 2, 0, 1];
     const attack = make();
