@@ -310,7 +310,7 @@ async function ascend(r: Run): Promise<tf.Tensor> {
   }
 }
 
-/** Validates a norm and a loss name. */
+/** Validates the norm, steps and restarts every APGD factory takes. */
 function checkCommon(where: string, norm: unknown, steps: unknown, restarts: unknown): void {
   if (!NORMS.includes(norm as Norm)) throw new ConfigError(`${where}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
   requireInt(steps, 1, where, 'steps');
