@@ -25,6 +25,8 @@ export {
 } from './evaluate.js';
 export {
   blackBoxBeatsWhiteBoxChecks,
+  isIterativeAttack,
+  isSingleStepAttack,
   evaluationChecks,
   iterativeWeakerChecks,
   notConvergedChecks,

@@ -97,11 +97,35 @@ export function notConvergedChecks(state: EvaluationState): ReportWarning[] {
  */
 export const NOT_CONVERGED_NEVER_FOOLED = 0.1;
 
-const stepsOf = (a: Attack): number => (typeof a.config['steps'] === 'number' ? a.config['steps'] : 1);
-/** A fixed-epsilon gradient attack taking one step (FGSM, FGM). */
-const isSingleStep = (a: Attack): boolean => a.kind === 'fixed-epsilon' && a.requires === 'gradients' && stepsOf(a) <= 1;
-/** A fixed-epsilon gradient attack taking several steps (PGD, BIM, APGD, MI-FGSM). */
-const isIterative = (a: Attack): boolean => a.kind === 'fixed-epsilon' && a.requires === 'gradients' && stepsOf(a) > 1;
+const stepsOf = (a: Pick<Attack, 'config'>): number => (typeof a.config['steps'] === 'number' ? a.config['steps'] : 1);
+
+/**
+ * Whether an attack is a single-step gradient attack (FGSM, FGM): fixed-epsilon, gradients, no `steps` above 1 in
+ * its config.
+ *
+ * @param a - an attack.
+ * @example
+ * ```ts
+ * isSingleStepAttack(fgsm()); // true
+ * ```
+ */
+export function isSingleStepAttack(a: Attack): boolean {
+  return a.kind === 'fixed-epsilon' && a.requires === 'gradients' && stepsOf(a) <= 1;
+}
+
+/**
+ * Whether an attack is an iterative gradient attack (PGD, BIM, APGD, MI-FGSM): fixed-epsilon, gradients, `steps`
+ * above 1 in its config.
+ *
+ * @param a - an attack.
+ * @example
+ * ```ts
+ * isIterativeAttack(pgd()); // true
+ * ```
+ */
+export function isIterativeAttack(a: Attack): boolean {
+  return a.kind === 'fixed-epsilon' && a.requires === 'gradients' && stepsOf(a) > 1;
+}
 
 /**
  * The share of the points a single-step attack fooled (among those the iterative attack ran on) that the iterative
@@ -121,11 +145,12 @@ export const ITERATIVE_WEAKER_MIN_POINTS = 2;
  * robust accuracy is an overestimate.
  *
  * When it can speak: the iterative attack must run on points the single step fooled. Without the cascade
- * (`cascade: false`, `--no-cascade`) every attack runs on every clean-correct point, and with `thorough` (the
- * iterative attacks run again on the points still robust, which says the same from another side: see
- * {@link restartsMatterChecks}). In the cascade only when the iterative attack runs before the single step (FGSM
- * after PGD runs on PGD's survivors); with the usual order (FGSM, then PGD on FGSM's survivors) the cascade never
- * gives PGD a point FGSM fooled, and the check is silent.
+ * (`cascade: false`, `--no-cascade`) every attack runs on every clean-correct point; with `thorough`
+ * (`--thorough`) a cascade's iterative attacks also run, as configured, on the points a single-step attack fooled
+ * before them (the `iterative-check` supplementary runs), and their outcomes there count. Otherwise, in the cascade,
+ * only when the iterative attack runs before the single step (FGSM after PGD runs on PGD's survivors); with the
+ * usual order (FGSM, then PGD on FGSM's survivors) the cascade never gives PGD a point FGSM fooled, and the check is
+ * silent.
  *
  * @param state - the evaluation's records.
  * @returns one warning per iterative attack, single-step attack and epsilon that trips it.
@@ -138,15 +163,24 @@ export function iterativeWeakerChecks(state: EvaluationState): ReportWarning[] {
   const out: ReportWarning[] = [];
   const { attacks } = state.plan;
   for (const it of state.cells) {
-    if (!isIterative(attacks[it.attack]!)) continue;
+    if (!isIterativeAttack(attacks[it.attack]!)) continue;
+    // The iterative attack's outcome per point: its own cell, else its iterative-check run (thorough, cascade).
+    const outcome = Uint8Array.from(it.outcome);
+    for (const run of state.supplementary ?? []) {
+      if (run.purpose !== 'iterative-check' || run.of !== it.attack) continue;
+      for (const c of run.cells) {
+        if (c.norm !== it.norm || c.epsilon !== it.epsilon) continue;
+        for (let i = 0; i < state.count; i++) if (outcome[i] === OUTCOME.notAttacked) outcome[i] = c.outcome[i]!;
+      }
+    }
     for (const single of state.cells) {
-      if (single.norm !== it.norm || single.epsilon !== it.epsilon || !isSingleStep(attacks[single.attack]!)) continue;
+      if (single.norm !== it.norm || single.epsilon !== it.epsilon || !isSingleStepAttack(attacks[single.attack]!)) continue;
       let both = 0;
       let missed = 0;
       for (let i = 0; i < state.count; i++) {
-        if (single.outcome[i] !== OUTCOME.fooled || it.outcome[i] === OUTCOME.notAttacked) continue;
+        if (single.outcome[i] !== OUTCOME.fooled || outcome[i] === OUTCOME.notAttacked) continue;
         both++;
-        if (it.outcome[i] === OUTCOME.survived) missed++;
+        if (outcome[i] === OUTCOME.survived) missed++;
       }
       if (missed < ITERATIVE_WEAKER_MIN_POINTS || missed <= ITERATIVE_WEAKER_SHARE * both) continue;
       out.push(

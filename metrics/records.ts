@@ -80,13 +80,14 @@ export interface AttackCell {
 export interface SupplementaryRun {
   /**
    * Why it ran: `unbounded` (PGD with ε the whole input range, on up to 100 clean-correct points), `thorough` (an
-   * iterative attack again with more steps and restarts, on the points still robust), `transfer` (the plan's
-   * gradient attack run on a surrogate's gradients, on every clean-correct point).
+   * iterative attack again with more steps and restarts, on the points still robust), `iterative-check` (an
+   * iterative attack of a cascade, as configured, on the points a single-step attack fooled before it), `transfer`
+   * (the plan's gradient attack run on a surrogate's gradients, on every clean-correct point).
    */
-  readonly purpose: 'unbounded' | 'thorough' | 'transfer';
+  readonly purpose: 'unbounded' | 'thorough' | 'iterative-check' | 'transfer';
   /** The attack that ran: name, norm and full configuration. */
   readonly attack: { readonly name: string; readonly norm: Norm; readonly config: Readonly<Record<string, unknown>> };
-  /** `thorough` and `transfer`: the index in {@link EvaluationPlan.attacks} of the attack it repeats. */
+  /** `thorough`, `iterative-check` and `transfer`: the index in {@link EvaluationPlan.attacks} of the attack it repeats. */
   readonly of?: number;
   /** `transfer`: the surrogate model's name. */
   readonly surrogate?: string;

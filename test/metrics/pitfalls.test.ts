@@ -101,6 +101,14 @@ describe('iterative-weaker-than-single-step', () => {
     const cascade = await evaluate(p.model, data, { attacks: [fgsm(), weak()], epsilons: [0.3] });
     expect(codes(cascade)).not.toContain('iterative-weaker-than-single-step');
   });
+
+  it('speaks in the cascade with thorough: the iterative attack also runs on the points FGSM fooled', async () => {
+    const r = await evaluate(p.model, data, { attacks: [fgsm(), weak()], epsilons: [0.3], thorough: true });
+    expect(r.attacks.find((a) => a.name === 'pgd')!.attacked).toBeLessThan(24 - ITERATIVE_WEAKER_MIN_POINTS); // the cascade's own run
+    expect(codes(r)).toContain('iterative-weaker-than-single-step');
+    const fine = await evaluate(p.model, data, { attacks: [fgsm(), pgd()], epsilons: [0.3], thorough: true });
+    expect(codes(fine)).not.toContain('iterative-weaker-than-single-step');
+  });
 });
 
 describe('black-box-beats-white-box and the gradient checks', () => {
