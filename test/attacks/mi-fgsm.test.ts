@@ -128,7 +128,7 @@ describe('mi-fgsm on a linear model', () => {
 
 describe('mi-fgsm options, determinism, memory and errors', () => {
   it('records its full configuration with the paper defaults', () => {
-    expect(miFgsm().config).toEqual({ norm: 'linf', steps: 10, decay: 1, loss: 'ce' });
+    expect(miFgsm().config).toEqual({ norm: 'linf', steps: 10, decay: 1, loss: 'ce', randomStart: false });
     expect(miFgsm({ norm: 'l2', loss: 'margin' })).toMatchObject({ name: 'mi-fgsm', kind: 'fixed-epsilon', requires: 'gradients', norm: 'l2' });
   });
 
@@ -139,6 +139,7 @@ describe('mi-fgsm options, determinism, memory and errors', () => {
     expect(() => miFgsm({ decay: Infinity })).toThrow('mi-fgsm: expected decay to be a finite number >= 0, got Infinity');
     expect(() => miFgsm({ loss: 'hinge' as 'ce' })).toThrow('mi-fgsm: expected loss to be one of ce, margin, dlr, got "hinge"');
     expect(() => miFgsm({ norm: 'l1' as 'l2' })).toThrow('mi-fgsm: expected norm to be one of linf, l2, got "l1"');
+    expect(() => miFgsm({ randomStart: 1 as unknown as boolean })).toThrow('mi-fgsm: expected randomStart to be a boolean, got 1');
   });
 
   it('is deterministic and leaks nothing on a conv model, both norms', async () => {

@@ -71,6 +71,24 @@ describe('norms', () => {
     );
   });
 
+  it('L2 random starts: radius ε/10 (not ≈ ε, as a uniform point of a high-dimensional ball), direction isotropic', async () => {
+    // 400 starts in d = 784 (MNIST): a uniform point of the ball would have every radius above 0.99·ε.
+    const eps = 2;
+    const starts = randomInBall([400, 28, 28, 1], eps, 'l2', 5);
+    const [norms, mean] = tf.tidy(() => {
+      const n = batchNorm(starts, 'l2');
+      return [n, tf.mean(tf.div(tf.reshape(starts, [400, -1]), tf.reshape(n, [400, 1])), 0)];
+    });
+    for (const v of await norms.data()) expect(v).toBeCloseTo(eps / 10, 6);
+    // The mean unit direction is ≈ 0 in every coordinate (isotropic): |mean| ≤ 4.5 standard errors of 1/√(784·400).
+    const m = await mean.data();
+    expect(Math.max(...Array.from(m, Math.abs))).toBeLessThan(4.5 / Math.sqrt(784 * 400));
+    // Different samples get different directions.
+    const cos = tf.tidy(() => tf.div(tf.sum(tf.mul(tf.slice(starts, [0], [1]), tf.slice(starts, [1], [1]))), (eps / 10) ** 2));
+    expect(Math.abs((await cos.data())[0]!)).toBeLessThan(0.2);
+    tf.dispose([starts, norms, mean, cos]);
+  });
+
   it('projection keeps any point inside the ball and the bounds (property)', () => {
     fc.assert(
       fc.property(
