@@ -117,9 +117,11 @@ export interface EvaluateOptions {
   /** Called for each warning as it is found (they are also in the report). */
   onWarning?: (w: ReportWarning) => void;
   /**
-   * Also run the checks that cost extra attack runs (`metrics/supplementary.ts`): PGD at ε = the bounds' width on
-   * up to 100 clean-correct points (`unbounded-attack-fails`), and every iterative attack again with twice the
-   * steps and at least 5 restarts on the points still robust (`restarts-matter`). Default `false`.
+   * Also run the checks that cost extra attack runs (`metrics/supplementary.ts`): every iterative attack again with
+   * twice the steps and at least 5 restarts on the points still robust (`restarts-matter`), and in a cascade on the
+   * points a single step fooled before it (`iterative-weaker-than-single-step`). Default `false`. (The cheap
+   * unbounded attack, PGD with ε the whole input range on up to 100 points for `unbounded-attack-fails`, always runs
+   * on a differentiable model.)
    */
   thorough?: boolean;
   /**

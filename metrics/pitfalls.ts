@@ -262,12 +262,12 @@ function tally(cell: AttackCell, n: number): { attacked: number; survived: numbe
 }
 
 /**
- * Unbounded attack: with `thorough`, PGD without random start at ε = the bounds' width (L∞: every input in the box
- * is reachable) ran on up to 100 clean-correct points; on a model that does not mask its gradients it fools
+ * Unbounded attack: on every evaluation of a differentiable model, PGD without random start at ε = the bounds' width
+ * (L∞: every input in the box is reachable) ran on up to 100 clean-correct points (`metrics/supplementary.ts`); on a model that does not mask its gradients it fools
  * (nearly) all of them. Fires when the share it left classified correctly is above chance (`1 / numClasses`): the
  * gradients do not lead anywhere, so every gradient attack's number is an overestimate.
  *
- * @param state - the evaluation's records, with the `unbounded` supplementary run (`evaluate(..., { thorough: true })`).
+ * @param state - the evaluation's records, with the `unbounded` supplementary run.
  * @returns zero or one warning.
  * @example
  * ```ts

@@ -44,7 +44,7 @@ export interface RobustnessExpectation {
    * robust accuracy is then likely an overestimate. Default `false`.
    */
   allowWarnings?: boolean;
-  /** Run the costlier checks too (an unbounded attack, the iterative attacks again with more restarts). Default `false`. */
+  /** Run the costlier checks too (the iterative attacks again with more steps and restarts). Default `false`. */
   thorough?: boolean;
   /** A surrogate model for the transfer check (see `EvaluateOptions.surrogate`). Default: none. */
   surrogate?: DifferentiableModel;

@@ -325,7 +325,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
     .option('--allow-warnings', 'with --min-robust-accuracy: pass even when a severe pitfall check fired')
     .option(
       '--thorough',
-      'also run the costlier pitfall checks: PGD with ε the whole input range on up to 100 points, and the iterative attacks again with 2× steps and ≥ 5 restarts on the robust points',
+      'also run the costlier pitfall checks: the iterative attacks again with 2× steps and ≥ 5 restarts on the robust points, and (in the cascade) on the points FGSM fooled',
     )
     .option(
       '--surrogate <path>',

@@ -1,9 +1,9 @@
 // Pitfall checks over the records: they fire on a setting built to trip them and stay silent on a normal one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
-import { evaluate, planEvaluation } from '../../metrics/evaluate.js';
+import { attackPhase, cleanPass, evaluate, planEvaluation } from '../../metrics/evaluate.js';
 import { ITERATIVE_WEAKER_MIN_POINTS, NOT_CONVERGED_MEDIAN_RISE, NOT_CONVERGED_NEVER_FOOLED } from '../../metrics/pitfalls.js';
-import { strongerAttack } from '../../metrics/supplementary.js';
+import { strongerAttack, supplementaryRuns, UNBOUNDED_POINTS } from '../../metrics/supplementary.js';
 import { bim, deepfool, fgsm, pgd, randomSearch } from '../../attacks/index.js';
 import { fromFunction, type DifferentiableModel } from '../../src/model.js';
 import { ConfigError } from '../../src/errors.js';
@@ -206,7 +206,7 @@ describe('not-converged for minimum-norm attacks', () => {
   });
 });
 
-describe('thorough: unbounded-attack-fails and restarts-matter', () => {
+describe('unbounded-attack-fails (always) and restarts-matter (thorough)', () => {
   let p: ReturnType<typeof prototypeProblem>;
   let data: Dataset;
   beforeAll(async () => {
@@ -215,11 +215,22 @@ describe('thorough: unbounded-attack-fails and restarts-matter', () => {
   });
   afterAll(() => p.dispose());
 
-  it('fires on the quantised model: PGD with ε the whole range moves nothing', async () => {
-    const r = await evaluate(maskedProblem(p), data, { attacks: [fgsm()], epsilons: [0.1], thorough: true });
+  it('fires on the quantised model: PGD with ε the whole range moves nothing; silent on the plain model', async () => {
+    const r = await evaluate(maskedProblem(p), data, { attacks: [fgsm()], epsilons: [0.1] });
     expect(r.warnings.find((w) => w.code === 'unbounded-attack-fails')?.message).toMatch(
       /^pgd with ε=1 \(linf\), the whole input range, left 24 of 24 clean-correct points \(100\.0%\) classified correctly, above chance \(25\.0%\)/,
     );
+    const plain = await evaluate(p.model, data, { attacks: [fgsm()], epsilons: [0.1] });
+    expect(codes(plain)).not.toContain('unbounded-attack-fails');
+    // The run is recorded on the state (cheap: early stop ends it once every point is fooled), never in the curve.
+    const state = await cleanPass(p.model, data, planEvaluation(p.model, { attacks: [fgsm()], epsilons: [0.1] }));
+    await attackPhase(p.model, data, state);
+    await supplementaryRuns(p.model, data, state, {}, attackPhase);
+    expect(state.supplementary!.map((r) => [r.purpose, r.attack.name, r.cells[0]!.epsilon])).toEqual([['unbounded', 'pgd', 1]]);
+    expect(Array.from(state.supplementary![0]!.cells[0]!.outcome).every((o) => o === 2)).toBe(true);
+    expect(UNBOUNDED_POINTS).toBe(100);
+    await supplementaryRuns(p.model, data, state, { unbounded: false }, attackPhase);
+    expect(state.supplementary).toHaveLength(1);
   });
 
   it('fires when PGD with too small a step is re-run with more steps and restarts, and is silent for PGD-40 and without thorough', async () => {
