@@ -16,23 +16,28 @@ import { requireInt, requirePositive } from '../src/validate.js';
 /** Configuration of {@link cw}. Every field is optional. */
 export interface CwConfig {
   /**
-   * Adam steps per binary-search step. Default `1000`: the paper uses 10,000, but with `abortEarly` (on by
-   * default) a search step rarely runs past a few hundred steps, and 1,000 already fools every clean-correct point
-   * of the bundled MNIST model; raise it for the last few percent of the norms.
+   * Adam steps per binary-search step. Default `1000`, a tenth of the paper's 10,000 (and of its time: once `c` is
+   * large enough to fool a sample, abort-early seldom ends a search step sooner). On the bundled MNIST model it
+   * fools every one of the first 100 test images, median L2 1.06 (DeepFool: 1.31). Far fewer steps weaken it:
+   * pixels at a bound start at `|w| ≈ 7.25` in tanh space and Adam moves `w` by about the learning rate
+   * per step, so they only start to move after some hundreds of steps (200 steps from `c` = 0.01 left 1 of 20
+   * images unfooled, at a median norm of 1.70 against 0.98 with 1,000).
    */
   steps?: number;
   /**
    * Steps of the per-sample search over the constant `c`: ×10 while a sample has not been fooled, then bisection
    * between the largest failing and the smallest succeeding `c`. With 10 or more, the last step reuses each
-   * sample's smallest succeeding `c` (as the authors' code does). Default `9` (the paper's, and Foolbox's).
+   * sample's smallest succeeding `c` (as the authors' code does). Default `9` (the paper's, and Foolbox's). The
+   * time is proportional to it; on the bundled MNIST model the median norm of the first 100 test images stopped
+   * falling after 3 search steps (1.105, 1.083, 1.068 after 1, 2 and 3 of them, then unchanged).
    */
   binarySearchSteps?: number;
   /**
    * The constant `c` every sample starts from. Default `1` (torchattacks' fixed `c`; the authors' code and Foolbox
    * start at `0.001`). With the hinge form of `f`, any `c` above a sample's threshold has the same minimiser (the
    * closest point with margin ≥ κ), so starting high costs little, while every search step spent below the
-   * threshold finds nothing: on the bundled MNIST model `c = 1` fools 97 of the first 100 test images in the first
-   * search step, where `0.01` and `0.1` fooled none and 2 of 20. Samples it fools then bisect downwards.
+   * threshold finds nothing: on the bundled MNIST model and its first 20 test images, 1,000 steps at `c` = 0.01,
+   * 0.1 and 1 fooled 0, 2 and 17 of them (at 1: 97 of the first 100). Samples fooled then bisect downwards.
    */
   initialConst?: number;
   /**
@@ -228,8 +233,9 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
  *
  * Shapes: inputs `[N, ...model.inputShape]`; labels (and targets) `[N]`. Paper: https://arxiv.org/abs/1608.04644.
  *
- * Defaults: `steps` 1000 (the paper's 10,000 is 10× the time for norms a few percent smaller), `binarySearchSteps`
- * 9, `initialConst` 1, `confidence` 0, `learningRate` 0.01, `abortEarly` true.
+ * Defaults: `steps` 1000 (the paper's 10,000 takes 10× the time), `binarySearchSteps` 9, `initialConst` 1,
+ * `confidence` 0, `learningRate` 0.01, `abortEarly` true. They fool every one of the first 100 MNIST test images on
+ * the bundled model (median L2 1.06; DeepFool 1.31, larger on 93 of them), in 9,000 Adam steps per batch.
  *
  * @param config - see {@link CwConfig}.
  * @returns an immutable attack; run it with `attack.run(model, x, labels, { epsilons })`.
