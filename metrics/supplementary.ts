@@ -52,7 +52,7 @@ function unboundedAttack(): Attack {
 /**
  * The stronger variant of an iterative attack for `thorough`: the same registered attack with twice the steps,
  * `max(5, 2 × restarts)` restarts and per-sample early stop; `undefined` for attacks that are not iterative
- * gradient attacks of the registry.
+ * gradient attacks of the registry, or whose factory refuses these options.
  */
 export function strongerAttack(attack: Attack): Attack | undefined {
   const steps = attack.config['steps'];
@@ -62,14 +62,20 @@ export function strongerAttack(attack: Attack): Attack | undefined {
   const restarts = typeof attack.config['restarts'] === 'number' ? attack.config['restarts'] : 1;
   const loss = attack.config['loss'];
   const stepSize = attack.config['stepSize'];
-  return createAttack(attack.name, {
-    norm: attack.norm,
-    steps: 2 * steps,
-    restarts: Math.max(5, 2 * restarts),
-    earlyStop: true,
-    ...(typeof loss === 'string' ? { loss: loss as never } : {}),
-    ...(typeof stepSize === 'number' ? { stepSize } : {}),
-  });
+  try {
+    return createAttack(attack.name, {
+      norm: attack.norm,
+      steps: 2 * steps,
+      restarts: Math.max(5, 2 * restarts),
+      earlyStop: true,
+      ...(typeof loss === 'string' ? { loss: loss as never } : {}),
+      ...(typeof stepSize === 'number' ? { stepSize } : {}),
+    });
+  } catch (e) {
+    // A registry attack that refuses these options (a step budget it caps, say) is left out of the re-run.
+    if (e instanceof ConfigError) return undefined;
+    throw e;
+  }
 }
 
 /**
