@@ -365,7 +365,7 @@ describe('robustest CLI', () => {
     [['eval', '--eps', '-1'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "-1"/],
     [['eval', '--eps', '8/0'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "8\/0"/],
     [['eval', '--eps', '1/2/3'], /for --eps, got "1\/2\/3"/],
-    [['eval', '--attack', 'fgsm,bogus'], /expected attacks among fgsm, fgm, bim, pgd, deepfool, .*, got "bogus"/],
+    [['eval', '--attack', 'fgsm,bogus'], /expected attacks among fgsm, fgm, bim, pgd, .*deepfool.*, got "bogus"/],
     [['eval', '--preset', 'fast', '--attack', 'fgsm'], /^robustest: eval: expected either --attack or --preset, got both \(--preset fast\)$/m],
     [['eval', '--preset', 'strong'], /argument 'strong' is invalid/],
     [['eval', '--norm', 'l1'], /argument 'l1' is invalid/],
