@@ -12,7 +12,7 @@
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
 import { project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from '../src/norms.js';
-import { LOSS_NAMES, LOSSES, type LossName } from '../src/losses.js';
+import { attackLoss, LOSS_NAMES, LOSSES, type LossName } from '../src/losses.js';
 import type { DifferentiableModel, LossFn } from '../src/model.js';
 import type { Rng } from '../src/rng.js';
 import { ConfigError, UnsupportedError, describe } from '../src/errors.js';
@@ -84,50 +84,6 @@ export function apgdCheckpoints(steps: number): number[] {
     at += gap;
   }
   return out;
-}
-
-/** `z[i, c_i]` per sample, for int32 classes `c` `[N]`. */
-function picked(logits: tf.Tensor2D, classes: tf.Tensor, numClasses: number): tf.Tensor1D {
-  return tf.sum(tf.mul(logits, tf.oneHot(classes as tf.Tensor1D, numClasses)), 1) as tf.Tensor1D;
-}
-
-/** The `k` largest logits per sample, largest first, each `[N]`: by repeated argmax, so gradients flow to the picked logits. */
-function largest(logits: tf.Tensor2D, k: number, numClasses: number): tf.Tensor1D[] {
-  const out: tf.Tensor1D[] = [];
-  let rest = logits;
-  for (let j = 0; j < k; j++) {
-    const hot = tf.oneHot(tf.argMax(rest, 1) as tf.Tensor1D, numClasses);
-    out.push(tf.sum(tf.mul(logits, hot), 1) as tf.Tensor1D);
-    if (j + 1 < k) rest = tf.sub(rest, tf.mul(hot, 1e9));
-  }
-  return out;
-}
-
-/**
- * The DLR loss of `LOSSES.dlr` (untargeted, or targeted when `targets` are given), the same values, built so that
- * it can be differentiated: `LOSSES.dlr` sorts the logits with `tf.topk`, for which tfjs 4.22 registers no gradient
- * ("gradient function not found for TopK"), so gradients of it fail. This one picks the largest logits by repeated
- * argmax instead; the gradient reaches the picked logits, as a sort's does in the reference. The closure does not
- * own `labels` or `targets`.
- * @internal
- */
-export function differentiableDlr(labels: tf.Tensor1D, numClasses: number, targets: tf.Tensor1D | undefined): LossFn {
-  return (logits) => {
-    if (targets === undefined) {
-      const [z1, , z3] = largest(logits, 3, numClasses);
-      const own = picked(logits, labels, numClasses);
-      const other = tf.max(tf.sub(logits, tf.mul(tf.oneHot(labels, numClasses), 1e9)), 1);
-      return tf.div(tf.sub(other, own), tf.add(tf.sub(z1!, z3!), 1e-12)) as tf.Tensor1D;
-    }
-    const [z1, , z3, z4] = largest(logits, 4, numClasses);
-    const denom = tf.add(tf.sub(z1!, tf.mul(tf.add(z3!, z4!), 0.5)), 1e-12);
-    return tf.div(tf.sub(picked(logits, targets, numClasses), picked(logits, labels, numClasses)), denom) as tf.Tensor1D;
-  };
-}
-
-/** The loss APGD differentiates: the run's own, except DLR (see {@link differentiableDlr}). */
-function gradientLoss(ctx: PerturbContext, loss: LossName): LossFn {
-  return loss === 'dlr' ? differentiableDlr(ctx.labels, ctx.model.numClasses, ctx.targets) : ctx.loss;
 }
 
 /** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
@@ -401,7 +357,7 @@ export function apgd(config: ApgdConfig = {}): Attack {
         norm: s.norm,
         epsilon: ctx.epsilon,
         steps: s.steps,
-        loss: gradientLoss(ctx, s.loss),
+        loss: ctx.loss,
         isSuccess: ctx.isSuccess,
         project: ctx.project,
         rngs: ctx.rngs,
@@ -474,7 +430,7 @@ async function perturbTargeted(s: TSettings, ctx: PerturbContext): Promise<tf.Te
           norm: s.norm,
           epsilon,
           steps: s.steps,
-          loss: differentiableDlr(ys, c, ts),
+          loss: attackLoss('dlr', ys, c, ts),
           isSuccess: (logits) => tf.notEqual(tf.argMax(logits, 1), ys) as tf.Tensor1D,
           project: (cand) => project(xs, cand, epsilon, s.norm, model.bounds),
           rngs: active.map((i) => ctx.rngs[i]!),

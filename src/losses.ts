@@ -56,13 +56,20 @@ function margin(logits: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number): t
   return tf.sub(bestOther(logits, labels, numClasses), own) as tf.Tensor1D;
 }
 
-/** The k largest logits per sample, `[N, k]`, sorted descending. */
-function largest(logits: tf.Tensor2D, k: number): tf.Tensor2D {
-  return tf.topk(logits, k, true).values as tf.Tensor2D;
-}
-
-function column(t: tf.Tensor2D, j: number): tf.Tensor1D {
-  return tf.reshape(tf.slice(t, [0, j], [-1, 1]), [-1]) as tf.Tensor1D;
+/**
+ * The k largest logits per sample, each `[N]`, in decreasing order. Picked by repeated argmax rather than
+ * `tf.topk`: tfjs 4.22 registers no gradient for TopK, so a loss built on it could not be differentiated; this form
+ * has the same values and passes the gradient to the picked logits, as a sort does.
+ */
+function largest(logits: tf.Tensor2D, k: number, numClasses: number): tf.Tensor1D[] {
+  const out: tf.Tensor1D[] = [];
+  let rest = logits;
+  for (let j = 0; j < k; j++) {
+    const hot = tf.oneHot(tf.argMax(rest, 1) as tf.Tensor1D, numClasses);
+    out.push(tf.sum(tf.mul(logits, hot), 1) as tf.Tensor1D);
+    if (j + 1 < k) rest = tf.sub(rest, tf.mul(hot, 1e9));
+  }
+  return out;
 }
 
 /**
@@ -105,14 +112,14 @@ export const LOSSES: Readonly<Record<LossName, LossSpec>> = Object.freeze({
     minClassesTargeted: 4,
     targetedNeedsLabels: true,
     untargeted: (logits, labels, numClasses) => {
-      const top = largest(logits, 3);
-      const denom = tf.add(tf.sub(column(top, 0), column(top, 2)), 1e-12);
+      const [z1, , z3] = largest(logits, 3, numClasses);
+      const denom = tf.add(tf.sub(z1!, z3!), 1e-12);
       return tf.div(margin(logits, labels, numClasses), denom) as tf.Tensor1D;
     },
     targeted: (logits, targets, numClasses, labels) => {
       if (!labels) throw new ConfigError(`loss 'dlr': expected the true labels as well for a targeted DLR`);
-      const top = largest(logits, 4);
-      const denom = tf.add(tf.sub(column(top, 0), tf.mul(tf.add(column(top, 2), column(top, 3)), 0.5)), 1e-12);
+      const [z1, , z3, z4] = largest(logits, 4, numClasses);
+      const denom = tf.add(tf.sub(z1!, tf.mul(tf.add(z3!, z4!), 0.5)), 1e-12);
       return tf.div(tf.sub(picked(logits, targets, numClasses), picked(logits, labels, numClasses)), denom) as tf.Tensor1D;
     },
   },

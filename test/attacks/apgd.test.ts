@@ -2,9 +2,8 @@
 // DLR class-count errors, first-success semantics of APGD-T, determinism, batch independence and no leaks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
-import { apgd, apgdT, apgdCheckpoints, differentiableDlr } from '../../attacks/apgd.js';
+import { apgd, apgdT, apgdCheckpoints } from '../../attacks/apgd.js';
 import { pgd } from '../../attacks/pgd.js';
-import { LOSSES } from '../../src/losses.js';
 import { ConfigError, UnsupportedError } from '../../src/errors.js';
 import type { DifferentiableModel } from '../../src/model.js';
 import { expectNoLeak, seededValues, tinyConvModel } from '../helpers/models.js';
@@ -67,33 +66,6 @@ describe('apgdCheckpoints', () => {
   it('refuses a step count that is not a positive integer', () => {
     expect(() => apgdCheckpoints(0)).toThrow(ConfigError);
     expect(() => apgdCheckpoints(2.5)).toThrow('apgdCheckpoints: expected steps to be an integer >= 1, got 2.5');
-  });
-});
-
-describe('differentiableDlr', () => {
-  it('has the values of LOSSES.dlr (untargeted and targeted) and a gradient, where LOSSES.dlr has none on tfjs', async () => {
-    const logits = tf.tensor2d(seededValues(6 * 5, 4, -3, 3), [6, 5]);
-    const labels = tf.tensor1d([0, 1, 2, 3, 4, 0], 'int32');
-    const targets = tf.tensor1d([1, 2, 3, 4, 0, 2], 'int32');
-    const [ours, theirs, oursT, theirsT, grad] = tf.tidy(() => [
-      differentiableDlr(labels, 5, undefined)(logits),
-      LOSSES.dlr.untargeted(logits, labels, 5),
-      differentiableDlr(labels, 5, targets)(logits),
-      LOSSES.dlr.targeted(logits, targets, 5, labels),
-      tf.grad((z: tf.Tensor) => tf.sum(differentiableDlr(labels, 5, targets)(z as tf.Tensor2D)))(logits),
-    ]);
-    const close = (a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array) =>
-      a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 5));
-    close(await ours.data(), await theirs.data());
-    close(await oursT.data(), await theirsT.data());
-    // Each row's gradient is non-zero, and zero outside the label, the target and the three logits of the denominator.
-    const g = await grad.data();
-    for (let i = 0; i < 6; i++) {
-      const row = Array.from(g.subarray(i * 5, i * 5 + 5));
-      expect(row.some((v) => v !== 0)).toBe(true);
-    }
-    expect(() => tf.tidy(() => tf.grad((z: tf.Tensor) => tf.sum(LOSSES.dlr.untargeted(z as tf.Tensor2D, labels, 5)))(logits))).toThrow(/TopK/);
-    tf.dispose([logits, labels, targets, ours, theirs, oursT, theirsT, grad]);
   });
 });
 
