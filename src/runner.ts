@@ -388,7 +388,7 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
       indices,
       labels: labelT,
       targets: targetT,
-      loss: attackLoss(core.loss, labelT, model.numClasses, targetT),
+      loss: lossFor(core, labelT, model.numClasses, targetT),
       isSuccess: successFn(labelT, targetT),
       onProgress: options.onProgress,
     };
@@ -407,6 +407,16 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
     labelT.dispose();
     targetT?.dispose();
     if (xf !== x) xf.dispose();
+  }
+}
+
+/** The run's loss; a loss that cannot serve this model (too few classes) is an error that names the attack. */
+function lossFor(core: AttackCore, labels: tf.Tensor1D, numClasses: number, targets: tf.Tensor1D | undefined): LossFn {
+  try {
+    return attackLoss(core.loss, labels, numClasses, targets);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${core.name}: ${e.message}`);
+    throw e;
   }
 }
 

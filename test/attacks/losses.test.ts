@@ -75,3 +75,18 @@ describe('losses', () => {
     y.dispose();
   });
 });
+
+describe('losses in the runner', () => {
+  it('a loss that needs more classes than the model has is a ConfigError naming the attack', async () => {
+    const { pgd } = await import('../../attacks/pgd.js');
+    const { prototypeProblem } = await import('../helpers/models.js');
+    const p = prototypeProblem({ n: 4, numClasses: 2 });
+    try {
+      await expect(pgd({ loss: 'dlr', steps: 1 }).run(p.model, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow(
+        "pgd: loss 'dlr': expected at least 3 classes, got 2",
+      );
+    } finally {
+      p.dispose();
+    }
+  });
+});
