@@ -243,7 +243,7 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
  *   {@link UnsupportedError} for a query-only model.
  * @example
  * ```ts
- * const result = await cw({ steps: 200 }).run(model, x, labels, { epsilons: [1, 1.5, 2] });
+ * const result = await cw().run(model, x, labels, { epsilons: [1, 1.5, 2] });
  * console.log(result.minimalNorms); // per sample: the smallest L2 perturbation CW found, Infinity where it failed
  * result.dispose();
  * ```
