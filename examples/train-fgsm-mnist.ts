@@ -1,14 +1,17 @@
 /**
  * Fine-tunes the bundled MNIST CNN with plain FGSM adversarial training (Goodfellow et al. 2015,
  * https://arxiv.org/abs/1412.6572): every batch is replaced by its FGSM examples at ε = 0.3, with no random start.
- * This is the "lightly adversarially trained" model of robustest's tests and README: FGSM training without a random
- * start is known to overfit to FGSM ("catastrophic overfitting", Wong et al. 2020, https://arxiv.org/abs/2001.03994)
- * and to mask gradients, so fixed-step PGD overestimates its robustness while APGD and the black-box Square
- * attack do not. It is a fixture for the attacks and the pitfall checks, not a robust model.
+ * With `--logit-scale S` the final layer's weights and bias are then multiplied by S: the logits grow S-fold and the
+ * predictions do not change, but the softmax saturates, so cross-entropy gradients underflow to zero on confidently
+ * classified points. That is gradient masking in its plainest form (Carlini & Wagner 2016,
+ * https://arxiv.org/abs/1607.04311; Athalye et al. 2018, https://arxiv.org/abs/1802.00420): fixed-step PGD on CE
+ * then overestimates robustness badly, while scale-invariant losses (APGD-T's DLR) and black-box attacks (Square)
+ * do not. `assets/mnist-cnn-masked` is this script's output with the defaults and `--logit-scale 50`; it is a
+ * fixture for the attacks, the presets and the pitfall checks, not a robust model.
  *
  * Usage:
  *   npx tsx examples/train-fgsm-mnist.ts [--epochs 1] [--epsilon 0.3] [--seed 7] [--batch 100] [--lr 0.001]
- *                                        [--train-limit N] [--out assets/mnist-cnn-fgsm]
+ *                                        [--train-limit N] [--logit-scale S] [--out assets/mnist-cnn-masked]
  *
  * Reproducible on the same backend (wasm): the shuffle comes from a seeded generator and FGSM has no randomness.
  * Writes `model.json`, `weights.bin` and `metrics.json` (clean accuracy on the full test set) to `--out`.
@@ -38,7 +41,8 @@ const { values: args } = parseArgs({
     lr: { type: 'string', default: '0.001' },
     'train-limit': { type: 'string' },
     from: { type: 'string', default: 'assets/mnist-cnn' },
-    out: { type: 'string', default: 'assets/mnist-cnn-fgsm' },
+    out: { type: 'string', default: 'assets/mnist-cnn-masked' },
+    'logit-scale': { type: 'string', default: '1' },
   },
 });
 
@@ -133,14 +137,32 @@ async function main(): Promise<void> {
       lossSum += loss!;
       accSum += acc!;
       const step = s / batch + 1;
-      if (step % 100 === 0) console.log(`epoch ${epoch} step ${step}: FGSM loss ${(lossSum / step).toFixed(4)}, FGSM acc ${((100 * accSum) / step).toFixed(1)}%`);
+      if (step % 100 === 0)
+        console.log(`epoch ${epoch} step ${step}: FGSM loss ${(lossSum / step).toFixed(4)}, FGSM acc ${((100 * accSum) / step).toFixed(1)}%`);
     }
   }
   const seconds = (performance.now() - t0) / 1000;
+  const scale = positive('logit-scale', args['logit-scale'], false);
+  if (scale !== 1) {
+    const last = net.layers[net.layers.length - 1]!;
+    last.setWeights(last.getWeights().map((w) => tf.mul(w, scale)));
+  }
   const clean = accuracyOf(net, test.images, test.labels);
   const out = resolve(args.out);
   const weightBytes = await writeLayersModel(net, out);
-  const metrics = { method: 'fgsm-at', epsilon, epochs, seed, batch, lr, trainImages: train.count, testAccuracy: clean, seconds, backend: 'wasm' };
+  const metrics = {
+    method: 'fgsm-at',
+    epsilon,
+    epochs,
+    seed,
+    batch,
+    lr,
+    logitScale: scale,
+    trainImages: train.count,
+    testAccuracy: clean,
+    seconds,
+    backend: 'wasm',
+  };
   writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   console.log(`saved ${out}: weights ${weightBytes} bytes, clean test accuracy ${(100 * clean).toFixed(2)}%, ${seconds.toFixed(0)} s`);
   model.dispose();
