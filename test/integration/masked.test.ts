@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadModel } from '../../src/load.js';
 import { loadIdx } from '../../src/data/idx.js';
 import { evaluate } from '../../metrics/evaluate.js';
-import { pgd } from '../../attacks/index.js';
+import { pgd, square } from '../../attacks/index.js';
 import { reportVerdict } from '../../src/report-markdown.js';
 import type { Model } from '../../src/model.js';
 import type { Dataset } from '../../src/data/types.js';
@@ -39,5 +39,13 @@ run('gradient-masked MNIST model', () => {
       expect(r.warnings.map((w) => w.code)).toContain('zero-gradients');
       expect(reportVerdict(r).line).toMatch(/^UNRELIABLE: .*zero-gradients/);
     }
+  });
+
+  it('PGD then Square: the black-box attack fools what the white-box one could not, and the check says so', async () => {
+    const r = await evaluate(model, data, { attacks: [pgd(), square({ queries: 500 })], epsilons: [0.3], seed: 0 });
+    const [white, black] = r.attacks;
+    expect(white!.robustAccuracy).toBeGreaterThan(0.5);
+    expect(black!.succeeded).toBeGreaterThan(0.8 * black!.attacked);
+    expect(r.warnings.map((w) => w.code)).toContain('black-box-beats-white-box');
   });
 });
