@@ -74,6 +74,37 @@ describe('fmn on a linear model', () => {
     });
   }
 
+  it('decides success from model.logits, not from the gradient engine’s loss value (engines may differ in the last bits)', async () => {
+    // A gradient engine whose loss value says "adversarial" too early (the margin shifted up by 0.05): FMN still keeps
+    // only points the model's logits call adversarial, so every point is fooled, at no less than the exact distance.
+    const { w, b } = await linearParts(p.model, d, k);
+    const exact = exactDistances((await p.x.data()) as Float32Array, p.labels, w, b, 'l2');
+    const inner = p.model;
+    const model: DifferentiableModel = {
+      kind: 'differentiable',
+      bounds: inner.bounds,
+      numClasses: inner.numClasses,
+      inputShape: inner.inputShape,
+      layout: inner.layout,
+      name: 'early-engine',
+      engine: 'test',
+      warnings: [],
+      fingerprint: () => inner.fingerprint(),
+      dispose: () => {},
+      logits: (x) => inner.logits(x),
+      valueAndGrad: async (x, loss) => {
+        const r = await inner.valueAndGrad(x, loss);
+        const value = tf.tidy(() => tf.add(r.value, 0.05) as tf.Tensor1D);
+        r.value.dispose();
+        return { value, grad: r.grad };
+      },
+    };
+    const r = await fmn().run(model, p.x, p.labels, { epsilons: [10] });
+    expect(r.results[0]!.success.every(Boolean)).toBe(true);
+    r.minimalNorms!.forEach((m, i) => expect(m).toBeGreaterThanOrEqual(exact[i]!.distance * (1 - 1e-5)));
+    r.dispose();
+  });
+
   it('targeted: every success is the target, and needs at least the untargeted norm', async () => {
     const targets = randomTargets(p.labels, k, 3);
     const un = await fmn().run(p.model, p.x, p.labels, { epsilons: [10] });
