@@ -8,9 +8,11 @@
 //    onnxruntime), on wasm at batch 100.
 // 4. PGD-40 wall time on 200 MNIST images at batch 100 on wasm: before the issue, overrides, the 2-worker pool,
 //    onnxruntime; speed-ups against the pre-issue time; and the issue's targets checked.
+// 5. Attack costs (bench/attacks.ts): APGD per iteration and CW per Adam step over a PGD step, Square per query over
+//    a forward pass, and the standard preset on the bundled model with seconds per attack.
 //
 // Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100]
-//                         [--skip-engines] [--skip-baseline] [--json FILE]
+//                         [--skip-engines] [--skip-baseline] [--skip-attacks] [--preset-images 1000] [--json FILE]
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ import { loadOnnxModel, fromOnnxRuntime } from '../src/onnx/index.js';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { benchEngines } from './engines.js';
+import { benchAttacks } from './attacks.js';
 import { timeIt } from './util.js';
 
 interface Row {
@@ -54,6 +57,8 @@ const { values } = parseArgs({
     'onnx-batch': { type: 'string', default: '100' },
     'skip-engines': { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
+    'skip-attacks': { type: 'boolean', default: false },
+    'preset-images': { type: 'string', default: '1000' },
   },
 });
 const steps = Number(values.steps);
@@ -185,12 +190,13 @@ async function run(): Promise<void> {
   const onnx: OnnxRow[] = [];
   for (const b of values.backends.split(',') as BackendName[]) onnx.push(...(await benchOnnx(b, root)));
   const engines = values['skip-engines'] ? undefined : await benchEngines({ root, repeats, baseline: !values['skip-baseline'] });
+  const attacks = values['skip-attacks'] ? undefined : await benchAttacks({ root, repeats, presetImages: Number(values['preset-images']) });
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
     await writeFile(
       values.json,
       JSON.stringify(
-        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines },
+        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines, attacks },
         null,
         2,
       ) + '\n',
