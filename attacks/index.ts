@@ -7,9 +7,13 @@ export { bim, type BimConfig } from './bim.js';
 export { pgd, type PgdConfig } from './pgd.js';
 export { apgd, apgdT, apgdCheckpoints, type ApgdConfig, type ApgdTConfig } from './apgd.js';
 export { deepfool, type DeepfoolConfig } from './deepfool.js';
+export { fmn, type FmnConfig } from './fmn.js';
+export { miFgsm, type MiFgsmConfig } from './mi-fgsm.js';
 export { randomSearch, type RandomSearchConfig } from './random-search.js';
+export { square, squareP, squareSide, type SquareConfig } from './square.js';
 export { hopSkipJump, type HopSkipJumpConfig, type StartingPointBatch } from './hop-skip-jump.js';
 export { fab, type FabConfig } from './fab.js';
+export { cw, type CwConfig } from './carlini-wagner.js';
 export {
   attackEntry,
   createAttack,

@@ -13,10 +13,13 @@ import { bim } from './bim.js';
 import { pgd } from './pgd.js';
 import { apgd, apgdT } from './apgd.js';
 import { deepfool } from './deepfool.js';
+import { fmn } from './fmn.js';
+import { miFgsm } from './mi-fgsm.js';
 import { randomSearch } from './random-search.js';
 import { square } from './square.js';
 import { hopSkipJump } from './hop-skip-jump.js';
 import { fab } from './fab.js';
+import { cw } from './carlini-wagner.js';
 
 /** Options {@link createAttack} passes on to the attack; each attack takes those its {@link AttackRegistryEntry.options} list and ignores the rest. */
 export interface AttackOptions {
@@ -164,6 +167,18 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
     },
     create: (o) => apgdT({ norm: o.norm, ...pick(o, ['steps', 'restarts']) }),
   },
+  'mi-fgsm': {
+    name: 'mi-fgsm',
+    summary: 'Momentum Iterative FGSM, steps of ε/steps along an accumulated L1-normalised gradient (Dong et al. 2018)',
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'gradient steps, each of size ε/steps (default 10)' },
+      loss,
+    },
+    create: (o) => miFgsm({ norm: o.norm, ...pick(o, ['steps', 'loss']) }),
+  },
   deepfool: {
     name: 'deepfool',
     summary: 'DeepFool, minimum-norm steps to the nearest linearised boundary (Moosavi-Dezfooli et al. 2016)',
@@ -172,6 +187,15 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
     defaultNorm: 'l2',
     options: { steps: { type: 'integer', description: 'maximum linearisation steps (default 50)' } },
     create: (o) => deepfool({ norm: o.norm, ...pick(o, ['steps']) }),
+  },
+  fmn: {
+    name: 'fmn',
+    summary: 'Fast Minimum-Norm attack, gradient steps inside an adaptive norm constraint (Pintor et al. 2021)',
+    kind: 'minimum-norm',
+    norms: ['l2', 'linf'],
+    defaultNorm: 'l2',
+    options: { steps: { type: 'integer', description: 'gradient steps, each one gradient and one forward pass (default 100)' } },
+    create: (o) => fmn({ norm: o.norm, ...pick(o, ['steps']) }),
   },
   'random-search': {
     name: 'random-search',
@@ -232,6 +256,15 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
       restarts: { type: 'integer', description: 'runs per target class, the later ones from random starts (default 1)' },
     },
     create: (o) => fab({ norm: o.norm, targeted: true, ...pick(o, ['steps', 'restarts']) }),
+  },
+  cw: {
+    name: 'cw',
+    summary: 'Carlini–Wagner L2, Adam in tanh space with a per-sample binary search over the constant c (Carlini & Wagner 2017)',
+    kind: 'minimum-norm',
+    norms: ['l2'],
+    defaultNorm: 'l2',
+    options: { steps: { type: 'integer', description: 'Adam steps per binary-search step, 9 search steps (default 1000)' } },
+    create: (o) => cw(pick(o, ['steps'])),
   },
 });
 

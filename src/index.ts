@@ -38,9 +38,20 @@ export {
 } from './model.js';
 export { loadModel, fromLayersModel, detectTfjsFormat, type LayersModelOptions, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
-export { createRng, deriveSeed, randomTargets, type Rng } from './rng.js';
+export { createRng, deriveSeed, normalPerSample, randomTargets, sampleRngs, uniformPerSample, type Rng } from './rng.js';
 export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, signExact, steepestDirection, NORMS, type Norm } from './norms.js';
-export { attackLoss, crossEntropy, describeLoss, marginLoss, targetedLoss, type LossDescription, type LossName } from './losses.js';
+export {
+  attackLoss,
+  crossEntropy,
+  describeLoss,
+  marginLoss,
+  targetedLoss,
+  LOSSES,
+  LOSS_NAMES,
+  type LossDescription,
+  type LossName,
+  type LossSpec,
+} from './losses.js';
 export { parallelModel, DEFAULT_SHARD_SIZE, type ParallelModel, type ParallelModelOptions, type ParallelModelSource } from './parallel/index.js';
 export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
 export { sha256Bytes, sha256Tensors } from './hash.js';

@@ -6,9 +6,13 @@ import * as tf from '../../src/tf.js';
 import { fgsm, fgm, bim, pgd, defineAttack, type Attack, type AttackResult } from '../../attacks/index.js';
 import { deepfool } from '../../attacks/deepfool.js';
 import { apgd, apgdT } from '../../attacks/apgd.js';
+import { fmn } from '../../attacks/fmn.js';
+import { miFgsm } from '../../attacks/mi-fgsm.js';
 import { fab } from '../../attacks/fab.js';
 import { randomSearch } from '../../attacks/random-search.js';
+import { square } from '../../attacks/square.js';
 import { hopSkipJump } from '../../attacks/hop-skip-jump.js';
+import { cw } from '../../attacks/carlini-wagner.js';
 import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
 import { batchNorm } from '../../src/norms.js';
@@ -67,6 +71,17 @@ const table: Row[] = [
   },
   { label: 'deepfool l2', make: () => deepfool(), eps: 1.5, targeted: false },
   { label: 'deepfool linf', make: () => deepfool({ norm: 'linf', candidates: 3 }), eps: 0.3, targeted: false },
+  { label: 'fmn l2', make: () => fmn({ steps: 20 }), eps: 1.5, targeted: true },
+  { label: 'fmn linf', make: () => fmn({ norm: 'linf', steps: 20 }), eps: 0.3, targeted: true },
+  { label: 'mi-fgsm linf', make: () => miFgsm({ steps: 5 }), eps: 0.3, targeted: true },
+  { label: 'mi-fgsm l2', make: () => miFgsm({ norm: 'l2', steps: 5, loss: 'margin' }), eps: 1.5, targeted: true },
+  {
+    label: 'mi-fgsm l2 random start',
+    make: () => miFgsm({ norm: 'l2', steps: 5, randomStart: true }),
+    seeded: () => miFgsm({ norm: 'l2', steps: 1, randomStart: true }),
+    eps: 1.5,
+    targeted: true,
+  },
   // FAB's run from the clean input is already minimal on this linear model, so its random restarts never change the
   // result here: its seeding is tested on a non-linear model in fab.test.ts.
   { label: 'fab linf', make: () => fab({ steps: 10 }), eps: 0.3, targeted: true },
@@ -81,6 +96,9 @@ const table: Row[] = [
     eps: 1.5,
     targeted: true,
   },
+  // Square on flat inputs runs on a 1 × D strip (segments for squares); the [N, H, W, 1] check covers images.
+  { label: 'square linf', make: () => square({ queries: 60 }), seeded: () => square({ queries: 60 }), eps: 0.3, targeted: true },
+  { label: 'square l2', make: () => square({ norm: 'l2', queries: 60 }), seeded: () => square({ norm: 'l2', queries: 60 }), eps: 1.5, targeted: true },
   // Decision-based and minimum-norm: a small budget; the random starting noise shows the seed.
   { label: 'hop-skip-jump l2', make: () => hopSkipJump({ queries: 300 }), seeded: () => hopSkipJump({ queries: 300 }), eps: 1.5, targeted: true },
   {
@@ -90,6 +108,8 @@ const table: Row[] = [
     eps: 0.3,
     targeted: true,
   },
+  // Minimum-norm and deterministic: a short search (3 constants × 50 Adam steps) keeps the table fast.
+  { label: 'cw l2', make: () => cw({ steps: 50, binarySearchSteps: 3 }), eps: 1.5, targeted: true },
 ];
 
 async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
@@ -247,11 +267,12 @@ describe('attack properties (fast-check)', () => {
     pgd: (norm: 'linf' | 'l2') => pgd({ norm, steps: 3 }),
     deepfool: (norm: 'linf' | 'l2') => deepfool({ norm, steps: 5 }),
     'random-search': (norm: 'linf' | 'l2') => randomSearch({ norm, samples: 6 }),
+    square: (norm: 'linf' | 'l2') => square({ norm, queries: 8 }),
   };
   it('any attack kind, shape, epsilon, seed and norm: inside the ball and the bounds, deterministic, no leak', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom<keyof typeof makers>('pgd', 'deepfool', 'random-search'),
+        fc.constantFrom<keyof typeof makers>('pgd', 'deepfool', 'random-search', 'square'),
         fc.integer({ min: 1, max: 4 }),
         fc.integer({ min: 4, max: 7 }),
         fc.double({ min: 0, max: 1, noNaN: true }),
