@@ -28,6 +28,11 @@ export interface LoadModelOptions extends ModelOptions {
   engine?: GradientEngine;
   /** Threads of onnxruntime's intra-op pool when it computes gradients. Default: onnxruntime's choice (all cores). */
   threads?: number;
+  /**
+   * `.onnx` files only: load the model as a query-only model run by onnxruntime-node (logits, no gradients), so
+   * that only black-box attacks apply, as to a deployed model. Default `false`.
+   */
+  queryOnly?: boolean;
 }
 
 /** Options of {@link fromLayersModel}. */
@@ -231,12 +236,20 @@ async function resolveModelPath(path: string): Promise<string> {
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const file = await resolveModelPath(resolve(path));
-  const { format, engine = 'auto', threads, ...modelOptions } = options;
+  const { format, engine = 'auto', threads, queryOnly = false, ...modelOptions } = options;
   checkEngine(file, engine);
+  if (typeof queryOnly !== 'boolean') throw new ConfigError(`loadModel: expected queryOnly to be a boolean, got ${describe(queryOnly)}`);
   const engineOptions = threads !== undefined ? { threads } : {};
   if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
-    return loadOnnxFile(file, { ...modelOptions, ...engineOptions, engine, name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, '') });
+    return loadOnnxFile(file, {
+      ...modelOptions,
+      ...engineOptions,
+      engine,
+      queryOnly,
+      name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, ''),
+    });
   }
+  if (queryOnly) throw new ConfigError(`loadModel: expected an .onnx file for queryOnly (it runs the model in onnxruntime-node), got ${basename(file)}`);
   const { json, artifacts, sha256 } = await readTfjsArtifacts(file);
   const kind = format ?? detectTfjsFormat(json, file);
   const fingerprint = async (): Promise<string> => sha256;
@@ -266,7 +279,7 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
 }
 
-async function loadOnnxFile(file: string, options: ModelOptions & { engine: GradientEngine; threads?: number }): Promise<Model> {
+async function loadOnnxFile(file: string, options: ModelOptions & { engine: GradientEngine; threads?: number; queryOnly: boolean }): Promise<Model> {
   const { loadOnnx } = await import('./onnx/index.js');
   return loadOnnx(file, options);
 }

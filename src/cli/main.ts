@@ -56,6 +56,7 @@ export interface EvalFlags {
   earlyStop?: boolean;
   loss?: LossName;
   queries?: number;
+  queryOnly?: boolean;
   targeted?: boolean;
   batchSize: number;
   limit?: number;
@@ -300,6 +301,7 @@ function buildProgram(io: CliIO, onEval: (flags: EvalFlags) => Promise<number>):
         'what computes input-gradients (env ROBUSTEST_ENGINE; default auto: onnxruntime-node when installed and the model converts, else tfjs)',
       ).choices([...GRADIENT_ENGINES]),
     )
+    .option('--query-only', 'load an .onnx model as a query-only model in onnxruntime-node (logits only: black-box attacks)')
     .option('--threads <n>', "onnxruntime's intra-op threads (default: all cores)", integer('--threads', 1))
     .option(
       '--workers <n>',
@@ -385,6 +387,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     ...(flags.mean && flags.std ? { preprocessing: { mean: flags.mean, std: flags.std } } : {}),
     ...(flags.numClasses !== undefined ? { numClasses: flags.numClasses } : {}),
+    ...(flags.queryOnly ? { queryOnly: true } : {}),
     ...(flags.inputShape !== undefined ? { inputShape: flags.inputShape } : {}),
     ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
   };

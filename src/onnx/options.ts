@@ -39,6 +39,12 @@ export interface OnnxRuntimeOptions extends OnnxModelOptions {
    * it loads and every operator has a gradient rule, else the importer's tfjs ops.
    */
   engine?: GradientEngine;
+  /**
+   * For {@link loadOnnx}: load the model as a query-only model run by onnxruntime-node (logits only, no
+   * gradients), as a black-box evaluation of a deployed model would see it, even when the importer could run it.
+   * Default `false`.
+   */
+  queryOnly?: boolean;
 }
 
 /** Options of {@link withOnnxRuntimeGradients}. */

@@ -68,7 +68,8 @@ export async function applyEngine(
  * kernels via {@link withOnnxRuntimeGradients} when onnxruntime-node loads, else the importer's tfjs ops).
  *
  * @param path - path of the `.onnx` file.
- * @param options - as for {@link importOnnx} and {@link fromOnnxRuntime}, plus `engine` (default `auto`).
+ * @param options - as for {@link importOnnx} and {@link fromOnnxRuntime}, plus `engine` (default `auto`) and
+ *   `queryOnly` (default `false`: `true` skips the importer and gives the query-only onnxruntime model).
  * @returns a model of either kind; check `model.kind` (or {@link isDifferentiable}) before a white-box attack,
  *   and `model.engine` for what computes it.
  * @throws {@link ModelLoadError} for an unreadable or invalid file.
@@ -87,7 +88,9 @@ export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): 
   const name = options.name ?? (model.graph.name || 'onnx-model');
   const unsupported = findUnsupported(model);
   let why = '';
-  if (unsupported.length === 0) {
+  if (options.queryOnly === true) {
+    why = 'queryOnly was asked for';
+  } else if (unsupported.length === 0) {
     let base: DifferentiableModel | undefined;
     try {
       base = importOnnx(bytes, { ...options, externalDataDir: options.externalDataDir ?? dirname(resolvePath(path)) });

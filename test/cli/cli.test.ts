@@ -104,12 +104,37 @@ describe('robustest CLI', () => {
       '--num-classes',
       '--input-shape',
       '--loss',
+      '--query-only',
+      '--preset',
+      '--queries',
       '--verbose',
     ]) {
       expect(r.out).toContain(flag);
     }
     // The attack list in --help comes from the registry table, one row per attack with its kind and norms.
     for (const [name, entry] of Object.entries(ATTACKS)) expect(r.out).toMatch(new RegExp(`\\n  ${name} +${entry.kind} +${entry.norms.join('/')} `));
+  });
+
+  it('evaluates an ONNX model as a query-only model with --query-only: Square runs, gradient attacks are refused', async () => {
+    const onnx = join(import.meta.dirname, '..', '..', 'assets', 'mnist-cnn.onnx');
+    const images = join(import.meta.dirname, '..', '..', 'assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz');
+    const labels = join(import.meta.dirname, '..', '..', 'assets', 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz');
+    const json = join(dir, 'out', 'query-only.json');
+    const base = ['eval', '--model', onnx, '--data', images, '--labels', labels, '--limit', '8', '--backend', 'cpu', '--quiet', '--query-only'];
+    const r = await cli([...base, '--attack', 'square', '--queries', '50', '--eps', '0.3', '--json', json]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const report = validateReport(JSON.parse(await readFile(json, 'utf8')));
+    expect(report.provenance.model.engine).toBe('onnxruntime');
+    expect(report.warnings.map((w) => w.code)).toContain('query-only');
+    expect(report.attacks[0]).toMatchObject({ name: 'square', kind: 'query' });
+    expect(report.attacks[0]!.queries!.max).toBeLessThanOrEqual(50);
+    const refused = await cli([...base, '--attack', 'pgd', '--eps', '0.3']);
+    expect(refused.code).toBe(2);
+    expect(refused.err).toMatch(/expected only black-box attacks for the query-only model .*, got the gradient attack 'pgd'/);
+    const tfjs = await cli(['eval', '--model', join(dir, 'model.json'), '--data', join(dir, 'x.npy'), '--labels', join(dir, 'y.npy'), '--query-only']);
+    expect(tfjs.code).toBe(2);
+    expect(tfjs.err).toMatch(/loadModel: expected an \.onnx file for queryOnly/);
   });
 
   it('reads epsilons written as fractions', async () => {
