@@ -32,25 +32,25 @@ export interface Warning {
 export type WarningSeverity = 'severe' | 'info';
 
 /**
- * The warning codes robustest itself emits (severity in brackets; see {@link WARNING_SEVERITY}):
- * - `probability-output` [severe]: the model outputs probabilities (rows in [0, 1] summing to 1), not logits.
- * - `log-probability-output` [info]: the model outputs log-probabilities (log-softmax).
- * - `zero-gradients` [severe]: many samples have an all-zero input gradient (a sign of gradient masking).
- * - `non-finite-gradients` [severe]: some samples have a NaN or infinite input gradient.
- * - `softmax-head` [info]: the model ends in a softmax (removed, so attacks use its input, or kept because it could not be).
- * - `randomized-model` [severe]: two forward passes on the same input differ, so results depend on the draw.
- * - `non-monotone-curve` [severe]: robust accuracy rises with epsilon somewhere on the curve (an attack fell short).
- * - `no-correct-points` [info]: no input is classified correctly, so there is nothing to attack.
- * - `not-converged` [severe]: an attack's loss was still rising when it stopped (see `metrics/pitfalls.ts`).
- * - `data-range-mismatch` [severe]: the data fills a sliver of the model's bounds (0–1 data with bounds [0, 255],
+ * The warning codes robustest itself emits (severity after the dash; see {@link WARNING_SEVERITY}):
+ * - `probability-output` — severe: the model outputs probabilities (rows in [0, 1] summing to 1), not logits.
+ * - `log-probability-output` — info: the model outputs log-probabilities (log-softmax).
+ * - `zero-gradients` — severe: many samples have an all-zero input gradient (a sign of gradient masking).
+ * - `non-finite-gradients` — severe: some samples have a NaN or infinite input gradient.
+ * - `softmax-head` — info: the model ends in a softmax (removed, so attacks use its input, or kept because it could not be).
+ * - `randomized-model` — severe: two forward passes on the same input differ, so results depend on the draw.
+ * - `non-monotone-curve` — severe: robust accuracy rises with epsilon somewhere on the curve (an attack fell short).
+ * - `no-correct-points` — info: no input is classified correctly, so there is nothing to attack.
+ * - `not-converged` — severe: an attack's loss was still rising when it stopped (see `metrics/pitfalls.ts`).
+ * - `data-range-mismatch` — severe: the data fills a sliver of the model's bounds (0–1 data with bounds [0, 255],
  *   data divided by 255 twice) or looks like raw [0, 1] data under normalised bounds, so epsilon is in the wrong units.
- * - `iterative-weaker-than-single-step` [severe]: an iterative attack (PGD, BIM) survived points a single-step
+ * - `iterative-weaker-than-single-step` — severe: an iterative attack (PGD, BIM) survived points a single-step
  *   attack (FGSM, FGM) fooled at the same norm and epsilon.
- * - `black-box-beats-white-box` [severe]: a query attack fooled points every gradient attack failed on.
- * - `unbounded-attack-fails` [severe]: an attack with the whole input range as its budget left accuracy above chance.
- * - `restarts-matter` [severe]: re-running the iterative attacks with more steps and restarts (`thorough`) moved
+ * - `black-box-beats-white-box` — severe: a query attack fooled points every gradient attack failed on.
+ * - `unbounded-attack-fails` — severe: an attack with the whole input range as its budget left accuracy above chance.
+ * - `restarts-matter` — severe: re-running the iterative attacks with more steps and restarts (`thorough`) moved
  *   robust accuracy below its confidence interval.
- * - `transfer-beats-white-box` [severe]: adversarial examples made on a surrogate model fooled more points than
+ * - `transfer-beats-white-box` — severe: adversarial examples made on a surrogate model fooled more points than
  *   the model's own white-box attack.
  *
  * A report's warnings also carry the model's own warnings under their `MODEL_WARNING_CODES` (a removed softmax
@@ -163,8 +163,8 @@ export function severityOf(code: string): WarningSeverity {
  * withSeverity({ code: 'not-converged', message: '...' }).severity; // 'severe'
  * ```
  */
-export function withSeverity<W extends Warning>(w: W): W & { severity: WarningSeverity } {
-  return w.severity !== undefined ? (w as W & { severity: WarningSeverity }) : { ...w, severity: severityOf(w.code) };
+export function withSeverity<W extends Warning>(w: W): W & Required<Pick<Warning, 'severity'>> {
+  return w.severity !== undefined ? (w as W & Required<Pick<Warning, 'severity'>>) : { ...w, severity: severityOf(w.code) };
 }
 
 /**
