@@ -486,7 +486,7 @@ async function perturbTargeted(s: TSettings, ctx: PerturbContext): Promise<tf.Te
  * @example
  * ```ts
  * const result = await apgdT({ norm: 'linf' }).run(model, x, labels, { epsilons: [0.1], seed: 0 });
- * console.log(result.results[0].success.filter(Boolean).length);
+ * console.log(result.results[0]!.success.filter(Boolean).length);
  * result.dispose();
  * ```
  */

@@ -325,7 +325,7 @@ function totalUnits(plan: EvaluationPlan, n: number): number {
  * const plan = planEvaluation(model, { attacks: [pgd()], epsilons: [0.1] });
  * const state = await cleanPass(model, data, plan);
  * await attackPhase(model, data, state);
- * const report = buildReport(state, await modelProvenance(model));
+ * const report = buildReport(state, { model: await modelProvenance(model) });
  * ```
  */
 export async function cleanPass(model: Model, data: EvaluateData, plan: EvaluationPlan, hooks: EvaluationHooks = {}): Promise<EvaluationState> {

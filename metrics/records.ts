@@ -86,7 +86,14 @@ export interface SupplementaryRun {
    */
   readonly purpose: 'unbounded' | 'thorough' | 'iterative-check' | 'transfer';
   /** The attack that ran: name, norm and full configuration. */
-  readonly attack: { readonly name: string; readonly norm: Norm; readonly config: Readonly<Record<string, unknown>> };
+  readonly attack: {
+    /** Attack name. */
+    readonly name: string;
+    /** Its norm. */
+    readonly norm: Norm;
+    /** Its full configuration. */
+    readonly config: Readonly<Record<string, unknown>>;
+  };
   /** `thorough`, `iterative-check` and `transfer`: the index in {@link EvaluationPlan.attacks} of the attack it repeats. */
   readonly of?: number;
   /** `transfer`: the surrogate model's name. */

@@ -191,7 +191,7 @@ export interface MinimalNormStats {
  *
  * @example
  * ```ts
- * const c: ClassEntry = { label: 3, name: 'cat', count: 100, cleanAccuracy: 0.9, robust: [{ epsilon: 0.1, robustAccuracy: 0.4 }] };
+ * const c: ClassEntry = { label: 3, name: 'cat', count: 100, cleanAccuracy: 0.9, robust: [{ norm: 'linf', epsilon: 0.1, robustAccuracy: 0.4 }] };
  * ```
  */
 export interface ClassEntry {

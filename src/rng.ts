@@ -136,7 +136,7 @@ export function normalPerSample(rngs: readonly Rng[], sampleShape: readonly numb
  * @returns targets in `[0, numClasses)`, never equal to the label.
  * @example
  * ```ts
- * const targets = randomTargets(labels, 10, 0);
+ * const targets = randomTargets([3, 1, 4, 1, 5], 10, 0); // one target per label, never equal to it
  * ```
  */
 export function randomTargets(labels: ArrayLike<number>, numClasses: number, seed: number | string, indices?: readonly number[]): Int32Array {

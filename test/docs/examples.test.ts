@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, examplesInMarkdown, examplesInText, extractExamples, typeCheckExamples, type DocExample } from './doc-examples.js';
-import { KNOWN_BROKEN_EXAMPLES } from './known-broken-examples.js';
 
 describe('TSDoc examples', () => {
   const examples = [...extractExamples(), ...examplesInMarkdown(readFileSync(join(ROOT, 'README.md'), 'utf8'), 'README.md')];
@@ -76,18 +75,9 @@ describe('TSDoc examples', () => {
     ]);
   });
 
-  it('type-check, except the known-broken list (which must only shrink)', () => {
+  it('type-check, every one of them', () => {
     const failures = typeCheckExamples(examples);
-    const known = new Set(KNOWN_BROKEN_EXAMPLES);
-    const broken = failures.filter((f) => !known.has(f.example.id));
-    const fixed = [...known].filter((id) => !failures.some((f) => f.example.id === id));
-    const lines = [
-      ...broken.map((f) => `${f.example.file}:${f.example.line} (${f.example.id}) does not type-check:\n    ${f.messages.join('\n    ')}`),
-      ...fixed.map(
-        (id) =>
-          `${id} is in test/docs/known-broken-examples.ts but ${examples.some((e) => e.id === id) ? 'type-checks now' : 'no longer exists'}: delete its line`,
-      ),
-    ];
+    const lines = failures.map((f) => `${f.example.file}:${f.example.line} (${f.example.id}) does not type-check:\n    ${f.messages.join('\n    ')}`);
     expect(lines.join('\n')).toBe('');
   });
 
