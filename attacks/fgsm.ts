@@ -12,7 +12,8 @@ import { iterativeAttack } from './iterative.js';
 /** Configuration of {@link fgsm} and {@link fgm}. Every field is optional. */
 export interface FgsmConfig {
   /**
-   * Start from a uniformly random point of the ball (drawn per sample), then take the one step of size ε and project
+   * Start from a random point of the ball (drawn per sample by `randomInBall`: uniform in the L∞ cube; for `fgm` a
+   * random direction at radius ε/10), then take the one step of size ε and project
    * back onto the ball: the random-start FGSM of Wong, Rice & Kolter 2020 (https://arxiv.org/abs/2001.03994), with
    * step ε rather than their 1.25·ε. Not Tramèr et al.'s R+FGSM, which steps α along a random sign and then ε − α
    * along the gradient sign. Default `false`.

@@ -56,7 +56,6 @@ async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
   try {
     for (let step = 0; step < s.steps; step++) {
       const { value, grad } = await model.valueAndGrad(adv, ctx.loss);
-      ctx.trace(value);
       const [prevAdv, prevMomentum] = [adv, momentum];
       try {
         [adv, momentum] = tf.tidy(() => {
@@ -86,7 +85,9 @@ async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
  * the clean input, each along an accumulated gradient `g ← μ·g + ∇ₓL / ‖∇ₓL‖₁` (per sample) instead of the raw
  * gradient: `x ← x + α·sign(g)` for L∞, `x ← x + α·g / ‖g‖₂` for L2, each projected back onto the epsilon ball and
  * the model's bounds. The momentum stabilises the update direction and escapes poor local maxima; with `decay: 0`
- * it is BIM with step `ε / steps`. No random start by default (as the paper; see {@link MiFgsmConfig.randomStart}). Records its loss with `ctx.trace` every step.
+ * it is BIM with step `ε / steps`. No random start by default (as the paper; see {@link MiFgsmConfig.randomStart}). It does not record its loss
+ * for the not-converged check: its steps of ε/steps reach the edge of the ball only at the last one, so its loss
+ * rises to the end by design (the check would fire on every run).
  * Untargeted, or targeted when `run` gets `targets`.
  *
  * Shapes: inputs `[N, ...model.inputShape]`; labels `[N]`. Paper: https://arxiv.org/abs/1710.06081.
