@@ -13,6 +13,7 @@ import { crossEntropy } from '../src/losses.js';
 import { evaluate } from '../metrics/evaluate.js';
 import { apgd, cw, pgd, square, type Attack } from '../attacks/index.js';
 import type { DifferentiableModel } from '../src/model.js';
+import type { GradientEngine } from '../src/onnx/index.js';
 import { loadAverages, median } from './util.js';
 
 /** Options of {@link benchAttacks}. */
@@ -23,6 +24,8 @@ export interface AttackBenchOptions {
   readonly repeats: number;
   /** Images of the standard-preset run; 0 skips it. */
   readonly presetImages: number;
+  /** Gradient engine of the model. Default `auto` (onnxruntime when installed). */
+  readonly engine?: GradientEngine;
 }
 
 interface Timing {
@@ -54,7 +57,7 @@ const ms = (t: Timing): string => `${t.wallMs.toFixed(1)} ms wall, ${t.cpuMs.toF
  */
 export async function benchAttacks(opts: AttackBenchOptions): Promise<Record<string, unknown>> {
   await initBackend('wasm');
-  const model = (await loadModel(join(opts.root, 'assets', 'mnist-cnn', 'model.json'))) as DifferentiableModel;
+  const model = (await loadModel(join(opts.root, 'assets', 'mnist-cnn', 'model.json'), { engine: opts.engine ?? 'auto' })) as DifferentiableModel;
   const sample = (n: number) =>
     loadIdx(
       join(opts.root, 'assets', 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),

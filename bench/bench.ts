@@ -190,7 +190,12 @@ async function run(): Promise<void> {
   const onnx: OnnxRow[] = [];
   for (const b of values.backends.split(',') as BackendName[]) onnx.push(...(await benchOnnx(b, root)));
   const engines = values['skip-engines'] ? undefined : await benchEngines({ root, repeats, baseline: !values['skip-baseline'] });
-  const attacks = values['skip-attacks'] ? undefined : await benchAttacks({ root, repeats, presetImages: Number(values['preset-images']) });
+  const attacks = values['skip-attacks']
+    ? undefined
+    : {
+        onnxruntime: await benchAttacks({ root, repeats, presetImages: Number(values['preset-images']) }),
+        tfjs: await benchAttacks({ root, repeats, presetImages: 0, engine: 'tfjs' }),
+      };
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
     await writeFile(
