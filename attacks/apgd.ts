@@ -11,7 +11,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
-import { project, randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from '../src/norms.js';
+import { project, randomInBall, selectSamples, steepestDirection, checkNorm, perSample, type Norm } from '../src/norms.js';
 import { attackLoss, LOSS_NAMES, LOSSES, type LossName } from '../src/losses.js';
 import type { DifferentiableModel, LossFn } from '../src/model.js';
 import type { Rng } from '../src/rng.js';
@@ -84,11 +84,6 @@ export function apgdCheckpoints(steps: number): number[] {
     at += gap;
   }
   return out;
-}
-
-/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
-function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
 }
 
 /**
@@ -268,7 +263,7 @@ async function ascend(r: Run): Promise<tf.Tensor> {
 
 /** Validates the norm, steps and restarts every APGD factory takes. */
 function checkCommon(where: string, norm: unknown, steps: unknown, restarts: unknown): void {
-  if (!NORMS.includes(norm as Norm)) throw new ConfigError(`${where}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
+  checkNorm(norm, where);
   requireInt(steps, 1, where, 'steps');
   requireInt(restarts, 1, where, 'restarts');
 }

@@ -7,9 +7,9 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
-import { batchNorm, selectSamples, signExact, NORMS, type Norm } from '../src/norms.js';
+import { batchNorm, selectSamples, signExact, checkNorm, perSample, type Norm } from '../src/norms.js';
 import type { LossFn } from '../src/model.js';
-import { ConfigError, UnsupportedError, describe } from '../src/errors.js';
+import { UnsupportedError } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
 
 /** Configuration of {@link deepfool}. Every field is optional. */
@@ -38,11 +38,6 @@ interface Settings {
 const CROSS = 1e-4;
 /** Guards the divisions by a gradient norm. */
 const TINY = 1e-8;
-
-/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
-function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
-}
 
 /** `z_k − z_ref` per sample, where `k` and `ref` are per-sample class indices (int32 `[N]`). */
 function logitDifference(k: tf.Tensor1D, ref: tf.Tensor1D, numClasses: number): LossFn {
@@ -153,7 +148,7 @@ export function deepfool(config: DeepfoolConfig = {}): Attack {
     overshoot: config.overshoot ?? 0.02,
     candidates: config.candidates ?? 10,
   };
-  if (!NORMS.includes(s.norm)) throw new ConfigError(`deepfool: expected norm to be one of ${NORMS.join(', ')}, got ${describe(s.norm)}`);
+  checkNorm(s.norm, 'deepfool');
   requireInt(s.steps, 1, 'deepfool', 'steps');
   requirePositive(s.overshoot, 'deepfool', 'overshoot', true);
   requireInt(s.candidates, 2, 'deepfool', 'candidates');

@@ -19,7 +19,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
-import { NORMS, type Norm } from '../src/norms.js';
+import { checkNorm, type Norm } from '../src/norms.js';
 import type { LossFn } from '../src/model.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -464,7 +464,7 @@ export function fab(config: FabConfig = {}): Attack {
   const name = targeted ? 'fab-t' : 'fab';
   if (typeof targeted !== 'boolean') throw new ConfigError(`${name}: expected targeted to be a boolean, got ${describe(targeted)}`);
   const norm = config.norm ?? 'linf';
-  if (!NORMS.includes(norm)) throw new ConfigError(`${name}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
+  checkNorm(norm, name);
   const s: Settings = {
     norm,
     targeted,

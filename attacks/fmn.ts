@@ -8,7 +8,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
-import { batchNorm, selectSamples, NORMS, type Norm } from '../src/norms.js';
+import { batchNorm, selectSamples, checkNorm, perSample, type Norm } from '../src/norms.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
 
@@ -42,11 +42,6 @@ interface Settings {
 
 /** Guards the divisions by a gradient norm (as the reference's clamp). */
 const TINY = 1e-12;
-
-/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
-function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
-}
 
 /** Projects perturbations `delta` onto the balls of per-sample radii `radius` `[N]` in `norm`. */
 function projectDelta(delta: tf.Tensor, radius: tf.Tensor1D, norm: Norm): tf.Tensor {
@@ -195,7 +190,7 @@ async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
  */
 export function fmn(config: FmnConfig = {}): Attack {
   const norm = config.norm ?? 'l2';
-  if (!NORMS.includes(norm)) throw new ConfigError(`fmn: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
+  checkNorm(norm, 'fmn');
   const steps = requireInt(config.steps ?? 100, 1, 'fmn', 'steps');
   const stepSize = requirePositive(config.stepSize ?? (norm === 'l2' ? 1 : 10), 'fmn', 'stepSize');
   const finalStepSize = requirePositive(config.finalStepSize ?? stepSize / 100, 'fmn', 'finalStepSize');

@@ -7,7 +7,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type QueryContext } from '../src/runner.js';
-import { batchNorm, selectSamples, signExact, NORMS, type Norm } from '../src/norms.js';
+import { batchNorm, selectSamples, signExact, checkNorm, type Norm } from '../src/norms.js';
 import { createRng, type Rng } from '../src/rng.js';
 import { ConfigError, ShapeError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -495,7 +495,7 @@ export function hopSkipJump(config: HopSkipJumpConfig = {}): Attack {
     startingPoints: config.startingPoints,
   };
   const where = 'hop-skip-jump';
-  if (!NORMS.includes(s.norm)) throw new ConfigError(`${where}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(s.norm)}`);
+  checkNorm(s.norm, where);
   requireInt(s.queries, 1, where, 'queries');
   requireInt(s.steps, 1, where, 'steps');
   requireInt(s.initialEvals, 1, where, 'initialEvals');

@@ -7,7 +7,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
-import { randomInBall, selectSamples, steepestDirection, NORMS, type Norm } from '../src/norms.js';
+import { randomInBall, selectSamples, steepestDirection, checkNorm, type Norm } from '../src/norms.js';
 import { LOSS_NAMES, type LossName } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -30,7 +30,7 @@ export interface IterativeSettings {
 /** Validates the fields every iterative attack shares. */
 export function checkIterative(s: IterativeSettings): void {
   const w = s.name;
-  if (!NORMS.includes(s.norm)) throw new ConfigError(`${w}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(s.norm)}`);
+  checkNorm(s.norm, w);
   requireInt(s.steps, 1, w, 'steps');
   if (s.stepSize !== undefined) requirePositive(s.stepSize, w, 'stepSize');
   requirePositive(s.relStepSize, w, 'relStepSize');

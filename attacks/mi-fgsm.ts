@@ -7,7 +7,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type PerturbContext } from '../src/runner.js';
-import { batchNorm, randomInBall, signExact, NORMS, type Norm } from '../src/norms.js';
+import { batchNorm, randomInBall, signExact, checkNorm, perSample, type Norm } from '../src/norms.js';
 import { LOSS_NAMES, type LossName } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
@@ -42,11 +42,6 @@ interface Settings {
 
 /** Guards the division by a gradient norm. */
 const TINY = 1e-12;
-
-/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
-function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
-  return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
-}
 
 async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
   const { model, x, epsilon } = ctx;
@@ -105,7 +100,7 @@ async function perturb(s: Settings, ctx: PerturbContext): Promise<tf.Tensor> {
  */
 export function miFgsm(config: MiFgsmConfig = {}): Attack {
   const norm = config.norm ?? 'linf';
-  if (!NORMS.includes(norm)) throw new ConfigError(`mi-fgsm: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
+  checkNorm(norm, 'mi-fgsm');
   const steps = requireInt(config.steps ?? 10, 1, 'mi-fgsm', 'steps');
   const decay = requirePositive(config.decay ?? 1, 'mi-fgsm', 'decay', true);
   const loss = config.loss ?? 'ce';

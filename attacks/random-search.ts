@@ -10,7 +10,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type QueryContext } from '../src/runner.js';
-import { selectSamples, NORMS, type Norm } from '../src/norms.js';
+import { selectSamples, checkNorm, type Norm } from '../src/norms.js';
 import { LOSS_NAMES, type LossName } from '../src/losses.js';
 import { normalPerSample, uniformPerSample } from '../src/rng.js';
 import { ConfigError, describe } from '../src/errors.js';
@@ -127,7 +127,7 @@ export function randomSearch(config: RandomSearchConfig = {}): Attack {
     samples: config.samples ?? 100,
     loss: config.loss ?? 'margin',
   };
-  if (!NORMS.includes(s.norm)) throw new ConfigError(`random-search: expected norm to be one of ${NORMS.join(', ')}, got ${describe(s.norm)}`);
+  checkNorm(s.norm, 'random-search');
   requireInt(s.samples, 1, 'random-search', 'samples');
   if (!LOSS_NAMES.includes(s.loss)) throw new ConfigError(`random-search: expected loss to be one of ${LOSS_NAMES.join(', ')}, got ${describe(s.loss)}`);
   return defineAttack({

@@ -9,7 +9,7 @@
  */
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type QueryContext } from '../src/runner.js';
-import { NORMS, type Norm } from '../src/norms.js';
+import { checkNorm, type Norm } from '../src/norms.js';
 import type { Rng } from '../src/rng.js';
 import type { Layout } from '../src/model.js';
 import { ConfigError, describe } from '../src/errors.js';
@@ -601,7 +601,7 @@ export function square(config: SquareConfig = {}): Attack {
     pInit: config.pInit ?? 0.8,
     restarts: config.restarts ?? 1,
   };
-  if (!NORMS.includes(s.norm)) throw new ConfigError(`square: expected norm to be one of ${NORMS.join(', ')}, got ${describe(s.norm)}`);
+  checkNorm(s.norm, 'square');
   requireInt(s.queries, 1, 'square', 'queries');
   requireInt(s.restarts, 1, 'square', 'restarts');
   if (typeof s.pInit !== 'number' || !Number.isFinite(s.pInit) || s.pInit <= 0 || s.pInit > 1) {

@@ -39,7 +39,19 @@ export {
 export { loadModel, fromLayersModel, detectTfjsFormat, type LayersModelOptions, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, normalPerSample, randomTargets, sampleRngs, uniformPerSample, type Rng } from './rng.js';
-export { batchNorm, isZeroRadius, project, randomInBall, selectSamples, signExact, steepestDirection, NORMS, type Norm } from './norms.js';
+export {
+  batchNorm,
+  checkNorm,
+  isZeroRadius,
+  perSample,
+  project,
+  randomInBall,
+  selectSamples,
+  signExact,
+  steepestDirection,
+  NORMS,
+  type Norm,
+} from './norms.js';
 export {
   attackLoss,
   crossEntropy,

@@ -6,6 +6,7 @@
 import * as tf from './tf.js';
 import type { Bounds } from './model.js';
 import { normalPerSample, sampleRngs, uniformPerSample, type Rng } from './rng.js';
+import { ConfigError, describe } from './errors.js';
 
 /** A threat model: the norm that measures a perturbation. */
 export type Norm = 'linf' | 'l2';
@@ -34,9 +35,35 @@ function flat(t: tf.Tensor): tf.Tensor2D {
   return tf.reshape(t, [t.shape[0]!, -1]) as tf.Tensor2D;
 }
 
-/** Broadcasts a per-sample `[N]` tensor against a batch of rank `rank`. */
-function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
+/**
+ * Reshapes a per-sample `[N]` tensor to `[N, 1, ..., 1]` so that it broadcasts against a batch of rank `rank`
+ * (a per-sample step size, a per-sample mask as 0/1). Call inside a tidy.
+ *
+ * @param v - one value per sample.
+ * @param rank - rank of the batch.
+ * @example
+ * ```ts
+ * const scaled = tf.tidy(() => tf.mul(grad, perSample(stepSizes, grad.rank)));
+ * ```
+ */
+export function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
   return tf.reshape(v, [v.shape[0], ...new Array<number>(rank - 1).fill(1)]);
+}
+
+/**
+ * Throws a one-line {@link ConfigError} unless `norm` is one of {@link NORMS}.
+ *
+ * @param norm - the value to check.
+ * @param where - who asks (an attack name), for the message.
+ * @returns the norm, typed.
+ * @example
+ * ```ts
+ * checkNorm('l1', 'fmn'); // throws: fmn: expected norm to be one of linf, l2, got "l1"
+ * ```
+ */
+export function checkNorm(norm: unknown, where: string): Norm {
+  if (!(NORMS as readonly unknown[]).includes(norm)) throw new ConfigError(`${where}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(norm)}`);
+  return norm as Norm;
 }
 
 /**

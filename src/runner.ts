@@ -20,7 +20,7 @@
  */
 import * as tf from './tf.js';
 import type { DifferentiableModel, LossFn, Model } from './model.js';
-import { project, batchNorm, isZeroRadius, selectSamples, NORMS, type Norm } from './norms.js';
+import { project, batchNorm, checkNorm, isZeroRadius, selectSamples, type Norm } from './norms.js';
 import { attackLoss, type LossName } from './losses.js';
 import { sampleRngs, type Rng } from './rng.js';
 import { ConfigError, LabelError, UnsupportedError, describe } from './errors.js';
@@ -285,7 +285,7 @@ function checkCore(core: AttackCore): void {
   const where = typeof core.name === 'string' && core.name !== '' ? core.name : 'defineAttack';
   if (typeof core.name !== 'string' || core.name === '') throw new ConfigError(`defineAttack: expected a non-empty name, got ${describe(core.name)}`);
   if (!ATTACK_KINDS.includes(core.kind)) throw new ConfigError(`${where}: expected kind to be one of ${ATTACK_KINDS.join(', ')}, got ${describe(core.kind)}`);
-  if (!NORMS.includes(core.norm)) throw new ConfigError(`${where}: expected norm to be one of ${NORMS.join(', ')}, got ${describe(core.norm)}`);
+  checkNorm(core.norm, where);
   if (core.kind !== 'minimum-norm') requireInt(core.restarts, 1, where, 'restarts');
   if (core.kind === 'query') {
     if (core.output !== 'scores' && core.output !== 'decisions')

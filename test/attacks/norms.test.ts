@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
-import { batchNorm, project, randomInBall, selectSamples, signExact, steepestDirection } from '../../src/norms.js';
+import { batchNorm, checkNorm, perSample, project, randomInBall, selectSamples, signExact, steepestDirection } from '../../src/norms.js';
 import { seededValues } from '../helpers/models.js';
 
 describe('norms', () => {
@@ -143,5 +143,24 @@ describe('signExact and the Linf direction on this backend', () => {
     signExact(x).dispose();
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+  });
+});
+
+describe('perSample and checkNorm', () => {
+  it('perSample reshapes [N] to broadcast against a batch of any rank', async () => {
+    const v = tf.tensor1d([1, 2]);
+    const b = tf.ones([2, 2, 3]);
+    const r = tf.tidy(() => tf.mul(b, perSample(v, 3)));
+    expect(r.shape).toEqual([2, 2, 3]);
+    expect(Array.from(await r.data())).toEqual([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+    expect(tf.tidy(() => perSample(v, 1)).shape).toEqual([2]);
+    tf.dispose([v, b, r]);
+  });
+
+  it('checkNorm accepts linf and l2 and refuses anything else with a one-line ConfigError', () => {
+    expect(checkNorm('linf', 'x')).toBe('linf');
+    expect(checkNorm('l2', 'x')).toBe('l2');
+    expect(() => checkNorm('l1', 'fmn')).toThrow('fmn: expected norm to be one of linf, l2, got "l1"');
+    expect(() => checkNorm(undefined, 'pgd')).toThrow(/^pgd: expected norm to be one of linf, l2, got undefined$/);
   });
 });
