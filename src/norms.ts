@@ -43,7 +43,8 @@ function flat(t: tf.Tensor): tf.Tensor2D {
  * @param rank - rank of the batch.
  * @example
  * ```ts
- * const scaled = tf.tidy(() => tf.mul(grad, perSample(stepSizes, grad.rank)));
+ * const stepSizes = tf.tensor1d([0.1, 0.2]); // one per sample of a batch of 2
+ * const scaled = tf.tidy(() => tf.mul(tf.ones([2, 28, 28, 1]), perSample(stepSizes, 4)));
  * ```
  */
 export function perSample(v: tf.Tensor1D, rank: number): tf.Tensor {
