@@ -3,23 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { cw } from '../../attacks/carlini-wagner.js';
-import type { DifferentiableModel } from '../../src/model.js';
-import { prototypeProblem, expectNoLeak } from '../helpers/models.js';
+import { countingModel, linearParts, prototypeProblem, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
 import { ConfigError, UnsupportedError } from '../../src/errors.js';
 
 type Problem = ReturnType<typeof prototypeProblem>;
-
-/** Host copy of the prototype model: logits z = x·W + b with W [d, k], read back through the logits of 0 and of the basis vectors. */
-async function linearParts(p: Problem, d: number, k: number): Promise<{ w: number[][]; b: number[] }> {
-  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
-  const z = p.model.logits(eye);
-  const host = await z.data();
-  tf.dispose([eye, z]);
-  const b = Array.from(host.subarray(0, k));
-  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
-  return { w, b };
-}
 
 /** A half-space `{u : a·u ≥ beta}`. */
 interface HalfSpace {
@@ -104,7 +92,7 @@ describe('cw on a linear model: exact minimal distances', () => {
   beforeAll(async () => {
     p = prototypeProblem({ n, d, numClasses: k });
     xs = (await p.x.data()) as Float32Array;
-    parts = await linearParts(p, d, k);
+    parts = await linearParts(p.model, d, k);
   });
   afterAll(() => p.dispose());
 
@@ -195,33 +183,15 @@ describe('cw search, determinism and memory', () => {
   });
 
   it('uses only model.valueAndGrad for gradients: one call per Adam step (steps × search steps without abort-early)', async () => {
-    let calls = 0;
-    const inner = p.model;
-    const model: DifferentiableModel = {
-      kind: 'differentiable',
-      bounds: inner.bounds,
-      numClasses: inner.numClasses,
-      inputShape: inner.inputShape,
-      layout: inner.layout,
-      name: 'counting',
-      engine: 'test',
-      warnings: [],
-      fingerprint: () => inner.fingerprint(),
-      dispose: () => {},
-      logits: (x) => inner.logits(x),
-      valueAndGrad: (x, loss) => {
-        calls++;
-        return inner.valueAndGrad(x, loss);
-      },
-    };
+    const { model, calls, reset } = countingModel(p.model);
     const r = await cw({ steps: 25, binarySearchSteps: 3, abortEarly: false }).run(model, p.x, p.labels, { epsilons: [10] });
-    expect(calls).toBe(75);
+    expect(calls()).toBe(75);
     r.dispose();
-    calls = 0;
+    reset();
     // Abort-early ends a search step at a check (every ⌈steps/10⌉ steps) once the objective stalls.
     const e = await cw({ steps: 2000, binarySearchSteps: 1 }).run(model, p.x, p.labels, { epsilons: [10] });
-    expect(calls).toBeLessThan(2000);
-    expect(calls % 200).toBe(1);
+    expect(calls()).toBeLessThan(2000);
+    expect(calls() % 200).toBe(1);
     e.dispose();
   });
 });

@@ -2,21 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { deepfool } from '../../attacks/deepfool.js';
-import type { DifferentiableModel } from '../../src/model.js';
-import { prototypeProblem, expectNoLeak } from '../helpers/models.js';
+import { countingModel, linearParts, prototypeProblem, expectNoLeak } from '../helpers/models.js';
 import { ConfigError, UnsupportedError } from '../../src/errors.js';
-
-/** Host copy of the prototype model's weights: logits z = x·W + b with W [d, k]. */
-async function linearParts(p: ReturnType<typeof prototypeProblem>, d: number, k: number) {
-  // The model is linear: read W and b back through the logits of the basis vectors and of zero.
-  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
-  const z = p.model.logits(eye);
-  const host = await z.data();
-  tf.dispose([eye, z]);
-  const b = Array.from(host.subarray(0, k));
-  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
-  return { w, b };
-}
 
 describe('deepfool on a linear model', () => {
   const d = 16;
@@ -29,7 +16,7 @@ describe('deepfool on a linear model', () => {
 
   for (const norm of ['l2', 'linf'] as const) {
     it(`${norm}: one step lands at the exact distance to the nearest boundary (times 1 + overshoot)`, async () => {
-      const { w, b } = await linearParts(p, d, k);
+      const { w, b } = await linearParts(p.model, d, k);
       const xs = await p.x.data();
       const r = await deepfool({ norm, overshoot: 0.02 }).run(p.model, p.x, p.labels, { epsilons: [10] });
       for (let i = 0; i < 12; i++) {
@@ -87,28 +74,10 @@ describe('deepfool options and errors', () => {
 
   it('uses only model.valueAndGrad for gradients: candidates − 1 calls per step until every point is fooled', async () => {
     const p = prototypeProblem({ n: 12 });
-    let calls = 0;
-    const inner = p.model;
-    const model: DifferentiableModel = {
-      kind: 'differentiable',
-      bounds: inner.bounds,
-      numClasses: inner.numClasses,
-      inputShape: inner.inputShape,
-      layout: inner.layout,
-      name: 'counting',
-      engine: 'test',
-      warnings: [],
-      fingerprint: () => inner.fingerprint(),
-      dispose: () => {},
-      logits: (x) => inner.logits(x),
-      valueAndGrad: (x, loss) => {
-        calls++;
-        return inner.valueAndGrad(x, loss);
-      },
-    };
+    const { model, calls } = countingModel(p.model);
     const r = await deepfool({ candidates: 3 }).run(model, p.x, p.labels, { epsilons: [10] });
     // A linear model is fooled in one step: 2 calls, then the check before step 2 stops the loop.
-    expect(calls).toBe(2);
+    expect(calls()).toBe(2);
     expect(r.results[0]!.success.every(Boolean)).toBe(true);
     r.dispose();
     p.dispose();

@@ -5,9 +5,8 @@ import fc from 'fast-check';
 import * as tf from '../../src/tf.js';
 import { fab, projectOnHyperplaneInBox } from '../../attacks/fab.js';
 import { deepfool } from '../../attacks/deepfool.js';
-import type { DifferentiableModel } from '../../src/model.js';
 import type { Norm } from '../../src/norms.js';
-import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
+import { countingModel, linearParts, prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { ConfigError } from '../../src/errors.js';
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.from(a).reduce((s, v, i) => s + v * b[i]!, 0);
@@ -215,17 +214,6 @@ describe('projection onto a hyperplane inside a box', () => {
   });
 });
 
-/** Host copy of a linear model's weights: logits z = x·W + b with W [d, k], read through the basis vectors. */
-async function linearParts(model: DifferentiableModel, d: number, k: number) {
-  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
-  const z = model.logits(eye);
-  const host = await z.data();
-  tf.dispose([eye, z]);
-  const b = Array.from(host.subarray(0, k));
-  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
-  return { w, b };
-}
-
 describe('fab on a linear model', () => {
   const d = 16;
   const k = 4;
@@ -404,15 +392,11 @@ describe('fab options and errors', () => {
 
   it('leaks nothing when the model fails mid-step', async () => {
     const p = prototypeProblem({ n: 4, numClasses: 4 });
-    let calls = 0;
-    const model: DifferentiableModel = {
-      ...p.model,
-      logits: (x) => p.model.logits(x),
-      valueAndGrad: (x, loss) => {
-        if (++calls === 2) throw new Error('engine failure');
-        return p.model.valueAndGrad(x, loss);
-      },
-    };
+    const counted = countingModel(p.model, (x, loss) => {
+      if (counted.calls() === 2) throw new Error('engine failure');
+      return p.model.valueAndGrad(x, loss);
+    });
+    const model = counted.model;
     await expectNoLeak(async () => {
       await expect(fab({ steps: 2 }).run(model, p.x, p.labels, { epsilons: [1] })).rejects.toThrow('engine failure');
     });
@@ -421,25 +405,15 @@ describe('fab options and errors', () => {
 
   it('uses only model.valueAndGrad for gradients: one call per step and target (FAB-T), C − 1 per step (FAB)', async () => {
     const p = prototypeProblem({ n: 8, numClasses: 4 });
-    let calls = 0;
-    const inner = p.model;
-    const model: DifferentiableModel = {
-      ...inner,
-      name: 'counting',
-      logits: (x) => inner.logits(x),
-      valueAndGrad: (x, loss) => {
-        calls++;
-        return inner.valueAndGrad(x, loss);
-      },
-    };
+    const { model, calls, reset } = countingModel(p.model);
     const t = await fab({ targeted: true, steps: 4, restarts: 2 }).run(model, p.x, p.labels, { epsilons: [1] });
-    expect(calls).toBe(3 * 2 * 4); // min(9, C − 1) targets × restarts × steps
-    calls = 0;
+    expect(calls()).toBe(3 * 2 * 4); // min(9, C − 1) targets × restarts × steps
+    reset();
     const t2 = await fab({ targeted: true, targetClasses: 2, steps: 4 }).run(model, p.x, p.labels, { epsilons: [1] });
-    expect(calls).toBe(2 * 4);
-    calls = 0;
+    expect(calls()).toBe(2 * 4);
+    reset();
     const u = await fab({ steps: 4 }).run(model, p.x, p.labels, { epsilons: [1] });
-    expect(calls).toBe(3 * 4);
+    expect(calls()).toBe(3 * 4);
     [t, t2, u].forEach((r) => r.dispose());
     p.dispose();
   });

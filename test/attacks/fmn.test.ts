@@ -5,20 +5,9 @@ import * as tf from '../../src/tf.js';
 import { fmn } from '../../attacks/fmn.js';
 import { deepfool } from '../../attacks/deepfool.js';
 import type { DifferentiableModel } from '../../src/model.js';
-import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
+import { countingModel, linearParts, prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
 import { ConfigError } from '../../src/errors.js';
-
-/** Host copy of a linear model's weights: logits z = x·W + b with W [d, k], read back through the logits. */
-async function linearParts(model: DifferentiableModel, d: number, k: number) {
-  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
-  const z = model.logits(eye);
-  const host = await z.data();
-  tf.dispose([eye, z]);
-  const b = Array.from(host.subarray(0, k));
-  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
-  return { w, b };
-}
 
 /**
  * Per sample, the exact minimal perturbation of a linear model in `norm` (the nearest of the boundaries between
@@ -204,27 +193,9 @@ describe('fmn options, determinism, memory and errors', () => {
 
   it('takes gradients only from model.valueAndGrad, one call per step', async () => {
     const p = prototypeProblem({ n: 4 });
-    let calls = 0;
-    const inner = p.model;
-    const model: DifferentiableModel = {
-      kind: 'differentiable',
-      bounds: inner.bounds,
-      numClasses: inner.numClasses,
-      inputShape: inner.inputShape,
-      layout: inner.layout,
-      name: 'counting',
-      engine: 'test',
-      warnings: [],
-      fingerprint: () => inner.fingerprint(),
-      dispose: () => {},
-      logits: (x) => inner.logits(x),
-      valueAndGrad: (x, loss) => {
-        calls++;
-        return inner.valueAndGrad(x, loss);
-      },
-    };
+    const { model, calls } = countingModel(p.model);
     const r = await fmn({ steps: 17 }).run(model, p.x, p.labels, { epsilons: [1] });
-    expect(calls).toBe(17);
+    expect(calls()).toBe(17);
     r.dispose();
     p.dispose();
   });

@@ -9,7 +9,7 @@ import { defineAttack } from '../../src/runner.js';
 import { fromFunction, type DifferentiableModel, type QueryModel } from '../../src/model.js';
 import { ConfigError, ShapeError, UnsupportedError } from '../../src/errors.js';
 import { randomTargets } from '../../src/rng.js';
-import { expectNoLeak, prototypeProblem, seededValues, tinyConvModel } from '../helpers/models.js';
+import { expectNoLeak, linearParts, prototypeProblem, seededValues, tinyConvModel } from '../helpers/models.js';
 
 /** The model seen only through an async forward pass (as an onnxruntime session or an HTTP endpoint); counts rows. */
 function queryOnly(model: DifferentiableModel, rows?: { n: number }, failAfter?: number): QueryModel {
@@ -44,12 +44,7 @@ async function host(t: tf.Tensor): Promise<number[][]> {
  * from sample `i` to the hyperplane where its label's logit equals class `o`'s.
  */
 async function hyperplanes(p: ReturnType<typeof prototypeProblem>, d: number) {
-  const probe = tf.concat([tf.zeros([1, d]), tf.eye(d)]);
-  const logits = tf.tidy(() => p.model.logits(probe) as tf.Tensor2D);
-  const rowsL = (await logits.array()) as number[][];
-  tf.dispose([probe, logits]);
-  const b = rowsL[0]!;
-  const w = Array.from({ length: d }, (_, j) => rowsL[j + 1]!.map((v, c) => v - b[c]!));
+  const { w, b } = await linearParts(p.model, d, p.model.numClasses);
   const xs = await host(p.x);
   return (i: number, o: number, norm: 'l2' | 'linf'): number => {
     const c = p.labels[i]!;

@@ -4,21 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { miFgsm } from '../../attacks/mi-fgsm.js';
 import { bim } from '../../attacks/bim.js';
-import { prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
+import { linearParts, prototypeProblem, tinyConvModel, seededValues, expectNoLeak } from '../helpers/models.js';
 import { randomTargets } from '../../src/rng.js';
 import { ConfigError } from '../../src/errors.js';
-import { fromFunction, type DifferentiableModel } from '../../src/model.js';
-
-/** Host copy of a linear model's weights: logits z = x·W + b with W [d, k], read back through the logits. */
-async function linearParts(model: DifferentiableModel, d: number, k: number) {
-  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
-  const z = model.logits(eye);
-  const host = await z.data();
-  tf.dispose([eye, z]);
-  const b = Array.from(host.subarray(0, k));
-  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
-  return { w, b };
-}
+import { fromFunction } from '../../src/model.js';
 
 /** ∇ₓ of the cross-entropy of a linear model at x: W·(softmax(z) − e_y), in float64. */
 function ceGradient(x: number[], y: number, w: number[][], b: number[]): number[] {

@@ -64,3 +64,46 @@ export async function expectNoLeak(fn: () => Promise<unknown> | unknown): Promis
   expect(leaked, `expectNoLeak: expected no tensors left behind, got ${leaked}`).toBe(0);
   return leaked;
 }
+
+/**
+ * Host copy of a linear model's weights, `z = x·W + b` with `W` as `[d][k]`, read back through the logits of the
+ * zero input and of the basis vectors (for closed-form distances to its decision boundaries).
+ */
+export async function linearParts(model: DifferentiableModel, d: number, k: number): Promise<{ w: number[][]; b: number[] }> {
+  const eye = tf.tidy(() => tf.concat([tf.zeros([1, d]), tf.eye(d)]));
+  const z = model.logits(eye);
+  const host = await z.data();
+  tf.dispose([eye, z]);
+  const b = Array.from(host.subarray(0, k));
+  const w = Array.from({ length: d }, (_, j) => Array.from({ length: k }, (_, c) => host[(j + 1) * k + c]! - b[c]!));
+  return { w, b };
+}
+
+/**
+ * Wraps a model so that its `valueAndGrad` calls are counted (and may be replaced, e.g. to fail on a given call);
+ * everything else is the inner model's.
+ */
+export function countingModel(
+  inner: DifferentiableModel,
+  valueAndGrad: DifferentiableModel['valueAndGrad'] = (x, loss) => inner.valueAndGrad(x, loss),
+): { model: DifferentiableModel; calls: () => number; reset: () => void } {
+  let calls = 0;
+  const model: DifferentiableModel = {
+    kind: 'differentiable',
+    bounds: inner.bounds,
+    numClasses: inner.numClasses,
+    inputShape: inner.inputShape,
+    layout: inner.layout,
+    name: 'counting',
+    engine: 'test',
+    warnings: [],
+    fingerprint: () => inner.fingerprint(),
+    dispose: () => {},
+    logits: (x) => inner.logits(x),
+    valueAndGrad: (x, loss) => {
+      calls++;
+      return valueAndGrad(x, loss);
+    },
+  };
+  return { model, calls: () => calls, reset: () => (calls = 0) };
+}
