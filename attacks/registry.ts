@@ -74,6 +74,22 @@ function pick<K extends keyof AttackOptions>(options: AttackOptions, keys: reado
 const loss: AttackOptionSpec = { type: 'string', description: 'loss to maximise: ce, margin or dlr (default ce)' };
 const earlyStop: AttackOptionSpec = { type: 'boolean', description: 'stop moving a sample once it is adversarial (default false)' };
 
+/** The row of an untargeted APGD with a fixed loss (`apgd-ce`, `apgd-dlr`). */
+function apgdRow(name: string, loss: LossName, summary: string): AttackRegistryEntry {
+  return {
+    name,
+    summary,
+    kind: 'fixed-epsilon',
+    norms: ['linf', 'l2'],
+    defaultNorm: 'linf',
+    options: {
+      steps: { type: 'integer', description: 'iterations (default 100)' },
+      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
+    },
+    create: (o) => apgd({ norm: o.norm, loss, ...pick(o, ['steps', 'restarts']) }),
+  };
+}
+
 /**
  * The registered attacks, by name. Each row gives the factory, the kind, the supported norms and the generic
  * options it accepts.
@@ -131,30 +147,8 @@ export const ATTACKS: Readonly<Record<string, AttackRegistryEntry>> = Object.fre
     },
     create: (o) => pgd({ norm: o.norm, ...pick(o, ['steps', 'stepSize', 'restarts', 'earlyStop', 'loss']) }),
   },
-  'apgd-ce': {
-    name: 'apgd-ce',
-    summary: 'Auto-PGD on cross-entropy: momentum, step size halved at checkpoints, no step size to tune (Croce & Hein 2020)',
-    kind: 'fixed-epsilon',
-    norms: ['linf', 'l2'],
-    defaultNorm: 'linf',
-    options: {
-      steps: { type: 'integer', description: 'iterations (default 100)' },
-      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
-    },
-    create: (o) => apgd({ norm: o.norm, loss: 'ce', ...pick(o, ['steps', 'restarts']) }),
-  },
-  'apgd-dlr': {
-    name: 'apgd-dlr',
-    summary: 'Auto-PGD on the Difference of Logits Ratio, invariant to logit scaling; needs 3 classes (Croce & Hein 2020)',
-    kind: 'fixed-epsilon',
-    norms: ['linf', 'l2'],
-    defaultNorm: 'linf',
-    options: {
-      steps: { type: 'integer', description: 'iterations (default 100)' },
-      restarts: { type: 'integer', description: 'random restarts; per sample the best is kept (default 1)' },
-    },
-    create: (o) => apgd({ norm: o.norm, loss: 'dlr', ...pick(o, ['steps', 'restarts']) }),
-  },
+  'apgd-ce': apgdRow('apgd-ce', 'ce', 'Auto-PGD on cross-entropy: momentum, step size halved at checkpoints, no step size to tune (Croce & Hein 2020)'),
+  'apgd-dlr': apgdRow('apgd-dlr', 'dlr', 'Auto-PGD on the Difference of Logits Ratio, invariant to logit scaling; needs 3 classes (Croce & Hein 2020)'),
   'apgd-t': {
     name: 'apgd-t',
     summary: 'Auto-PGD on the targeted DLR loss towards each of the 9 most likely other classes; needs 4 classes (Croce & Hein 2020)',
