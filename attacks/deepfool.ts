@@ -8,7 +8,7 @@
 import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
 import { batchNorm, selectSamples, signExact, checkNorm, perSample, type Norm } from '../src/norms.js';
-import type { LossFn } from '../src/model.js';
+import { logitDifference } from '../src/losses.js';
 import { UnsupportedError } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
 
@@ -38,11 +38,6 @@ interface Settings {
 const CROSS = 1e-4;
 /** Guards the divisions by a gradient norm. */
 const TINY = 1e-8;
-
-/** `z_k − z_ref` per sample, where `k` and `ref` are per-sample class indices (int32 `[N]`). */
-function logitDifference(k: tf.Tensor1D, ref: tf.Tensor1D, numClasses: number): LossFn {
-  return (logits) => tf.sum(tf.mul(logits, tf.sub(tf.oneHot(k, numClasses), tf.oneHot(ref, numClasses))), 1) as tf.Tensor1D;
-}
 
 async function minimize(s: Settings, ctx: MinimizeContext): Promise<tf.Tensor> {
   const { model, x } = ctx;

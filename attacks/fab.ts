@@ -21,6 +21,7 @@ import * as tf from '../src/tf.js';
 import { defineAttack, type Attack, type MinimizeContext } from '../src/runner.js';
 import { checkNorm, type Norm } from '../src/norms.js';
 import type { LossFn } from '../src/model.js';
+import { logitDifference } from '../src/losses.js';
 import { ConfigError, describe } from '../src/errors.js';
 import { requireInt, requirePositive } from '../src/validate.js';
 
@@ -204,11 +205,6 @@ function hostNorm(d: ArrayLike<number>, norm: Norm): number {
   }
   for (let i = 0; i < d.length; i++) acc += d[i]! * d[i]!;
   return Math.sqrt(acc);
-}
-
-/** `z_k − z_ref` per sample for per-sample classes `k` and `ref` (int32 `[N]`). */
-function logitDifference(k: tf.Tensor1D, ref: tf.Tensor1D, numClasses: number): LossFn {
-  return (logits) => tf.sum(tf.mul(logits, tf.sub(tf.oneHot(k, numClasses), tf.oneHot(ref, numClasses))), 1) as tf.Tensor1D;
 }
 
 /** `z_t − max_{j ≠ t} z_j` per sample: the margin to the target `t` (for runs given explicit targets). */

@@ -56,6 +56,7 @@ export {
   attackLoss,
   crossEntropy,
   describeLoss,
+  logitDifference,
   marginLoss,
   targetedLoss,
   LOSSES,

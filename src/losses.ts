@@ -236,6 +236,23 @@ export function targetedLoss(name: LossName, targets: tf.Tensor1D, numClasses: n
 }
 
 /**
+ * The difference of two logits per sample, `z_k − z_ref`, for per-sample classes: the function whose gradient the
+ * boundary attacks (DeepFool, FAB) linearise. Not a loss of {@link LOSSES} (it has no label semantics), so
+ * {@link describeLoss} does not describe it.
+ *
+ * @param k - int32 `[N]` classes whose logit counts positively; not disposed.
+ * @param ref - int32 `[N]` classes whose logit counts negatively; not disposed.
+ * @param numClasses - width of the logits.
+ * @example
+ * ```ts
+ * const { value, grad } = await model.valueAndGrad(x, logitDifference(targets, labels, 10)); // ∇(z_t − z_y)
+ * ```
+ */
+export function logitDifference(k: tf.Tensor1D, ref: tf.Tensor1D, numClasses: number): LossFn {
+  return (logits) => tf.sum(tf.mul(logits, tf.sub(tf.oneHot(k, numClasses), tf.oneHot(ref, numClasses))), 1) as tf.Tensor1D;
+}
+
+/**
  * The loss an attack maximises: `name` against the labels (untargeted) or towards the targets (targeted).
  *
  * @param name - a key of {@link LOSSES}.

@@ -90,3 +90,18 @@ describe('losses in the runner', () => {
     }
   });
 });
+
+describe('logitDifference', () => {
+  it('is z_k − z_ref per sample, with the gradient +1 at k and −1 at ref', async () => {
+    const { logitDifference } = await import('../../src/losses.js');
+    const logits = tf.tensor2d(z);
+    const k = tf.tensor1d([2, 1], 'int32');
+    const ref = tf.tensor1d([0, 3], 'int32');
+    const fn = logitDifference(k, ref, 4);
+    const v = tf.tidy(() => fn(logits));
+    expect(Array.from(await v.data())).toEqual([2 - 3, 4 - 2]);
+    const g = tf.grad((l: tf.Tensor) => tf.sum(fn(l as tf.Tensor2D)))(logits);
+    expect(Array.from(await g.data())).toEqual([-1, 0, 1, 0, 0, 1, 0, -1]);
+    tf.dispose([logits, k, ref, v, g]);
+  });
+});
