@@ -71,6 +71,14 @@ export class RobustestError extends Error {
   }
 }
 
+/** An output file cannot be written: its folder is a file, it is a directory, or the file system refuses it. */
+export class OutputError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_OUTPUT');
+  }
+}
+
 /** An option or argument has an invalid value (a negative epsilon, zero steps, an unknown attack name). */
 export class ConfigError extends RobustestError {
   /** @param message - `where: expected X, got Y`. */

@@ -16,6 +16,7 @@
  * @module
  */
 export * from './errors.js';
+export * from './write.js';
 export {
   fromGraphModel,
   fromFunction,
