@@ -15,7 +15,7 @@ import { loadImageFolder, type ImageFolderOptions } from './images.js';
 import { loadNpy } from './npy.js';
 import type { Dataset } from './types.js';
 
-export type { Dataset, LoadOptions } from './types.js';
+export type { Dataset, DataBatch, DataSource, LoadOptions } from './types.js';
 export { decodeIdx, loadIdx, type IdxArray } from './idx.js';
 export { decodeNpy, loadNpy, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
 export { IMAGE_EXTENSIONS, loadImageFolder, type ImageFolderDataset, type ImageFolderOptions } from './images.js';
