@@ -2,8 +2,8 @@
  * robustest: adversarial-robustness testing for TensorFlow.js and ONNX classifiers.
  *
  * The root module holds the core (model interface and adapters, loading, data, backend, errors, reports) and
- * re-exports the attacks and metrics for convenience; `robustest/attacks`, `robustest/metrics` and
- * `robustest/testing` give the same symbols by area.
+ * re-exports the attacks, defenses and metrics for convenience; `robustest/attacks`, `robustest/defenses`,
+ * `robustest/metrics` and `robustest/testing` give the same symbols by area.
  *
  * @example
  * ```ts
@@ -88,4 +88,5 @@ export * from './report.js';
 export { renderMarkdown, renderText, reportVerdict, type Verdict } from './report-markdown.js';
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
+export * from '../defenses/index.js';
 export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';

@@ -34,7 +34,7 @@ export interface ExampleFailure {
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Folders whose `.ts` files are scanned. */
-export const EXAMPLE_DIRS = ['src', 'attacks', 'metrics'];
+export const EXAMPLE_DIRS = ['src', 'attacks', 'defenses', 'metrics'];
 /** Where the generated modules are written (ignored by git, ESLint, Prettier and tsconfig's `include`). */
 export const OUT_DIR = join(ROOT, 'scratch', 'doc-examples');
 

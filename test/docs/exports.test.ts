@@ -30,7 +30,7 @@ function listTs(dir: string): string[] {
 
 /** dist/ is a build of the current sources (`npm run build` makes it): every source has an output at least as new. */
 function distIsCurrent(): boolean {
-  return ['src', 'attacks', 'metrics'].every((d) =>
+  return ['src', 'attacks', 'defenses', 'metrics'].every((d) =>
     listTs(join(ROOT, d)).every((src) => {
       const out = join(ROOT, 'dist', src.slice(ROOT.length + 1).replace(/\.ts$/, '.js'));
       return existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs;
@@ -42,7 +42,9 @@ describe('package.json exports', () => {
   it('name only entry points whose sources exist', () => {
     const missing = entries.flatMap((e) => e.targets.filter((t) => !existsSync(join(ROOT, sourceOf(t)))).map((t) => `${e.specifier} → ${t}`));
     expect(missing).toEqual([]);
-    expect(entries.map((e) => e.specifier)).toEqual(expect.arrayContaining(['robustest', 'robustest/attacks', 'robustest/metrics', 'robustest/testing']));
+    expect(entries.map((e) => e.specifier)).toEqual(
+      expect.arrayContaining(['robustest', 'robustest/attacks', 'robustest/metrics', 'robustest/defenses', 'robustest/testing']),
+    );
   });
 
   it.skipIf(!distIsCurrent())('import from the built package in a fresh Node process', async () => {

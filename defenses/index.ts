@@ -1,0 +1,7 @@
+/**
+ * Defenses: input transforms (JPEG, bit-depth reduction, median smoothing, Gaussian noise, random resize-and-pad,
+ * total-variation denoising), `defend` (a defended model with BPDA/EOT gradients for adaptive attacks),
+ * randomized-smoothing certification, the feature-squeezing detector, and adversarial training.
+ * @module
+ */
+export {};
