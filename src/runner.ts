@@ -533,74 +533,82 @@ async function runFixedEpsilon(s: Setup): Promise<{ results: EpsilonResult[]; mi
       let best: { x: tf.Tensor; success: tf.Tensor1D; loss: tf.Tensor1D; pred: tf.Tensor1D } | undefined;
       const restarts = isZero ? 1 : core.restarts;
       const lateRise = new Float32Array(s.n).fill(NaN);
-      for (let r = 0; r < restarts; r++) {
-        let candidate: tf.Tensor;
-        let rise: Float32Array;
-        const trace = new LossTrace();
-        try {
-          if (isZero) {
-            candidate = tf.clone(s.x);
-          } else {
-            const base = {
-              x: s.x,
-              labels: s.labels,
-              targets: s.targets,
-              epsilon,
-              loss: s.loss,
-              isSuccess: s.isSuccess,
-              project: proj,
-              rngs: sampleRngs(s.seed, s.indices, ei, r),
-              restart: r,
-              trace: trace.record,
-            };
-            const raw =
-              core.kind === 'query'
-                ? await core.attack({ ...base, model: s.model, ...queryFunctions(s, queries!) })
-                : await core.perturb({ ...base, model: s.model as DifferentiableModel });
-            candidate = tf.tidy(() => proj(raw));
-            raw.dispose();
+      // What this epsilon holds while an attack or the model may throw: disposed on every error path.
+      let candidate: tf.Tensor | undefined;
+      try {
+        for (let r = 0; r < restarts; r++) {
+          let rise: Float32Array;
+          const trace = new LossTrace();
+          try {
+            if (isZero) {
+              candidate = tf.clone(s.x);
+            } else {
+              const base = {
+                x: s.x,
+                labels: s.labels,
+                targets: s.targets,
+                epsilon,
+                loss: s.loss,
+                isSuccess: s.isSuccess,
+                project: proj,
+                rngs: sampleRngs(s.seed, s.indices, ei, r),
+                restart: r,
+                trace: trace.record,
+              };
+              const raw =
+                core.kind === 'query'
+                  ? await core.attack({ ...base, model: s.model, ...queryFunctions(s, queries!) })
+                  : await core.perturb({ ...base, model: s.model as DifferentiableModel });
+              candidate = tf.tidy(() => proj(raw));
+              raw.dispose();
+            }
+            rise = await trace.lateRise(s.n);
+          } finally {
+            trace.dispose();
           }
-          rise = await trace.lateRise(s.n);
-        } finally {
-          trace.dispose();
+          const logits = await s.model.logits(candidate);
+          const [success, lossV, pred] = tf.tidy(() => [s.isSuccess(logits), s.loss(logits), tf.argMax(logits, 1) as tf.Tensor1D] as const);
+          logits.dispose();
+          const current = { x: candidate, success, loss: lossV, pred };
+          candidate = undefined;
+          if (!best) {
+            best = current;
+            lateRise.set(rise);
+          } else {
+            const prev = best;
+            const [next, better] = tf.tidy(() => {
+              const better = tf.logicalOr(
+                tf.logicalAnd(current.success, tf.logicalNot(prev.success)),
+                tf.logicalAnd(tf.equal(current.success, prev.success), tf.greater(current.loss, prev.loss)),
+              ) as tf.Tensor1D;
+              const next = {
+                x: selectSamples(better, current.x, prev.x),
+                success: tf.logicalOr(prev.success, current.success) as tf.Tensor1D,
+                loss: tf.where(better, current.loss, prev.loss) as tf.Tensor1D,
+                pred: tf.where(better, current.pred, prev.pred) as tf.Tensor1D,
+              };
+              return [next, better] as const;
+            });
+            best = next;
+            tf.dispose([prev.x, prev.success, prev.loss, prev.pred, current.x, current.success, current.loss, current.pred]);
+            const took = await better.data();
+            better.dispose();
+            took.forEach((b, i) => {
+              if (b) lateRise[i] = rise[i]!;
+            });
+          }
+          s.onProgress?.({ attack: core.name, epsilonIndex: ei, restart: r, epsilons: s.epsilons.length, restarts });
+          if (r + 1 < restarts) {
+            const all = tf.tidy(() => tf.all(best!.success));
+            const done = (await all.data())[0] === 1;
+            all.dispose();
+            if (done) break;
+          }
         }
-        const logits = await s.model.logits(candidate);
-        const [success, lossV, pred] = tf.tidy(() => [s.isSuccess(logits), s.loss(logits), tf.argMax(logits, 1) as tf.Tensor1D] as const);
-        logits.dispose();
-        const current = { x: candidate, success, loss: lossV, pred };
-        if (!best) {
-          best = current;
-          lateRise.set(rise);
-        } else {
-          const prev = best;
-          const [next, better] = tf.tidy(() => {
-            const better = tf.logicalOr(
-              tf.logicalAnd(current.success, tf.logicalNot(prev.success)),
-              tf.logicalAnd(tf.equal(current.success, prev.success), tf.greater(current.loss, prev.loss)),
-            ) as tf.Tensor1D;
-            const next = {
-              x: selectSamples(better, current.x, prev.x),
-              success: tf.logicalOr(prev.success, current.success) as tf.Tensor1D,
-              loss: tf.where(better, current.loss, prev.loss) as tf.Tensor1D,
-              pred: tf.where(better, current.pred, prev.pred) as tf.Tensor1D,
-            };
-            return [next, better] as const;
-          });
-          best = next;
-          tf.dispose([prev.x, prev.success, prev.loss, prev.pred, current.x, current.success, current.loss, current.pred]);
-          const took = await better.data();
-          better.dispose();
-          took.forEach((b, i) => {
-            if (b) lateRise[i] = rise[i]!;
-          });
-        }
-        s.onProgress?.({ attack: core.name, epsilonIndex: ei, restart: r, epsilons: s.epsilons.length, restarts });
-        if (r + 1 < restarts) {
-          const all = tf.tidy(() => tf.all(best!.success));
-          const done = (await all.data())[0] === 1;
-          all.dispose();
-          if (done) break;
-        }
+      } catch (e) {
+        candidate?.dispose();
+        if (best) tf.dispose([best.x, best.success, best.loss, best.pred]);
+        throw e;
       }
       const { x: adversarial, success, loss, pred } = best!;
       try {
@@ -636,7 +644,14 @@ async function runMinimumNorm(s: Setup): Promise<{ results: EpsilonResult[]; min
   s.onProgress?.({ attack: core.name, epsilonIndex: 0, restart: 0, epsilons: s.epsilons.length, restarts: 1 });
   const results: EpsilonResult[] = [];
   try {
-    const [cleanLogits, advLogits] = [await s.model.logits(s.x), await s.model.logits(candidate)];
+    const cleanLogits = await s.model.logits(s.x);
+    let advLogits: tf.Tensor2D;
+    try {
+      advLogits = await s.model.logits(candidate);
+    } catch (e) {
+      cleanLogits.dispose();
+      throw e;
+    }
     const [fooled, norm, cleanPred, advPred] = tf.tidy(() => [
       s.isSuccess(advLogits),
       batchNorm(tf.sub(candidate, s.x), core.norm),

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '../../src/tf.js';
 import { pgd, fgsm, bim, createAttack } from '../../attacks/index.js';
 import { BoundsError, ConfigError, LabelError, NonFiniteError, ShapeError, UnsupportedError } from '../../src/errors.js';
-import type { QueryModel } from '../../src/model.js';
-import { prototypeProblem } from '../helpers/models.js';
+import type { DifferentiableModel, QueryModel } from '../../src/model.js';
+import { expectNoLeak, prototypeProblem } from '../helpers/models.js';
+import { defineAttack } from '../../src/runner.js';
 
 describe('attack errors', () => {
   let p: ReturnType<typeof prototypeProblem>;
@@ -47,6 +48,49 @@ describe('attack errors', () => {
     await expect(pgd().run(p.model, p.x, [0, 1, 2, 3], { epsilons: [0.1], targets: [1, 1, 3, 0] })).rejects.toThrow(
       'pgd targets: expected every target to differ from its label, got target 1 equal to the label at index 1',
     );
+  });
+
+  it('leaves no tensor behind when an attack throws on a later restart or the model throws', async () => {
+    // Before the fix, a throwing restart leaked the best-so-far batch (4 tensors) and a throwing logits call 1.
+    const failing = defineAttack({
+      name: 'fails-on-restart-1',
+      kind: 'fixed-epsilon',
+      norm: 'linf',
+      config: {},
+      loss: 'ce',
+      restarts: 3,
+      perturb: async (ctx) => {
+        if (ctx.restart === 1) throw new Error('inner loop failed');
+        return tf.clone(ctx.x);
+      },
+    });
+    await expectNoLeak(async () => {
+      await expect(failing.run(p.model, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow('inner loop failed');
+    });
+    let calls = 0;
+    let allowed = 0;
+    const flaky = new Proxy(p.model, {
+      get(target, prop) {
+        if (prop === 'logits')
+          return (x: tf.Tensor) => {
+            if (++calls > allowed) throw new Error('logits failed');
+            return target.logits(x);
+          };
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as DifferentiableModel;
+    // fgsm: the logits of the candidate (the first call) fail; deepfool: the candidate's, after the clean ones.
+    for (const [attack, ok] of [
+      [fgsm(), 0],
+      [createAttack('deepfool', { steps: 2 }), 1],
+    ] as const) {
+      calls = 0;
+      allowed = ok;
+      await expectNoLeak(async () => {
+        await expect(attack.run(flaky, p.x, p.labels, { epsilons: [0.1] })).rejects.toThrow('logits failed');
+      });
+    }
   });
 
   it('rejects bad epsilons and configs', async () => {
