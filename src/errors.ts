@@ -22,6 +22,11 @@
  * - `no-gradient-rule`: an ONNX operator on the gradient path that the onnxruntime gradient engine cannot differentiate.
  * - `external-data`: a model stores tensors as external data where that is not supported.
  * - `onnxruntime-failed`: onnxruntime-node loaded but refused or failed to run a graph.
+ * - `redis-unreachable`: the work queue's Redis server did not answer.
+ * - `bullmq-missing`: the optional dependency bullmq (or ioredis) could not be imported.
+ * - `other-run`: a work queue holds another run's jobs or results.
+ * - `fingerprint-mismatch`: a queue worker's model or data differs (SHA-256) from the run's.
+ * - `jobs-failed`: a queued run has jobs that failed for good.
  *
  * @example
  * ```ts
@@ -41,6 +46,16 @@ export const ERROR_REASONS = Object.freeze({
   externalData: 'external-data',
   /** onnxruntime-node refused or failed to run a graph. */
   onnxruntimeFailed: 'onnxruntime-failed',
+  /** The work queue's Redis server did not answer. */
+  redisUnreachable: 'redis-unreachable',
+  /** bullmq or ioredis (optional dependencies) could not be imported. */
+  bullmqMissing: 'bullmq-missing',
+  /** A work queue holds another run's jobs or results. */
+  otherRun: 'other-run',
+  /** A queue worker's model or data differs (SHA-256) from the run's. */
+  fingerprintMismatch: 'fingerprint-mismatch',
+  /** A queued run has jobs that failed for good. */
+  jobsFailed: 'jobs-failed',
 } as const);
 
 /**
@@ -154,6 +169,21 @@ export class BackendError extends RobustestError {
    */
   constructor(message: string, reason?: ErrorReason) {
     super(message, 'E_BACKEND', reason);
+  }
+}
+
+/**
+ * The work queue (`robustest eval --queue`, `worker`, `collect`) cannot go on: Redis unreachable, bullmq missing, a
+ * queue holding another run, a worker whose model or data differs from the run's, jobs that failed for good, or
+ * stored results that overlap. {@link RobustestError.reason} tells these apart.
+ */
+export class QueueError extends RobustestError {
+  /**
+   * @param message - `where: expected X, got Y`.
+   * @param reason - optional refinement, one of {@link ERROR_REASONS}.
+   */
+  constructor(message: string, reason?: ErrorReason) {
+    super(message, 'E_QUEUE', reason);
   }
 }
 
