@@ -24,19 +24,10 @@ import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/erro
 import { checkEpsilons, checkInputs, checkLabels, requireInt, type LabelsLike } from '../src/validate.js';
 import { deriveSeed, randomTargets } from '../src/rng.js';
 import { crossEntropy, LOSSES, type LossName } from '../src/losses.js';
-import { sha256Tensors } from '../src/hash.js';
-import { libraryVersion } from '../src/package-info.js';
+import { sha256Tensors } from '../src/digest.js';
+import { LIBRARY_VERSION, REPORT_VERSION } from '../src/version.js';
 import { fastGradientsActive } from '../src/gradients/index.js';
-import {
-  REPORT_VERSION,
-  type AttackEntry,
-  type ClassEntry,
-  type CurvePoint,
-  type MinimalNormStats,
-  type Provenance,
-  type Report,
-  type ReportWarning,
-} from '../src/report.js';
+import type { AttackEntry, ClassEntry, CurvePoint, MinimalNormStats, Provenance, Report, ReportWarning } from '../src/report.js';
 import { wilsonInterval } from './accuracy.js';
 import { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type EvaluationState } from './records.js';
 
@@ -756,10 +747,10 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
     perClass,
     warnings,
     provenance: {
-      library: { name: 'robustest', version: libraryVersion() },
+      library: { name: 'robustest', version: LIBRARY_VERSION },
       tfjs: tf.version_core,
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
+      node: typeof process === 'undefined' ? 'none (browser)' : process.version,
+      platform: typeof process === 'undefined' ? 'browser' : `${process.platform}-${process.arch}`,
       backend: context.backend ?? tf.getBackend(),
       seed: plan.seed,
       ...(context.command !== undefined ? { command: context.command } : {}),

@@ -13,13 +13,14 @@ import * as tf from './tf.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { ConfigError, ShapeError } from './errors.js';
-import { sha256Tensors } from './hash.js';
+import { sha256Tensors } from './digest.js';
 import { autoEnableFastGradients } from './gradients/index.js';
 import { checkOptions } from './model-options.js';
 
 export {
   MODEL_WARNING_CODES,
   type Bounds,
+  type DefenseInfo,
   type DifferentiableModel,
   type FunctionModelOptions,
   type Layout,

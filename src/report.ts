@@ -24,15 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { RobustestError, describe } from './errors.js';
 
-/**
- * Version of the report format (semver), written into {@link Report.version}.
- *
- * @example
- * ```ts
- * if (report.version.split('.')[0] !== REPORT_VERSION.split('.')[0]) throw new Error('incompatible report');
- * ```
- */
-export const REPORT_VERSION = '1.1.0';
+// Defined in version.ts, which reads no files: evaluate (part of the browser-safe core) imports it from there.
+export { REPORT_VERSION } from './version.js';
 
 /**
  * A two-sided confidence interval for a proportion (robustest uses Wilson score intervals).
@@ -366,6 +359,60 @@ export interface Report {
   warnings: ReportWarning[];
   /** Versions, hashes, configuration and timings. */
   provenance: Provenance;
+  /** A few kept adversarial examples (the first N points), when the evaluation was asked for them (`--examples N`). */
+  examples?: ReportExamples;
+}
+
+/**
+ * Adversarial examples kept in a report for the HTML rendering's image grid, stored compactly: each image as
+ * 8-bit values in channels-last order (`[height, width, channels]`), base64-encoded, byte `b` standing for
+ * `bounds[0] + b / 255 · (bounds[1] − bounds[0])` in the model's raw input units.
+ *
+ * @example
+ * ```ts
+ * const ex = report.examples;
+ * if (ex) console.log(`${ex.items.length} examples of ${ex.shape.join('×')}`);
+ * ```
+ */
+export interface ReportExamples {
+  /** Shape of one stored image, `[height, width, channels]` with 1 or 3 channels. */
+  shape: [number, number, number];
+  /** The raw input range the bytes map to (the model's bounds). */
+  bounds: [number, number];
+  /** How each example's adversarial was chosen, in words. */
+  selection: string;
+  /** One entry per kept point, in data order. */
+  items: ReportExample[];
+}
+
+/**
+ * One kept point: its clean input and, when an attack fooled it, the adversarial input of the attack that fooled
+ * it at the smallest radius (worst case), with the labels the model gave each.
+ *
+ * @example
+ * ```ts
+ * const e: ReportExample = { index: 0, label: 7, cleanPrediction: 7, clean: 'AAEC', adversarial: 'AAED', adversarialPrediction: 3, attack: 'pgd', norm: 'linf', epsilon: 0.1 };
+ * ```
+ */
+export interface ReportExample {
+  /** The point's index in the evaluated data. */
+  index: number;
+  /** Its true label. */
+  label: number;
+  /** The model's prediction on the clean input. */
+  cleanPrediction: number;
+  /** The clean input, base64 of `height · width · channels` bytes (see {@link ReportExamples}). */
+  clean: string;
+  /** The adversarial input, same encoding; absent when no attack fooled the point (or it was misclassified clean). */
+  adversarial?: string;
+  /** The model's prediction on the adversarial input. */
+  adversarialPrediction?: number;
+  /** The attack that produced it. */
+  attack?: string;
+  /** The norm of its radius. */
+  norm?: 'linf' | 'l2';
+  /** The smallest radius at which an attack fooled the point. */
+  epsilon?: number;
 }
 
 /**
