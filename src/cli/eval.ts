@@ -4,76 +4,23 @@
  * @internal
  * @module
  */
-import { Option, type Command } from 'commander';
-import { join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
 import { checkOutputPath, writeFileAtomic } from '../write.js';
-import * as tf from '../tf.js';
-import { ConfigError } from '../errors.js';
-import { initBackend, type BackendName } from '../backend.js';
-import { disableFastGradients } from '../gradients/index.js';
-import { loadModel, type LoadModelOptions } from '../load.js';
-import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/options.js';
-import { parallelModel } from '../parallel/index.js';
-import { loadData } from '../data/index.js';
-import { packageAssets } from '../package-info.js';
 import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
-import type { Bounds, Model } from '../model.js';
 import type { Report } from '../report.js';
-import type { Norm } from '../norms.js';
-import { LOSS_NAMES, type LossName } from '../losses.js';
-import { createAttack, ATTACK_NAMES, ATTACKS } from '../../attacks/registry.js';
-import { PRESET_NAMES, type PresetName } from '../../attacks/presets.js';
+import { ATTACKS } from '../../attacks/registry.js';
 import { evaluate } from '../../metrics/evaluate.js';
-import { attackList, bounds, dims, fraction, integer, numberList, positive, progressBar, readClassNames, type CliIO, type CommandContext } from './common.js';
+import { fraction, progressBar, type CliIO, type CommandContext } from './common.js';
+import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
 
-/** Parsed `robustest eval` options. */
-export interface EvalFlags {
-  model?: string;
-  data?: string;
-  labels?: string;
-  classNames?: string;
-  attack?: string[];
-  preset?: PresetName;
-  eps: number[];
-  norm?: Norm;
-  steps?: number;
-  stepSize?: number;
-  restarts?: number;
-  earlyStop?: boolean;
-  loss?: LossName;
-  queries?: number;
-  queryOnly?: boolean;
-  targeted?: boolean;
-  batchSize: number;
-  limit?: number;
-  seed: number;
-  backend?: BackendName;
-  bounds?: Bounds;
-  mean?: number[];
-  std?: number[];
-  numClasses?: number;
-  inputShape?: number[];
+/** Parsed `robustest eval` options: the run's ({@link RunFlags}) and the outputs'. */
+export interface EvalFlags extends RunFlags {
   json?: string;
   markdown?: string;
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
-  thorough?: boolean;
-  surrogate?: string;
-  cascade: boolean;
-  fastGradients: boolean;
-  engine?: GradientEngine;
-  workers?: number;
-  threads?: number;
   verbose?: boolean;
-  quiet?: boolean;
 }
-
-/** The bundled demo, relative to the assets folder. */
-const BUNDLED = {
-  model: join('mnist-cnn', 'model.json'),
-  data: join('mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
-  labels: join('mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz'),
-};
 
 /** The attacks of the registry, for `eval --help`. */
 function attackHelp(): string {
@@ -88,71 +35,14 @@ function attackHelp(): string {
 
 /** Adds `eval` to the program. */
 export function registerEval(program: Command, context: CommandContext): void {
-  program
-    .command('eval')
-    .description(
-      'Evaluate a model: clean accuracy, then each attack at each epsilon on the points still robust, robust accuracy ' +
-        'as the per-point worst case. With no --model/--data it runs the bundled MNIST demo.',
-    )
-    .option('--model <path>', 'tfjs model.json (layers or graph; or its directory) or .onnx file (default: the bundled MNIST CNN)')
-    .option('--data <path>', 'inputs: IDX images, .npy array, or an image folder with one subfolder per class (default: the bundled 1,000 MNIST test images)')
-    .option('--labels <path>', 'labels for IDX or .npy inputs (IDX or .npy)')
-    .option(
-      '--class-names <list|file>',
-      'class names in label order, comma-separated or a file with one per line; for an image folder, its subfolders in label order (default: the subfolder names, sorted)',
-    )
-    .option('--attack <list>', `comma-separated attacks, run in order (default: fgsm,pgd; fgm,pgd with --norm l2): ${ATTACK_NAMES.join(', ')}`, attackList)
-    .addOption(
-      new Option(
-        '--preset <name>',
-        "a fixed attack composition instead of --attack: standard (AutoAttack's APGD-CE, APGD-T, FAB-T, Square) or fast (APGD-CE, APGD-T)",
-      ).choices([...PRESET_NAMES]),
-    )
-    .option('--eps <list>', 'comma-separated epsilons, in raw input units; fractions allowed (8/255)', numberList('--eps', 0), [0.1, 0.3])
-    .addOption(
-      new Option('--norm <norm>', "threat model of every attack (default: each attack's own; fgsm is linf, fgm l2, the others linf)").choices(['linf', 'l2']),
-    )
-    .option('--steps <n>', 'steps of iterative attacks (default: pgd 40, bim 10)', integer('--steps', 1))
-    .option('--step-size <s>', 'absolute step size (default: pgd 2.5·ε/steps, bim 0.2·ε)', positive('--step-size'))
-    .option('--restarts <r>', 'PGD restarts; per point the best is kept (default 1)', integer('--restarts', 1))
-    .option('--early-stop', 'stop iterating on points once they are adversarial')
-    .option('--queries <n>', 'query budget per input of black-box attacks (square, hop-skip-jump, random-search)', integer('--queries', 1))
-    .addOption(new Option('--loss <name>', 'loss the attacks maximise (default: ce)').choices([...LOSS_NAMES]))
-    .option('--targeted', 'targeted attacks towards random classes (seeded)')
-    .option('--batch-size <b>', 'inputs per attack batch', integer('--batch-size', 1), 100)
-    .option('--limit <n>', 'use only the first N inputs', integer('--limit', 1))
-    .option('--seed <s>', 'seed of every random choice', integer('--seed', 0), 0)
-    .addOption(
-      new Option('--backend <name>', 'tfjs backend (env ROBUSTEST_BACKEND; default auto: tensorflow, else wasm, else cpu)').choices([
-        'auto',
-        'cpu',
-        'wasm',
-        'tensorflow',
-      ]),
-    )
-    .option('--no-fast-gradients', "use tfjs's own gradient kernels instead of robustest's overrides (env ROBUSTEST_FAST_GRADIENTS=0)")
-    .addOption(
-      new Option(
-        '--engine <name>',
-        'what computes input-gradients (env ROBUSTEST_ENGINE; default auto: onnxruntime-node when installed and the model converts, else tfjs)',
-      ).choices([...GRADIENT_ENGINES]),
-    )
-    .option('--query-only', 'load an .onnx model as a query-only model in onnxruntime-node (logits only: black-box attacks)')
-    .option('--threads <n>', "onnxruntime's intra-op threads (default: all cores)", integer('--threads', 1))
-    .option(
-      '--workers <n>',
-      'tfjs engine: split each gradient batch over N worker threads, each with its own tfjs engine (default 1: none)',
-      integer('--workers', 1),
-    )
-    .option('--bounds <lo,hi>', 'raw input range of the model; data is scaled into it (default 0,1)', bounds)
-    .option('--mean <list>', 'per-channel mean applied inside the model', numberList('--mean'))
-    .option('--std <list>', 'per-channel std applied inside the model', numberList('--std'))
-    .option(
-      '--num-classes <n>',
-      'number of classes, for a model that does not declare it (default: read from the model, or one forward pass)',
-      integer('--num-classes', 2),
-    )
-    .option('--input-shape <dims>', 'shape of one input without the batch dimension, e.g. 28,28,1, for a model that does not declare it', dims('--input-shape'))
+  addRunOptions(
+    program
+      .command('eval')
+      .description(
+        'Evaluate a model: clean accuracy, then each attack at each epsilon on the points still robust, robust accuracy ' +
+          'as the per-point worst case. With no --model/--data it runs the bundled MNIST demo.',
+      ),
+  )
     .option('--json <file>', 'write the JSON report here')
     .option('--markdown <file>', 'write the Markdown report here')
     .option(
@@ -161,15 +51,6 @@ export function registerEval(program: Command, context: CommandContext): void {
       fraction('--min-robust-accuracy'),
     )
     .option('--allow-warnings', 'with --min-robust-accuracy: pass even when a severe pitfall check fired')
-    .option(
-      '--thorough',
-      'also run the costlier pitfall checks: the iterative attacks again with 2× steps and ≥ 5 restarts on the robust points, and (in the cascade) on the points FGSM fooled',
-    )
-    .option(
-      '--surrogate <path>',
-      "a surrogate model (same inputs and classes) whose gradients the gradient attacks also follow; warns when they fool more than the model's own",
-    )
-    .option('--no-cascade', 'run every attack on every clean-correct point (per-attack numbers are then each its own)')
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
@@ -180,111 +61,17 @@ export function registerEval(program: Command, context: CommandContext): void {
 }
 
 async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Promise<number> {
-  const assets = packageAssets();
-  const bundled = flags.model === undefined && flags.data === undefined;
-  if (!bundled && (flags.model === undefined || flags.data === undefined)) {
-    throw new ConfigError('eval: expected both --model and --data (or neither, for the bundled demo), got only one');
-  }
-  if (flags.preset !== undefined && flags.attack !== undefined) {
-    throw new ConfigError(`eval: expected either --attack or --preset, got both (--preset ${flags.preset})`);
-  }
-  if ((flags.mean === undefined) !== (flags.std === undefined)) {
-    throw new ConfigError('eval: expected --mean and --std together, got only one');
-  }
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
-  const modelPath = bundled ? join(assets, BUNDLED.model) : resolve(flags.model!);
-  const dataPath = bundled ? join(assets, BUNDLED.data) : resolve(flags.data!);
-  const labelsPath = bundled ? join(assets, BUNDLED.labels) : flags.labels !== undefined ? resolve(flags.labels) : undefined;
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
-
-  tf.env().set('PROD', true); // silences tfjs's own console notices; robustest's checks do not depend on it
-  const requested = flags.backend ?? (io.env['ROBUSTEST_BACKEND'] as BackendName | undefined) ?? 'auto';
-  const backend = await initBackend(requested);
-  if (!flags.fastGradients) disableFastGradients();
-  if (!flags.quiet)
-    io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
-
-  const bounds = flags.bounds ?? [0, 1];
-  const envEngine = io.env['ROBUSTEST_ENGINE'];
-  if (envEngine !== undefined && !(GRADIENT_ENGINES as readonly string[]).includes(envEngine)) {
-    throw new ConfigError(`eval: expected ROBUSTEST_ENGINE to be one of ${GRADIENT_ENGINES.join(', ')}, got "${envEngine}"`);
-  }
-  const workers = flags.workers ?? 1;
-  let engine: GradientEngine = flags.engine ?? (envEngine as GradientEngine | undefined) ?? 'auto';
-  if (workers > 1) {
-    if (engine === 'onnxruntime')
-      throw new ConfigError('eval: expected --workers with the tfjs engine (onnxruntime already uses every core), got --engine onnxruntime');
-    engine = 'tfjs';
-  }
-  const loadOptions: LoadModelOptions = {
-    bounds,
-    engine,
-    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
-    ...(flags.mean && flags.std ? { preprocessing: { mean: flags.mean, std: flags.std } } : {}),
-    ...(flags.numClasses !== undefined ? { numClasses: flags.numClasses } : {}),
-    ...(flags.queryOnly ? { queryOnly: true } : {}),
-    ...(flags.inputShape !== undefined ? { inputShape: flags.inputShape } : {}),
-    ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
-  };
-  const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
-  if (!flags.quiet) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
-  let surrogate: Model | undefined;
+  const run = await setupRun(flags, io, argv);
   try {
-    if (flags.surrogate !== undefined) {
-      const { name: _name, ...surrogateOptions } = loadOptions;
-      surrogate = await loadModel(resolve(flags.surrogate), surrogateOptions);
-      if (surrogate.kind !== 'differentiable') {
-        throw new ConfigError(`eval: expected --surrogate to be a model with gradients, got the query-only model '${surrogate.name}'`);
-      }
-    }
-    const classNames = flags.classNames === undefined ? undefined : await readClassNames(flags.classNames);
-    if (classNames !== undefined && classNames.length > model.numClasses) {
-      throw new ConfigError(`eval: expected at most ${model.numClasses} --class-names (the model's classes), got ${classNames.length}`);
-    }
-    const data = await loadData(dataPath, {
-      bounds,
-      inputShape: model.inputShape,
-      layout: model.layout,
-      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
-      ...(classNames !== undefined ? { classNames } : {}),
-    });
-    const attackNames = flags.attack ?? (flags.norm === 'l2' ? ['fgm', 'pgd'] : ['fgsm', 'pgd']);
-    // A preset's attacks are built by evaluate, which records the preset in the report's provenance.
-    const attacks =
-      flags.preset !== undefined
-        ? undefined
-        : attackNames.map((name) =>
-            createAttack(name, {
-              ...(flags.norm !== undefined ? { norm: flags.norm } : {}),
-              ...(flags.steps !== undefined ? { steps: flags.steps } : {}),
-              ...(flags.stepSize !== undefined ? { stepSize: flags.stepSize } : {}),
-              ...(flags.restarts !== undefined ? { restarts: flags.restarts } : {}),
-              ...(flags.earlyStop ? { earlyStop: true } : {}),
-              ...(flags.loss !== undefined ? { loss: flags.loss } : {}),
-              ...(flags.queries !== undefined ? { queries: flags.queries } : {}),
-            }),
-          );
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
     let report: Report;
     try {
-      report = await evaluate(model, data, {
-        ...(attacks !== undefined ? { attacks } : { preset: flags.preset!, norm: flags.norm ?? 'linf' }),
-        epsilons: flags.eps,
-        seed: flags.seed,
-        batchSize: flags.batchSize,
-        cascade: flags.cascade,
-        targeted: flags.targeted ?? false,
-        ...(flags.thorough ? { thorough: true } : {}),
-        ...(surrogate?.kind === 'differentiable' ? { surrogate } : {}),
-        ...(data.classNames !== undefined ? { classNames: data.classNames } : {}),
-        modelSource: bundled ? join('assets', BUNDLED.model) : relative(process.cwd(), modelPath) || modelPath,
-        command: ['robustest', ...argv].join(' '),
-        ...(bar ? { onProgress: bar.update } : {}),
-      });
+      report = await evaluate(run.model, run.data, { ...run.options, ...(bar ? { onProgress: bar.update } : {}) });
     } finally {
       bar?.end();
     }
@@ -314,7 +101,6 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
     }
     return 0;
   } finally {
-    surrogate?.dispose();
-    model.dispose();
+    run.dispose();
   }
 }
