@@ -4,4 +4,16 @@
  * randomized-smoothing certification, the feature-squeezing detector, and adversarial training.
  * @module
  */
-export {};
+export {
+  adversarialTrain,
+  linearSchedule,
+  TRAINING_METHODS,
+  type AdversarialTrainingConfig,
+  type EpochStats,
+  type LearningRateSchedule,
+  type TrainingData,
+  type TrainingMethod,
+  type TrainingProgress,
+  type TrainingResult,
+  type TrainingWarning,
+} from './adversarial-training.js';
