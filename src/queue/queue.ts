@@ -87,13 +87,14 @@ async function connect(url: string, where: string, options: ConnectOptions = {})
     enableOfflineQueue: false,
     retryStrategy: () => null,
   });
-  probe.on('error', () => undefined); // reported by connect() below
+  let cause: unknown;
+  probe.on('error', (e) => void (cause ??= e)); // the socket's error (ECONNREFUSED, ENOTFOUND, ...): connect() only says "Connection is closed"
   try {
     await probe.connect();
     await probe.ping();
   } catch (e) {
     probe.disconnect();
-    throw new QueueError(`${where}: expected a Redis server at ${address.display}, got ${oneLine(e) || 'no answer'}`, ERROR_REASONS.redisUnreachable);
+    throw new QueueError(`${where}: expected a Redis server at ${address.display}, got ${oneLine(cause ?? e) || 'no answer'}`, ERROR_REASONS.redisUnreachable);
   }
   probe.disconnect();
   const redis = new ioredis.Redis({ ...base, maxRetriesPerRequest: null });
