@@ -5,6 +5,19 @@
  * @module
  */
 export {
+  bitDepth,
+  gaussianNoise,
+  medianSmoothing,
+  randomResizePad,
+  tvDenoise,
+  type InputTransform,
+  type TransformContext,
+  type TvDenoiseConfig,
+} from './transforms.js';
+export { jpeg } from './jpeg.js';
+export { defend, type DefendOptions, type DefendedModel, type DefendedQueryModel } from './defend.js';
+export { parseDefense, DEFENSE_TRANSFORMS } from './spec.js';
+export {
   adversarialTrain,
   linearSchedule,
   TRAINING_METHODS,

@@ -24,6 +24,7 @@ export {
   isDifferentiable,
   MODEL_WARNING_CODES,
   type Bounds,
+  type DefenseInfo,
   type DifferentiableModel,
   type FunctionModelOptions,
   type Layout,
@@ -67,7 +68,7 @@ export {
   type LossSpec,
 } from './losses.js';
 export { parallelModel, DEFAULT_SHARD_SIZE, type ParallelModel, type ParallelModelOptions, type ParallelModelSource } from './parallel/index.js';
-export { checkEpsilons, checkInputs, checkLabels, type LabelsLike } from './validate.js';
+export { checkEpsilons, checkInputs, checkLabels, checkModel, checkRadius, countLimit, maxRadius, COUNT_LIMITS, type LabelsLike } from './validate.js';
 export { sha256Bytes, sha256Tensors } from './hash.js';
 export { packageAssets, libraryVersion } from './package-info.js';
 export * from './data/index.js';

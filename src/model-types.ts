@@ -89,6 +89,35 @@ export interface ValueAndGrad {
   readonly grad: tf.Tensor;
 }
 
+/**
+ * How a defended model (built by `defend` from `robustest/defenses`) is put together, for reports and checks.
+ *
+ * @example
+ * ```ts
+ * if (model.defense && !model.defense.adaptive) console.log(`non-adaptive evaluation of ${model.defense.transforms.join(',')}`);
+ * ```
+ */
+export interface DefenseInfo {
+  /** The input transforms, in order, as the CLI's `--defense` writes them (e.g. `['jpeg:75', 'bits:4']`). */
+  readonly transforms: readonly string[];
+  /**
+   * How gradients cross the non-differentiable transforms: `bpda` (Athalye et al. 2018: a differentiable
+   * approximation, the identity by default, on the backward pass) or `exact` (their own gradient: none for a host
+   * codec, zero for quantisation). Differentiable transforms always use their exact gradient.
+   */
+  readonly gradient: 'bpda' | 'exact';
+  /** Draws of the random transforms averaged per gradient (EOT, Athalye et al. 2018); 1 = no EOT. */
+  readonly eotSamples: number;
+  /** Whether some transform is random. */
+  readonly random: boolean;
+  /** Whether some transform is not differentiable. */
+  readonly nonDifferentiable: boolean;
+  /** True when attacks see an adaptive gradient: BPDA (or no non-differentiable transform) and EOT (or no random one). */
+  readonly adaptive: boolean;
+  /** The seed the transforms' draws derive from. */
+  readonly seed: number;
+}
+
 /** What every model carries, whatever its kind. */
 export interface ModelInfo {
   /** Raw input range. Inputs outside it are rejected; adversarial examples are clipped to it. */
@@ -107,6 +136,8 @@ export interface ModelInfo {
   readonly engine: string;
   /** Things found while wrapping the model that a report should show (a softmax head replaced, ...). */
   readonly warnings: readonly ModelWarning[];
+  /** The input-transform defense in front of the model and how attacks differentiate it (set by `defend`). */
+  readonly defense?: DefenseInfo;
   /** SHA-256 (hex) of the model's weights, for provenance; `unknown:...` when it cannot be computed. */
   fingerprint(): Promise<string>;
   /** Frees what the wrapper itself created (a rebuilt head, imported weights); never the user's model. */
