@@ -24,7 +24,7 @@ import { project, batchNorm, checkNorm, isZeroRadius, selectSamples, type Norm }
 import { attackLoss, type LossName } from './losses.js';
 import { sampleRngs, type Rng } from './rng.js';
 import { ConfigError, LabelError, UnsupportedError, describe } from './errors.js';
-import { checkEpsilons, checkInputs, checkLabels, requireInt, type LabelsLike } from './validate.js';
+import { checkEpsilons, checkInputs, checkLabels, checkModel, checkRadius, requireInt, type LabelsLike } from './validate.js';
 
 /** How an attack relates to epsilon: see the module documentation. */
 export type AttackKind = 'fixed-epsilon' | 'minimum-norm' | 'query';
@@ -357,6 +357,7 @@ function checkIndices(indices: unknown, n: number, where: string): readonly numb
 
 async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: LabelsLike, options: RunOptions): Promise<AttackResult> {
   const where = core.name;
+  checkModel(model, where);
   if (core.kind !== 'query' && model.kind !== 'differentiable') {
     throw new UnsupportedError(`${where}: expected a differentiable model (gradient attack), got a query-only model '${model.name}'; use a black-box attack`);
   }
@@ -365,6 +366,16 @@ async function runAttack(core: AttackCore, model: Model, x: tf.Tensor, labels: L
   const seed = options.seed ?? 0;
   if (!Number.isFinite(seed)) throw new ConfigError(`${where}: expected seed to be a finite number, got ${describe(seed)}`);
   await checkInputs(model, x, where);
+  // A fixed-epsilon attack beyond the box's diameter would scale its steps by a radius that means nothing; a
+  // minimum-norm attack may be asked at any radius (a large one reads its minimal norms unbounded).
+  if (searchOf(core) === 'fixed-epsilon')
+    checkRadius(
+      epsilons,
+      core.norm,
+      model.bounds,
+      model.inputShape.reduce((a, b) => a * b, 1),
+      where,
+    );
   const n = x.shape[0]!;
   const indices = checkIndices(options.indices, n, where);
   const y = await checkLabels(labels, n, model.numClasses, `${where} labels`);

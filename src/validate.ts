@@ -57,6 +57,41 @@ export async function checkInputs(model: ModelInfo, x: tf.Tensor, where: string)
 }
 
 /**
+ * Checks that `model` is a robustest model (from `loadModel`, `fromLayersModel`, `fromGraphModel`, `fromFunction`,
+ * ...), not a raw tfjs model or another object: it must have a kind, a class count, an input shape, bounds and
+ * `logits`. A raw tfjs LayersModel or GraphModel gets a message that says how to wrap it.
+ *
+ * @param model - the value passed as a model.
+ * @param where - prefix of the error message.
+ * @throws {@link ConfigError} naming what arrived.
+ * @example
+ * ```ts
+ * import { checkModel } from 'robustest';
+ * checkModel(model, 'evaluate');
+ * ```
+ */
+export function checkModel(model: unknown, where: string): asserts model is ModelInfo & { logits: unknown } {
+  const m = model as Record<string, unknown> | null;
+  if (m === null || typeof m !== 'object') throw new ConfigError(`${where}: expected a robustest model, got ${describe(model)}`);
+  const ok =
+    (m['kind'] === 'differentiable' || m['kind'] === 'query') &&
+    typeof m['numClasses'] === 'number' &&
+    Array.isArray(m['inputShape']) &&
+    Array.isArray(m['bounds']) &&
+    typeof m['logits'] === 'function';
+  if (ok) return;
+  if (typeof m['predict'] === 'function' && Array.isArray(m['layers'])) {
+    throw new ConfigError(`${where}: expected a robustest model, got a raw tfjs LayersModel; wrap it with fromLayersModel(model, { bounds })`);
+  }
+  if (typeof m['executeAsync'] === 'function' || typeof m['execute'] === 'function') {
+    throw new ConfigError(`${where}: expected a robustest model, got a raw tfjs GraphModel; wrap it with fromGraphModel(model, { bounds, numClasses })`);
+  }
+  throw new ConfigError(
+    `${where}: expected a robustest model (from loadModel, fromLayersModel, fromGraphModel or fromFunction) with kind, numClasses, inputShape, bounds and logits, got ${describe(model)}`,
+  );
+}
+
+/**
  * Checks labels (or targets): one integer in `[0, numClasses)` per sample.
  *
  * @param labels - the labels.
@@ -75,8 +110,10 @@ export async function checkLabels(labels: LabelsLike, count: number, numClasses:
   if (labels instanceof tf.Tensor) {
     if (labels.rank !== 1) throw new ShapeError(`${where}: expected a rank-1 tensor of ${count} labels, got shape [${labels.shape.join(', ')}]`);
     values = await labels.data();
-  } else {
+  } else if (labels !== null && typeof labels === 'object' && typeof (labels as ArrayLike<number>).length === 'number') {
     values = labels;
+  } else {
+    throw new LabelError(`${where}: expected ${count} labels as an array, typed array or rank-1 tensor, got ${describe(labels)}`);
   }
   if (values.length !== count) throw new ShapeError(`${where}: expected ${count} labels (one per input), got ${values.length}`);
   const out = new Int32Array(count);
@@ -110,14 +147,94 @@ export function checkEpsilons(epsilons: readonly number[], where: string): numbe
     if (typeof e !== 'number' || !Number.isFinite(e) || e < 0) {
       throw new ConfigError(`${where}: expected every epsilon to be a finite number >= 0, got ${describe(e)}`);
     }
+    if (e > FLOAT32_MAX) throw new ConfigError(`${where}: expected every epsilon to be at most float32's maximum 3.4e38, got ${describe(e)}`);
   }
   return [...epsilons];
 }
 
-/** Throws a {@link ConfigError} unless `value` is an integer ≥ `min`. */
+/** The largest finite float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The largest radius that can matter for inputs in `bounds` with `size` values each: the bounds' width for L∞,
+ * width·√size for L2 (the diameter of the box). A larger radius changes nothing but makes a report read as if it did.
+ *
+ * @param norm - `linf` or `l2`.
+ * @param bounds - the model's input bounds.
+ * @param size - values per input.
+ * @example
+ * ```ts
+ * import { maxRadius } from 'robustest';
+ * maxRadius('linf', [0, 1], 784); // 1
+ * ```
+ */
+export function maxRadius(norm: 'linf' | 'l2', bounds: readonly [number, number], size: number): number {
+  const width = bounds[1] - bounds[0];
+  return norm === 'linf' ? width : width * Math.sqrt(size);
+}
+
+/**
+ * Throws a {@link ConfigError} for an epsilon beyond {@link maxRadius} (with a relative slack of 1e-6 for rounding).
+ *
+ * @example
+ * ```ts
+ * import { checkRadius } from 'robustest';
+ * checkRadius([0.1, 0.3], 'linf', [0, 1], 784, 'pgd');
+ * ```
+ */
+export function checkRadius(epsilons: readonly number[], norm: 'linf' | 'l2', bounds: readonly [number, number], size: number, where: string): void {
+  const max = maxRadius(norm, bounds, size);
+  const bad = epsilons.find((e) => e > max * (1 + 1e-6));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `${where}: expected every ${norm} epsilon to be at most ${formatFloat32(max)} (${norm === 'linf' ? 'the width of the bounds' : 'the diameter of the input box'} [${bounds[0]}, ${bounds[1]}]), got ${describe(bad)}`,
+    );
+  }
+}
+
+/**
+ * The largest value each count option accepts, by option name (`default` for any other count). A count beyond
+ * these would run for days or allocate beyond any machine, so it is a {@link ConfigError} rather than a hang:
+ * - `steps` (every iterative attack), `checkEvery`: 100,000;
+ * - `restarts`: 1,000; `binarySearchSteps` (CW): 100;
+ * - `queries` (black-box budget per input), `samples` (random search): 10,000,000;
+ * - `batchSize`: 65,536; `eotSamples`: 10,000;
+ * - `targetClasses`, `candidates`: 100,000; `initialEvals`, `maxEvals`, `initDraws` (HopSkipJump): 100,000;
+ * - any other count: 1,000,000,000.
+ *
+ * @example
+ * ```ts
+ * import { COUNT_LIMITS } from 'robustest';
+ * console.log(`at most ${COUNT_LIMITS.steps} steps`);
+ * ```
+ */
+export const COUNT_LIMITS = Object.freeze({
+  steps: 100_000,
+  checkEvery: 100_000,
+  restarts: 1_000,
+  binarySearchSteps: 100,
+  queries: 10_000_000,
+  samples: 10_000_000,
+  batchSize: 65_536,
+  eotSamples: 10_000,
+  targetClasses: 100_000,
+  candidates: 100_000,
+  initialEvals: 100_000,
+  maxEvals: 100_000,
+  initDraws: 100_000,
+  default: 1_000_000_000,
+} as const);
+
+/** The documented maximum of a count option (see {@link COUNT_LIMITS}). */
+export function countLimit(name: string): number {
+  return (COUNT_LIMITS as Readonly<Record<string, number>>)[name] ?? COUNT_LIMITS.default;
+}
+
+/** Throws a {@link ConfigError} unless `value` is an integer in [`min`, the option's {@link COUNT_LIMITS} maximum]. */
 export function requireInt(value: unknown, min: number, where: string, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${where}: expected ${name} to be an integer >= ${min}, got ${describe(value)}`);
+  const max = countLimit(name);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${where}: expected ${name} to be an integer in [${min}, ${max}], got ${describe(value)}`);
   }
   return value;
 }

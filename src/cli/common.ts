@@ -7,6 +7,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { readFile, stat } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
+import { countLimit } from '../validate.js';
 import type { Bounds } from '../model.js';
 import { ATTACK_NAMES } from '../../attacks/registry.js';
 import type { EvaluateProgress } from '../../metrics/evaluate.js';
@@ -63,10 +64,16 @@ export function numberList(name: string, min?: number) {
   };
 }
 
-export function integer(name: string, min: number) {
+/**
+ * An integer option in [`min`, `max`]; `max` defaults to the library's documented maximum of the option of the
+ * same name (`--batch-size` → `COUNT_LIMITS.batchSize`), so `--steps 1e20` is refused instead of running forever.
+ */
+export function integer(name: string, min: number, max: number = countLimit(name.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()))) {
   return (value: string): number => {
     const v = Number(value);
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`expected an integer >= ${min} for ${name}, got "${value}"`);
+    if (value.trim() === '' || !Number.isInteger(v) || v < min || v > max) {
+      throw new InvalidArgumentError(`expected an integer in [${min}, ${max}] for ${name}, got ${JSON.stringify(value)}`);
+    }
     return v;
   };
 }

@@ -19,6 +19,20 @@ export { suggestOption } from './common.js';
 /** Every command, in the order `--help` lists them. */
 const COMMANDS: readonly RegisterCommand[] = [registerEval];
 
+/**
+ * An error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a newline)
+ * become spaces and other control characters are escaped, so stderr in CI holds exactly one line per error.
+ */
+export function oneLine(message: string): string {
+  return (
+    message
+      .replace(/\s*[\r\n]+\s*/g, ' ')
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what this escapes
+      .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .trim()
+  );
+}
+
 function buildProgram(context: CommandContext): Command {
   const { io } = context;
   const program = new Command('robustest')
@@ -86,12 +100,12 @@ export async function main(argv: readonly string[], io?: Partial<CliIO>): Promis
       return 2;
     }
     if (e instanceof RobustestError) {
-      sinks.stderr(`robustest: ${e.message}\n`);
+      sinks.stderr(`robustest: ${oneLine(e.message)}\n`);
       if (verbose && e.stack) sinks.stderr(e.stack + '\n');
       return 2;
     }
     const err = e instanceof Error ? e : new Error(String(e));
-    sinks.stderr(`robustest: internal error: ${err.message}\n`);
+    sinks.stderr(`robustest: internal error: ${oneLine(err.message)}\n`);
     if (verbose && err.stack) sinks.stderr(err.stack + '\n');
     return 3;
   }

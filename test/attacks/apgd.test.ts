@@ -65,7 +65,7 @@ describe('apgdCheckpoints', () => {
 
   it('refuses a step count that is not a positive integer', () => {
     expect(() => apgdCheckpoints(0)).toThrow(ConfigError);
-    expect(() => apgdCheckpoints(2.5)).toThrow('apgdCheckpoints: expected steps to be an integer >= 1, got 2.5');
+    expect(() => apgdCheckpoints(2.5)).toThrow('apgdCheckpoints: expected steps to be an integer in [1, 100000], got 2.5');
   });
 });
 
@@ -81,12 +81,12 @@ describe('apgd: configuration and errors', () => {
   });
 
   it('refuses invalid fields with a ConfigError naming the field', () => {
-    expect(() => apgd({ steps: 0 })).toThrow('apgd: expected steps to be an integer >= 1, got 0');
-    expect(() => apgd({ restarts: 1.5 })).toThrow('apgd: expected restarts to be an integer >= 1, got 1.5');
+    expect(() => apgd({ steps: 0 })).toThrow('apgd: expected steps to be an integer in [1, 100000], got 0');
+    expect(() => apgd({ restarts: 1.5 })).toThrow('apgd: expected restarts to be an integer in [1, 1000], got 1.5');
     expect(() => apgd({ loss: 'hinge' as 'ce' })).toThrow('apgd: expected loss to be one of ce, margin, dlr, got "hinge"');
     expect(() => apgd({ norm: 'l1' as 'l2' })).toThrow(ConfigError);
-    expect(() => apgdT({ targetClasses: 0 })).toThrow('apgd-t: expected targetClasses to be an integer >= 1, got 0');
-    expect(() => apgdT({ steps: -1 })).toThrow('apgd-t: expected steps to be an integer >= 1, got -1');
+    expect(() => apgdT({ targetClasses: 0 })).toThrow('apgd-t: expected targetClasses to be an integer in [1, 100000], got 0');
+    expect(() => apgdT({ steps: -1 })).toThrow('apgd-t: expected steps to be an integer in [1, 100000], got -1');
   });
 
   it('DLR needs 3 classes, targeted DLR 4, APGD-T 4: a one-line ConfigError naming the attack and why', async () => {

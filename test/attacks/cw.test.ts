@@ -207,9 +207,9 @@ describe('cw options and errors', () => {
     expect(() => cw({ confidence: -1 })).toThrow(ConfigError);
     expect(() => cw({ confidence: -1 })).toThrow('cw: expected confidence to be a finite number >= 0, got -1');
     expect(() => cw({ confidence: Infinity })).toThrow('cw: expected confidence to be a finite number >= 0, got Infinity');
-    expect(() => cw({ steps: 0 })).toThrow('cw: expected steps to be an integer >= 1, got 0');
-    expect(() => cw({ steps: 1.5 })).toThrow('cw: expected steps to be an integer >= 1, got 1.5');
-    expect(() => cw({ binarySearchSteps: 0 })).toThrow('cw: expected binarySearchSteps to be an integer >= 1, got 0');
+    expect(() => cw({ steps: 0 })).toThrow('cw: expected steps to be an integer in [1, 100000], got 0');
+    expect(() => cw({ steps: 1.5 })).toThrow('cw: expected steps to be an integer in [1, 100000], got 1.5');
+    expect(() => cw({ binarySearchSteps: 0 })).toThrow('cw: expected binarySearchSteps to be an integer in [1, 100], got 0');
     expect(() => cw({ initialConst: 0 })).toThrow('cw: expected initialConst to be a finite number > 0, got 0');
     expect(() => cw({ learningRate: NaN })).toThrow('cw: expected learningRate to be a finite number > 0, got NaN');
     expect(() => cw({ abortEarly: 1 as unknown as boolean })).toThrow('cw: expected abortEarly to be a boolean, got 1');

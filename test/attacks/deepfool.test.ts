@@ -47,9 +47,9 @@ describe('deepfool options and errors', () => {
 
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => deepfool({ steps: 0 })).toThrow(ConfigError);
-    expect(() => deepfool({ steps: 0 })).toThrow('deepfool: expected steps to be an integer >= 1, got 0');
+    expect(() => deepfool({ steps: 0 })).toThrow('deepfool: expected steps to be an integer in [1, 100000], got 0');
     expect(() => deepfool({ overshoot: -0.1 })).toThrow('deepfool: expected overshoot to be a finite number >= 0, got -0.1');
-    expect(() => deepfool({ candidates: 1 })).toThrow('deepfool: expected candidates to be an integer >= 2, got 1');
+    expect(() => deepfool({ candidates: 1 })).toThrow('deepfool: expected candidates to be an integer in [2, 100000], got 1');
     expect(() => deepfool({ norm: 'l1' as 'l2' })).toThrow('deepfool: expected norm to be one of linf, l2, got "l1"');
   });
 

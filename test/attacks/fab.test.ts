@@ -370,10 +370,10 @@ describe('fab options and errors', () => {
 
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => fab({ steps: 0 })).toThrow(ConfigError);
-    expect(() => fab({ steps: 0 })).toThrow('fab: expected steps to be an integer >= 1, got 0');
-    expect(() => fab({ targeted: true, steps: 1.5 })).toThrow('fab-t: expected steps to be an integer >= 1, got 1.5');
-    expect(() => fab({ restarts: 0 })).toThrow('fab: expected restarts to be an integer >= 1, got 0');
-    expect(() => fab({ targetClasses: 0 })).toThrow('fab: expected targetClasses to be an integer >= 1, got 0');
+    expect(() => fab({ steps: 0 })).toThrow('fab: expected steps to be an integer in [1, 100000], got 0');
+    expect(() => fab({ targeted: true, steps: 1.5 })).toThrow('fab-t: expected steps to be an integer in [1, 100000], got 1.5');
+    expect(() => fab({ restarts: 0 })).toThrow('fab: expected restarts to be an integer in [1, 1000], got 0');
+    expect(() => fab({ targetClasses: 0 })).toThrow('fab: expected targetClasses to be an integer in [1, 100000], got 0');
     expect(() => fab({ alphaMax: 1.5 })).toThrow('fab: expected alphaMax to be a number in [0, 1], got 1.5');
     expect(() => fab({ beta: 0 })).toThrow('fab: expected beta to be a finite number > 0, got 0');
     expect(() => fab({ beta: 2 })).toThrow('fab: expected beta to be a number in (0, 1], got 2');

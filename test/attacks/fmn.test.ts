@@ -155,8 +155,8 @@ describe('fmn options, determinism, memory and errors', () => {
 
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => fmn({ steps: 0 })).toThrow(ConfigError);
-    expect(() => fmn({ steps: 0 })).toThrow('fmn: expected steps to be an integer >= 1, got 0');
-    expect(() => fmn({ steps: 2.5 })).toThrow('fmn: expected steps to be an integer >= 1, got 2.5');
+    expect(() => fmn({ steps: 0 })).toThrow('fmn: expected steps to be an integer in [1, 100000], got 0');
+    expect(() => fmn({ steps: 2.5 })).toThrow('fmn: expected steps to be an integer in [1, 100000], got 2.5');
     expect(() => fmn({ stepSize: 0 })).toThrow('fmn: expected stepSize to be a finite number > 0, got 0');
     expect(() => fmn({ finalStepSize: -1 })).toThrow('fmn: expected finalStepSize to be a finite number > 0, got -1');
     expect(() => fmn({ gamma: 1 })).toThrow('fmn: expected gamma to be a number in (0, 1), got 1');

@@ -354,7 +354,7 @@ describe('hop-skip-jump inputs, registry and errors', () => {
     expect(a.config).toEqual({ norm: 'l2', queries: 5000, steps: 64, initialEvals: 100, maxEvals: 10000, gamma: 1, initDraws: 1000 });
     const r = createAttack('hop-skip-jump', { norm: 'linf', queries: 300, steps: 7, restarts: 4 });
     expect(r.config).toMatchObject({ norm: 'linf', queries: 300, steps: 7 });
-    expect(() => createAttack('hop-skip-jump', { queries: 0 })).toThrow('hop-skip-jump: expected queries to be an integer >= 1, got 0');
+    expect(() => createAttack('hop-skip-jump', { queries: 0 })).toThrow('hop-skip-jump: expected queries to be an integer in [1, 10000000], got 0');
   });
 
   it('a decision core may not read scores', async () => {
@@ -376,14 +376,14 @@ describe('hop-skip-jump inputs, registry and errors', () => {
 
   it('refuses bad options with one-line typed errors', () => {
     const cases: [Parameters<typeof hopSkipJump>[0], string][] = [
-      [{ queries: 0 }, 'hop-skip-jump: expected queries to be an integer >= 1, got 0'],
-      [{ queries: 2.5 }, 'hop-skip-jump: expected queries to be an integer >= 1, got 2.5'],
-      [{ steps: 0 }, 'hop-skip-jump: expected steps to be an integer >= 1, got 0'],
-      [{ initialEvals: -1 }, 'hop-skip-jump: expected initialEvals to be an integer >= 1, got -1'],
-      [{ initialEvals: 50, maxEvals: 10 }, 'hop-skip-jump: expected maxEvals to be an integer >= 50, got 10'],
+      [{ queries: 0 }, 'hop-skip-jump: expected queries to be an integer in [1, 10000000], got 0'],
+      [{ queries: 2.5 }, 'hop-skip-jump: expected queries to be an integer in [1, 10000000], got 2.5'],
+      [{ steps: 0 }, 'hop-skip-jump: expected steps to be an integer in [1, 100000], got 0'],
+      [{ initialEvals: -1 }, 'hop-skip-jump: expected initialEvals to be an integer in [1, 100000], got -1'],
+      [{ initialEvals: 50, maxEvals: 10 }, 'hop-skip-jump: expected maxEvals to be an integer in [50, 100000], got 10'],
       [{ gamma: 0 }, 'hop-skip-jump: expected gamma to be a finite number > 0, got 0'],
       [{ gamma: Number.NaN }, 'hop-skip-jump: expected gamma to be a finite number > 0, got NaN'],
-      [{ initDraws: 0 }, 'hop-skip-jump: expected initDraws to be an integer >= 1, got 0'],
+      [{ initDraws: 0 }, 'hop-skip-jump: expected initDraws to be an integer in [1, 100000], got 0'],
       [{ norm: 'l1' as never }, 'hop-skip-jump: expected norm to be one of linf, l2, got "l1"'],
       [{ startingPoints: 3 as never }, 'hop-skip-jump: expected startingPoints to be a function of the batch, got 3'],
     ];

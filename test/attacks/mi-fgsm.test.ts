@@ -123,7 +123,7 @@ describe('mi-fgsm options, determinism, memory and errors', () => {
 
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => miFgsm({ steps: 0 })).toThrow(ConfigError);
-    expect(() => miFgsm({ steps: 0 })).toThrow('mi-fgsm: expected steps to be an integer >= 1, got 0');
+    expect(() => miFgsm({ steps: 0 })).toThrow('mi-fgsm: expected steps to be an integer in [1, 100000], got 0');
     expect(() => miFgsm({ decay: -1 })).toThrow('mi-fgsm: expected decay to be a finite number >= 0, got -1');
     expect(() => miFgsm({ decay: Infinity })).toThrow('mi-fgsm: expected decay to be a finite number >= 0, got Infinity');
     expect(() => miFgsm({ loss: 'hinge' as 'ce' })).toThrow('mi-fgsm: expected loss to be one of ce, margin, dlr, got "hinge"');

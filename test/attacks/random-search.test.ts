@@ -72,8 +72,8 @@ describe('random search', () => {
 
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => randomSearch({ samples: 0 })).toThrow(ConfigError);
-    expect(() => randomSearch({ samples: 0 })).toThrow('random-search: expected samples to be an integer >= 1, got 0');
-    expect(() => randomSearch({ samples: 2.5 })).toThrow('random-search: expected samples to be an integer >= 1, got 2.5');
+    expect(() => randomSearch({ samples: 0 })).toThrow('random-search: expected samples to be an integer in [1, 10000000], got 0');
+    expect(() => randomSearch({ samples: 2.5 })).toThrow('random-search: expected samples to be an integer in [1, 10000000], got 2.5');
     expect(() => randomSearch({ norm: 'l1' as 'l2' })).toThrow('random-search: expected norm to be one of linf, l2, got "l1"');
     expect(() => randomSearch({ loss: 'hinge' as 'ce' })).toThrow('random-search: expected loss to be one of ce, margin, dlr, got "hinge"');
   });

@@ -37,7 +37,7 @@ describe('attack registry', () => {
   it('refuses unknown names and invalid options with one-line typed errors', () => {
     expect(() => createAttack('nope')).toThrow(/^attack: expected one of fgsm, fgm, bim, pgd.*, got "nope"$/);
     expect(() => createAttack('toString')).toThrow(ConfigError);
-    expect(() => createAttack('pgd', { steps: 0 })).toThrow(/^pgd: expected steps to be an integer >= 1, got 0$/);
+    expect(() => createAttack('pgd', { steps: 0 })).toThrow(/^pgd: expected steps to be an integer in \[1, 100000\], got 0$/);
     expect(() => createAttack('pgd', { loss: 'hinge' as never })).toThrow(/^pgd: expected loss to be one of ce, margin, dlr, got "hinge"$/);
   });
 });

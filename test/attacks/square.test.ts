@@ -391,9 +391,9 @@ describe('square: flat inputs (a 1 × D strip)', () => {
 describe('square: configuration', () => {
   it('refuses invalid options with one-line ConfigErrors', () => {
     expect(() => square({ queries: 0 })).toThrow(ConfigError);
-    expect(() => square({ queries: 0 })).toThrow('square: expected queries to be an integer >= 1, got 0');
-    expect(() => square({ queries: 2.5 })).toThrow('square: expected queries to be an integer >= 1, got 2.5');
-    expect(() => square({ restarts: 0 })).toThrow('square: expected restarts to be an integer >= 1, got 0');
+    expect(() => square({ queries: 0 })).toThrow('square: expected queries to be an integer in [1, 10000000], got 0');
+    expect(() => square({ queries: 2.5 })).toThrow('square: expected queries to be an integer in [1, 10000000], got 2.5');
+    expect(() => square({ restarts: 0 })).toThrow('square: expected restarts to be an integer in [1, 1000], got 0');
     expect(() => square({ pInit: 0 })).toThrow('square: expected pInit to be a number in (0, 1], got 0');
     expect(() => square({ pInit: 1.5 })).toThrow('square: expected pInit to be a number in (0, 1], got 1.5');
     expect(() => square({ pInit: NaN })).toThrow('square: expected pInit to be a number in (0, 1], got NaN');

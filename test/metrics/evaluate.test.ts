@@ -272,7 +272,7 @@ describe('evaluate', () => {
   it('rejects bad options and data with typed errors', async () => {
     await expect(evaluate(p.model, data, { attacks: [], epsilons: [0.1] })).rejects.toThrow(ConfigError);
     await expect(evaluate(p.model, data, { attacks: [fgsm()], epsilons: [0.1], batchSize: 0 })).rejects.toThrow(
-      'evaluate: expected batchSize to be an integer >= 1, got 0',
+      'evaluate: expected batchSize to be an integer in [1, 65536], got 0',
     );
     await expect(evaluate(p.model, { ...data, shape: [15] }, { attacks: [fgsm()], epsilons: [0.1] })).rejects.toThrow(ShapeError);
     await expect(evaluate(p.model, { ...data, shape: [1, 16] }, { attacks: [fgsm()], epsilons: [0] })).resolves.toBeTruthy();
