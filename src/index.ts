@@ -91,3 +91,21 @@ export * from '../attacks/index.js';
 export * from '../metrics/index.js';
 export * from '../defenses/index.js';
 export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';
+export {
+  checkThresholds,
+  configSchema,
+  defineConfig,
+  findConfigFile,
+  loadConfig,
+  thresholdFailures,
+  validateConfig,
+  CONFIG_FILES,
+  type AttackConfig,
+  type DataConfig,
+  type LoadedConfig,
+  type ModelConfig,
+  type OutputsConfig,
+  type RobustestConfig,
+  type ThresholdRule,
+  type ThresholdsConfig,
+} from './config.js';

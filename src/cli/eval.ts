@@ -12,6 +12,8 @@ import { ATTACKS } from '../../attacks/registry.js';
 import { evaluate } from '../../metrics/evaluate.js';
 import { fraction, progressBar, type CliIO, type CommandContext } from './common.js';
 import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
+import { enqueueEval } from './queue-run.js';
+import { applyConfig, type AppliedConfig } from '../config.js';
 
 /** Parsed `robustest eval` options: the run's ({@link RunFlags}) and the outputs'. */
 export interface EvalFlags extends RunFlags {
@@ -20,6 +22,8 @@ export interface EvalFlags extends RunFlags {
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
   verbose?: boolean;
+  config?: string;
+  queue?: string;
 }
 
 /** The attacks of the registry, for `eval --help`. */
@@ -51,27 +55,38 @@ export function registerEval(program: Command, context: CommandContext): void {
       fraction('--min-robust-accuracy'),
     )
     .option('--allow-warnings', 'with --min-robust-accuracy: pass even when a severe pitfall check fired')
+    .option(
+      '--config <file>',
+      'read the run from this configuration file (default: robustest.config.json, .mjs or .ts in the working directory, if any); flags override it',
+    )
+    .option(
+      '--queue <url>',
+      'enqueue the run on a BullMQ queue at redis://HOST:PORT/NAME (one job per batch) instead of running it; `robustest worker` runs the jobs, `robustest collect` writes the report',
+    )
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
-    .action(async (flags: EvalFlags) => {
+    .action(async (flags: EvalFlags, command: Command) => {
       context.setVerbose(Boolean(flags.verbose));
-      context.setExitCode(await runEval(flags, context.io, context.argv));
+      const config = await applyConfig(command, process.cwd());
+      context.setExitCode(await runEval(command.opts<EvalFlags>(), context.io, context.argv, config));
     });
 }
 
-async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Promise<number> {
+async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
+  if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
   const run = await setupRun(flags, io, argv);
+  if (config !== undefined && !flags.quiet) io.stderr(`robustest: configuration ${config.path}\n`);
   try {
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
     let report: Report;
     try {
-      report = await evaluate(run.model, run.data, { ...run.options, ...(bar ? { onProgress: bar.update } : {}) });
+      report = await evaluate(run.model, run.data, { ...(config?.adjust(run.options) ?? run.options), ...(bar ? { onProgress: bar.update } : {}) });
     } finally {
       bar?.end();
     }
@@ -98,6 +113,11 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[]): Pr
         );
         return 1;
       }
+    }
+    const failures = config?.failures(report) ?? [];
+    if (failures.length > 0) {
+      io.stderr(`robustest: below the thresholds of ${config!.path}: ${failures.join('; ')}\n`);
+      return 1;
     }
     return 0;
   } finally {
