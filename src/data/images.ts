@@ -9,12 +9,14 @@
  * ```
  * @module
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, DataLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import { inferLayout } from '../model.js';
-import type { Dataset, LoadOptions } from './types.js';
+import { readDataFile } from './io.js';
+import { checkRange } from './source.js';
+import type { DataBatch, DataSource, Dataset, LoadOptions } from './types.js';
 import { checkBounds, checkLimit, hwcToChw, scaleUint8 } from './shape.js';
 
 /**
@@ -94,27 +96,42 @@ async function listImages(abs: string, rel: string): Promise<string[]> {
   return out.sort(byCodePoint);
 }
 
+/** The largest height or width {@link loadImageFolder} resizes to. */
+const MAX_SIDE = 16384;
+/** The most values one resized image may hold (`H × W × C`): 2²⁶, 256 MB as float32. */
+const MAX_IMAGE_VALUES = 2 ** 26;
+
 /** Resolves the target height, width, channels and layout from the options. */
 function target(options: ImageFolderOptions): { h: number; w: number; c: number; chw: boolean } {
-  const shape = options.inputShape;
-  if (!shape) {
+  const shape: unknown = options.inputShape;
+  if (shape === undefined) {
     throw new ConfigError('loadImageFolder: expected inputShape (e.g. [28, 28, 1] or [3, 224, 224]) to resize the images to, got undefined');
   }
-  if (!shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new ConfigError(`loadImageFolder: expected inputShape to hold positive integers, got ${describe([...shape])}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) > 0)) {
+    throw new ConfigError(`loadImageFolder: expected inputShape to be an array of positive integers, got ${describe(shape)}`);
   }
-  if (shape.length === 2) return { h: shape[0]!, w: shape[1]!, c: 1, chw: false };
-  if (shape.length !== 3) {
-    throw new ConfigError(`loadImageFolder: expected an image inputShape [H, W], [H, W, C] or [C, H, W], got ${describe([...shape])}`);
+  const dims = shape as number[];
+  if (dims.length !== 2 && dims.length !== 3) {
+    throw new ConfigError(`loadImageFolder: expected an image inputShape [H, W], [H, W, C] or [C, H, W], got ${describe([...dims])}`);
   }
-  const layout = options.layout ?? inferLayout(shape);
-  if (layout === 'flat') throw new ConfigError(`loadImageFolder: expected layout NHWC or NCHW for inputShape ${describe([...shape])}, got flat`);
-  const [a, b, c] = shape as [number, number, number];
-  const dims = layout === 'NHWC' ? { h: a, w: b, c, chw: false } : { h: b, w: c, c: a, chw: true };
-  if (![1, 3, 4].includes(dims.c)) {
-    throw new ConfigError(`loadImageFolder: expected 1, 3 or 4 channels in inputShape ${describe([...shape])} (${layout}), got ${dims.c}`);
+  let out: { h: number; w: number; c: number; chw: boolean };
+  let layout: string = 'NHWC';
+  if (dims.length === 2) out = { h: dims[0]!, w: dims[1]!, c: 1, chw: false };
+  else {
+    layout = options.layout ?? inferLayout(dims);
+    if (layout === 'flat') throw new ConfigError(`loadImageFolder: expected layout NHWC or NCHW for inputShape ${describe([...dims])}, got flat`);
+    const [a, b, c] = dims as [number, number, number];
+    out = layout === 'NHWC' ? { h: a, w: b, c, chw: false } : { h: b, w: c, c: a, chw: true };
+    if (![1, 3, 4].includes(out.c)) {
+      throw new ConfigError(`loadImageFolder: expected 1, 3 or 4 channels in inputShape ${describe([...dims])} (${layout}), got ${out.c}`);
+    }
   }
-  return dims;
+  if (out.h > MAX_SIDE || out.w > MAX_SIDE || out.h * out.w * out.c > MAX_IMAGE_VALUES) {
+    throw new ConfigError(
+      `loadImageFolder: expected an inputShape of at most ${MAX_SIDE} pixels a side and ${MAX_IMAGE_VALUES} values, got ${describe([...dims])} (${out.h * out.w * out.c} values)`,
+    );
+  }
+  return out;
 }
 
 type SharpFactory = (typeof import('sharp'))['default'];
@@ -183,6 +200,94 @@ async function decode(sharp: SharpFactory, bytes: Uint8Array, h: number, w: numb
  * ```
  */
 export async function loadImageFolder(dir: string, options: ImageFolderOptions = {}): Promise<ImageFolderDataset> {
+  const source = await openImageFolder(dir, options);
+  try {
+    const { images, labels } = await source.read(0, source.count);
+    return {
+      images,
+      shape: [...source.shape],
+      labels,
+      count: source.count,
+      sha256: source.sha256,
+      source: dir,
+      files: source.files,
+      classNames: source.classNames,
+    };
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * What {@link openImageFolder} returns: a {@link DataSource} plus the files and classes it reads.
+ *
+ * @example
+ * ```ts
+ * import { openImageFolder } from 'robustest';
+ * const source = await openImageFolder('val', { inputShape: [224, 224, 3] });
+ * console.log(source.files.length, source.classNames);
+ * ```
+ */
+export interface ImageFolderSource extends DataSource {
+  /** Paths of the images relative to the folder (with `/` separators), in sample order. */
+  readonly files: readonly string[];
+  /** Class names in label order. */
+  readonly classNames: readonly string[];
+}
+
+/** Reads an image file through the hang-proof reader, with the loader's error message. */
+async function readImageFile(file: string): Promise<Uint8Array> {
+  try {
+    return await readDataFile(file);
+  } catch (e) {
+    throw e instanceof DataLoadError ? e : new DataLoadError(`${file}: expected a readable file, got ${(e as Error).message}`);
+  }
+}
+
+/** Runs `job(i)` for `i` in `[0, n)`, `concurrency` at a time; throws the failure of the smallest `i` that failed. */
+async function forEachIndex(n: number, concurrency: number, job: (i: number) => Promise<void>): Promise<void> {
+  const failures = new Map<number, DataLoadError>();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n && failures.size === 0) {
+      const i = next++;
+      try {
+        await job(i);
+      } catch (e) {
+        failures.set(i, e instanceof DataLoadError ? e : new DataLoadError(`image ${i}: expected a readable image, got ${(e as Error).message}`));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, n) }, worker));
+  // Report the first failing file in sample order, whatever finished first: every earlier file was started.
+  if (failures.size > 0) throw failures.get(Math.min(...failures.keys()))!;
+}
+
+/**
+ * Opens a folder of images, one subfolder per class, as a lazy {@link DataSource}: the files are listed (and
+ * hashed, one at a time) when it is opened, and the images of a batch are read and decoded with sharp when the batch
+ * is read, exactly as {@link loadImageFolder} decodes them (same values bit for bit, same `sha256`, same order,
+ * labels and class names). Memory: one batch of images, whatever the size of the folder.
+ *
+ * @param dir - the folder holding one subfolder per class.
+ * @param options - as for {@link loadImageFolder}: `inputShape` (required), bounds (default `[0, 1]`), layout
+ *   (default inferred), limit (default all), classNames, fit (default `'fill'`), concurrency (default 8).
+ * @returns the source, with the files and class names; close it when done.
+ * @throws {@link ConfigError} without `inputShape` or for an unusable one (not an array of positive integers, more
+ *   than 16384 pixels a side or 2²⁶ values), or for bad bounds, limit, fit, concurrency, or classNames that miss a
+ *   subfolder; {@link DataLoadError} when the folder is missing or holds no images, or an image cannot be read
+ *   (when opened) or decoded (when its batch is read); the message names the file.
+ * @example
+ * ```ts
+ * import { openImageFolder } from 'robustest';
+ * const source = await openImageFolder('imagenet/val', { inputShape: [224, 224, 3] });
+ * for (let i = 0; i < source.count; i += 100) {
+ *   const { images, labels } = await source.read(i, Math.min(i + 100, source.count));
+ * }
+ * await source.close();
+ * ```
+ */
+export async function openImageFolder(dir: string, options: ImageFolderOptions = {}): Promise<ImageFolderSource> {
   const { h, w, c, chw } = target(options);
   checkLimit(options.limit, 'loadImageFolder');
   const bounds = options.bounds ?? [0, 1];
@@ -244,52 +349,44 @@ export async function loadImageFolder(dir: string, options: ImageFolderOptions =
   const sharp = await loadSharp();
   const count = used.length;
   const per = h * w * c;
-  const pixels = new Uint8Array(count * per);
+
+  // sha256 over each file's digest, as the files are read one at a time (bounded memory)
   const digests: string[] = new Array<string>(count);
-  const failures = new Map<number, DataLoadError>();
-
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count && failures.size === 0) {
-      const i = next++;
-      const { rel } = used[i]!;
-      const file = join(dir, rel);
-      try {
-        let bytes: Uint8Array;
-        try {
-          bytes = await readFile(file);
-        } catch (e) {
-          throw new DataLoadError(`${file}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-        digests[i] = sha256Bytes([bytes]);
-        try {
-          pixels.set(await decode(sharp, bytes, h, w, c, fit), i * per);
-        } catch (e) {
-          throw new DataLoadError(`${file}: expected an image sharp can decode (png, jpeg, webp, gif, tiff, avif), got ${(e as Error).message}`);
-        }
-      } catch (e) {
-        failures.set(i, e instanceof DataLoadError ? e : new DataLoadError(`${file}: expected a readable image, got ${(e as Error).message}`));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
-  if (failures.size > 0) {
-    // Report the first failing file in sample order, whatever finished first: every earlier file was started.
-    throw failures.get(Math.min(...failures.keys()))!;
-  }
-
-  const scaled = scaleUint8(pixels, bounds);
-  const images = chw ? hwcToChw(scaled, count, h, w, c) : scaled;
+  await forEachIndex(count, concurrency, async (i) => {
+    digests[i] = sha256Bytes([await readImageFile(join(dir, used[i]!.rel))]);
+  });
+  const sha256 = sha256Bytes(used.map((e, i) => `${e.rel}\u0000${e.label}\u0000${digests[i]}\n`));
   const labels = Int32Array.from(used, (e) => e.label);
   const files = used.map((e) => e.rel);
+  let closed = false;
+
   return {
-    images,
-    shape: [...(options.inputShape ?? [])],
-    labels,
     count,
-    sha256: sha256Bytes(used.map((e, i) => `${e.rel}\u0000${e.label}\u0000${digests[i]}\n`)),
+    shape: [...(options.inputShape ?? [])],
+    sha256,
     source: dir,
     files,
     classNames,
+    async read(start: number, end: number): Promise<DataBatch> {
+      if (closed) throw new DataLoadError(`openImageFolder(${dir}).read: expected an open source, got one already closed`);
+      checkRange(start, end, count, 'openImageFolder', per);
+      const n = end - start;
+      const pixels = new Uint8Array(n * per);
+      await forEachIndex(n, concurrency, async (k) => {
+        const file = join(dir, used[start + k]!.rel);
+        const bytes = await readImageFile(file);
+        try {
+          pixels.set(await decode(sharp, bytes, h, w, c, fit), k * per);
+        } catch (e) {
+          throw new DataLoadError(`${file}: expected an image sharp can decode (png, jpeg, webp, gif, tiff, avif), got ${(e as Error).message}`);
+        }
+      });
+      const scaled = scaleUint8(pixels, bounds);
+      return { images: chw ? hwcToChw(scaled, n, h, w, c) : scaled, labels: labels.slice(start, end) };
+    },
+    close(): Promise<void> {
+      closed = true;
+      return Promise.resolve();
+    },
   };
 }

@@ -4,22 +4,23 @@
  * loader from the path.
  * @module
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { ConfigError, DataLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
-import { loadIdx } from './idx.js';
-import { isGzip } from './io.js';
-import { loadImageFolder, type ImageFolderOptions } from './images.js';
-import { loadNpy } from './npy.js';
-import type { Dataset } from './types.js';
+import { loadImageFolder, openImageFolder, type ImageFolderOptions } from './images.js';
+import { openBytes } from './reader.js';
+import { readDataset } from './source.js';
+import { openIdx, openNpy } from './stream.js';
+import type { DataSource, Dataset } from './types.js';
 
 export type { Dataset, DataBatch, DataSource, LoadOptions } from './types.js';
 export { decodeIdx, loadIdx, type IdxArray } from './idx.js';
 export { decodeNpy, loadNpy, type NpyArray, type NpyData, type NpyDtype } from './npy.js';
-export { IMAGE_EXTENSIONS, loadImageFolder, type ImageFolderDataset, type ImageFolderOptions } from './images.js';
+export { IMAGE_EXTENSIONS, loadImageFolder, openImageFolder, type ImageFolderDataset, type ImageFolderOptions, type ImageFolderSource } from './images.js';
 export { arrangeSamples, chwToHwc, fitShape, hwcToChw, scaleUint8, toLabels, type ArrangedSamples, type LabelSource } from './shape.js';
+export { openIdx, openNpy, type ArrayOpenOptions } from './stream.js';
+export { datasetSource, readDataset, syntheticSource, MAX_BATCH_VALUES, type SyntheticOptions } from './source.js';
 
 /**
  * The formats {@link loadData} understands, as {@link detectFormat} names them.
@@ -51,21 +52,11 @@ const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 /** The first bytes of a file (inflated when it is gzip-compressed), enough to recognise its format. */
 async function sniff(path: string): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
+  const reader = await openBytes(path);
   try {
-    const buf = new Uint8Array(65536);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    const head = buf.subarray(0, bytesRead);
-    if (isGzip(head)) {
-      try {
-        return gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).subarray(0, 16);
-      } catch {
-        return new Uint8Array(0);
-      }
-    }
-    return head.subarray(0, 16);
+    return await reader.read(0, 16).catch(() => new Uint8Array(0));
   } finally {
-    await fh.close();
+    await reader.close();
   }
 }
 
@@ -99,12 +90,7 @@ export async function detectFormat(path: string): Promise<DataFormat> {
   }
   if (name.endsWith('.npy')) return 'npy';
   if (name.includes('idx') || name.endsWith('ubyte')) return 'idx';
-  let head: Uint8Array;
-  try {
-    head = await sniff(path);
-  } catch (e) {
-    throw new DataLoadError(`${path}: expected a readable file, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const head = await sniff(path);
   if (head.length >= 6 && NPY_MAGIC.every((b, i) => head[i] === b)) return 'npy';
   if (head.length >= 4 && head[0] === 0 && head[1] === 0 && [0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e].includes(head[2]!) && head[3]! >= 1) return 'idx';
   throw new DataLoadError(`${path}: expected a directory of class folders, a .npy file or an IDX file, got a file of another format`);
@@ -129,27 +115,65 @@ export async function detectFormat(path: string): Promise<DataFormat> {
  */
 export async function loadData(path: string, options: LoadDataOptions = {}): Promise<Dataset> {
   const format = await detectFormat(path);
-  const { labels, ...rest } = options;
   if (format === 'image-folder') {
-    if (labels !== undefined) {
-      throw new ConfigError(`loadData: expected no labels file for the image folder ${path} (labels come from its subfolders), got ${describe(labels)}`);
-    }
+    checkFolderLabels(path, options);
+    const { labels: _labels, ...rest } = options;
     return loadImageFolder(path, rest);
   }
+  const source = await openArrays(format, path, options);
+  try {
+    return await readDataset(source);
+  } finally {
+    await source.close();
+  }
+}
+
+function checkFolderLabels(path: string, options: LoadDataOptions): void {
+  if (options.labels !== undefined) {
+    throw new ConfigError(`loadData: expected no labels file for the image folder ${path} (labels come from its subfolders), got ${describe(options.labels)}`);
+  }
+}
+
+async function openArrays(format: 'npy' | 'idx', path: string, options: LoadDataOptions): Promise<DataSource> {
+  const { labels, fit: _fit, concurrency: _concurrency, ...arrayOptions } = options;
   if (typeof labels !== 'string' || labels === '') {
     throw new ConfigError(`loadData: expected a labels file for the ${format === 'npy' ? '.npy' : 'IDX'} images ${path}, got ${describe(labels)}`);
   }
-  const { classNames, ...arrayOptions } = rest;
-  const ds = format === 'npy' ? await loadNpy(path, labels, arrayOptions) : await loadIdx(path, labels, arrayOptions);
-  if (classNames === undefined) return ds;
-  if (!Array.isArray(classNames) || classNames.some((n) => typeof n !== 'string' || n === '') || new Set(classNames).size !== classNames.length) {
-    throw new ConfigError(`loadData: expected classNames to be distinct non-empty strings, got ${describe(classNames)}`);
+  return format === 'npy' ? openNpy(path, labels, arrayOptions) : openIdx(path, labels, arrayOptions);
+}
+
+/**
+ * Opens a dataset as a lazy {@link DataSource}: the same formats, detection ({@link detectFormat}) and options as
+ * {@link loadData}, but the samples are read a batch at a time when `read` is called, so memory holds one batch, not
+ * the dataset. IDX and `.npy` samples are read by file offset (a gzip file is inflated sequentially up to them, and
+ * again from the start when a read goes backwards); an image folder is listed when opened and a batch's images are
+ * decoded with sharp when it is read. Opening reads every file used once to compute `sha256` (bounded memory).
+ * A batch holds the same values, bit for bit, as the same slice of what {@link loadData} returns, and `sha256`,
+ * `source`, `shape` and `classNames` are the same, so a report does not depend on which of the two was used.
+ *
+ * @param path - the image folder, or the images file.
+ * @param options - as for {@link loadData}.
+ * @returns the source ({@link ImageFolderSource} for an image folder); close it when done.
+ * @throws as {@link loadData} does, when the source is opened; a {@link DataLoadError} from `read` when a file
+ *   changed or an image cannot be decoded.
+ * @example
+ * ```ts
+ * import { openData } from 'robustest';
+ * const source = await openData('mnist/train-images-idx3-ubyte', { labels: 'mnist/train-labels-idx1-ubyte', inputShape: [28, 28, 1] });
+ * for (let i = 0; i < source.count; i += 500) {
+ *   const { images, labels } = await source.read(i, Math.min(i + 500, source.count));
+ * }
+ * await source.close();
+ * ```
+ */
+export async function openData(path: string, options: LoadDataOptions = {}): Promise<DataSource> {
+  const format = await detectFormat(path);
+  if (format === 'image-folder') {
+    checkFolderLabels(path, options);
+    const { labels: _labels, ...rest } = options;
+    return openImageFolder(path, rest);
   }
-  const top = ds.labels.reduce((m, l) => Math.max(m, l), -1);
-  if (top >= classNames.length) {
-    throw new ConfigError(`loadData: expected a class name for every label of ${labels} (labels go up to ${top}), got ${classNames.length} names`);
-  }
-  return { ...ds, classNames: [...classNames] };
+  return openArrays(format, path, options);
 }
 
 /**
