@@ -51,14 +51,14 @@ export function numberOrFraction(s: string): number {
   return m[1]!.trim() === '' || m[2]!.trim() === '' || b === 0 ? NaN : a / b;
 }
 
-export function numberList(name: string, min?: number) {
+export function numberList(name: string, min?: number, max?: number) {
   return (value: string): number[] => {
     const parts = value.split(',').map((s) => s.trim());
     const out = parts.map(numberOrFraction);
-    if (parts.some((s) => s === '') || out.some((v) => !Number.isFinite(v) || (min !== undefined && v < min))) {
-      throw new InvalidArgumentError(
-        `expected a comma-separated list of numbers or fractions (8/255)${min !== undefined ? ` >= ${min}` : ''} for ${name}, got "${value}"`,
-      );
+    if (parts.some((s) => s === '') || out.some((v) => !Number.isFinite(v) || (min !== undefined && v < min) || (max !== undefined && v > max))) {
+      const hi = max !== undefined && max > 1e30 ? max.toPrecision(2) : String(max);
+      const range = min !== undefined && max !== undefined ? ` in [${min}, ${hi}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${hi}` : '';
+      throw new InvalidArgumentError(`expected a comma-separated list of numbers or fractions (8/255)${range} for ${name}, got ${JSON.stringify(value)}`);
     }
     return out;
   };

@@ -106,7 +106,12 @@ export function addRunOptions(command: Command): Command {
         "a fixed attack composition instead of --attack: standard (AutoAttack's APGD-CE, APGD-T, FAB-T, Square) or fast (APGD-CE, APGD-T)",
       ).choices([...PRESET_NAMES]),
     )
-    .option('--eps <list>', 'comma-separated epsilons, in raw input units; fractions allowed (8/255)', numberList('--eps', 0), [0.1, 0.3])
+    .option(
+      '--eps <list>',
+      'comma-separated epsilons, in raw input units; fractions allowed (8/255)',
+      numberList('--eps', 0, 3.4028234663852886e38),
+      [0.1, 0.3],
+    )
     .addOption(
       new Option('--norm <norm>', "threat model of every attack (default: each attack's own; fgsm is linf, fgm l2, the others linf)").choices(['linf', 'l2']),
     )
@@ -212,7 +217,7 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
   const requested = flags.backend ?? (io.env['ROBUSTEST_BACKEND'] as BackendName | undefined) ?? 'auto';
   const backend = await initBackend(requested);
   if (!flags.fastGradients) disableFastGradients();
-  if (!flags.quiet)
+  if (informational(flags, io))
     io.stderr(`robustest: backend ${backend.name} (${backend.reason}${backend.skipped.length ? `; skipped ${backend.skipped.join(', ')}` : ''})\n`);
 
   const bounds = flags.bounds ?? [0, 1];
@@ -238,7 +243,7 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
     ...(bundled ? { name: 'mnist-cnn (bundled)' } : {}),
   };
   const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
-  if (!flags.quiet) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
+  if (informational(flags, io)) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
   let surrogate: Model | undefined;
   const dispose = (): void => {
     surrogate?.dispose();
@@ -305,4 +310,12 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
     dispose();
     throw e;
   }
+}
+
+/**
+ * Whether informational lines (backend, gradient engine) go to stderr: only with `--verbose` or on a terminal,
+ * never with `--quiet`, so that stderr in CI holds just the error.
+ */
+function informational(flags: { quiet?: boolean; verbose?: boolean }, io: CliIO): boolean {
+  return !flags.quiet && (Boolean(flags.verbose) || io.isTTY);
 }

@@ -207,6 +207,7 @@ describe('robustest CLI', () => {
       md,
       '--seed',
       '3',
+      '--verbose',
     ]);
     expect(r.err).toMatch(/backend cpu \(requested\)/);
     expect(r.code).toBe(0);
@@ -379,6 +380,7 @@ describe('robustest CLI', () => {
         '0.1',
         '--limit',
         '8',
+        '--verbose',
       ],
       { ROBUSTEST_BACKEND: 'cpu' },
     );
@@ -387,8 +389,8 @@ describe('robustest CLI', () => {
   });
 
   it.each([
-    [['eval', '--eps', '-1'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "-1"/],
-    [['eval', '--eps', '8/0'], /expected a comma-separated list of numbers or fractions \(8\/255\) >= 0 for --eps, got "8\/0"/],
+    [['eval', '--eps', '-1'], /expected a comma-separated list of numbers or fractions \(8\/255\) in \[0, 3.4e\+38\] for --eps, got "-1"/],
+    [['eval', '--eps', '8/0'], /expected a comma-separated list of numbers or fractions \(8\/255\) in \[0, 3.4e\+38\] for --eps, got "8\/0"/],
     [['eval', '--eps', '1/2/3'], /for --eps, got "1\/2\/3"/],
     [['eval', '--attack', 'fgsm,bogus'], /expected attacks among fgsm, fgm, bim, pgd, .*deepfool.*, got "bogus"/],
     [['eval', '--preset', 'fast', '--attack', 'fgsm'], /^robustest: eval: expected either --attack or --preset, got both \(--preset fast\)$/m],
@@ -471,6 +473,7 @@ describe('robustest CLI', () => {
         '1',
         '--json',
         json,
+        '--verbose',
       ]);
       expect(r.code).toBe(0);
       expect(r.err).toContain(`gradients by ${engine === 'tfjs' ? 'onnx-import' : 'onnxruntime'}`);

@@ -1,0 +1,63 @@
+// Issue 8's CLI table: every bad input known up front exits 2 with exactly one line on stderr, no stack, before
+// any model is loaded or evaluation starts (the bundled demo would take seconds; these take milliseconds).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, mkdir, writeFile, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+async function cli(args: string[]): Promise<Run> {
+  let out = '';
+  let err = '';
+  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
+  return { code, out, err };
+}
+
+describe('robustest eval: bad input is one line, exit 2, before any work', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'robustest-bad-'));
+    await writeFile(join(dir, 'file'), 'x');
+    await writeFile(join(dir, 'report.json'), 'previous report\n');
+    await mkdir(join(dir, 'folder'));
+  });
+
+  const table: [string, (d: string) => string[], RegExp][] = [
+    ['--steps 1e20', () => ['eval', '--steps', '1e20'], /expected an integer in \[1, 100000\] for --steps, got "1e20"/],
+    ['--restarts 1e9', () => ['eval', '--restarts', '1000000000'], /expected an integer in \[1, 1000\] for --restarts/],
+    ['--queries beyond the cap', () => ['eval', '--queries', '99999999999'], /expected an integer in \[1, 10000000\] for --queries/],
+    ['--batch-size 1e6', () => ['eval', '--batch-size', '1000000'], /expected an integer in \[1, 65536\] for --batch-size/],
+    [
+      '--eps beyond float32',
+      () => ['eval', '--eps', '1e39'],
+      /expected a comma-separated list of numbers or fractions \(8\/255\) in \[0, 3.4e\+38\] for --eps, got "1e39"/,
+    ],
+    ['--json empty', () => ['eval', '--json', ''], /--json: expected a file path, got an empty string/],
+    ['--json a directory', (d) => ['eval', '--json', join(d, 'folder')], /--json: expected a file, got the directory/],
+    ['--json under a file', (d) => ['eval', '--json', join(d, 'file', 'r.json')], /--json: expected ".*file" to be a folder, got a file/],
+    ['--markdown a directory', (d) => ['eval', '--markdown', join(d, 'folder')], /--markdown: expected a file, got the directory/],
+    ['a model path with a newline', (d) => ['eval', '--model', join(d, 'no\nsuch', 'model.json'), '--data', join(d, 'file')], /./],
+  ];
+
+  it.each(table)('%s', async (_name, args, message) => {
+    const r = await cli(args(dir));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err.endsWith('\n')).toBe(true);
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.err).not.toMatch(/^\s+at /m);
+    expect(r.out).toBe('');
+  });
+
+  it('a bad --json leaves the previous report untouched (nothing was evaluated)', async () => {
+    const r = await cli(['eval', '--json', join(dir, 'folder'), '--markdown', join(dir, 'report.json', 'x.md')]);
+    expect(r.code).toBe(2);
+    expect(await readFile(join(dir, 'report.json'), 'utf8')).toBe('previous report\n');
+  });
+});
