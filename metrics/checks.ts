@@ -6,6 +6,7 @@
  */
 import * as tf from '../src/tf.js';
 import { ConfigError, ShapeError, describe } from '../src/errors.js';
+import type { DefenseInfo } from '../src/model-types.js';
 
 /**
  * A sanity-check finding, the same shape as a report's `ReportWarning`.
@@ -52,6 +53,8 @@ export type WarningSeverity = 'severe' | 'info';
  *   robust accuracy below its confidence interval.
  * - `transfer-beats-white-box` — severe: adversarial examples made on a surrogate model fooled more points than
  *   the model's own white-box attack.
+ * - `non-adaptive-defense` — severe: the model has an input-transform defense (`defend`) that attacks do not see
+ *   through: a non-differentiable transform without BPDA, or a random one without EOT (Athalye et al. 2018).
  *
  * A report's warnings also carry the model's own warnings under their `MODEL_WARNING_CODES` (a removed softmax
  * head is reported as `softmax-head`).
@@ -92,6 +95,8 @@ export const WARNING_CODES = {
   restartsMatter: 'restarts-matter',
   /** A surrogate's adversarial examples fooled more points than the white-box attack. */
   transferBeatsWhiteBox: 'transfer-beats-white-box',
+  /** A defended model is attacked without BPDA or EOT. */
+  nonAdaptiveDefense: 'non-adaptive-defense',
 } as const;
 
 /**
@@ -131,6 +136,7 @@ export const WARNING_SEVERITY: Readonly<Record<string, WarningSeverity>> = Objec
   'unbounded-attack-fails': 'severe',
   'restarts-matter': 'severe',
   'transfer-beats-white-box': 'severe',
+  'non-adaptive-defense': 'severe',
   // The model wrappers' codes (MODEL_WARNING_CODES); softmax-removed is reported as softmax-head.
   'softmax-kept': 'severe',
   'output-not-class-axis': 'info',
@@ -203,6 +209,33 @@ export function warning(code: string, message: string): Warning {
     throw new ConfigError(`warning: expected message to be a non-empty string, got ${describe(message)}`);
   }
   return { code, message, severity: severityOf(code) };
+}
+
+/**
+ * Warns (`non-adaptive-defense`) when a model's input-transform defense (its `defense`, set by `defend`) is not
+ * attacked adaptively: a non-differentiable transform whose gradient is taken as is (zero) instead of with BPDA, or a
+ * random transform without EOT (Athalye, Carlini, Wagner, ICML 2018). Such robust accuracy measures the gradient
+ * masking, not the defense.
+ *
+ * @param model - anything with a `name` and an optional `defense`.
+ * @returns zero or one warning.
+ * @example
+ * ```ts
+ * const warnings = checkDefense(model); // [] for an undefended model
+ * ```
+ */
+export function checkDefense(model: { readonly name: string; readonly defense?: DefenseInfo }): Warning[] {
+  const d = model.defense;
+  if (!d || d.adaptive) return [];
+  const why: string[] = [];
+  if (d.nonDifferentiable && d.gradient !== 'bpda') why.push('its non-differentiable transforms get their own (zero) gradient, not BPDA');
+  if (d.random && d.eotSamples < 2) why.push(`its random transforms are drawn once per gradient instead of averaged over draws (EOT)`);
+  return [
+    warning(
+      WARNING_CODES.nonAdaptiveDefense,
+      `${model.name}: the defense ${d.transforms.join(',')} is evaluated non-adaptively: ${why.join('; ')}, so robust accuracy measures gradient masking (Athalye et al. 2018); use gradient 'bpda' and eotSamples > 1 (CLI: drop --no-adaptive)`,
+    ),
+  ];
 }
 
 /** Tolerance on each entry being in [0, 1] (probabilities) or <= 0 (log-probabilities). */

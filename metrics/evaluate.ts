@@ -33,7 +33,7 @@ import { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type Evaluat
 
 export { OUTCOME, robustMask, type AttackCell, type EvaluationPlan, type EvaluationState } from './records.js';
 import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js';
-import { checkDataRange, checkGradients, checkOutputs, warning, withSeverity, WARNING_CODES } from './checks.js';
+import { checkDataRange, checkDefense, checkGradients, checkOutputs, warning, withSeverity, WARNING_CODES } from './checks.js';
 import { evaluationChecks } from './pitfalls.js';
 import { checkSurrogate, supplementaryRuns } from './supplementary.js';
 import { presetAttacks, PRESET_NAMES, type PresetName } from '../attacks/presets.js';
@@ -340,6 +340,7 @@ export async function cleanPass(model: Model, data: EvaluateData, plan: Evaluati
   for (const m of model.warnings) {
     addWarning(state, hooks, warning(m.code === MODEL_WARNING_CODES.softmaxRemoved ? WARNING_CODES.softmaxHead : m.code, m.message));
   }
+  for (const w of checkDefense(model)) addWarning(state, hooks, w);
   const total = totalUnits(resolvedPlan, n);
   const all = Array.from({ length: n }, (_, i) => i);
   for (const [bi, idx] of chunks(all, resolvedPlan.batchSize).entries()) {
@@ -385,7 +386,8 @@ async function firstBatchChecks(
   const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(logits, again))));
   const delta = (await diff.data())[0]!;
   tf.dispose([again, diff]);
-  if (delta > 1e-5) {
+  // A defense whose randomness EOT averages over is expected to differ between passes (checkDefense covers the rest).
+  if (delta > 1e-5 && !(model.defense?.random && model.defense.adaptive)) {
     addWarning(
       state,
       hooks,
@@ -632,6 +634,7 @@ export async function modelProvenance(model: Model, source?: string): Promise<Pr
     layout: model.layout,
     numClasses: model.numClasses,
     ...(model.preprocessing ? { preprocessing: { mean: [...model.preprocessing.mean], std: [...model.preprocessing.std] } } : {}),
+    ...(model.defense ? { defense: { ...model.defense, transforms: [...model.defense.transforms] } } : {}),
   };
 }
 

@@ -45,6 +45,7 @@ export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {
   checkDataRange,
+  checkDefense,
   checkGradients,
   checkOutputs,
   looksLikeLogProbabilities,

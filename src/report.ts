@@ -281,6 +281,26 @@ export interface Provenance {
       /** Per-channel standard deviation. */
       std: number[];
     };
+    /**
+     * The input-transform defense in front of the model (`defend` in `robustest/defenses`) and how attacks
+     * differentiated it. Absent for an undefended model.
+     */
+    defense?: {
+      /** The transforms in order, e.g. `jpeg:75`. */
+      transforms: string[];
+      /** `bpda` or `exact` (the transforms' own gradient). */
+      gradient: 'bpda' | 'exact';
+      /** Draws averaged per gradient (EOT); 1 = none. */
+      eotSamples: number;
+      /** Whether some transform is random. */
+      random: boolean;
+      /** Whether some transform is not differentiable. */
+      nonDifferentiable: boolean;
+      /** Whether attacks saw an adaptive gradient (BPDA where needed, EOT where needed). */
+      adaptive: boolean;
+      /** The seed of the transforms' draws. */
+      seed: number;
+    };
   };
   /** The evaluation data. */
   data: {

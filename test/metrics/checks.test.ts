@@ -144,6 +144,7 @@ describe('warnings', () => {
       unboundedAttackFails: 'unbounded-attack-fails',
       restartsMatter: 'restarts-matter',
       transferBeatsWhiteBox: 'transfer-beats-white-box',
+      nonAdaptiveDefense: 'non-adaptive-defense',
     });
     expect(softmaxHeadWarning('mnist').code).toBe('softmax-head');
     expect(softmaxHeadWarning('mnist').message).toMatch(/^mnist: /);
@@ -204,6 +205,7 @@ describe('severity', () => {
         'restarts-matter',
         'non-monotone-curve',
         'data-range-mismatch',
+        'non-adaptive-defense',
       ].sort(),
     );
     expect(severityOf('softmax-head')).toBe('info');
