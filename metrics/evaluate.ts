@@ -21,7 +21,7 @@ import type { Attack } from '../src/runner.js';
 import type { Dataset } from '../src/data/types.js';
 import { NORMS, type Norm } from '../src/norms.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
-import { checkEpsilons, checkInputs, checkLabels, requireInt, type LabelsLike } from '../src/validate.js';
+import { checkEpsilons, checkInputs, checkLabels, checkModel, checkRadius, requireInt, type LabelsLike } from '../src/validate.js';
 import { deriveSeed, randomTargets } from '../src/rng.js';
 import { crossEntropy, LOSSES, type LossName } from '../src/losses.js';
 import { sha256Tensors } from '../src/digest.js';
@@ -233,6 +233,29 @@ function resolveAttacks(model: Model, options: EvaluateOptions): readonly Attack
   return options.attacks;
 }
 
+/** The most bytes of float32 inputs one evaluation batch holds (256 MiB); `batchSize` shrinks to fit. */
+export const MAX_BATCH_BYTES = 256 * 1024 * 1024;
+
+/** The optional flags, lists and callbacks of {@link EvaluateOptions} have the types they claim. */
+function checkOptionTypes(options: EvaluateOptions): void {
+  for (const key of ['cascade', 'targeted', 'thorough'] as const) {
+    const v: unknown = options[key];
+    if (v !== undefined && typeof v !== 'boolean') throw new ConfigError(`evaluate: expected ${key} to be true or false, got ${describe(v)}`);
+  }
+  for (const key of ['onProgress', 'onWarning'] as const) {
+    const v: unknown = options[key];
+    if (v !== undefined && typeof v !== 'function') throw new ConfigError(`evaluate: expected ${key} to be a function, got ${describe(v)}`);
+  }
+  for (const key of ['modelSource', 'command'] as const) {
+    const v: unknown = options[key];
+    if (v !== undefined && typeof v !== 'string') throw new ConfigError(`evaluate: expected ${key} to be a string, got ${describe(v)}`);
+  }
+  const names: unknown = options.classNames;
+  if (names !== undefined && (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))) {
+    throw new ConfigError(`evaluate: expected classNames to be an array of strings, got ${describe(names)}`);
+  }
+}
+
 /**
  * Checks and resolves the options of an evaluation (defaults filled in).
  *
@@ -248,12 +271,23 @@ function resolveAttacks(model: Model, options: EvaluateOptions): readonly Attack
  * ```
  */
 export function planEvaluation(model: Model, options: EvaluateOptions): EvaluationPlan {
+  checkModel(model, 'evaluate');
   const attacks = resolveAttacks(model, options);
   const norms = [...new Set(attacks.map((a) => a.norm))];
   const epsilons = resolveEpsilons(options.epsilons, norms);
+  const size = model.inputShape.reduce((a, b) => a * b, 1);
+  for (const norm of norms) {
+    if (attacks.some((a) => a.norm === norm && a.search === 'fixed-epsilon')) checkRadius(epsilons[norm]!, norm, model.bounds, size, 'evaluate');
+  }
+  checkOptionTypes(options);
   const seed = options.seed ?? 0;
   if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ConfigError(`evaluate: expected seed to be a finite number, got ${describe(seed)}`);
-  const batchSize = requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize');
+  // Batches are split by bytes as well as by count: a model declaring huge inputs gets batches of fewer samples
+  // rather than a multi-GB allocation (per-point outcomes do not depend on the batch size).
+  const batchSize = Math.min(
+    requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize'),
+    Math.max(1, Math.floor(MAX_BATCH_BYTES / (4 * size))),
+  );
   const ciLevel = options.ciLevel ?? 0.95;
   if (typeof ciLevel !== 'number' || !(ciLevel > 0 && ciLevel < 1)) throw new ConfigError(`evaluate: expected ciLevel in (0, 1), got ${describe(ciLevel)}`);
   for (const a of attacks) {

@@ -2,7 +2,9 @@
 // and what arrived (issue 8's list), checked before any attack runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { evaluate, type EvaluateOptions } from '../../metrics/evaluate.js';
+import { evaluate, MAX_BATCH_BYTES, planEvaluation, type EvaluateOptions } from '../../metrics/evaluate.js';
+import { fromFunction } from '../../src/model.js';
+import * as tf from '../../src/tf.js';
 import { createAttack, deepfool, fgsm, pgd } from '../../attacks/index.js';
 import { ConfigError, LabelError } from '../../src/errors.js';
 import { checkModel, COUNT_LIMITS, countLimit, maxRadius } from '../../src/validate.js';
@@ -81,5 +83,13 @@ describe('evaluate and attack.run refuse bad options with typed one-line errors'
     // The whole range itself is allowed (the unbounded-attack check uses it).
     const full = await pgd({ steps: 2 }).run(p.model, p.x, p.labels, { epsilons: [1] });
     full.dispose();
+  });
+
+  it('splits batches by bytes: a model declaring [3, 4000, 4000] inputs gets one sample per batch, not 100', () => {
+    const huge = fromFunction((x) => tf.zeros([x.shape[0]!, 10]), { numClasses: 10, inputShape: [3, 4000, 4000] });
+    expect(planEvaluation(huge, { attacks: [fgsm()], epsilons: [0.1], batchSize: 100 }).batchSize).toBe(1);
+    const mnist = fromFunction((x) => tf.zeros([x.shape[0]!, 10]), { numClasses: 10, inputShape: [28, 28, 1] });
+    expect(planEvaluation(mnist, { attacks: [fgsm()], epsilons: [0.1], batchSize: 100 }).batchSize).toBe(100);
+    expect(MAX_BATCH_BYTES).toBe(256 * 1024 * 1024);
   });
 });
