@@ -18,7 +18,7 @@
 import * as tf from '../src/tf.js';
 import { MODEL_WARNING_CODES, type DifferentiableModel, type Model } from '../src/model.js';
 import type { Attack } from '../src/runner.js';
-import type { Dataset } from '../src/data/types.js';
+import type { DataSource, Dataset } from '../src/data/types.js';
 import { NORMS, type Norm } from '../src/norms.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
 import { checkEpsilons, checkInputs, checkLabels, checkModel, checkRadius, requireInt, type LabelsLike } from '../src/validate.js';
@@ -36,6 +36,8 @@ import { perturbationNorms, summarize, summarizeNorms } from './perturbation.js'
 import { checkDataRange, checkDefense, checkGradients, checkOutputs, warning, withSeverity, WARNING_CODES } from './checks.js';
 import { evaluationChecks } from './pitfalls.js';
 import { checkSurrogate, supplementaryRuns } from './supplementary.js';
+import { encodePart, makeRunHeader, mergeStates, noCorrectPointsWarning, type RangeState, type RunConfig, type RunHeader } from './part-data.js';
+import type { Checkpoint } from './checkpoint.js';
 import { presetAttacks, PRESET_NAMES, type PresetName } from '../attacks/presets.js';
 
 /** Labelled inputs held as a tensor (the caller keeps ownership). */
@@ -48,8 +50,11 @@ export interface TensorData {
   readonly source?: string;
 }
 
-/** What {@link evaluate} accepts: a loaded {@link Dataset} or tensors. */
-export type EvaluateData = Dataset | TensorData;
+/**
+ * What {@link evaluate} accepts: a loaded {@link Dataset}, tensors, or a {@link DataSource} read a chunk at a time
+ * (bounded memory: one chunk of inputs on the host; the caller closes it).
+ */
+export type EvaluateData = Dataset | TensorData | DataSource;
 
 /** Progress of an evaluation, passed to {@link EvaluateOptions.onProgress}. */
 export interface EvaluateProgress {
@@ -120,6 +125,23 @@ export interface EvaluateOptions {
    * the model (`transfer-beats-white-box`): e.g. the model without its last defence. Default: none.
    */
   surrogate?: DifferentiableModel;
+  /**
+   * Points evaluated together (clean pass, every attack, the supplementary runs) before the next ones: the unit of a
+   * checkpoint and of memory for a {@link DataSource} (one chunk of inputs on the host). Per-point outcomes do not
+   * depend on it; a smaller chunk leaves the cascade's later attacks smaller batches. Default: `batchSize` with a
+   * `checkpoint` or a `DataSource`, else all the points at once.
+   */
+  chunkSize?: number;
+  /**
+   * A folder to checkpoint into (Node only): each finished chunk's per-point records are appended and fsynced to
+   * `checkpoint.jsonl` there, after a header with the run's full configuration and the model's and data's SHA-256
+   * (`metrics/checkpoint.ts`). Evaluating again with the same checkpoint resumes after its last complete chunk, and
+   * the report equals an uninterrupted run's except for timings. A checkpoint of another configuration, model or data
+   * is refused with a `RecordsError` naming the differences. Default: none.
+   */
+  checkpoint?: string;
+  /** With `checkpoint`: start over, replacing a checkpoint there instead of resuming it. Default `false`. */
+  restart?: boolean;
 }
 
 /** Callbacks of the evaluation steps. */
@@ -130,48 +152,87 @@ export interface EvaluationHooks {
   onWarning?: ((w: ReportWarning) => void) | undefined;
 }
 
+/** The samples `[offset, offset + count)` of the data, held on the host (or as the caller's tensor). */
+interface Slice {
+  /** Global index of the first sample. */
+  readonly offset: number;
+  /** Number of samples. */
+  readonly count: number;
+  /** Their labels (checked). */
+  readonly labels: Int32Array;
+  /** A batch of the given local indices as a float32 tensor (caller disposes). */
+  batch(indices: readonly number[]): tf.Tensor;
+}
+
+/** The data of an evaluation, checked against the model: its size and identity, and its slices. */
 interface HostData {
   readonly count: number;
-  readonly labels: Int32Array;
   readonly source: string;
+  readonly classNames: readonly string[] | undefined;
   readonly sha256: () => Promise<string>;
-  /** A batch of the given indices as a float32 tensor (caller disposes). */
-  batch(indices: readonly number[]): tf.Tensor;
+  /** Samples `[start, end)` (reads them for a data source). */
+  slice(start: number, end: number): Promise<Slice>;
 }
 
 function isDataset(d: EvaluateData): d is Dataset {
   return (d as Dataset).images instanceof Float32Array;
 }
 
+function isDataSource(d: EvaluateData): d is DataSource {
+  return typeof (d as DataSource).read === 'function' && !isDataset(d);
+}
+
 async function hostData(model: Model, data: EvaluateData): Promise<HostData> {
   const shape = model.inputShape;
-  if (!data || typeof data !== 'object') throw new ConfigError(`evaluate: expected data to be a Dataset or { x: Tensor, labels }, got ${describe(data)}`);
-  if (isDataset(data)) {
-    const per = shape.reduce((a, b) => a * b, 1);
+  const per = shape.reduce((a, b) => a * b, 1);
+  if (!data || typeof data !== 'object')
+    throw new ConfigError(`evaluate: expected data to be a Dataset, a DataSource or { x: Tensor, labels }, got ${describe(data)}`);
+  if (isDataset(data) || isDataSource(data)) {
     const dataPer = data.shape.reduce((a, b) => a * b, 1);
     // Same values in the same order: equal shapes, or shapes that differ only by unit axes ([28, 28] vs
     // [28, 28, 1]). A transposed layout ([32, 32, 3] vs [3, 32, 32]) would silently scramble the pixels.
     const squeeze = (sh: readonly number[]): string => sh.filter((v) => v !== 1).join(',');
-    if (dataPer !== per || data.images.length !== data.count * per || squeeze(data.shape) !== squeeze(shape)) {
+    const whole = isDataset(data) ? data.images.length === data.count * per : Number.isInteger(data.count) && data.count >= 0;
+    if (dataPer !== per || !whole || squeeze(data.shape) !== squeeze(shape)) {
       throw new ShapeError(
         `evaluate: expected data of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${data.count}, ${data.shape.join(', ')}] (load the data with the model's inputShape and layout to convert it)`,
       );
     }
-    const labels = await checkLabels(data.labels, data.count, model.numClasses, 'evaluate labels');
-    return {
-      count: data.count,
+    const view = (offset: number, count: number, images: Float32Array, labels: Int32Array): Slice => ({
+      offset,
+      count,
       labels,
-      source: data.source,
-      sha256: async () => data.sha256,
       batch: (idx) => {
         const buf = new Float32Array(idx.length * per);
-        idx.forEach((i, k) => buf.set(data.images.subarray(i * per, (i + 1) * per), k * per));
+        idx.forEach((i, k) => buf.set(images.subarray(i * per, (i + 1) * per), k * per));
         return tf.tensor(buf, [idx.length, ...shape], 'float32');
+      },
+    });
+    const common = { count: data.count, source: data.source, classNames: data.classNames, sha256: async () => data.sha256 };
+    if (isDataset(data)) {
+      const labels = await checkLabels(data.labels, data.count, model.numClasses, 'evaluate labels');
+      return {
+        ...common,
+        slice: async (start, end) => view(start, end - start, data.images.subarray(start * per, end * per), labels.subarray(start, end)),
+      };
+    }
+    const source = data;
+    return {
+      ...common,
+      slice: async (start, end) => {
+        const batch = await source.read(start, end);
+        if (!(batch?.images instanceof Float32Array) || batch.images.length !== (end - start) * per) {
+          throw new ShapeError(
+            `evaluate: expected ${end - start} inputs of ${per} values from ${source.source} [${start}, ${end}), got ${describe(batch?.images)}`,
+          );
+        }
+        const labels = await checkLabels(batch.labels, end - start, model.numClasses, `evaluate labels [${start}, ${end})`);
+        return view(start, end - start, batch.images, labels);
       },
     };
   }
   const x = data.x;
-  if (!(x instanceof tf.Tensor)) throw new ConfigError(`evaluate: expected data to be a Dataset or { x: Tensor, labels }, got ${describe(data)}`);
+  if (!(x instanceof tf.Tensor)) throw new ConfigError(`evaluate: expected data to be a Dataset, a DataSource or { x: Tensor, labels }, got ${describe(data)}`);
   if (x.rank !== shape.length + 1 || shape.some((d, i) => x.shape[i + 1] !== d)) {
     throw new ShapeError(`evaluate: expected inputs of shape [N, ${shape.join(', ')}] for model '${model.name}', got [${x.shape.join(', ')}]`);
   }
@@ -179,10 +240,27 @@ async function hostData(model: Model, data: EvaluateData): Promise<HostData> {
   const labels = await checkLabels(data.labels, count, model.numClasses, 'evaluate labels');
   return {
     count,
-    labels,
     source: data.source ?? 'tensor',
+    classNames: undefined,
     sha256: async () => sha256Tensors([x]),
-    batch: (idx) => tf.tidy(() => tf.cast(tf.gather(x, tf.tensor1d(Array.from(idx), 'int32')), 'float32')),
+    slice: async (start, end) => ({
+      offset: start,
+      count: end - start,
+      labels: labels.subarray(start, end),
+      batch: (idx) =>
+        tf.tidy(() =>
+          tf.cast(
+            tf.gather(
+              x,
+              tf.tensor1d(
+                Array.from(idx, (i) => i + start),
+                'int32',
+              ),
+            ),
+            'float32',
+          ),
+        ),
+    }),
   };
 }
 
@@ -284,10 +362,7 @@ export function planEvaluation(model: Model, options: EvaluateOptions): Evaluati
   if (typeof seed !== 'number' || !Number.isFinite(seed)) throw new ConfigError(`evaluate: expected seed to be a finite number, got ${describe(seed)}`);
   // Batches are split by bytes as well as by count: a model declaring huge inputs gets batches of fewer samples
   // rather than a multi-GB allocation (per-point outcomes do not depend on the batch size).
-  const batchSize = Math.min(
-    requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize'),
-    Math.max(1, Math.floor(MAX_BATCH_BYTES / (4 * size))),
-  );
+  const batchSize = Math.min(requireInt(options.batchSize ?? 100, 1, 'evaluate', 'batchSize'), Math.max(1, Math.floor(MAX_BATCH_BYTES / (4 * size))));
   const ciLevel = options.ciLevel ?? 0.95;
   if (typeof ciLevel !== 'number' || !(ciLevel > 0 && ciLevel < 1)) throw new ConfigError(`evaluate: expected ciLevel in (0, 1), got ${describe(ciLevel)}`);
   for (const a of attacks) {
@@ -328,10 +403,23 @@ function addWarning(state: { warnings: ReportWarning[] }, hooks: EvaluationHooks
   hooks.onWarning?.(w);
 }
 
+/** Units of work of `n` points (batches over all phases, as if every attack ran on every point). */
 function totalUnits(plan: EvaluationPlan, n: number): number {
   const batches = Math.ceil(n / plan.batchSize);
   const perAttack = plan.attacks.reduce((a, at) => a + (at.search === 'minimum-norm' ? 1 : plan.epsilons[at.norm]!.length), 0);
   return batches * (1 + perAttack);
+}
+
+/** Progress over a whole evaluation (every slice): units done and in all. */
+interface Counter {
+  done: number;
+  readonly total: number;
+}
+
+function tick(counter: Counter | undefined, hooks: EvaluationHooks, phase: string, epsilon?: number): void {
+  if (!counter) return;
+  counter.done++;
+  hooks.onProgress?.({ phase, ...(epsilon !== undefined ? { epsilon } : {}), done: counter.done, total: counter.total });
 }
 
 /**
@@ -354,17 +442,27 @@ function totalUnits(plan: EvaluationPlan, n: number): number {
  * ```
  */
 export async function cleanPass(model: Model, data: EvaluateData, plan: EvaluationPlan, hooks: EvaluationHooks = {}): Promise<EvaluationState> {
-  const startedAt = new Date().toISOString();
   const d = await hostData(model, data);
-  const n = d.count;
   // No samples: no accuracy is defined, and a report of zeros would read as a measured 0%.
-  if (n === 0) throw new ShapeError(`evaluate: expected at least one sample, got 0 (data '${d.source}')`);
-  const classNames = plan.classNames ?? (isDataset(data) ? data.classNames : undefined);
+  if (d.count === 0) throw new ShapeError(`evaluate: expected at least one sample, got 0 (data '${d.source}')`);
+  const s = await d.slice(0, d.count);
+  const state = await cleanSlice(model, d, s, plan, hooks, { done: 0, total: totalUnits(plan, d.count) });
+  if (!state.predictions.some((p, i) => p === state.labels[i])) addWarning(state, hooks, noCorrectPointsWarning(model.name));
+  return state;
+}
+
+/** The clean pass on one slice; the first-batch checks run in the slice that starts at 0 (on samples `[0, batchSize)`). */
+async function cleanSlice(model: Model, d: HostData, s: Slice, plan: EvaluationPlan, hooks: EvaluationHooks, counter?: Counter): Promise<RangeState> {
+  const startedAt = new Date().toISOString();
+  const classNames = plan.classNames ?? d.classNames;
   const resolvedPlan: EvaluationPlan = classNames !== undefined ? { ...plan, classNames } : plan;
-  const state: EvaluationState = {
+  const n = s.count;
+  const state: RangeState = {
     plan: resolvedPlan,
     count: n,
-    labels: d.labels,
+    offset: s.offset,
+    total: d.count,
+    labels: s.labels,
     predictions: new Int32Array(n),
     cells: [],
     warnings: [],
@@ -375,34 +473,46 @@ export async function cleanPass(model: Model, data: EvaluateData, plan: Evaluati
     addWarning(state, hooks, warning(m.code === MODEL_WARNING_CODES.softmaxRemoved ? WARNING_CODES.softmaxHead : m.code, m.message));
   }
   for (const w of checkDefense(model)) addWarning(state, hooks, w);
-  const total = totalUnits(resolvedPlan, n);
+  const bs = resolvedPlan.batchSize;
+  const firstBatch = Math.min(bs, d.count);
   const all = Array.from({ length: n }, (_, i) => i);
-  for (const [bi, idx] of chunks(all, resolvedPlan.batchSize).entries()) {
-    const x = d.batch(idx);
+  for (const [bi, idx] of chunks(all, bs).entries()) {
+    const x = s.batch(idx);
     try {
-      await checkInputs(model, x, `evaluate batch ${bi}`);
+      await checkInputs(model, x, `evaluate batch ${Math.floor(s.offset / bs) + bi}`);
       const logits = await model.logits(x);
       try {
         const pred = tf.tidy(() => tf.argMax(logits, 1));
         state.predictions.set(await pred.data(), idx[0]!);
         pred.dispose();
-        if (bi === 0) await firstBatchChecks(model, x, logits, d.labels.subarray(0, idx.length), state, hooks);
+        if (s.offset === 0 && bi === 0 && idx.length === firstBatch) await firstBatchChecks(model, x, logits, s.labels.subarray(0, idx.length), state, hooks);
       } finally {
         logits.dispose();
       }
     } finally {
       x.dispose();
     }
-    hooks.onProgress?.({ phase: 'clean', done: bi + 1, total });
+    tick(counter, hooks, 'clean');
   }
-  if (!state.predictions.some((p, i) => p === d.labels[i])) {
-    addWarning(
-      state,
-      hooks,
-      warning(WARNING_CODES.noCorrectPoints, `${model.name}: no input is classified correctly, so robust accuracy is 0 at every epsilon and says nothing`),
-    );
+  if (s.offset === 0 && n < firstBatch) {
+    // A slice shorter than a batch: the checks still see the run's first batch, so that they do not depend on the slicing.
+    const first = await d.slice(0, firstBatch);
+    const x = first.batch(Array.from({ length: firstBatch }, (_, i) => i));
+    try {
+      const logits = await model.logits(x);
+      try {
+        await firstBatchChecks(model, x, logits, first.labels, state, hooks);
+      } finally {
+        logits.dispose();
+      }
+    } finally {
+      x.dispose();
+    }
   }
-  if (resolvedPlan.targeted) return { ...state, targets: randomTargets(d.labels, model.numClasses, resolvedPlan.seed) };
+  if (resolvedPlan.targeted) {
+    const indices = Array.from({ length: n }, (_, i) => s.offset + i);
+    return { ...state, targets: randomTargets(s.labels, model.numClasses, resolvedPlan.seed, indices) };
+  }
   return state;
 }
 
@@ -478,17 +588,22 @@ function emptyCell(attack: number, norm: Norm, epsilon: number, n: number, opts:
  * ```
  */
 export async function attackPhase(model: Model, data: EvaluateData, state: EvaluationState, hooks: EvaluationHooks = {}): Promise<void> {
-  const { plan } = state;
   const d = await hostData(model, data);
-  if (d.count !== state.count) throw new ShapeError(`evaluate: expected the clean pass's ${state.count} samples, got ${d.count}`);
+  const offset = state.offset ?? 0;
+  const total = state.total ?? state.count;
+  if (d.count !== total) throw new ShapeError(`evaluate: expected the clean pass's ${total} samples, got ${d.count}`);
+  const s = await d.slice(offset, offset + state.count);
+  const batches = Math.ceil(state.count / state.plan.batchSize);
+  await attackSlice(model, s, state, hooks, { done: batches, total: totalUnits(state.plan, state.count) });
+}
+
+/** The attack phase on one slice (`state` holds its records). */
+async function attackSlice(model: Model, s: Slice, state: EvaluationState, hooks: EvaluationHooks, counter?: Counter): Promise<void> {
+  const { plan } = state;
   const n = state.count;
-  const total = totalUnits(plan, n);
   const batches = Math.ceil(n / plan.batchSize);
-  let done = batches;
-  const progress = (phase: string, epsilon?: number): void => {
-    done++;
-    hooks.onProgress?.({ phase, ...(epsilon !== undefined ? { epsilon } : {}), done, total });
-  };
+  const progress = (phase: string, epsilon?: number): void => tick(counter, hooks, phase, epsilon);
+  const d = s;
   const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
   for (const [ai, attack] of plan.attacks.entries()) {
     const epsilons = plan.epsilons[attack.norm]!;
@@ -559,7 +674,7 @@ function record(cell: AttackCell, i: number, r: PointResult): void {
 /** Runs `attack` on the samples `idx` (global indices) at `epsilons` and reports each point's result. */
 async function runBatch(
   model: Model,
-  d: HostData,
+  d: Slice,
   state: EvaluationState,
   attack: Attack,
   idx: readonly number[],
@@ -568,6 +683,7 @@ async function runBatch(
   report: (epsilonIndex: number, index: number, r: PointResult) => void,
 ): Promise<void> {
   const x = d.batch(idx);
+  const offset = state.offset ?? 0;
   try {
     const result = await attack.run(
       model,
@@ -576,7 +692,7 @@ async function runBatch(
       {
         epsilons,
         seed,
-        indices: idx,
+        indices: idx.map((i) => i + offset),
         ...(state.targets ? { targets: Array.from(idx, (i) => state.targets![i]!) } : {}),
       },
     );
@@ -834,17 +950,160 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
  */
 export async function evaluate(model: Model, data: EvaluateData, options: EvaluateOptions): Promise<Report> {
   const t0 = performance.now();
-  const plan = planEvaluation(model, options);
-  const hooks: EvaluationHooks = { onProgress: options.onProgress, onWarning: options.onWarning };
-  const state = await cleanPass(model, data, plan, hooks);
-  await attackPhase(model, data, state, hooks);
-  const extra = { thorough: options.thorough ?? false, ...(options.surrogate ? { surrogate: options.surrogate } : {}) };
-  await supplementaryRuns(model, data, state, extra, attackPhase);
+  const run = await evaluateRanges(model, data, options);
+  const state = mergeStates(run.header, run.states);
   const report = buildReport(state, {
-    model: await modelProvenance(model, options.modelSource),
+    model: run.header.model,
     ...(options.command !== undefined ? { command: options.command } : {}),
+    backend: run.header.environment.backend,
+    fastGradients: state.fastGradients,
     seconds: (performance.now() - t0) / 1000,
   });
-  for (const w of report.warnings.slice(state.warnings.length)) options.onWarning?.(w);
+  for (const w of report.warnings.slice(run.warned)) options.onWarning?.(w);
   return report;
+}
+
+/**
+ * The identity of the run `options` describe on `model` and `data` (see {@link RunHeader}).
+ *
+ * @param model - the model.
+ * @param data - the data.
+ * @param options - the evaluation's options.
+ * @returns the run's header, with its `runId`.
+ * @throws as {@link evaluate}.
+ * @example
+ * ```ts
+ * const header = await runHeader(model, data, { attacks: [fgsm(), pgd()], epsilons: [0.1, 0.3] });
+ * console.log(header.runId);
+ * ```
+ */
+export async function runHeader(model: Model, data: EvaluateData, options: EvaluateOptions): Promise<RunHeader> {
+  const plan = planEvaluation(model, options);
+  return headerOf(model, await hostData(model, data), plan, options);
+}
+
+async function headerOf(model: Model, d: HostData, plan: EvaluationPlan, options: EvaluateOptions): Promise<RunHeader> {
+  if (options.surrogate !== undefined) checkSurrogate(model, options.surrogate);
+  const classNames = plan.classNames ?? d.classNames;
+  const config: RunConfig = {
+    attacks: plan.attacks.map((a) => ({ name: a.name, norm: a.norm, kind: a.kind, search: a.search, requires: a.requires, config: { ...a.config } })),
+    norms: [...plan.norms],
+    epsilons: Object.fromEntries(plan.norms.map((n) => [n, [...plan.epsilons[n]!]])),
+    seed: plan.seed,
+    batchSize: plan.batchSize,
+    cascade: plan.cascade,
+    targeted: plan.targeted,
+    ...(plan.preset !== undefined ? { preset: plan.preset } : {}),
+    ciLevel: plan.ciLevel,
+    ...(classNames !== undefined ? { classNames: [...classNames] } : {}),
+    thorough: options.thorough ?? false,
+    ...(options.surrogate ? { surrogate: { name: options.surrogate.name, sha256: await options.surrogate.fingerprint() } } : {}),
+  };
+  const backend = tf.getBackend();
+  return makeRunHeader({
+    config,
+    model: await modelProvenance(model, options.modelSource),
+    data: { source: d.source, sha256: await d.sha256(), count: d.count },
+    environment: { library: LIBRARY_VERSION, backend },
+    ...(options.command !== undefined ? { command: options.command } : {}),
+  });
+}
+
+/** What {@link evaluateRanges} returns. */
+export interface RangesResult {
+  /** The run's identity. */
+  readonly header: RunHeader;
+  /** The records, one per chunk (resumed ones first). */
+  readonly states: readonly RangeState[];
+  /** How many warnings were passed to `onWarning`. */
+  readonly warned: number;
+}
+
+/**
+ * Evaluates the points `[range.start, range.end)` (default: all) chunk by chunk, resuming from and appending to
+ * `options.checkpoint` when set. What {@link evaluate} and `evaluateRange` (`metrics/parts.ts`) run.
+ *
+ * @param model - the model.
+ * @param data - the data.
+ * @param options - the evaluation's options.
+ * @param range - the points. Default: all.
+ * @param checkpointFile - the checkpoint's file name in `options.checkpoint`. Default `checkpoint.jsonl`.
+ * @returns the run's header and the records of every chunk of the range.
+ * @throws as {@link evaluate}; `RecordsError` for a checkpoint of another run or a corrupt one.
+ * @internal
+ */
+export async function evaluateRanges(
+  model: Model,
+  data: EvaluateData,
+  options: EvaluateOptions,
+  range?: { readonly start: number; readonly end: number },
+  checkpointFile?: string,
+): Promise<RangesResult> {
+  const plan = planEvaluation(model, options);
+  const d = await hostData(model, data);
+  // No samples: no accuracy is defined, and a report of zeros would read as a measured 0%.
+  if (d.count === 0) throw new ShapeError(`evaluate: expected at least one sample, got 0 (data '${d.source}')`);
+  const start = range?.start ?? 0;
+  const end = range?.end ?? d.count;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > d.count || start >= end) {
+    throw new ConfigError(`evaluate: expected a range of points within [0, ${d.count}), got [${describe(start)}, ${describe(end)})`);
+  }
+  const chunkSize = requireInt(
+    options.chunkSize ?? (options.checkpoint !== undefined || isDataSource(data) ? plan.batchSize : end - start),
+    1,
+    'evaluate',
+    'chunkSize',
+  );
+  if (options.checkpoint !== undefined && (typeof options.checkpoint !== 'string' || options.checkpoint === '')) {
+    throw new ConfigError(`evaluate: expected checkpoint to be a folder path, got ${describe(options.checkpoint)}`);
+  }
+  const header = await headerOf(model, d, plan, options);
+  const seen: ReportWarning[] = [];
+  const onWarning = (w: ReportWarning): void => {
+    if (seen.some((x) => x.code === w.code && x.message === w.message)) return;
+    seen.push(w);
+    options.onWarning?.(w);
+  };
+  const hooks: EvaluationHooks = { onProgress: options.onProgress, onWarning };
+  let checkpoint: Checkpoint | undefined;
+  if (options.checkpoint !== undefined) {
+    const { openCheckpoint } = await import('./checkpoint.js');
+    checkpoint = await openCheckpoint(options.checkpoint, header, {
+      ...(options.restart ? { restart: true } : {}),
+      ...(checkpointFile !== undefined ? { file: checkpointFile } : {}),
+    });
+  }
+  try {
+    const states: RangeState[] = (checkpoint?.parts ?? []).filter((p) => p.offset >= start && p.offset + p.count <= end);
+    const covered = states.map((p) => [p.offset, p.offset + p.count] as const).sort((a, b) => a[0] - b[0]);
+    const todo: { start: number; end: number }[] = [];
+    let at = start;
+    for (const [a, b] of [...covered, [end, end] as const]) {
+      for (let i = at; i < a; i += chunkSize) todo.push({ start: i, end: Math.min(a, i + chunkSize) });
+      at = Math.max(at, b);
+    }
+    const counter: Counter = {
+      done: 0,
+      total: [...states.map((p) => p.count), ...todo.map((r) => r.end - r.start)].reduce((a, n) => a + totalUnits(plan, n), 0),
+    };
+    for (const p of states) {
+      for (const w of p.warnings) onWarning(w);
+      counter.done += totalUnits(plan, p.count);
+    }
+    const extra = { thorough: options.thorough ?? false, ...(options.surrogate ? { surrogate: options.surrogate } : {}) };
+    for (const r of todo) {
+      const t = performance.now();
+      const s = await d.slice(r.start, r.end);
+      const state = await cleanSlice(model, d, s, plan, hooks, counter);
+      await attackSlice(model, s, state, hooks, counter);
+      const phase = (m: Model, sl: Slice, st: EvaluationState): Promise<void> => attackSlice(m, sl, st, {});
+      await supplementaryRuns(model, s, state, extra, phase);
+      state.fastGradients = fastGradientsActive(header.environment.backend);
+      await checkpoint?.append(encodePart(header.runId, state, (performance.now() - t) / 1000));
+      states.push(state);
+    }
+    return { header, states, warned: seen.length };
+  } finally {
+    await checkpoint?.close();
+  }
 }

@@ -108,8 +108,15 @@ export interface SupplementaryRun {
 export interface EvaluationState {
   /** The configuration. */
   readonly plan: EvaluationPlan;
-  /** Number of samples. */
+  /** Number of samples (of the range the state covers; see {@link EvaluationState.offset}). */
   readonly count: number;
+  /**
+   * Global index of the first sample the records cover: the arrays hold samples `[offset, offset + count)` of the
+   * data (a part of a run, `metrics/parts.ts`). Default `0`.
+   */
+  readonly offset?: number;
+  /** Number of samples of the whole data (a part's range is a slice of it). Default: `count`. */
+  readonly total?: number;
   /** True labels. */
   readonly labels: Int32Array;
   /** The model's clean predictions. */

@@ -24,7 +24,7 @@ export type AttackPhase<D> = (model: Model, data: D, state: EvaluationState) => 
 /** Options of {@link supplementaryRuns}. */
 export interface SupplementaryOptions {
   /**
-   * Run PGD with ε the whole input range on up to {@link UNBOUNDED_POINTS} clean-correct points (check
+   * Run PGD with ε the whole input range on the clean-correct ones of {@link UNBOUNDED_POINTS} evenly spread samples (check
    * `unbounded-attack-fails`; differentiable models only). Default `true`: it costs about 1.5 s on the bundled MNIST
    * CNN (wasm), where early stop ends it after a few steps, and at most 20 gradient steps on 100 points anywhere.
    */
@@ -38,8 +38,30 @@ export interface SupplementaryOptions {
   surrogate?: DifferentiableModel;
 }
 
-/** Clean-correct points the unbounded attack runs on (the first ones): 100 keeps it near one batch's cost. */
+/**
+ * Samples the unbounded attack runs on (on the clean-correct ones among them): 100 keeps it near one batch's cost.
+ * They are spread evenly over the data by global index ({@link isUnboundedSample}), so that every part of a run
+ * (checkpointed chunks, shards, queue jobs) picks the same ones and merged records equal a single run's.
+ */
 export const UNBOUNDED_POINTS = 100;
+
+/**
+ * Whether the sample of global index `index` among `count` is one of the {@link UNBOUNDED_POINTS} samples of the
+ * unbounded attack: `floor(k · count / K)` for `k = 0 … K − 1`, `K = min(UNBOUNDED_POINTS, count)` (every sample
+ * when there are at most 100).
+ *
+ * @param index - the global index, `0 ≤ index < count`.
+ * @param count - the number of samples of the data.
+ * @example
+ * ```ts
+ * isUnboundedSample(10, 1000); // true: samples 0, 10, 20, ... 990
+ * ```
+ */
+export function isUnboundedSample(index: number, count: number): boolean {
+  const k = Math.min(UNBOUNDED_POINTS, count);
+  const j = Math.ceil((index * k) / count);
+  return j < k && Math.floor((j * count) / k) === index;
+}
 
 /**
  * The unbounded attack: PGD without random start (a random point of the whole box is itself often misclassified,
@@ -156,8 +178,8 @@ async function runOn<D>(
 
 /**
  * Runs the supplementary attacks and appends them to `state.supplementary`:
- * - `unbounded` (default): PGD at ε = the bounds' width, without random start, with early stop, on the first
- *   {@link UNBOUNDED_POINTS} clean-correct points, untargeted (differentiable models only).
+ * - `unbounded` (default): PGD at ε = the bounds' width, without random start, with early stop, on the clean-correct
+ *   points among {@link UNBOUNDED_POINTS} samples spread evenly over the data, untargeted (differentiable models only).
  * - `thorough`: every iterative gradient attack of the plan from the
  *   registry again ({@link strongerAttack}: twice the steps, at least 5 restarts) on the points still robust at each
  *   of its epsilons (targeted when the evaluation is); and in a cascade, every iterative attack as configured on the
@@ -189,12 +211,15 @@ export async function supplementaryRuns<D>(model: Model, data: D, state: Evaluat
   const cleanCorrect = Array.from(state.predictions, (p, i) => p === state.labels[i]);
   const info = (a: Attack) => ({ name: a.name, norm: a.norm, config: { ...a.config } });
   if ((options.unbounded ?? true) && model.kind === 'differentiable') {
-    // Unbounded: only the first clean-correct points keep their prediction; the others read as misclassified.
+    // Unbounded: only the clean-correct points among the chosen samples keep their prediction; the others read as
+    // misclassified. The choice depends on the global index alone, so a part of a run makes the same one.
     const predictions = Int32Array.from(state.predictions);
+    const offset = state.offset ?? 0;
+    const total = state.total ?? state.count;
     let kept = 0;
     for (let i = 0; i < state.count; i++) {
       if (!cleanCorrect[i]) continue;
-      if (kept < UNBOUNDED_POINTS) kept++;
+      if (isUnboundedSample(offset + i, total)) kept++;
       else predictions[i] = -1;
     }
     if (kept > 0) {

@@ -187,6 +187,17 @@ export class QueueError extends RobustestError {
   }
 }
 
+/**
+ * Saved per-point records cannot be used: a checkpoint, a shard's partial report or a stored part that is corrupt,
+ * belongs to another run (configuration, model or data), or parts that overlap or leave points uncovered.
+ */
+export class RecordsError extends RobustestError {
+  /** @param message - `where: expected X, got Y`. */
+  constructor(message: string) {
+    super(message, 'E_RECORDS');
+  }
+}
+
 /** Formats a value for an error message: short, and unambiguous about its type. */
 export function describe(value: unknown): string {
   if (value === undefined) return 'undefined';
