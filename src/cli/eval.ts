@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command } from 'commander';
+import { ConfigError } from '../errors.js';
 import { checkOutputPath, writeFileAtomic } from '../write.js';
 import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
 import type { Report } from '../report.js';
@@ -94,6 +95,12 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
     }
     const min = flags.minRobustAccuracy;
     if (min !== undefined) {
+      if (report.cleanAccuracy === 0) {
+        // Nothing was attacked: a threshold on robust accuracy would be judged on no evidence at all.
+        throw new ConfigError(
+          `eval: expected at least one correctly classified input to judge --min-robust-accuracy, got none of ${report.count} (check --bounds, --mean/--std and the labels)`,
+        );
+      }
       const failing = report.curve.filter((p) => p.robustAccuracy < min);
       if (failing.length > 0) {
         io.stderr(`robustest: robust accuracy below ${min}: ${failing.map((p) => `${(100 * p.robustAccuracy).toFixed(1)}% at ε=${p.epsilon}`).join(', ')}\n`);

@@ -61,3 +61,36 @@ describe('robustest eval: bad input is one line, exit 2, before any work', () =>
     expect(await readFile(join(dir, 'report.json'), 'utf8')).toBe('previous report\n');
   });
 });
+
+describe('robustest eval: a threshold needs evidence', () => {
+  it('no correctly classified input with --min-robust-accuracy is an error (exit 2), not a pass or a silent 0%', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'robustest-noclean-'));
+    const { packageAssets } = await import('../../src/package-info.js');
+    const { gunzipSync } = await import('node:zlib');
+    const raw = gunzipSync(await readFile(join(packageAssets(), 'mnist-sample', 't10k-labels-first1000-idx1-ubyte.gz')));
+    // IDX labels: 8-byte header, then one byte per label. Shift every label by one so that none is right.
+    const wrong = Uint8Array.from(raw);
+    for (let i = 8; i < wrong.length; i++) wrong[i] = (wrong[i]! + 1) % 10;
+    await writeFile(join(dir, 'labels-idx1-ubyte'), wrong);
+    const r = await cli([
+      'eval',
+      '--model',
+      join(packageAssets(), 'mnist-cnn', 'model.json'),
+      '--data',
+      join(packageAssets(), 'mnist-sample', 't10k-images-first1000-idx3-ubyte.gz'),
+      '--labels',
+      join(dir, 'labels-idx1-ubyte'),
+      '--limit',
+      '20',
+      '--attack',
+      'fgsm',
+      '--eps',
+      '0.1',
+      '--min-robust-accuracy',
+      '0.5',
+    ]);
+    expect(r.err).toMatch(/^robustest: eval: expected at least one correctly classified input to judge --min-robust-accuracy, got none of 20/);
+    expect(r.err.trimEnd().split('\n')).toHaveLength(1);
+    expect(r.code).toBe(2);
+  });
+});
