@@ -90,7 +90,16 @@ export type { AttackEntry, ClassEntry, CurvePoint, Interval, MinimalNormStats, N
 export { renderMarkdown, renderText, reportVerdict, type Verdict } from './report-markdown.js';
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
-export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';
+export {
+  checkRobustAccuracy,
+  checkRobustness,
+  robustMatchers,
+  type MatcherOutcome,
+  type RobustAccuracyExpectation,
+  type RobustMatchers,
+  type RobustnessExpectation,
+  type RobustnessVerdict,
+} from './testing.js';
 
 /**
  * Wraps a tfjs `LayersModel` as a {@link DifferentiableModel}, in the browser. The same adapter as Node's

@@ -90,7 +90,16 @@ export { renderMarkdown, renderText, reportVerdict, type Verdict } from './repor
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
 export * from '../defenses/index.js';
-export { checkRobustness, robustMatchers, type MatcherOutcome, type RobustMatchers, type RobustnessExpectation, type RobustnessVerdict } from './testing.js';
+export {
+  checkRobustAccuracy,
+  checkRobustness,
+  robustMatchers,
+  type MatcherOutcome,
+  type RobustAccuracyExpectation,
+  type RobustMatchers,
+  type RobustnessExpectation,
+  type RobustnessVerdict,
+} from './testing.js';
 export {
   checkThresholds,
   configSchema,

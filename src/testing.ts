@@ -7,6 +7,7 @@
  * expect.extend(robustMatchers);
  *
  * await expect(model).toBeRobust({ data, attack: pgd({ steps: 20 }), epsilon: 0.1, minAccuracy: 0.7 });
+ * await expect(model).toHaveRobustAccuracy({ data, attack: pgd({ steps: 10 }), epsilon: 0.1, atLeast: 0.3 });
  * ```
  * The failure message shows the measured robust accuracy, its confidence interval and the worst classes.
  * @module
@@ -132,6 +133,69 @@ export async function checkRobustness(model: Model, expectation: RobustnessExpec
   return { pass, message, report };
 }
 
+/**
+ * What `toHaveRobustAccuracy` asserts: the robust accuracy under `attack` at every `epsilon` is at least `atLeast`
+ * (and, with `atMost`, at most that: an attack that must work, a model that must not be robust).
+ */
+export interface RobustAccuracyExpectation extends Omit<RobustnessExpectation, 'minAccuracy'> {
+  /** The lowest acceptable robust accuracy, a fraction in [0, 1]. Default `0`. */
+  atLeast?: number;
+  /**
+   * The highest acceptable robust accuracy, a fraction in [0, 1]: the attack must bring it down to this. Severe
+   * warnings do not fail this side (they mean the number may be too high, which only makes `atMost` harder). Default:
+   * none.
+   */
+  atMost?: number;
+}
+
+/**
+ * Evaluates `model` and says whether its robust accuracy lies in `[atLeast, atMost]` at every epsilon. The engine
+ * behind `toHaveRobustAccuracy`; {@link checkRobustness} with an optional upper bound.
+ *
+ * @param model - the model under test.
+ * @param expectation - data, attack(s), epsilon(s), `atLeast` and/or `atMost`.
+ * @returns pass/fail, a message (measured accuracy and 95% interval per epsilon), and the report.
+ * @throws {@link ConfigError} if neither bound is given, a bound is not in [0, 1], or `atLeast > atMost`.
+ * @example
+ * ```ts
+ * const v = await checkRobustAccuracy(model, { data, attack: pgd({ steps: 10 }), epsilon: 0.3, atMost: 0.1 });
+ * console.log(v.pass, v.report.curve[0]?.robustAccuracy);
+ * ```
+ */
+export async function checkRobustAccuracy(model: Model, expectation: RobustAccuracyExpectation): Promise<RobustnessVerdict> {
+  const { atLeast, atMost, ...rest } = expectation;
+  for (const [name, v] of [
+    ['atLeast', atLeast],
+    ['atMost', atMost],
+  ] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0 && v <= 1))) {
+      throw new ConfigError(`toHaveRobustAccuracy: expected ${name} to be a fraction in [0, 1], got ${describe(v)}`);
+    }
+  }
+  if (atLeast === undefined && atMost === undefined) throw new ConfigError('toHaveRobustAccuracy: expected atLeast or atMost, got neither');
+  if (atLeast !== undefined && atMost !== undefined && atLeast > atMost) {
+    throw new ConfigError(`toHaveRobustAccuracy: expected atLeast <= atMost, got atLeast ${atLeast} and atMost ${atMost}`);
+  }
+  const lower = await checkRobustness(model, { ...rest, minAccuracy: atLeast ?? 0, ...(atLeast === undefined ? { allowWarnings: true } : {}) });
+  if (atMost === undefined) return lower;
+  const report = lower.report;
+  const measure = (p: Report['curve'][number]): number => (expectation.useLowerBound ? p.ci.upper : p.robustAccuracy);
+  const over = report.curve.filter((p) => measure(p) > atMost);
+  const attacks = (Array.isArray(expectation.attack) ? (expectation.attack as readonly Attack[]) : [expectation.attack as Attack]).map((a) => a.name).join('+');
+  const range = atLeast !== undefined ? `in [${pct(atLeast)}, ${pct(atMost)}]` : `<= ${pct(atMost)}${expectation.useLowerBound ? ' (upper CI bound)' : ''}`;
+  const pass = lower.pass && over.length === 0;
+  const [first, ...body] = lower.message.split('\n');
+  const head = pass
+    ? `expected ${model.name} not to have robust accuracy ${range} under ${attacks}, but it did`
+    : !lower.pass && atLeast !== undefined
+      ? first!
+      : `expected ${model.name} to have robust accuracy ${range} under ${attacks}`;
+  const overLines = over.map(
+    (p) => `  above ${pct(atMost)} at ε=${p.epsilon}: robust accuracy ${pct(p.robustAccuracy)} (95% CI ${pct(p.ci.lower)}–${pct(p.ci.upper)})`,
+  );
+  return { pass, message: [head, ...body, ...overLines].join('\n'), report };
+}
+
 /** What a matcher returns to the test runner. */
 export interface MatcherOutcome {
   /** Whether the assertion holds. */
@@ -141,13 +205,14 @@ export interface MatcherOutcome {
 }
 
 /**
- * Matchers for `expect.extend` (vitest, or jest: same protocol). `toBeRobust` awaits an evaluation, so always
- * `await expect(model).toBeRobust(...)`.
+ * Matchers for `expect.extend` (vitest, or jest: same protocol). Both await an evaluation, so always
+ * `await expect(model).toBeRobust(...)` / `await expect(model).toHaveRobustAccuracy(...)`.
  *
  * @example
  * ```ts
  * expect.extend(robustMatchers);
  * await expect(model).toBeRobust({ data, attack: pgd(), epsilon: 0.1, minAccuracy: 0.7 });
+ * await expect(model).toHaveRobustAccuracy({ data, attack: pgd({ steps: 10 }), epsilon: 0.1, atLeast: 0.3, atMost: 0.6 });
  * ```
  */
 export const robustMatchers = {
@@ -161,10 +226,22 @@ export const robustMatchers = {
     const verdict = await checkRobustness(received, expectation);
     return { pass: verdict.pass, message: () => verdict.message };
   },
+  /**
+   * Passes when the robust accuracy under `attack` at every `epsilon` is at least `atLeast` (with no severe pitfall
+   * check, unless `allowWarnings`) and, with `atMost`, at most that.
+   * @param received - the model under test.
+   * @param expectation - see {@link RobustAccuracyExpectation}.
+   */
+  async toHaveRobustAccuracy(received: Model, expectation: RobustAccuracyExpectation): Promise<MatcherOutcome> {
+    const verdict = await checkRobustAccuracy(received, expectation);
+    return { pass: verdict.pass, message: () => verdict.message };
+  },
 };
 
 /** The matcher's type, for declaring it on a test runner's `expect`. */
 export interface RobustMatchers<R = unknown> {
   /** See {@link robustMatchers}. */
   toBeRobust(expectation: RobustnessExpectation): Promise<R>;
+  /** See {@link robustMatchers}. */
+  toHaveRobustAccuracy(expectation: RobustAccuracyExpectation): Promise<R>;
 }

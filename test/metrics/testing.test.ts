@@ -1,6 +1,6 @@
 // The toBeRobust matcher and checkRobustness.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { robustMatchers, checkRobustness } from '../../src/testing.js';
+import { robustMatchers, checkRobustAccuracy, checkRobustness } from '../../src/testing.js';
 import { fgm, fgsm, pgd } from '../../attacks/index.js';
 import { ConfigError } from '../../src/errors.js';
 import { prototypeProblem } from '../helpers/models.js';
@@ -90,5 +90,54 @@ describe('toBeRobust and severe warnings', () => {
     const codes = v.report.warnings.map((w) => w.code);
     expect(codes).toContain('transfer-beats-white-box');
     expect(v.report.warnings.filter((w) => w.code === 'restarts-matter')).toEqual([]); // FGSM only: nothing to re-run
+  });
+});
+
+describe('toHaveRobustAccuracy', () => {
+  let p: ReturnType<typeof prototypeProblem>;
+  beforeAll(() => {
+    p = prototypeProblem({ n: 16 });
+  });
+  afterAll(() => p.dispose());
+
+  it('passes when the robust accuracy is at least atLeast, and fails with the measured numbers', async () => {
+    const data = { x: p.x, labels: p.labels };
+    await expect(p.model).toHaveRobustAccuracy({ data, attack: fgsm(), epsilon: 0.001, atLeast: 0.9 });
+    const v = await checkRobustAccuracy(p.model, { data, attack: pgd({ steps: 10 }), epsilon: [0.01, 0.3], atLeast: 0.9 });
+    expect(v.pass).toBe(false);
+    expect(v.message).toMatch(/^expected prototypes to keep robust accuracy >= 90\.0% under pgd/);
+    expect(v.message).toMatch(/FAIL ε=0\.3: robust accuracy \d+\.\d% \(95% CI/);
+    await expect(expect(p.model).toHaveRobustAccuracy({ data, attack: pgd({ steps: 10 }), epsilon: 0.3, atLeast: 0.9 })).rejects.toThrow(
+      /expected prototypes to keep robust accuracy >= 90\.0% under pgd/,
+    );
+  });
+
+  it('checks atMost: an attack that must work, and the negated matcher', async () => {
+    const data = { x: p.x, labels: p.labels };
+    const strong = await checkRobustAccuracy(p.model, { data, attack: pgd({ steps: 10 }), epsilon: 0.3, atMost: 0.5 });
+    const acc = strong.report.curve[0]!.robustAccuracy;
+    expect(acc).toBeLessThanOrEqual(0.5);
+    expect(strong.pass).toBe(true);
+    await expect(p.model).toHaveRobustAccuracy({ data, attack: pgd({ steps: 10 }), epsilon: 0.3, atMost: 0.5 });
+    await expect(p.model).not.toHaveRobustAccuracy({ data, attack: fgsm(), epsilon: 0.001, atMost: 0.5 });
+    const weak = await checkRobustAccuracy(p.model, { data, attack: fgsm(), epsilon: 0.001, atLeast: 0.2, atMost: 0.5 });
+    expect(weak.pass).toBe(false);
+    expect(weak.message.split('\n')[0]).toBe('expected prototypes to have robust accuracy in [20.0%, 50.0%] under fgsm');
+    expect(weak.message).toMatch(/\n {2}above 50\.0% at ε=0\.001: robust accuracy 100\.0% \(95% CI 80\.6%–100\.0%\)$/);
+    const inside = await checkRobustAccuracy(p.model, { data, attack: pgd({ steps: 10 }), epsilon: 0.3, atLeast: 0, atMost: 1 });
+    expect(inside.pass).toBe(true);
+    expect(inside.message.split('\n')[0]).toBe('expected prototypes not to have robust accuracy in [0.0%, 100.0%] under pgd, but it did');
+  });
+
+  it('rejects a missing, out-of-range or inverted bound', async () => {
+    const base = { data: { x: p.x, labels: p.labels }, attack: fgsm(), epsilon: 0.1 };
+    await expect(checkRobustAccuracy(p.model, base)).rejects.toThrow(/^toHaveRobustAccuracy: expected atLeast or atMost, got neither$/);
+    await expect(checkRobustAccuracy(p.model, { ...base, atLeast: 70 })).rejects.toThrow(
+      /^toHaveRobustAccuracy: expected atLeast to be a fraction in \[0, 1\], got 70$/,
+    );
+    await expect(checkRobustAccuracy(p.model, { ...base, atLeast: 0.6, atMost: 0.5 })).rejects.toThrow(
+      /^toHaveRobustAccuracy: expected atLeast <= atMost, got atLeast 0\.6 and atMost 0\.5$/,
+    );
+    await expect(checkRobustAccuracy(p.model, { ...base, atLeast: 0.6, atMost: 0.5 })).rejects.toThrow(ConfigError);
   });
 });
