@@ -8,8 +8,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
 
@@ -129,7 +128,18 @@ class GzipSource implements ByteSource {
 
   private restart(): void {
     this.stream?.destroy();
-    const file = this.fh.createReadStream({ start: 0, autoClose: false, emitClose: false, highWaterMark: GZIP_CHUNK });
+    const fh = this.fh;
+    // compressed bytes read at explicit positions: nothing is shared with an earlier (destroyed) pass
+    async function* compressed(): AsyncGenerator<Uint8Array> {
+      for (let at = 0; ;) {
+        const buf = new Uint8Array(GZIP_CHUNK);
+        const { bytesRead } = await fh.read(buf, 0, GZIP_CHUNK, at);
+        if (bytesRead <= 0) return;
+        at += bytesRead;
+        yield buf.subarray(0, bytesRead);
+      }
+    }
+    const file = Readable.from(compressed(), { objectMode: false });
     const gunzip = createGunzip({ chunkSize: GZIP_CHUNK });
     // pipeline forwards a read error of the file into the inflater, where the iterator sees it
     pipeline(file, gunzip, () => undefined);
