@@ -18,6 +18,16 @@ export { jpeg } from './jpeg.js';
 export { defend, type DefendOptions, type DefendedModel, type DefendedQueryModel } from './defend.js';
 export { parseDefense, DEFENSE_TRANSFORMS } from './spec.js';
 export {
+  certify,
+  certifiedAccuracy,
+  clopperPearsonLower,
+  type Certificate,
+  type CertifiedAccuracy,
+  type CertifyConfig,
+  type CertifyData,
+  type CertifyResult,
+} from './smoothing.js';
+export {
   adversarialTrain,
   linearSchedule,
   TRAINING_METHODS,
