@@ -13,6 +13,7 @@ import { ATTACKS } from '../../attacks/registry.js';
 import { evaluate } from '../../metrics/evaluate.js';
 import { fraction, progressBar, type CliIO, type CommandContext } from './common.js';
 import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
+import { enqueueEval } from './queue-run.js';
 import { applyConfig, type AppliedConfig } from '../config.js';
 
 /** Parsed `robustest eval` options: the run's ({@link RunFlags}) and the outputs'. */
@@ -23,6 +24,7 @@ export interface EvalFlags extends RunFlags {
   allowWarnings?: boolean;
   verbose?: boolean;
   config?: string;
+  queue?: string;
 }
 
 /** The attacks of the registry, for `eval --help`. */
@@ -58,6 +60,10 @@ export function registerEval(program: Command, context: CommandContext): void {
       '--config <file>',
       'read the run from this configuration file (default: robustest.config.json, .mjs or .ts in the working directory, if any); flags override it',
     )
+    .option(
+      '--queue <url>',
+      'enqueue the run on a BullMQ queue at redis://HOST:PORT/NAME (one job per batch) instead of running it; `robustest worker` runs the jobs, `robustest collect` writes the report',
+    )
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
@@ -69,6 +75,7 @@ export function registerEval(program: Command, context: CommandContext): void {
 }
 
 async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
+  if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
   const say = (s: string): void => {

@@ -12,13 +12,15 @@ import { RobustestError } from '../errors.js';
 import { libraryVersion } from '../package-info.js';
 import { suggestOption, type CliIO, type CommandContext, type RegisterCommand } from './common.js';
 import { registerEval } from './eval.js';
+import { registerWorker } from './worker.js';
+import { registerCollect } from './collect.js';
 import { registerInit } from './init.js';
 
 export type { CliIO } from './common.js';
 export { suggestOption } from './common.js';
 
 /** Every command, in the order `--help` lists them. */
-const COMMANDS: readonly RegisterCommand[] = [registerEval, registerInit];
+const COMMANDS: readonly RegisterCommand[] = [registerEval, registerInit, registerWorker, registerCollect];
 
 /**
  * An error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a newline)

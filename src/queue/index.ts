@@ -19,6 +19,7 @@ export {
   type StoredPart,
 } from './protocol.js';
 export {
+  checkQueue,
   clearRun,
   enqueueRun,
   runProgress,

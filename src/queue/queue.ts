@@ -113,6 +113,22 @@ async function connect(url: string, where: string, options: ConnectOptions = {})
   };
 }
 
+/**
+ * Checks that the queue's Redis answers, without touching the queue: for callers that have slow work to do before
+ * they use it (`eval --queue` loads the model first).
+ *
+ * @param url - `redis://HOST:PORT/NAME`.
+ * @param where - the command, for the message.
+ * @throws {@link QueueError} `redis-unreachable`, `bullmq-missing`; `ConfigError` for a bad URL.
+ * @example
+ * ```ts
+ * await checkQueue('redis://127.0.0.1:6379/mnist', 'eval');
+ * ```
+ */
+export async function checkQueue(url: string, where: string, options: ConnectOptions = {}): Promise<void> {
+  await (await connect(url, where, options)).close();
+}
+
 async function readManifest(s: Session, where: string): Promise<RunManifest | undefined> {
   const text = await s.redis.get(s.keys.manifest);
   return text === null ? undefined : parseManifest(text, where);
@@ -445,7 +461,7 @@ async function progressOf(s: Session, manifest: RunManifest): Promise<RunProgres
   const stored = new Set(await s.redis.hkeys(s.keys.parts));
   const counts = await s.queue.getJobCounts('active', 'wait', 'prioritized', 'delayed', 'waiting-children');
   const failedJobs = (await s.queue.getFailed(0, -1)).filter((j) => j.data.runId === manifest.runId && !stored.has(rangeField(j.data)));
-  const workers = (await s.queue.getWorkers()).map((w) => (w['name'] ?? '').replace(/^.*?:w:/, ''));
+  const workers = (await s.queue.getWorkers()).map((w) => (w['rawname'] ?? w['name'] ?? '').replace(/^.*?:w:/, ''));
   return {
     runId: manifest.runId,
     jobs: ranges.length,
