@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-import type { AttackEntry, ClassEntry, CurvePoint, Interval, Report } from './report.js';
+import type { AttackEntry, ClassEntry, Report } from './report.js';
+import { className, curveByNorm, eps, interval, levelLabel, normLabel, normOf, num, pct, reportNorms, seconds, shortHash } from './report-format.js';
 
 /** Whether a report's numbers can be trusted, from the severity of its warnings. */
 export interface Verdict {
@@ -40,77 +41,6 @@ export interface Verdict {
 export function reportVerdict(report: Pick<Report, 'warnings'>): Verdict {
   const severe = [...new Set(report.warnings.filter((w) => w.severity !== 'info').map((w) => w.code))];
   return { reliable: severe.length === 0, severe, line: severe.length === 0 ? 'reliable' : `UNRELIABLE: ${severe.join(', ')}` };
-}
-
-/** A fraction as a percentage with one decimal: `0.9812` → `98.1%`. */
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
-}
-
-/** An interval as `[49.0%, 94.3%]`. */
-function interval(ci: Interval): string {
-  return `[${pct(ci.lower)}, ${pct(ci.upper)}]`;
-}
-
-/** A confidence level as a column label: `0.95` → `95% CI`. */
-function levelLabel(level: number): string {
-  return `${Number((level * 100).toFixed(2))}% CI`;
-}
-
-/** A number with at most 4 significant digits, no trailing zeros. */
-function num(x: number): string {
-  if (x === 0) return '0';
-  return String(Number(x.toPrecision(4)));
-}
-
-/**
- * An epsilon with at most 4 significant digits, annotated with its `k/255` form when it is one and its decimal
- * form had to be rounded (e.g. `0.03137 (8/255)`).
- */
-function eps(e: number): string {
-  const short = num(e);
-  const k = e * 255;
-  const rounded = Math.round(k);
-  if (rounded > 0 && Math.abs(k - rounded) < 1e-6 && String(e) !== short) return `${short} (${rounded}/255)`;
-  return short;
-}
-
-function seconds(s: number): string {
-  return s.toFixed(2);
-}
-
-function normLabel(norm: string | undefined, unicode: boolean): string {
-  if (norm === undefined) return unicode ? 'L∞' : 'Linf';
-  if (norm === 'linf') return unicode ? 'L∞' : 'Linf';
-  if (norm === 'l2') return 'L2';
-  return norm;
-}
-
-function shortHash(h: string): string {
-  return /^[0-9a-f]{64}$/.test(h) ? h.slice(0, 12) : h;
-}
-
-function className(c: ClassEntry): string {
-  return c.name !== undefined && c.name !== '' ? `${c.label} (${c.name})` : String(c.label);
-}
-
-/** A norm of a 1.1 report; 1.0 reports have none, which means `linf`. */
-function normOf(x: { norm?: string }): string {
-  return x.norm ?? 'linf';
-}
-
-/** The norms of a report's curve and per-class entries, in order of first appearance. */
-function reportNorms(report: Report): string[] {
-  const norms = new Set<string>();
-  for (const p of report.curve) norms.add(normOf(p));
-  for (const c of report.perClass) for (const r of c.robust) norms.add(normOf(r));
-  return [...norms];
-}
-
-/** The curve grouped by norm (norms in order of first appearance, points in report order within a norm). */
-function curveByNorm(report: Report): CurvePoint[] {
-  const norms = reportNorms(report);
-  return [...report.curve].sort((a, b) => norms.indexOf(normOf(a)) - norms.indexOf(normOf(b)));
 }
 
 /** Per norm, the largest epsilon with per-class results, and the (up to) three classes least robust there. */
@@ -235,31 +165,51 @@ function mdTable(header: string[], align: ('l' | 'r')[], rows: string[][]): stri
   return [`| ${header.join(' | ')} |`, `| ${sep.join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
+/** A collapsible block for GitHub: `<details>` with a summary, blank lines around the Markdown inside. */
+function details(summary: string, body: string[], open = false): string[] {
+  return [open ? '<details open>' : '<details>', `<summary>${summary}</summary>`, '', ...body, '', '</details>', ''];
+}
+
+/** The lowest worst-case point of each norm (its largest radius when the curve falls), for the headline. */
+function headlinePoints(report: Report): string[] {
+  return reportNorms(report).flatMap((norm) => {
+    const pts = report.curve.filter((p) => normOf(p) === norm);
+    if (pts.length === 0) return [];
+    const last = pts.reduce((a, b) => (b.epsilon > a.epsilon ? b : a));
+    return [`${pct(last.robustAccuracy)} at ${normLabel(norm, true)} ε = ${eps(last.epsilon)} ${interval(last.ci)}`];
+  });
+}
+
 /**
- * Renders a report as GitHub-flavoured Markdown.
+ * Renders a report as GitHub-flavoured Markdown, laid out to be posted as a pull-request comment: the headline is
+ * visible and the bulk is folded into collapsible `<details>` blocks.
  *
- * Sections, in order: a title; a summary line (model, data count, backend, seed; a targeted run says so there
- * and above the attacks); clean accuracy with its confidence interval; the robustness curves (norm | ε | robust
- * accuracy | CI, grouped by norm: per norm, the worst case over that norm's attacks); a per-attack table (attack |
- * norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a success rate over no attacked point is
- * `n/a`); for minimum-norm attacks the quartiles of the minimal perturbations (`∞` when a quartile falls among
- * points never fooled); for query attacks the queries per attacked point and per success; per norm, the three weakest classes at
- * its largest epsilon; the warnings, each marked severe or info; the provenance (versions, hashes shortened to 12 characters,
- * configuration with the epsilons per norm, times); and last the verdict ({@link reportVerdict}): `reliable` or
- * `UNRELIABLE: <codes>`. Percentages have one decimal; epsilons at most four significant digits
- * (with their `k/255` form when they are one). User-supplied strings are escaped.
+ * Visible, in order: a title; the verdict ({@link reportVerdict}: `reliable` or `UNRELIABLE: <codes>`); a summary
+ * line (model, data count, backend, seed; a targeted run says so); clean accuracy with its confidence interval and
+ * the robust accuracy at each norm's largest epsilon; the robustness curves as a small table (norm | ε | robust
+ * accuracy | CI, per norm the worst case over that norm's attacks); the warnings, each marked severe or info.
+ * Folded: the per-attack table (attack | norm | ε | robust acc. | success rate | mean L2 | mean L∞ | seconds; a
+ * success rate over no attacked point is `n/a`); for minimum-norm attacks the quartiles of the minimal perturbations
+ * (`∞` when a quartile falls among points never fooled); for query attacks the queries per attacked point and per
+ * success; per norm, the three weakest classes at its largest epsilon; the provenance (versions, hashes shortened
+ * to 12 characters, configuration with the epsilons per norm, times). Percentages have one decimal; epsilons at most
+ * four significant digits (with their `k/255` form when they are one). User-supplied strings are escaped.
  *
  * @param report - a report, e.g. from `evaluate` or `validateReport`; not modified.
  * @returns the Markdown text, ending with a newline.
  * @example
  * ```ts
+ * import { writeFile } from 'node:fs/promises';
+ * import { renderMarkdown } from 'robustest';
  * await writeFile('report.md', renderMarkdown(report));
  * ```
  */
 export function renderMarkdown(report: Report): string {
   const p = report.provenance;
   const out: string[] = [];
+  const verdict = reportVerdict(report);
   out.push(`# Robustness report: ${md(p.model.name)}`, '');
+  out.push(`**Verdict:** ${verdict.reliable ? 'reliable' : `**${md(verdict.line)}**`}`, '');
   out.push(
     `Model ${code(p.model.name)} (${md(p.model.engine)}) · ${report.count} samples from ${code(p.data.source)} · ` +
       `backend ${code(p.backend)} · seed ${p.seed}${p.targeted ? ' · **targeted** (random target classes)' : ''}`,
@@ -270,6 +220,8 @@ export function renderMarkdown(report: Report): string {
     `**Clean accuracy:** ${pct(report.cleanAccuracy)} (${cleanCount}/${report.count}, ${levelLabel(report.cleanCi.level)} ${interval(report.cleanCi)})`,
     '',
   );
+  const headline = headlinePoints(report);
+  if (headline.length > 0) out.push(`**Robust accuracy:** ${headline.join('; ')}`, '');
 
   out.push('## Robustness curve', '');
   if (report.curve.length === 0) {
@@ -291,83 +243,87 @@ export function renderMarkdown(report: Report): string {
     );
   }
 
-  out.push('## Attacks', '');
+  out.push('## Warnings', '');
+  if (report.warnings.length === 0) out.push('None.', '');
+  else out.push(...report.warnings.map((w) => `- ${code(w.code)}${w.severity === 'info' ? ' (info)' : ' (**severe**)'}: ${md(w.message)}`), '');
+
   if (report.attacks.length === 0) {
     out.push('No attacks were run.', '');
   } else {
-    if (p.targeted) out.push('Targeted: an attack succeeds on a point when the model predicts its target class (drawn from the seed).', '');
-    out.push(
+    const body: string[] = [];
+    if (p.targeted) body.push('Targeted: an attack succeeds on a point when the model predicts its target class (drawn from the seed).', '');
+    body.push(
       ...mdTable(
         ['Attack', 'Norm', 'ε', 'Robust acc.', 'Success rate', 'Mean L2', 'Mean L∞', 'Seconds'],
         ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
         report.attacks.map((a) => attackCells(a, true)),
       ),
-      '',
     );
+    out.push(...details(`Attacks (${report.attacks.length} runs)`, body));
   }
 
   const minimal = minimalNormRows(report, true);
   if (minimal.length > 0) {
-    out.push('## Minimal perturbations', '');
     out.push(
-      'Minimum-norm attacks: the distribution of the smallest perturbation that fooled each attacked point (∞: the quartile falls among points never fooled).',
-      '',
-    );
-    out.push(
-      ...mdTable(['Attack', 'Norm', 'ε', 'Attacked', 'Fooled', 'Never fooled', 'Q1', 'Median', 'Q3'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], minimal),
-      '',
+      ...details('Minimal perturbations', [
+        'Minimum-norm attacks: the distribution of the smallest perturbation that fooled each attacked point (∞: the quartile falls among points never fooled).',
+        '',
+        ...mdTable(['Attack', 'Norm', 'ε', 'Attacked', 'Fooled', 'Never fooled', 'Q1', 'Median', 'Q3'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'], minimal),
+      ]),
     );
   }
   const queries = queryRows(report, true);
   if (queries.length > 0) {
-    out.push('## Queries', '');
-    out.push('Query attacks: model queries per attacked point, and per point fooled (queries per success).', '');
     out.push(
-      ...mdTable(['Attack', 'Norm', 'ε', 'Mean', 'Median', 'Max', 'Mean per success', 'Median per success'], ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'], queries),
-      '',
+      ...details('Queries', [
+        'Query attacks: model queries per attacked point, and per point fooled (queries per success).',
+        '',
+        ...mdTable(
+          ['Attack', 'Norm', 'ε', 'Mean', 'Median', 'Max', 'Mean per success', 'Median per success'],
+          ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+          queries,
+        ),
+      ]),
     );
   }
 
   for (const weak of weakestClasses(report)) {
-    out.push(`## Weakest classes at ${normLabel(weak.norm, true)} ε = ${eps(weak.epsilon)}`, '');
     out.push(
-      ...mdTable(
-        ['Class', 'Count', 'Clean acc.', 'Robust acc.'],
-        ['l', 'r', 'r', 'r'],
-        weak.classes.map((w) => [md(className(w.entry)), String(w.entry.count), pct(w.entry.cleanAccuracy), pct(w.robust)]),
+      ...details(
+        `Weakest classes at ${normLabel(weak.norm, true)} ε = ${eps(weak.epsilon)}`,
+        mdTable(
+          ['Class', 'Count', 'Clean acc.', 'Robust acc.'],
+          ['l', 'r', 'r', 'r'],
+          weak.classes.map((w) => [md(className(w.entry)), String(w.entry.count), pct(w.entry.cleanAccuracy), pct(w.robust)]),
+        ),
       ),
-      '',
     );
   }
 
-  out.push('## Warnings', '');
-  if (report.warnings.length === 0) out.push('None.', '');
-  else out.push(...report.warnings.map((w) => `- ${code(w.code)}${w.severity === 'info' ? ' (info)' : ' (**severe**)'}: ${md(w.message)}`), '');
-
-  out.push('## Provenance', '');
   const m = p.model;
-  out.push(
+  const prov: string[] = [];
+  prov.push(
     `- Library: ${md(p.library.name)} ${md(p.library.version)}; tfjs ${md(p.tfjs)}; Node ${md(p.node)}; ${md(p.platform)}; backend ${code(p.backend)}` +
       (p.fastGradients === undefined ? '' : `; fast gradients ${p.fastGradients ? 'on' : 'off'}`),
   );
-  if (p.command !== undefined) out.push(`- Command: ${code(p.command)}`);
-  out.push(
+  if (p.command !== undefined) prov.push(`- Command: ${code(p.command)}`);
+  prov.push(
     `- Model: ${code(m.name)}, engine ${md(m.engine)}, source ${code(m.source)}, sha256 ${code(shortHash(m.sha256))}`,
     `- Input: shape [${m.inputShape.join(', ')}], layout ${md(m.layout)}, bounds [${m.bounds[0]}, ${m.bounds[1]}], ${m.numClasses} classes` +
       (m.preprocessing ? `, preprocessing mean [${m.preprocessing.mean.join(', ')}] std [${m.preprocessing.std.join(', ')}]` : ''),
     `- Data: ${code(p.data.source)}, sha256 ${code(shortHash(p.data.sha256))}, ${p.data.count} samples`,
     `- Epsilons: ${epsilonList(report)}; batch size ${p.batchSize}; cascade ${p.cascade ? 'on' : 'off'}; ${p.targeted ? 'targeted; ' : ''}seed ${p.seed}`,
   );
-  if (p.attacks.length === 0) out.push('- Attacks: none');
+  if (p.attacks.length === 0) prov.push('- Attacks: none');
   else {
-    out.push(p.preset !== undefined ? `- Attacks (preset ${code(p.preset)}):` : '- Attacks:');
+    prov.push(p.preset !== undefined ? `- Attacks (preset ${code(p.preset)}):` : '- Attacks:');
     for (const a of p.attacks) {
-      out.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}${a.kind !== undefined ? `, ${md(a.kind)}` : ''}): ${code(JSON.stringify(a.config))}`);
+      prov.push(`  - ${md(a.name)} (${md(normLabel(a.norm, true))}${a.kind !== undefined ? `, ${md(a.kind)}` : ''}): ${code(JSON.stringify(a.config))}`);
     }
   }
-  out.push(`- Started ${md(p.startedAt)}, finished ${md(p.finishedAt)} (${seconds(p.seconds)} s)`);
-  out.push(`- Report format ${md(report.version)}`, '');
-  out.push(`**Verdict:** ${md(reportVerdict(report).line)}`, '');
+  prov.push(`- Started ${md(p.startedAt)}, finished ${md(p.finishedAt)} (${seconds(p.seconds)} s)`);
+  prov.push(`- Report format ${md(report.version)}`);
+  out.push(...details('Provenance', prov));
   return out.join('\n');
 }
 

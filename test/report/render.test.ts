@@ -67,8 +67,9 @@ describe('renderMarkdown', () => {
   });
 
   it('lists the three weakest classes at the largest epsilon, skipping empty classes', () => {
-    const i = ls.indexOf('## Weakest classes at L∞ ε = 0.3');
+    const i = ls.indexOf('<summary>Weakest classes at L∞ ε = 0.3</summary>');
     expect(i).toBeGreaterThan(0);
+    expect(ls[i - 1]).toBe('<details>');
     expect(ls.slice(i + 2, i + 7)).toEqual([
       '| Class | Count | Clean acc. | Robust acc. |',
       '| --- | ---: | ---: | ---: |',
@@ -87,8 +88,8 @@ describe('renderMarkdown', () => {
     expect(lines(renderMarkdown(none))[j + 2]).toBe('None.');
   });
 
-  it('has a provenance section with shortened hashes and times', () => {
-    expect(ls).toContain('## Provenance');
+  it('has a provenance section, folded, with shortened hashes and times', () => {
+    expect(ls).toContain('<summary>Provenance</summary>');
     expect(ls).toContain('- Library: robustest 0.1.0; tfjs 4.22.0; Node v20.19.0; linux-x64; backend `cpu`');
     expect(ls).toContain('- Command: `robustest eval --model model.json --data test.idx`');
     expect(ls).toContain('- Model: `mnist-cnn`, engine tfjs, source `assets/mnist/model.json`, sha256 `0123456789ab`');
@@ -120,7 +121,7 @@ describe('renderMarkdown', () => {
     const out = lines(renderMarkdown(r));
     expect(out).toContain('No epsilons were evaluated.');
     expect(out).toContain('No attacks were run.');
-    expect(out.some((l) => l.startsWith('## Weakest classes'))).toBe(false);
+    expect(out.some((l) => l.includes('Weakest classes'))).toBe(false);
     expect(out).toContain('**Clean accuracy:** 98.0% (98/100, 99% CI [93.0%, 99.5%])');
   });
 
@@ -144,14 +145,10 @@ describe('renderMarkdown', () => {
 });
 
 describe('the verdict', () => {
-  it('is UNRELIABLE with a severe warning (or one without a severity), reliable with info warnings or none; both renderings end with it', () => {
+  it('is UNRELIABLE with a severe warning (or one without a severity), reliable with info warnings or none; Markdown starts with it, text ends with it', () => {
     const r = fixtureReport(); // its warning has no severity: counted as severe
     expect(reportVerdict(r)).toEqual({ reliable: false, severe: ['probability-output'], line: 'UNRELIABLE: probability-output' });
-    expect(
-      lines(renderMarkdown(r))
-        .filter((l) => l !== '')
-        .at(-1),
-    ).toBe('**Verdict:** UNRELIABLE: probability-output');
+    expect(lines(renderMarkdown(r))[2]).toBe('**Verdict:** **UNRELIABLE: probability-output**');
     expect(
       lines(renderText(r))
         .filter((l) => l !== '')
@@ -160,11 +157,7 @@ describe('the verdict', () => {
     r.warnings = [{ code: 'log-probability-output', message: 'net: log-softmax', severity: 'info' }];
     expect(reportVerdict(r).line).toBe('reliable');
     expect(lines(renderMarkdown(r))).toContain('- `log-probability-output` (info): net: log-softmax');
-    expect(
-      lines(renderMarkdown(r))
-        .filter((l) => l !== '')
-        .at(-1),
-    ).toBe('**Verdict:** reliable');
+    expect(lines(renderMarkdown(r))[2]).toBe('**Verdict:** reliable');
     r.warnings = [];
     expect(
       lines(renderText(r))
@@ -187,9 +180,9 @@ describe('reports with several norms and attack kinds', () => {
     expect(ls).toContain('| Attack | Norm | ε | Attacked | Fooled | Never fooled | Q1 | Median | Q3 |');
     expect(ls).toContain('| deepfool | L2 | 1 | 98 | 90 | 8.2% | 0.6123 | 0.9 | ∞ |');
     expect(ls).toContain('| random-search | L∞ | 0.3 | 812.5 | 1000 | 1000 | 790.3 | 1000 |');
-    const j = ls.indexOf('## Weakest classes at L2 ε = 1');
+    const j = ls.indexOf('<summary>Weakest classes at L2 ε = 1</summary>');
     expect(ls.slice(j + 4, j + 6)).toEqual(['| 0 (zero) | 40 | 100.0% | 20.0% |', '| 1 (one) | 30 | 96.7% | 60.0% |']);
-    expect(ls).toContain('## Weakest classes at L∞ ε = 0.3');
+    expect(ls).toContain('<summary>Weakest classes at L∞ ε = 0.3</summary>');
     expect(ls).toContain('- Epsilons: L∞ 0, 0.03137 (8/255), 0.3; L2 1; batch size 100; cascade on; seed 42');
     expect(ls).toContain('  - deepfool (L2, minimum-norm): `{"steps":50}`');
     expect(ls).toContain('- Attacks:');
