@@ -57,7 +57,12 @@ export interface RunConfig {
   /** Whether the costlier pitfall checks run (`thorough`). */
   readonly thorough: boolean;
   /** The surrogate model of the transfer check, if any: its name and weights' SHA-256. */
-  readonly surrogate?: { readonly name: string; readonly sha256: string };
+  readonly surrogate?: {
+    /** The surrogate's name. */
+    readonly name: string;
+    /** SHA-256 of its weights. */
+    readonly sha256: string;
+  };
 }
 
 /**
@@ -77,9 +82,21 @@ export interface RunHeader {
   /** The model, as the report's provenance describes it. */
   readonly model: Provenance['model'];
   /** The data: where it came from, its SHA-256 and its number of samples. */
-  readonly data: { readonly source: string; readonly sha256: string; readonly count: number };
+  readonly data: {
+    /** Where it came from (not part of the identity). */
+    readonly source: string;
+    /** SHA-256 of its inputs and labels. */
+    readonly sha256: string;
+    /** Number of samples. */
+    readonly count: number;
+  };
   /** The environment: robustest's version and the tfjs backend. */
-  readonly environment: { readonly library: string; readonly backend: string };
+  readonly environment: {
+    /** robustest's version. */
+    readonly library: string;
+    /** The tfjs backend. */
+    readonly backend: string;
+  };
   /** The command line that started the run, if any (not part of the identity). */
   readonly command?: string;
 }
@@ -462,30 +479,45 @@ function copyInto(target: AttackCell, source: AttackCell, offset: number): void 
 const cellKey = (c: AttackCell): string => `${c.attack}|${c.norm}|${c.epsilon}`;
 
 /**
- * Merges the records of disjoint ranges that together cover every point of a run into the run's state, as one
- * evaluation of all the points would have produced: the plan's cells point by point, the supplementary runs (a range
- * without a run's records counts as not attacked there; `unbounded` and `iterative-check` cells that attacked no
- * point are left out, as a whole run leaves them out), the warnings in range order without repeats (plus
- * `no-correct-points` when no point is classified correctly), the earliest start, and whether any part ran with the
- * fast gradient kernels.
+ * Merges the records of disjoint ranges that together cover every point of a run (or of `range`) into one state, as
+ * one evaluation of all those points would have produced: the plan's cells point by point, the supplementary runs (a
+ * range without a run's records counts as not attacked there; `unbounded` and `iterative-check` cells that attacked
+ * no point are left out, as a whole run leaves them out), the warnings in range order without repeats (plus
+ * `no-correct-points` when no point of the whole run is classified correctly), the earliest start, and whether any
+ * part ran with the fast gradient kernels.
  *
  * @param header - the run.
  * @param parts - range states of the run (any order).
- * @returns the run's state.
+ * @param range - the points to merge. Default: all the run's.
+ * @returns the merged state (of the whole run, or of `range`).
  * @throws {@link RecordsError} when ranges overlap, leave points uncovered, or hold different cells.
  */
-export function mergeStates(header: RunHeader, parts: readonly RangeState[]): EvaluationState & { readonly fastGradients: boolean } {
-  const total = header.data.count;
+export function mergeStates(
+  header: RunHeader,
+  parts: readonly RangeState[],
+  range: { readonly start: number; readonly end: number } = { start: 0, end: header.data.count },
+): RangeState & { readonly fastGradients: boolean } {
+  const whole = range.start === 0 && range.end === header.data.count;
+  const total = range.end - range.start;
+  const base = range.start;
   const sorted = [...parts].sort((a, b) => a.offset - b.offset);
-  let next = 0;
+  const what = whole ? `all ${total} points` : `points [${range.start}, ${range.end})`;
+  if (sorted.length === 0) throw new RecordsError(`merge: expected parts covering ${what}, got none`);
+  let next = range.start;
   for (const p of sorted) {
     if (p.offset < next) {
       throw new RecordsError(`merge: expected disjoint parts, got points [${p.offset}, ${Math.min(next, p.offset + p.count)}) in two parts`);
     }
-    if (p.offset > next) throw new RecordsError(`merge: expected parts covering all ${total} points, got none for points [${next}, ${p.offset})`);
+    if (p.offset > next) throw new RecordsError(`merge: expected parts covering ${what}, got none for points [${next}, ${p.offset})`);
     next = p.offset + p.count;
   }
-  if (next !== total) throw new RecordsError(`merge: expected parts covering all ${total} points, got none for points [${next}, ${total})`);
+  if (next !== range.end) {
+    throw new RecordsError(
+      next > range.end
+        ? `merge: expected parts within ${what}, got points up to ${next}`
+        : `merge: expected parts covering ${what}, got none for points [${next}, ${range.end})`,
+    );
+  }
   const first = sorted[0]!;
   const labels = new Int32Array(total);
   const predictions = new Int32Array(total);
@@ -494,19 +526,20 @@ export function mergeStates(header: RunHeader, parts: readonly RangeState[]): Ev
   const warnings: ReportWarning[] = [];
   const runs = new Map<string, { run: SupplementaryRun; cells: Map<string, AttackCell> }>();
   for (const p of sorted) {
-    labels.set(p.labels, p.offset);
-    predictions.set(p.predictions, p.offset);
+    const at = p.offset - base;
+    labels.set(p.labels, at);
+    predictions.set(p.predictions, at);
     if (targets) {
       if (!p.targets)
         throw new RecordsError(`merge: expected targets in every part of a targeted run, got none for points [${p.offset}, ${p.offset + p.count})`);
-      targets.set(p.targets, p.offset);
+      targets.set(p.targets, at);
     }
     if (p.cells.length !== cells.length || p.cells.some((c, i) => cellKey(c) !== cellKey(cells[i]!))) {
       throw new RecordsError(
         `merge: expected the same ${cells.length} attack cells in every part, got ${p.cells.length} different ones for points [${p.offset}, ${p.offset + p.count})`,
       );
     }
-    p.cells.forEach((c, i) => copyInto(cells[i]!, c, p.offset));
+    p.cells.forEach((c, i) => copyInto(cells[i]!, c, at));
     for (const w of p.warnings) if (!warnings.some((x) => x.code === w.code && x.message === w.message)) warnings.push(w);
     for (const r of p.supplementary ?? []) {
       const key = `${r.purpose}|${r.of ?? ''}|${r.surrogate ?? ''}|${canonicalJson(r.attack)}`;
@@ -522,11 +555,11 @@ export function mergeStates(header: RunHeader, parts: readonly RangeState[]): Ev
           target = emptyLike(c, total);
           entry.cells.set(k, target);
         }
-        copyInto(target, c, p.offset);
+        copyInto(target, c, at);
       }
     }
   }
-  if (!predictions.some((p, i) => p === labels[i])) {
+  if (whole && !predictions.some((p, i) => p === labels[i])) {
     const w = noCorrectPointsWarning(header.model.name);
     if (!warnings.some((x) => x.code === w.code && x.message === w.message)) warnings.push(w);
   }
@@ -543,11 +576,11 @@ export function mergeStates(header: RunHeader, parts: readonly RangeState[]): Ev
   }
   supplementary.sort((a, b) => PURPOSE_ORDER.indexOf(a.purpose) - PURPOSE_ORDER.indexOf(b.purpose) || (a.of ?? -1) - (b.of ?? -1));
   const startedAt = sorted.map((p) => p.startedAt).reduce((a, b) => (Date.parse(b) < Date.parse(a) ? b : a));
-  const state: EvaluationState & { readonly fastGradients: boolean } = {
+  const state: RangeState & { readonly fastGradients: boolean } = {
     plan,
     count: total,
-    offset: 0,
-    total,
+    offset: base,
+    total: header.data.count,
     fastGradients: sorted.some((p) => p.fastGradients === true),
     labels,
     predictions,
