@@ -40,7 +40,34 @@ export {
   NOT_CONVERGED_NEVER_FOOLED,
 } from './pitfalls.js';
 export type { SupplementaryRun } from './records.js';
-export { checkSurrogate, strongerAttack, supplementaryRuns, UNBOUNDED_POINTS, type AttackPhase, type SupplementaryOptions } from './supplementary.js';
+export {
+  chunkRanges,
+  evaluateRange,
+  mergeParts,
+  mergePartialReports,
+  partialReport,
+  runHeader,
+  shardRange,
+  PARTS_FORMAT,
+  type AttackSpec,
+  type EvaluationPart,
+  type MergeContext,
+  type PartCell,
+  type PartialReport,
+  type PartRun,
+  type PointRange,
+  type RunConfig,
+  type RunHeader,
+} from './parts.js';
+export {
+  checkSurrogate,
+  isUnboundedSample,
+  strongerAttack,
+  supplementaryRuns,
+  UNBOUNDED_POINTS,
+  type AttackPhase,
+  type SupplementaryOptions,
+} from './supplementary.js';
 export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy.js';
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {

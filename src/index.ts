@@ -38,7 +38,7 @@ export {
   type QueryModel,
   type ValueAndGrad,
 } from './model.js';
-export { loadModel, fromLayersModel, detectTfjsFormat, type LayersModelOptions, type LoadModelOptions, type TfjsFormat } from './load.js';
+export { loadModel, loadLayersModelFile, fromLayersModel, detectTfjsFormat, type LayersModelOptions, type LoadModelOptions, type TfjsFormat } from './load.js';
 export { initBackend, type BackendInfo, type BackendName } from './backend.js';
 export { createRng, deriveSeed, normalPerSample, randomTargets, sampleRngs, uniformPerSample, type Rng } from './rng.js';
 export {

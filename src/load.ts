@@ -279,6 +279,41 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
   }
 }
 
+/**
+ * Loads a tfjs layers-model file as a trainable `LayersModel` (for {@link adversarialTrain} and `robustest train`),
+ * with the same file checks as {@link loadModel}: weight shards must lie inside the model's folder and match the
+ * manifest.
+ *
+ * @param path - a `model.json` of format `layers-model`, or a directory containing one.
+ * @returns the model; the caller disposes it.
+ * @throws {@link ModelLoadError} for a missing, unreadable or corrupt file; {@link UnsupportedError} for a graph
+ *   model or an `.onnx` file (their weights are constants, so they cannot be trained).
+ * @example
+ * ```ts
+ * import { loadLayersModelFile } from 'robustest';
+ * const net = await loadLayersModelFile('assets/mnist-cnn/model.json');
+ * console.log(net.countParams()); // 30762
+ * net.dispose();
+ * ```
+ */
+export async function loadLayersModelFile(path: string): Promise<LayersModel> {
+  const file = await resolveModelPath(resolve(path));
+  if (file.toLowerCase().endsWith('.onnx')) {
+    throw new UnsupportedError(`${file}: expected a tfjs layers model.json (graph models and ONNX files cannot be trained), got an .onnx file`);
+  }
+  const { json, artifacts } = await readTfjsArtifacts(file);
+  const kind = detectTfjsFormat(json, file);
+  if (kind !== 'layers-model') {
+    throw new UnsupportedError(`${file}: expected a tfjs layers model.json (graph models and ONNX files cannot be trained), got a ${kind}`);
+  }
+  const tfl = await import('@tensorflow/tfjs-layers');
+  try {
+    return await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (e) {
+    throw new ModelLoadError(`${file}: expected a loadable tfjs layers model, got ${JSON.stringify(e instanceof Error ? e.message.slice(0, 300) : String(e))}`);
+  }
+}
+
 async function loadOnnxFile(file: string, options: ModelOptions & { engine: GradientEngine; threads?: number; queryOnly: boolean }): Promise<Model> {
   const { loadOnnx } = await import('./onnx/index.js');
   return loadOnnx(file, options);

@@ -15,12 +15,13 @@ import { registerEval } from './eval.js';
 import { registerWorker } from './worker.js';
 import { registerCollect } from './collect.js';
 import { registerInit } from './init.js';
+import { registerTrain } from './train.js';
 
 export type { CliIO } from './common.js';
 export { suggestOption } from './common.js';
 
 /** Every command, in the order `--help` lists them. */
-const COMMANDS: readonly RegisterCommand[] = [registerEval, registerInit, registerWorker, registerCollect];
+const COMMANDS: readonly RegisterCommand[] = [registerEval, registerInit, registerWorker, registerCollect, registerTrain];
 
 /**
  * An error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a newline)
