@@ -69,6 +69,7 @@ export {
   type SupplementaryOptions,
 } from './supplementary.js';
 export { accuracy, argmaxRows, normalQuantile, wilsonInterval } from './accuracy.js';
+export { collectExamples, MAX_EXAMPLES } from './examples.js';
 export { perturbationNorms, summarize, summarizeNorms, L0_THRESHOLD, type PerturbationNorms } from './perturbation.js';
 export {
   checkDataRange,

@@ -87,6 +87,28 @@ export {
 } from './gradients/index.js';
 export * from './report.js';
 export { renderMarkdown, renderText, reportVerdict, type Verdict } from './report-markdown.js';
+export { renderHtml, type ExampleImages, type HtmlOptions } from './report-html.js';
+export { renderJunit, type JunitOptions } from './report-junit.js';
+export { niceTicks, renderCurveSvg, reportCurveSeries, type CurveSeries, type CurveSeriesPoint, type CurveSvgOptions } from './report-svg.js';
+export { amplifyPerturbation, renderExampleImages } from './report-images.js';
+export { WARNING_EXPLANATIONS } from './report-format.js';
+export {
+  compareReports,
+  encodePointOutcomes,
+  renderComparisonHtml,
+  renderComparisonMarkdown,
+  renderComparisonText,
+  reportOutcomes,
+  type ClassChange,
+  type CompareOptions,
+  type ComparedSide,
+  type ComparedValue,
+  type Comparison,
+  type EncodedPointOutcomes,
+  type PointOutcomes,
+  type RobustPoints,
+} from './compare.js';
+export { mcnemarExact } from './stats.js';
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
 export * from '../defenses/index.js';

@@ -1,6 +1,6 @@
 /**
  * `robustest eval`: loads a model and data (the bundled MNIST demo by default), runs the attacks, prints a table,
- * writes JSON/Markdown reports and exits non-zero below a threshold.
+ * writes JSON/Markdown/HTML/JUnit reports and exits non-zero below a threshold.
  * @internal
  * @module
  */
@@ -8,10 +8,14 @@ import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { checkOutputPath, writeFileAtomic } from '../write.js';
 import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
+import { renderHtml } from '../report-html.js';
+import { renderJunit } from '../report-junit.js';
+import { renderExampleImages } from '../report-images.js';
+import { collectExamples } from '../../metrics/examples.js';
 import type { Report } from '../report.js';
 import { ATTACKS } from '../../attacks/registry.js';
 import { evaluate } from '../../metrics/evaluate.js';
-import { fraction, progressBar, type CliIO, type CommandContext } from './common.js';
+import { fraction, integer, progressBar, type CliIO, type CommandContext } from './common.js';
 import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
 import { enqueueEval } from './queue-run.js';
 import { applyConfig, type AppliedConfig } from '../config.js';
@@ -20,6 +24,9 @@ import { applyConfig, type AppliedConfig } from '../config.js';
 export interface EvalFlags extends RunFlags {
   json?: string;
   markdown?: string;
+  html?: string;
+  junit?: string;
+  examples?: number;
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
   verbose?: boolean;
@@ -64,6 +71,16 @@ export function registerEval(program: Command, context: CommandContext): void {
       '--queue <url>',
       'enqueue the run on a BullMQ queue at redis://HOST:PORT/NAME (one job per batch) instead of running it; `robustest worker` runs the jobs, `robustest collect` writes the report',
     )
+    .option('--html <file>', 'write the self-contained HTML report here (curves, tables, warnings; the image grid with --examples)')
+    .option(
+      '--junit <file>',
+      'write JUnit XML here: a case per attack and ε, per curve point (failing below --min-robust-accuracy) and per warning (severe ones fail unless --allow-warnings)',
+    )
+    .option(
+      '--examples <n>',
+      "keep the first N points' clean and adversarial inputs in the report for the HTML image grid (a second pass over them with the run's seeds)",
+      integer('--examples', 1),
+    )
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
@@ -78,6 +95,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
   if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
+  if (flags.html !== undefined) await checkOutputPath(flags.html, '--html');
+  if (flags.junit !== undefined) await checkOutputPath(flags.junit, '--junit');
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
@@ -86,11 +105,13 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
   try {
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
     let report: Report;
+    const options = config?.adjust(run.options) ?? run.options;
     try {
-      report = await evaluate(run.model, run.data, { ...(config?.adjust(run.options) ?? run.options), ...(bar ? { onProgress: bar.update } : {}) });
+      report = await evaluate(run.model, run.data, { ...options, ...(bar ? { onProgress: bar.update } : {}) });
     } finally {
       bar?.end();
     }
+    if (flags.examples !== undefined) report.examples = await collectExamples(run.model, run.data, options, flags.examples);
     say(renderText(report));
     if (flags.json !== undefined) {
       await writeFileAtomic(flags.json, JSON.stringify(report, null, 2) + '\n');
@@ -99,6 +120,22 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
     if (flags.markdown !== undefined) {
       await writeFileAtomic(flags.markdown, renderMarkdown(report));
       say(`Markdown report: ${flags.markdown}\n`);
+    }
+    if (flags.html !== undefined) {
+      const min = flags.minRobustAccuracy;
+      await writeFileAtomic(
+        flags.html,
+        renderHtml(report, { images: await renderExampleImages(report), ...(min !== undefined ? { minRobustAccuracy: min } : {}) }),
+      );
+      say(`HTML report: ${flags.html}\n`);
+    }
+    if (flags.junit !== undefined) {
+      const min = flags.minRobustAccuracy;
+      await writeFileAtomic(
+        flags.junit,
+        renderJunit(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}), ...(flags.allowWarnings ? { allowWarnings: true } : {}) }),
+      );
+      say(`JUnit XML: ${flags.junit}\n`);
     }
     const min = flags.minRobustAccuracy;
     if (min !== undefined) {
