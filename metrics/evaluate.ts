@@ -1067,7 +1067,9 @@ export async function evaluateRanges(
   const hooks: EvaluationHooks = { onProgress: options.onProgress, onWarning };
   let checkpoint: Checkpoint | undefined;
   if (options.checkpoint !== undefined) {
-    const { openCheckpoint } = await import('./checkpoint.js');
+    // Node only (node:fs): a specifier that is not a literal keeps browser bundlers from pulling checkpoint.ts in.
+    const checkpointModule = './checkpoint.js';
+    const { openCheckpoint } = (await import(checkpointModule)) as typeof import('./checkpoint.js');
     checkpoint = await openCheckpoint(options.checkpoint, header, {
       ...(options.restart ? { restart: true } : {}),
       ...(checkpointFile !== undefined ? { file: checkpointFile } : {}),

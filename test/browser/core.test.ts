@@ -10,6 +10,11 @@ import { sha256Js, sha256Tensors } from '../../src/digest.js';
 import { LIBRARY_VERSION, REPORT_VERSION } from '../../src/version.js';
 import { REPORT_VERSION as REPORT_VERSION_NODE } from '../../src/report.js';
 import { libraryVersion } from '../../src/package-info.js';
+import { evaluate } from '../../metrics/evaluate.js';
+import { fgsm } from '../../attacks/index.js';
+import { prototypeProblem } from '../helpers/models.js';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 const root = join(import.meta.dirname, '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -45,7 +50,16 @@ describe('browser core', () => {
     expect(ours).toContain('metrics/evaluate.ts');
     expect(ours).toContain('attacks/pgd.ts');
     expect(ours).toContain('src/report-markdown.ts');
-    for (const nodeOnly of ['src/load.ts', 'src/files.ts', 'src/hash.ts', 'src/package-info.ts', 'src/report.ts', 'src/write.ts', 'src/backend.ts']) {
+    for (const nodeOnly of [
+      'src/load.ts',
+      'src/files.ts',
+      'src/hash.ts',
+      'src/package-info.ts',
+      'src/report.ts',
+      'src/write.ts',
+      'src/backend.ts',
+      'metrics/checkpoint.ts',
+    ]) {
       expect(ours).not.toContain(nodeOnly);
     }
     expect(ours.filter((p) => /^src\/(data|onnx|parallel|remote|cli)\//.test(p))).toEqual([]);
@@ -95,5 +109,19 @@ describe('browser core', () => {
     expect(LIBRARY_VERSION).toBe(pkg.version);
     expect(LIBRARY_VERSION).toBe(libraryVersion());
     expect(REPORT_VERSION).toBe(REPORT_VERSION_NODE);
+  });
+
+  it("still opens evaluate's Node-only checkpoint module, whose import bundlers cannot see", async () => {
+    const p = prototypeProblem({ n: 8 });
+    const dir = await mkdtemp(join(tmpdir(), 'robustest-core-'));
+    try {
+      const run = () => evaluate(p.model, { x: p.x, labels: p.labels }, { attacks: [fgsm()], epsilons: [0.01], checkpoint: dir });
+      const first = await run();
+      expect(await readdir(dir)).toContain('checkpoint.jsonl');
+      expect((await run()).curve).toEqual(first.curve);
+    } finally {
+      p.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
