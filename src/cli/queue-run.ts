@@ -9,13 +9,12 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { ConfigError, ERROR_REASONS, QueueError } from '../errors.js';
 import { libraryVersion } from '../package-info.js';
 import type { Report } from '../report.js';
 import { checkQueue, enqueueRun, parseQueueUrl, short, type Json, type RangeExecutor, type RunManifest, type StoredPart } from '../queue/index.js';
-import { decodePart, encodePart, headerDifferences, mergeStates, type RunHeader } from '../../metrics/part-data.js';
-import { buildReport, evaluateRanges, runHeader } from '../../metrics/evaluate.js';
+import { headerDifferences } from '../../metrics/part-data.js';
+import { evaluateRange, mergeParts, runHeader, type RunHeader } from '../../metrics/parts.js';
 import type { AppliedConfig } from '../config.js';
 import type { CliIO } from './common.js';
 import { setupRun, type RunFlags } from './run-setup.js';
@@ -149,13 +148,7 @@ export async function prepareExecutor(manifest: RunManifest, io: CliIO, maps: re
     throw e;
   }
   return {
-    run: async (range) => {
-      const t0 = performance.now();
-      // One chunk per job: the range is the job's batch.
-      const { header: h, states } = await evaluateRanges(run.model, run.data, { ...run.options, chunkSize: range.end - range.start }, range);
-      if (states.length !== 1) throw new QueueError(`worker: expected one chunk for the range ${range.start}-${range.end}, got ${states.length}`);
-      return encodePart(h.runId, states[0]!, (performance.now() - t0) / 1000) as unknown as Json;
-    },
+    run: async (range) => (await evaluateRange(run.model, run.data, run.options, range)) as unknown as Json,
     dispose: () => run.dispose(),
   };
 }
@@ -168,13 +161,8 @@ export async function prepareExecutor(manifest: RunManifest, io: CliIO, maps: re
  */
 export function reportOfRun(manifest: RunManifest, parts: readonly StoredPart[]): Report {
   const { header } = manifest.config as unknown as QueueConfig;
-  const states = parts.map((p) => decodePart(p.part, header, `the part ${p.start}-${p.end} stored by ${p.worker}`));
-  const state = mergeStates(header, states);
-  return buildReport(state, {
-    model: header.model,
-    ...(header.command !== undefined ? { command: header.command } : {}),
-    backend: header.environment.backend,
-    fastGradients: state.fastGradients,
-    seconds: parts.reduce((a, p) => a + p.seconds, 0),
-  });
+  return mergeParts(
+    header,
+    parts.map((p) => p.part),
+  );
 }

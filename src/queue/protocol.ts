@@ -60,13 +60,27 @@ export interface StoredPart extends IndexRange {
   readonly part: Json;
 }
 
-/** The Redis keys of a queue's run, besides BullMQ's own (`bull:NAME:*`). */
+/**
+ * The Redis keys of a queue's run, besides BullMQ's own (`bull:NAME:*`): its manifest (a string) and its parts (a
+ * hash, one field per range).
+ *
+ * @param name - the queue's name.
+ * @returns the two keys.
+ * @example
+ * ```ts
+ * runKeys('mnist'); // { manifest: 'robustest:mnist:run', parts: 'robustest:mnist:parts' }
+ * ```
+ */
 export function runKeys(name: string): { readonly manifest: string; readonly parts: string } {
   return { manifest: `robustest:${name}:run`, parts: `robustest:${name}:parts` };
 }
 
 /**
  * Splits `[0, total)` into consecutive ranges of `chunk` indices (the last may be shorter).
+ *
+ * @param total - number of samples.
+ * @param chunk - samples per range.
+ * @returns the ranges, in order.
  * @throws {@link QueueError} when total or chunk is not a positive integer.
  * @example
  * ```ts
@@ -82,7 +96,16 @@ export function chunkRanges(total: number, chunk: number): IndexRange[] {
   return out;
 }
 
-/** The field of a range in the parts hash, and the range part of a job id: `START-END`. */
+/**
+ * The field of a range in the parts hash, and the range part of a job id: `START-END`.
+ *
+ * @param range - the range.
+ * @returns `START-END`.
+ * @example
+ * ```ts
+ * rangeField({ start: 0, end: 10 }); // '0-10'
+ * ```
+ */
 export function rangeField(range: IndexRange): string {
   return `${range.start}-${range.end}`;
 }
@@ -90,6 +113,10 @@ export function rangeField(range: IndexRange): string {
 /**
  * The BullMQ job id of a run's range: the same run and range always give the same id, so enqueueing a run again
  * adds no job that exists.
+ *
+ * @param runId - the run's id.
+ * @param range - the range.
+ * @returns `RUNID-START-END`.
  * @example
  * ```ts
  * jobId('3f2a…', { start: 0, end: 10 }); // '3f2a…-0-10'
@@ -106,7 +133,16 @@ function isRange(v: unknown): v is IndexRange {
 
 /**
  * Parses and checks a manifest read from Redis.
+ *
+ * @param text - the stored JSON.
+ * @param where - the command, for messages.
+ * @returns the manifest.
  * @throws {@link QueueError} when it is not a version-1 manifest.
+ * @example
+ * ```ts
+ * const manifest = parseManifest(text, 'collect');
+ * console.log(manifest.runId, manifest.total);
+ * ```
  */
 export function parseManifest(text: string, where: string): RunManifest {
   let m: RunManifest;
@@ -141,7 +177,9 @@ export function parseManifest(text: string, where: string): RunManifest {
  * @throws {@link QueueError} on a part of another run (`other-run`), a malformed part, an overlap or a gap.
  * @example
  * ```ts
- * const parts = checkParts(manifest, await redis.hgetall(runKeys('mnist').parts));
+ * const manifest = parseManifest(text, 'collect');
+ * const stored = JSON.parse(await readFile('parts.json', 'utf8')) as Record<string, string>; // the parts hash
+ * const parts = checkParts(manifest, stored);
  * ```
  */
 export function checkParts(manifest: RunManifest, stored: Readonly<Record<string, string>>): StoredPart[] {
@@ -175,7 +213,16 @@ export function checkParts(manifest: RunManifest, stored: Readonly<Record<string
   return parts;
 }
 
-/** The first 12 characters of a run id, for messages. */
+/**
+ * The first 12 characters of a run id and an ellipsis, for messages.
+ *
+ * @param runId - the id.
+ * @returns the shortened id (ids of 12 characters or fewer unchanged).
+ * @example
+ * ```ts
+ * short('497eb8c4d36e0a5f'); // '497eb8c4d36e…'
+ * ```
+ */
 export function short(runId: string): string {
   return runId.length > 12 ? `${runId.slice(0, 12)}…` : runId;
 }

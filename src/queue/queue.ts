@@ -119,6 +119,7 @@ async function connect(url: string, where: string, options: ConnectOptions = {})
  *
  * @param url - `redis://HOST:PORT/NAME`.
  * @param where - the command, for the message.
+ * @param options - connect timeout.
  * @throws {@link QueueError} `redis-unreachable`, `bullmq-missing`; `ConfigError` for a bad URL.
  * @example
  * ```ts
@@ -169,6 +170,7 @@ export interface EnqueueOptions extends ConnectOptions {
  * run's manifest, jobs or results (they are left untouched), `bullmq-missing` without bullmq.
  * @example
  * ```ts
+ * const manifest = JSON.parse(text) as Parameters<typeof enqueueRun>[1]; // a RunManifest
  * const summary = await enqueueRun('redis://127.0.0.1:6379/mnist', manifest);
  * console.log(`${summary.added} jobs added`);
  * ```
@@ -478,6 +480,7 @@ async function progressOf(s: Session, manifest: RunManifest): Promise<RunProgres
  * The progress of the run on a queue, read once.
  *
  * @param url - `redis://HOST:PORT/NAME`.
+ * @param options - connect timeout.
  * @returns jobs done, active, waiting and failed, and the workers connected.
  * @throws {@link QueueError} `redis-unreachable`, or when the queue holds no run.
  * @example
@@ -575,6 +578,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * written, or to discard a run.
  *
  * @param url - `redis://HOST:PORT/NAME`.
+ * @param options - connect timeout.
  * @throws {@link QueueError} `redis-unreachable`, `bullmq-missing`.
  * @example
  * ```ts

@@ -98,36 +98,36 @@ describe.skipIf(skip !== undefined)(`queue CLI: eval --queue, worker, collect${s
     }
     const stored = survivors.map((w) => Number(/stopped; (\d+) jobs stored/.exec(w.err())![1]));
     expect(stored.reduce((a, b) => a + b, 0)).toBe(6);
-  });
+  }, 300_000);
 
   it('typed one-line errors: unreachable Redis, a queue holding another run, a worker whose model differs; finished results stay', async () => {
     const port = await freePort();
-    const nowhere = await runCli(['eval', ...RUN, '--queue', `redis://127.0.0.1:${port}/x`]);
-    expect(nowhere.code).toBe(2);
-    expect(nowhere.err).toMatch(new RegExp(`^robustest: eval: expected a Redis server at redis://127\\.0\\.0\\.1:${port}/x, got .*ECONNREFUSED.*\\n$`));
-
-    // The queue of the first test still holds its finished run: another run is refused, the same one adds nothing.
     const url = `${redis.url}/cli`;
-    const other = await runCli(['eval', ...RUN, '--seed', '1', '--queue', url]);
-    expect(other.code).toBe(2);
-    expect(other.err).toMatch(
-      /robustest: eval: expected queue "cli" to be empty or to hold this run \([0-9a-f]{12}…\), got run [0-9a-f]{12}… enqueued .* with 6 of 6 parts stored/,
-    );
-    const again = await runCli(['eval', ...RUN, '--queue', url]);
-    expect(again.code).toBe(0);
-    expect(again.out).toMatch(/0 added, 6 already done/);
-    expect(await runProgress(url)).toMatchObject({ jobs: 6, done: 6 });
-
-    // A worker whose model file differs from the run's (same name, one weight changed): a typed error, exit 2; the
-    // job goes back to the queue for a worker that has the right file.
     const model = join(dir, 'model');
     await mkdir(model);
     for (const f of ['model.json', 'weights.bin']) await copyFile(join(ROOT, 'assets', 'mnist-cnn', f), join(model, f));
     const sample = join(ROOT, 'assets', 'mnist-sample');
     const mismatch = `${redis.url}/mismatch`;
     const data = ['--data', join(sample, 't10k-images-first1000-idx3-ubyte.gz'), '--labels', join(sample, 't10k-labels-first1000-idx1-ubyte.gz')];
-    const enq = await runCli(['eval', '--model', join(model, 'model.json'), ...data, ...RUN.slice(2), '--limit', '20', '--queue', mismatch, '--quiet']);
+    // Independent processes, run at once: an unreachable Redis; on the queue of the first test (its run finished),
+    // another run (refused) and the same run (adds nothing); a run on a model file copied to a temporary folder.
+    const [nowhere, other, again, enq] = await Promise.all([
+      runCli(['eval', ...RUN, '--queue', `redis://127.0.0.1:${port}/x`]),
+      runCli(['eval', ...RUN, '--seed', '1', '--queue', url]),
+      runCli(['eval', ...RUN, '--queue', url]),
+      runCli(['eval', '--model', join(model, 'model.json'), ...data, ...RUN.slice(2), '--limit', '20', '--queue', mismatch, '--quiet']),
+    ]);
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.err).toMatch(new RegExp(`^robustest: eval: expected a Redis server at redis://127\\.0\\.0\\.1:${port}/x, got .*ECONNREFUSED.*\\n$`));
+    expect(other.code).toBe(2);
+    expect(other.err).toMatch(/robustest: eval: expected queue "cli" to be empty or to hold this run \([0-9a-f]{12}…\), got run [0-9a-f]{12}… enqueued .* with 6 of 6 parts stored/);
+    expect(again.code).toBe(0);
+    expect(again.out).toMatch(/0 added, 6 already done/);
+    expect(await runProgress(url)).toMatchObject({ jobs: 6, done: 6 });
     expect(enq.code).toBe(0);
+
+    // A worker whose model file differs from the run's (same path, one weight changed): a typed error, exit 2; the
+    // job goes back to the queue for a worker that has the right file.
     const weights = await readFile(join(model, 'weights.bin'));
     weights.writeFloatLE(weights.readFloatLE(0) + 0.5, 0);
     await writeFile(join(model, 'weights.bin'), weights);
@@ -138,5 +138,5 @@ describe.skipIf(skip !== undefined)(`queue CLI: eval --queue, worker, collect${s
     );
     const progress = await runProgress(mismatch);
     expect(progress).toMatchObject({ jobs: 2, done: 0, failed: 0, active: 0, waiting: 2 });
-  });
+  }, 300_000);
 });
