@@ -35,7 +35,15 @@ const TYPES: Record<number, IdxType> = {
  * ```
  */
 export function decodeIdx(bytes: Uint8Array, where = 'idx'): IdxArray {
-  const buf = gunzipIfNeeded(bytes, where);
+  const buf = gunzipIfNeeded(bytes, where, (head) => {
+    if (head.length < 4 || head.length < 4 + 4 * head[3]!) return undefined;
+    try {
+      const h = parseIdxHeader(head, where);
+      return h.headerLen + h.dims.reduce((a, b) => a * b, 1) * h.type.bytes;
+    } catch {
+      return undefined; // reported on the whole buffer below
+    }
+  });
   const { type, dims, headerLen } = parseIdxHeader(buf, where);
   const count = dims.reduce((a, b) => a * b, 1);
   const expected = headerLen + count * type.bytes;

@@ -302,7 +302,15 @@ export function fortranToC<T extends NpyData>(data: T, shape: readonly number[])
  * ```
  */
 export function decodeNpy(bytes: Uint8Array, where = 'npy'): NpyArray {
-  const buf = gunzipIfNeeded(bytes, where);
+  const buf = gunzipIfNeeded(bytes, where, (head) => {
+    try {
+      if (head.length < NPY_PREAMBLE || head.length < npyHeaderEnd(head, where)) return undefined;
+      const h = parseNpyHeader(head, where);
+      return h.dataStart + h.shape.reduce((a, b) => a * b, 1) * h.info.bytes;
+    } catch {
+      return undefined; // reported on the whole buffer below
+    }
+  });
   const head = parseNpyHeader(buf, where);
   const { info, shape, fortranOrder, dataStart } = head;
   const count = shape.reduce((a, b) => a * b, 1);

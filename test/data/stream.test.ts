@@ -285,6 +285,17 @@ describe('lazy data sources', () => {
       expect((await loadIdx(path('long.gz'), path('two-labels'), { limit: 1 })).count).toBe(1);
     });
 
+    it('decodeIdx and decodeNpy inflate a gzip buffer only up to the size its header declares (plus one byte)', () => {
+      const long = gzipSync(idx(0x08, [1, 28, 28], new Uint8Array(20 * 2 ** 20)));
+      expect(() => decodeIdx(long, 'long.idx.gz')).toThrow(/long\.idx\.gz: expected 800 bytes as its header declares, got more \(trailing bytes/);
+      const longNpy = gzipSync(npy('<f4', [2, 2], new Uint8Array(20 * 2 ** 20)));
+      expect(() => decodeNpy(longNpy, 'long.npy.gz')).toThrow(/expected \d+ bytes as its header declares, got more/);
+      expect(() => decodeNpy(longNpy, 'long.npy.gz')).toThrow(DataLoadError);
+      // an exact stream still decodes
+      expect(decodeIdx(gzipSync(idx(0x08, [1, 2], Uint8Array.of(3, 4)))).data).toEqual(Uint8Array.of(3, 4));
+      expect(Array.from(decodeNpy(gzipSync(npy('<f4', [2], bytes(Float32Array.of(1.5, -2))))).data)).toEqual([1.5, -2]);
+    });
+
     it('empty data (0 samples) is a one-line DataLoadError for IDX and npy', async () => {
       await writeFile(path('empty-img.idx'), idx(0x08, [0, 28, 28], new Uint8Array(0)));
       await writeFile(path('empty-lbl.idx'), idx(0x08, [0], new Uint8Array(0)));
