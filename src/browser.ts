@@ -3,9 +3,11 @@
  *
  * Bundlers pick this module for `import ... from 'robustest'` through the `browser` condition of the package's
  * `exports` (esbuild with `platform: 'browser'`, Vite, webpack). It holds the model wrappers, every attack, the
- * runner, `evaluate` with its checks, the matchers' engine and the Markdown and text renderings. What needs Node
+ * runner, `evaluate` with its checks, the matchers' engine, the report renderings (Markdown, text, HTML with its SVG
+ * curves, JUnit) and report comparison. What needs Node
  * stays out: loading models and data from files (`loadModel`, `loadData`, sharp), onnxruntime-node, worker threads,
- * report validation against the schema file, and the atomic file writers. Load a model with tfjs
+ * report validation against the schema file, PNG encoding of a report's examples (`renderExampleImages`, sharp), and
+ * the atomic file writers. Load a model with tfjs
  * (`tf.loadLayersModel(url)` or `tf.loadGraphModel(url)`) and wrap it with {@link fromLayersModel} or
  * `fromGraphModel`; pick a backend with `tf.setBackend` (webgl, wasm, or cpu), as tfjs itself does.
  *
@@ -88,6 +90,27 @@ export {
 export { REPORT_VERSION } from './version.js';
 export type { AttackEntry, ClassEntry, CurvePoint, Interval, MinimalNormStats, NormStats, Provenance, Report, ReportWarning, Stat } from './report.js';
 export { renderMarkdown, renderText, reportVerdict, type Verdict } from './report-markdown.js';
+export { renderHtml, type ExampleImages, type HtmlOptions } from './report-html.js';
+export { renderJunit, type JunitOptions } from './report-junit.js';
+export { niceTicks, renderCurveSvg, reportCurveSeries, type CurveSeries, type CurveSeriesPoint, type CurveSvgOptions } from './report-svg.js';
+export { WARNING_EXPLANATIONS } from './report-format.js';
+export {
+  compareReports,
+  encodePointOutcomes,
+  renderComparisonHtml,
+  renderComparisonMarkdown,
+  renderComparisonText,
+  reportOutcomes,
+  type ClassChange,
+  type CompareOptions,
+  type ComparedSide,
+  type ComparedValue,
+  type Comparison,
+  type EncodedPointOutcomes,
+  type PointOutcomes,
+  type RobustPoints,
+} from './compare.js';
+export { mcnemarExact } from './stats.js';
 export * from '../attacks/index.js';
 export * from '../metrics/index.js';
 export {

@@ -50,6 +50,8 @@ describe('browser core', () => {
     expect(ours).toContain('metrics/evaluate.ts');
     expect(ours).toContain('attacks/pgd.ts');
     expect(ours).toContain('src/report-markdown.ts');
+    expect(ours).toContain('src/report-html.ts');
+    expect(ours).toContain('src/compare.ts');
     for (const nodeOnly of [
       'src/load.ts',
       'src/files.ts',
