@@ -17,6 +17,7 @@ import { ATTACKS } from '../../attacks/registry.js';
 import { evaluate } from '../../metrics/evaluate.js';
 import { fraction, integer, progressBar, type CliIO, type CommandContext } from './common.js';
 import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
+import { checkpointOptions, checkShardFlags, evalShard, parseShard, type ShardSpec } from './shard.js';
 import { enqueueEval } from './queue-run.js';
 import { applyConfig, type AppliedConfig } from '../config.js';
 
@@ -29,6 +30,9 @@ export interface EvalFlags extends RunFlags {
   examples?: number;
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
+  checkpoint?: string;
+  restart?: boolean;
+  shard?: ShardSpec;
   verbose?: boolean;
   config?: string;
   queue?: string;
@@ -81,6 +85,13 @@ export function registerEval(program: Command, context: CommandContext): void {
       "keep the first N points' clean and adversarial inputs in the report for the HTML image grid (a second pass over them with the run's seeds)",
       integer('--examples', 1),
     )
+    .option('--checkpoint <dir>', 'append each finished batch of points to DIR/checkpoint.jsonl (fsynced); running the same command again resumes there')
+    .option('--restart', 'with --checkpoint: start over instead of resuming (replaces the checkpoint)')
+    .option(
+      '--shard <i/n>',
+      'evaluate only the i-th (0-based) of n balanced slices of the data and write a partial report to --json for `robustest merge`; auto/n reads i from ROBUSTEST_SHARD_INDEX, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or CI_NODE_INDEX (1-based)',
+      parseShard,
+    )
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
@@ -92,6 +103,7 @@ export function registerEval(program: Command, context: CommandContext): void {
 }
 
 async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
+  checkShardFlags(flags);
   if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
@@ -105,7 +117,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
   try {
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;
     let report: Report;
-    const options = config?.adjust(run.options) ?? run.options;
+    const options = { ...(config?.adjust(run.options) ?? run.options), ...checkpointOptions(flags) };
+    if (flags.shard !== undefined) return await evalShard(run, options, flags, io);
     try {
       report = await evaluate(run.model, run.data, { ...options, ...(bar ? { onProgress: bar.update } : {}) });
     } finally {

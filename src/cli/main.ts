@@ -12,18 +12,28 @@ import { RobustestError } from '../errors.js';
 import { libraryVersion } from '../package-info.js';
 import { suggestOption, type CliIO, type CommandContext, type RegisterCommand } from './common.js';
 import { registerEval } from './eval.js';
-import { registerReport } from './report.js';
-import { registerCompare } from './compare.js';
+import { registerMerge } from './merge.js';
 import { registerWorker } from './worker.js';
 import { registerCollect } from './collect.js';
 import { registerInit } from './init.js';
+import { registerReport } from './report.js';
+import { registerCompare } from './compare.js';
 import { registerTrain } from './train.js';
 
 export type { CliIO } from './common.js';
 export { suggestOption } from './common.js';
 
 /** Every command, in the order `--help` lists them. */
-const COMMANDS: readonly RegisterCommand[] = [registerEval, registerReport, registerCompare, registerInit, registerWorker, registerCollect, registerTrain];
+const COMMANDS: readonly RegisterCommand[] = [
+  registerEval,
+  registerMerge,
+  registerReport,
+  registerCompare,
+  registerInit,
+  registerWorker,
+  registerCollect,
+  registerTrain,
+];
 
 /**
  * An error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a newline)
