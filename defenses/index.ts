@@ -28,6 +28,14 @@ export {
   type CertifyResult,
 } from './smoothing.js';
 export {
+  detectionMetrics,
+  featureSqueezing,
+  squeezingScores,
+  type DetectionMetrics,
+  type FeatureSqueezingConfig,
+  type FeatureSqueezingDetector,
+} from './detector.js';
+export {
   adversarialTrain,
   linearSchedule,
   TRAINING_METHODS,

@@ -114,17 +114,8 @@ function orderStatistic(stacked: tf.Tensor, rank: number): tf.Tensor {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const s = args[0] as tf.Tensor;
     const save = args[1] as tf.GradSaveFunc;
-    const top = tf.topk(s, k - rank, true).values;
-    const value = tf.squeeze(
-      tf.slice(
-        top,
-        Array(top.rank)
-          .fill(0)
-          .map((_, i) => (i === top.rank - 1 ? k - rank - 1 : 0)),
-        [...top.shape.slice(0, -1), 1],
-      ),
-      [top.rank - 1],
-    );
+    // The top k − rank values in descending order end with the rank-th smallest: their minimum.
+    const value = tf.min(tf.topk(s, k - rank, true).values, -1);
     save([s, value]);
     return {
       value,
@@ -190,9 +181,12 @@ export function medianSmoothing(size: number): InputTransform {
         const [n, h, w, c] = nhwc.shape;
         if (h <= before || w <= before) throw new ConfigError(`medianSmoothing: expected images larger than ${before} pixels, got ${h}×${w}`);
         const padded = symmetricPad(symmetricPad(nhwc, 1, before, after), 2, before, after);
-        const windows: tf.Tensor[] = [];
-        for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) windows.push(tf.slice(padded, [0, i, j, 0], [n, h, w, c]));
-        return back(orderStatistic(tf.stack(windows, 4), rank) as tf.Tensor4D);
+        // The size² shifted copies as channels, by a convolution with one-hot kernels (one fast op, with a fast
+        // gradient), channels moved into the batch: [N·C, H, W, size²].
+        const planes = c === 1 ? padded : (tf.reshape(tf.transpose(padded, [0, 3, 1, 2]), [n * c, h + size - 1, w + size - 1, 1]) as tf.Tensor4D);
+        const windows = tf.conv2d(planes, tf.reshape(tf.eye(size * size), [size, size, 1, size * size]) as tf.Tensor4D, 1, 'valid');
+        const median = orderStatistic(windows, rank);
+        return back((c === 1 ? tf.reshape(median, [n, h, w, 1]) : tf.transpose(tf.reshape(median, [n, c, h, w]), [0, 2, 3, 1])) as tf.Tensor4D);
       });
     },
   });
