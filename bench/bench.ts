@@ -10,6 +10,7 @@
 //    onnxruntime; speed-ups against the pre-issue time; and the issue's targets checked.
 // 5. Attack costs (bench/attacks.ts): APGD per iteration and CW per Adam step over a PGD step, Square per query over
 //    a forward pass, and the standard preset on the bundled model with seconds per attack.
+// 6. Adversarial training (bench/training.ts): one epoch of each method over one clean-training epoch, per image.
 //
 // Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100]
 //                         [--skip-engines] [--skip-baseline] [--skip-attacks] [--preset-images 1000] [--json FILE]
@@ -29,6 +30,7 @@ import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { benchEngines } from './engines.js';
 import { benchAttacks } from './attacks.js';
+import { benchTraining } from './training.js';
 import { timeIt } from './util.js';
 
 interface Row {
@@ -196,12 +198,13 @@ async function run(): Promise<void> {
         onnxruntime: await benchAttacks({ root, repeats, presetImages: Number(values['preset-images']) }),
         tfjs: await benchAttacks({ root, repeats, presetImages: 0, engine: 'tfjs' }),
       };
+  const training = await benchTraining({ root, images: 1000 }); // 6. adversarial training: one epoch per method over clean
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
     await writeFile(
       values.json,
       JSON.stringify(
-        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines, attacks },
+        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines, attacks, training },
         null,
         2,
       ) + '\n',

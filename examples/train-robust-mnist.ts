@@ -178,6 +178,10 @@ async function main(): Promise<void> {
     history['pgd-at'] = r.history;
   }
   const seconds = (performance.now() - t0) / 1000;
+  // Training time proper (without validation), summed over every epoch, those of resumed checkpoints included.
+  const trainingSeconds = Object.values(history)
+    .flat()
+    .reduce((sum, e) => sum + e.seconds, 0);
   const clean = accuracyOf(net, test.images, test.labels);
   const out = resolve(args.out);
   const bytes = await writeLayersModel(net, out);
@@ -195,12 +199,15 @@ async function main(): Promise<void> {
     batchSize,
     trainImages: train.count,
     testAccuracy: clean,
+    trainingSeconds,
     seconds,
     backend: backend.name,
     history,
   };
   writeFileSync(join(out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
-  console.log(`saved ${out}: weights ${bytes} bytes, clean test accuracy ${pct(clean)}, ${seconds.toFixed(0)} s`);
+  console.log(
+    `saved ${out}: weights ${bytes} bytes, clean test accuracy ${pct(clean)}, training ${trainingSeconds.toFixed(0)} s (this run ${seconds.toFixed(0)} s)`,
+  );
 }
 
 await main();
