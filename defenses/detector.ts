@@ -80,9 +80,10 @@ export async function squeezingScores(
           const prev = best;
           best = tf.tidy(() => {
             const d = tf.sum(tf.abs(tf.sub(p, tf.softmax(zs))), 1) as tf.Tensor1D;
-            return prev ? tf.maximum(prev, d) : d;
+            return (prev ? tf.maximum(prev, d) : d) as tf.Tensor1D;
           });
-          tf.dispose([zs, prev].filter((t): t is tf.Tensor => t !== undefined));
+          zs.dispose();
+          prev?.dispose();
         }
         out.set(await best!.data(), start);
       } finally {
