@@ -5,12 +5,13 @@
  * @module
  */
 import { stat } from 'node:fs/promises';
-import { readRegularFile } from './files.js';
+import { oneLine, quote, readContainedFile, readRegularFile, type FileProblem } from './files.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as tf from './tf.js';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { ConfigError, ModelLoadError, UnsupportedError, describe } from './errors.js';
+import { ConfigError, ModelLoadError, RobustestError, UnsupportedError, describe } from './errors.js';
 import { GRADIENT_ENGINES, type GradientEngine } from './onnx/options.js';
+import { maxElementsOf } from './model-options.js';
 import { sha256Bytes } from './hash.js';
 import { graphAdapter, layersAdapter, type AdapterHooks, type DifferentiableModel, type Model, type ModelOptions } from './model.js';
 
@@ -33,6 +34,13 @@ export interface LoadModelOptions extends ModelOptions {
    * that only black-box attacks apply, as to a deployed model. Default `false`.
    */
   queryOnly?: boolean;
+  /**
+   * The largest input sample, in elements, that a model may declare; a tfjs model is also run once on one zero
+   * sample at load, so that a model that cannot run fails here with a {@link ModelLoadError}. For `.onnx` files it
+   * also caps what shape-building operators create (see {@link OnnxModelOptions.maxElements}). Default 2^25 =
+   * 33,554,432.
+   */
+  maxElements?: number;
 }
 
 /** Options of {@link fromLayersModel}. */
@@ -117,13 +125,98 @@ export async function fromLayersModel(model: LayersModel, options: LayersModelOp
 }
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, int16: 2, int8: 1 };
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 
-async function readBytes(path: string, what: string): Promise<Uint8Array> {
-  return readRegularFile(
-    path,
-    (p) =>
-      new ModelLoadError(p.notRegular ? `${path}: expected a regular ${what} file, got ${p.reason}` : `${path}: expected a readable ${what}, got ${p.reason}`),
-  );
+/** The largest `model.json` {@link loadModel} reads: 64 MiB (topologies are kilobytes to a few megabytes). */
+export const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
+
+function fileProblem(path: string, what: string): (p: FileProblem) => ModelLoadError {
+  return (p) =>
+    new ModelLoadError(
+      p.notRegular
+        ? `${oneLine(path)}: expected a regular ${what} file, got ${p.reason}`
+        : p.tooLarge
+          ? `${oneLine(path)}: expected a ${what} of at most ${MAX_MODEL_JSON_BYTES} bytes, got ${p.reason}`
+          : `${oneLine(path)}: expected a readable ${what}, got ${p.reason}`,
+    );
+}
+
+/** One group of a checked weights manifest. */
+interface CheckedGroup {
+  readonly paths: readonly string[];
+  readonly weights: tf.io.WeightsManifestEntry[];
+  readonly bytes: number;
+}
+
+/** Checks a weights manifest's structure and sizes before any shard is read; returns each group's byte count. */
+function checkManifest(jsonPath: string, manifest: unknown): CheckedGroup[] {
+  const where = `${oneLine(jsonPath)}: weightsManifest`;
+  if (!Array.isArray(manifest)) throw new ModelLoadError(`${where}: expected a list of groups, got ${describe(manifest)}`);
+  return manifest.map((group: unknown, g) => {
+    if (!group || typeof group !== 'object' || Array.isArray(group))
+      throw new ModelLoadError(`${where}[${g}]: expected a group object, got ${describe(group)}`);
+    const { paths, weights } = group as { paths?: unknown; weights?: unknown };
+    if (!Array.isArray(paths) || !paths.every((p): p is string => typeof p === 'string' && p !== '')) {
+      throw new ModelLoadError(`${where}[${g}].paths: expected a list of file names, got ${describe(paths)}`);
+    }
+    if (!Array.isArray(weights)) throw new ModelLoadError(`${where}[${g}].weights: expected a list of weight specs, got ${describe(weights)}`);
+    let bytes = 0;
+    weights.forEach((w: unknown, i) => {
+      const at = `${where}[${g}].weights[${i}]`;
+      if (!w || typeof w !== 'object' || Array.isArray(w)) throw new ModelLoadError(`${at}: expected a weight spec object, got ${describe(w)}`);
+      const { name, shape, dtype, quantization } = w as { name?: unknown; shape?: unknown; dtype?: unknown; quantization?: unknown };
+      if (typeof name !== 'string') throw new ModelLoadError(`${at}.name: expected a string, got ${describe(name)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+        throw new ModelLoadError(`${at}.shape: expected a list of non-negative integers, got ${describe(shape)}`);
+      }
+      if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
+        throw new ModelLoadError(`${at}.dtype: expected one of ${Object.keys(DTYPE_BYTES).join(', ')}, got ${describe(dtype)}`);
+      }
+      let per = DTYPE_BYTES[dtype]!;
+      if (quantization !== undefined) {
+        const q = quantization as { dtype?: unknown } | null;
+        if (!q || typeof q !== 'object' || typeof q.dtype !== 'string' || !Object.hasOwn(QUANTIZED_BYTES, q.dtype)) {
+          throw new ModelLoadError(
+            `${at}.quantization: expected an object with dtype one of ${Object.keys(QUANTIZED_BYTES).join(', ')}, got ${describe(q?.dtype ?? q)}`,
+          );
+        }
+        per = QUANTIZED_BYTES[q.dtype]!;
+      }
+      bytes += (shape as number[]).reduce((a, b) => a * b, 1) * per;
+      if (!Number.isSafeInteger(bytes)) throw new ModelLoadError(`${at}.shape: expected a size that can be stored, got ${describe(shape)}`);
+    });
+    return { paths, weights: weights as tf.io.WeightsManifestEntry[], bytes };
+  });
+}
+
+/** Reads a group's shards, each resolved inside `dir`, refusing more bytes than the manifest declares before reading them. */
+async function readGroup(jsonPath: string, dir: string, group: CheckedGroup): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  let read = 0;
+  const names = group.paths.map(oneLine).join(', ');
+  for (const p of group.paths) {
+    const fail = (problem: FileProblem): ModelLoadError =>
+      problem.tooLarge
+        ? new ModelLoadError(
+            `${oneLine(jsonPath)}: expected ${group.bytes} bytes of weights in ${names} for the manifest, got more (oversized or mismatched shard)`,
+          )
+        : problem.outside
+          ? new ModelLoadError(`${oneLine(jsonPath)}: expected weight shard ${quote(p)} inside the model's folder, got ${problem.reason}`)
+          : new ModelLoadError(
+              problem.notRegular
+                ? `${oneLine(join(dir, p))}: expected a regular weight shard file, got ${problem.reason}`
+                : `${oneLine(join(dir, p))}: expected a readable weight shard, got ${problem.reason}`,
+            );
+    const bytes = await readContainedFile(dir, p, fail, { maxBytes: group.bytes - read });
+    read += bytes.byteLength;
+    out.push(bytes);
+  }
+  if (read !== group.bytes) {
+    throw new ModelLoadError(
+      `${oneLine(jsonPath)}: expected ${group.bytes} bytes of weights in ${names} for the manifest, got ${read} (truncated or mismatched shard)`,
+    );
+  }
+  return out;
 }
 
 /** Decides whether a parsed model.json describes a layers model or a graph model. */
@@ -136,7 +229,7 @@ export function detectTfjsFormat(json: tf.io.ModelJSON, where = 'model.json'): T
     if ('class_name' in topo || 'model_config' in topo || 'config' in topo) return 'layers-model';
   }
   throw new ModelLoadError(
-    `${where}: expected a tfjs model.json with format 'layers-model' or 'graph-model' (or a recognisable modelTopology), got ${declared === undefined ? 'neither' : JSON.stringify(declared)}`,
+    `${oneLine(where)}: expected a tfjs model.json with format 'layers-model' or 'graph-model' (or a recognisable modelTopology), got ${declared === undefined ? 'neither' : JSON.stringify(declared)}`,
   );
 }
 
@@ -147,53 +240,46 @@ interface LoadedJson {
 }
 
 async function readTfjsArtifacts(jsonPath: string): Promise<LoadedJson> {
-  const text = await readBytes(jsonPath, 'model.json');
+  const text = await readRegularFile(jsonPath, fileProblem(jsonPath, 'model.json'), { maxBytes: MAX_MODEL_JSON_BYTES });
   let json: tf.io.ModelJSON;
   try {
     json = JSON.parse(new TextDecoder().decode(text)) as tf.io.ModelJSON;
   } catch (e) {
-    throw new ModelLoadError(`${jsonPath}: expected valid JSON, got ${(e as Error).message}`);
+    throw new ModelLoadError(`${oneLine(jsonPath)}: expected valid JSON, got ${oneLine((e as Error).message)}`);
   }
-  if (!json || typeof json !== 'object' || !json.modelTopology) {
+  if (!json || typeof json !== 'object' || Array.isArray(json) || !json.modelTopology || typeof json.modelTopology !== 'object') {
     throw new ModelLoadError(
-      `${jsonPath}: expected a tfjs model.json with a modelTopology, got ${json === null ? 'null' : typeof json === 'object' ? 'an object without modelTopology' : typeof json}`,
+      `${oneLine(jsonPath)}: expected a tfjs model.json with a modelTopology object, got ${json === null ? 'null' : typeof json === 'object' ? 'an object without one' : typeof json}`,
     );
   }
   const dir = dirname(jsonPath);
   const parts: Uint8Array[] = [text];
-  const artifacts = await tf.io.getModelArtifactsForJSON(json, async (manifest) => {
-    if (!Array.isArray(manifest)) throw new ModelLoadError(`${jsonPath}: expected weightsManifest to be a list of groups, got ${typeof manifest}`);
-    const specs: tf.io.WeightsManifestEntry[] = [];
-    const buffers: ArrayBuffer[] = [];
-    for (const group of manifest) {
-      let groupBytes = 0;
-      for (const p of group.paths) {
-        const bytes = await readBytes(join(dir, p), 'weight shard');
-        parts.push(bytes);
-        groupBytes += bytes.byteLength;
-        buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-      }
-      let expected = 0;
-      for (const w of group.weights) {
-        if (w.quantization) {
-          expected += w.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[w.quantization.dtype] ?? 1);
-        } else {
-          const per = DTYPE_BYTES[w.dtype];
-          if (per === undefined)
-            throw new ModelLoadError(`${jsonPath}: expected weight dtypes among ${Object.keys(DTYPE_BYTES).join(', ')}, got '${w.dtype}' for ${w.name}`);
-          expected += w.shape.reduce((a, b) => a * b, 1) * per;
+  const groups = json.weightsManifest == null ? undefined : checkManifest(jsonPath, json.weightsManifest);
+  let artifacts: tf.io.ModelArtifacts;
+  try {
+    artifacts = await tf.io.getModelArtifactsForJSON(json, async () => {
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: ArrayBuffer[] = [];
+      for (const group of groups ?? []) {
+        for (const bytes of await readGroup(jsonPath, dir, group)) {
+          parts.push(bytes);
+          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
         }
+        specs.push(...group.weights);
       }
-      if (expected !== groupBytes) {
-        throw new ModelLoadError(
-          `${jsonPath}: expected ${expected} bytes of weights in ${group.paths.join(', ')} for the manifest, got ${groupBytes} (truncated or mismatched shard)`,
-        );
-      }
-      specs.push(...group.weights);
-    }
-    return [specs, tf.io.concatenateArrayBuffers(buffers)];
-  });
+      return [specs, tf.io.concatenateArrayBuffers(buffers)];
+    });
+  } catch (e) {
+    if (e instanceof RobustestError) throw e;
+    throw new ModelLoadError(`${oneLine(jsonPath)}: expected a tfjs model.json tfjs can read, got ${foreign(e)}`);
+  }
   return { json, artifacts, sha256: sha256Bytes(parts) };
+}
+
+/** A foreign error's message, quoted on one line and cut to 300 characters. */
+function foreign(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return JSON.stringify(message.length > 300 ? `${message.slice(0, 300)}…` : message);
 }
 
 async function resolveModelPath(path: string): Promise<string> {
@@ -201,7 +287,7 @@ async function resolveModelPath(path: string): Promise<string> {
   try {
     s = await stat(path);
   } catch (e) {
-    throw new ModelLoadError(`${path}: expected a model file or directory, got ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new ModelLoadError(`${oneLine(path)}: expected a model file or directory, got ${(e as NodeJS.ErrnoException).code ?? oneLine((e as Error).message)}`);
   }
   return s.isDirectory() ? join(path, 'model.json') : path;
 }
@@ -236,8 +322,12 @@ async function resolveModelPath(path: string): Promise<string> {
  */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const file = await resolveModelPath(resolve(path));
-  const { format, engine = 'auto', threads, queryOnly = false, ...modelOptions } = options;
+  const { format, engine = 'auto', threads, queryOnly = false, maxElements, ...modelOptions } = options;
   checkEngine(file, engine);
+  if (format !== undefined && !(FORMATS as readonly unknown[]).includes(format)) {
+    throw new ConfigError(`loadModel: expected format to be one of ${FORMATS.join(', ')}, got ${describe(format)}`);
+  }
+  const limit = maxElementsOf('loadModel', maxElements);
   if (typeof queryOnly !== 'boolean') throw new ConfigError(`loadModel: expected queryOnly to be a boolean, got ${describe(queryOnly)}`);
   const engineOptions = threads !== undefined ? { threads } : {};
   if (format === 'onnx' || (format === undefined && file.toLowerCase().endsWith('.onnx'))) {
@@ -246,19 +336,20 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
       ...engineOptions,
       engine,
       queryOnly,
-      name: modelOptions.name ?? basename(file).replace(/\.onnx$/i, ''),
+      maxElements: limit,
+      name: modelOptions.name ?? oneLine(basename(file).replace(/\.onnx$/i, '')),
     });
   }
   if (queryOnly) throw new ConfigError(`loadModel: expected an .onnx file for queryOnly (it runs the model in onnxruntime-node), got ${basename(file)}`);
   const { json, artifacts, sha256 } = await readTfjsArtifacts(file);
   const kind = format ?? detectTfjsFormat(json, file);
   const fingerprint = async (): Promise<string> => sha256;
-  const name = modelOptions.name ?? (file.endsWith('model.json') ? dirname(file).split(/[\\/]/).pop() : undefined) ?? 'model';
+  const name = modelOptions.name ?? oneLine((file.endsWith('model.json') ? dirname(file).split(/[\\/]/).pop() : undefined) ?? 'model');
   try {
     if (kind === 'layers-model') {
       const tfl = await import('@tensorflow/tfjs-layers');
       const net = await tfl.loadLayersModel(tf.io.fromMemory(artifacts));
-      return await layersWithEngine(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() }, engine, threads);
+      return await probe(await layersWithEngine(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() }, engine, threads), file, limit);
     }
     if (engine === 'onnxruntime') {
       throw new UnsupportedError(
@@ -267,15 +358,17 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     }
     const tfc = await import('@tensorflow/tfjs-converter');
     const net = await tfc.loadGraphModel(tf.io.fromMemory(artifacts));
+    let model: Model;
     try {
-      return graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
+      model = graphAdapter(net, { ...modelOptions, name }, { fingerprint, onDispose: () => net.dispose() });
     } catch (e) {
       net.dispose(); // the adapter never took ownership
       throw e;
     }
+    return await probe(model, file, limit);
   } catch (e) {
-    if (e instanceof ModelLoadError || (e as { code?: string }).code?.startsWith('E_')) throw e;
-    throw new ModelLoadError(`${file}: expected a loadable tfjs ${kind}, got ${(e as Error).message}`);
+    if (e instanceof RobustestError) throw e;
+    throw new ModelLoadError(`${oneLine(file)}: expected a loadable tfjs ${kind}, got ${foreign(e)}`);
   }
 }
 
@@ -314,7 +407,40 @@ export async function loadLayersModelFile(path: string): Promise<LayersModel> {
   }
 }
 
-async function loadOnnxFile(file: string, options: ModelOptions & { engine: GradientEngine; threads?: number; queryOnly: boolean }): Promise<Model> {
+const FORMATS = ['layers-model', 'graph-model', 'onnx'] as const;
+
+/**
+ * Refuses a model that declares an input sample over `maxElements`, and runs it once on one zero sample so that a
+ * model that cannot run (a layer dtype tfjs rejects, weights of the wrong shape for an op) fails at load with a
+ * {@link ModelLoadError} rather than on the first attack step. Disposes the model when it throws.
+ */
+async function probe(model: Model, file: string, maxElements: number): Promise<Model> {
+  try {
+    const per = model.inputShape.reduce((a, b) => a * b, 1);
+    if (per > maxElements) {
+      throw new ModelLoadError(
+        `${oneLine(file)}: expected an input of at most ${maxElements} elements per sample (the maxElements limit; raise it if the model is real), got [${model.inputShape.join(', ')}] = ${per}`,
+      );
+    }
+    const x = tf.zeros([1, ...model.inputShape]);
+    try {
+      const y = await model.logits(x);
+      y.dispose();
+    } finally {
+      x.dispose();
+    }
+    return model;
+  } catch (e) {
+    model.dispose();
+    if (e instanceof RobustestError) throw e;
+    throw new ModelLoadError(`${oneLine(file)}: expected a model that runs on one zero input of shape [1, ${model.inputShape.join(', ')}], got ${foreign(e)}`);
+  }
+}
+
+async function loadOnnxFile(
+  file: string,
+  options: ModelOptions & { engine: GradientEngine; threads?: number; queryOnly: boolean; maxElements: number },
+): Promise<Model> {
   const { loadOnnx } = await import('./onnx/index.js');
   return loadOnnx(file, options);
 }

@@ -61,6 +61,35 @@ export function checkOptions(
   if (pre) checkPreprocessing(where, pre);
 }
 
+/**
+ * The default limit on what a model file may make robustest allocate on its say-so, in elements: one declared
+ * input sample, the class count, and (ONNX) the output of one shape-building operator. 2^25 = 33,554,432
+ * (134 MB as float32, 268 MB as the float64 host copies of folded ONNX constants).
+ * @example
+ * ```ts
+ * const limit = DEFAULT_MAX_ELEMENTS * 4; // for a model with 4000×4000×3 inputs: loadModel(path, { maxElements: limit })
+ * ```
+ * @internal
+ */
+export const DEFAULT_MAX_ELEMENTS = 2 ** 25;
+
+/**
+ * Checks a `maxElements` option and returns it, or {@link DEFAULT_MAX_ELEMENTS} when it is undefined.
+ * @throws {@link ConfigError} unless it is a positive safe integer.
+ * @example
+ * ```ts
+ * maxElementsOf('loadModel', undefined); // 33554432
+ * ```
+ * @internal
+ */
+export function maxElementsOf(where: string, maxElements: unknown): number {
+  if (maxElements === undefined) return DEFAULT_MAX_ELEMENTS;
+  if (typeof maxElements !== 'number' || !Number.isSafeInteger(maxElements) || maxElements < 1) {
+    throw new ConfigError(`${where}: expected maxElements to be a positive integer, got ${describe(maxElements)}`);
+  }
+  return maxElements;
+}
+
 /** The channel count of one input: axis 0 for NCHW, the last axis otherwise. */
 function channelsOf(layout: Layout, inputShape: readonly number[]): number {
   return layout === 'NCHW' ? inputShape[0]! : inputShape[inputShape.length - 1]!;

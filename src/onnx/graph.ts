@@ -6,7 +6,8 @@
  * @module
  */
 import * as tf from '../tf.js';
-import { ERROR_REASONS, ModelLoadError, UnsupportedError } from '../errors.js';
+import { ERROR_REASONS, ModelLoadError, RobustestError, ShapeError, UnsupportedError } from '../errors.js';
+import { DEFAULT_MAX_ELEMENTS } from '../model-options.js';
 import { OpNode, type OpDef } from './op.js';
 import { OPS } from './ops/index.js';
 import type { HostTensor, OnnxModel, OnnxNode } from './proto.js';
@@ -51,6 +52,23 @@ function describeUnsupported(list: readonly UnsupportedNode[]): string {
   return [...seen].map(([k, u]) => `'${k}' (node '${u.node}', opset ${u.opset})`).join(', ');
 }
 
+/**
+ * Runs one node; an error that is not a {@link RobustestError} (a tfjs shape check, a RangeError from an absurd
+ * size) becomes a one-line {@link ShapeError} naming the node.
+ */
+function runStep(step: Step, inputs: readonly (Value | undefined)[]): readonly (Value | undefined)[] {
+  let outs: readonly (Value | undefined)[];
+  try {
+    outs = step.op.run(step.opNode, inputs);
+  } catch (e) {
+    if (e instanceof RobustestError) throw e;
+    const message = e instanceof Error ? e.message : String(e);
+    const shapes = inputs.map((v) => (v ? `[${v.shape.join(', ')}]` : 'none')).join(', ');
+    throw new ShapeError(`${step.opNode.where}: expected inputs it can compute (shapes ${shapes}), got ${JSON.stringify(message.slice(0, 300))}`);
+  }
+  return outs;
+}
+
 /** Runs a decoded ONNX graph with tfjs ops. Dispose it to free the uploaded initializers. */
 export class GraphExecutor {
   private readonly consts = new Map<string, Value>();
@@ -71,7 +89,7 @@ export class GraphExecutor {
    * The decoded model is not retained (its float initializers, held as float64 on the host, can be large);
    * what runs is the uploaded constants and the list of steps.
    */
-  constructor(model: OnnxModel, where = 'onnx') {
+  constructor(model: OnnxModel, where = 'onnx', maxElements: number = DEFAULT_MAX_ELEMENTS) {
     this.inputNames = model.graph.inputs.map((i) => i.name);
     const unsupported = findUnsupported(model);
     if (unsupported.length > 0) {
@@ -84,7 +102,7 @@ export class GraphExecutor {
       for (const [name, t] of model.graph.initializers) this.consts.set(name, this.constant(t));
       for (const node of model.graph.nodes) {
         const op = OPS[node.opType]!;
-        const opNode = new OpNode(node, model.opsets.get('') ?? 1);
+        const opNode = new OpNode(node, model.opsets.get('') ?? 1, maxElements);
         op.check?.(opNode);
         const step = { node, op, opNode };
         const inputs = node.inputs.filter((i) => i !== '');
@@ -123,7 +141,7 @@ export class GraphExecutor {
     const inputs = step.node.inputs.map((i) => (i === '' ? undefined : this.consts.get(i)));
     let outs: readonly (Value | undefined)[] = [];
     const tensors = tf.tidy(() => {
-      outs = step.op.run(step.opNode, inputs);
+      outs = runStep(step, inputs);
       return outs.flatMap((v) => (v?.tensor ? [v.tensor] : []));
     });
     for (const t of tensors) {
@@ -194,7 +212,7 @@ export class GraphExecutor {
         if (!v) throw new ModelLoadError(`${s.opNode.where}: expected input '${name}' to be fed or computed, got none`);
         return v;
       });
-      const outs = s.op.run(s.opNode, inputs);
+      const outs = runStep(s, inputs);
       s.node.outputs.forEach((name, i) => {
         const v = outs[i];
         if (name !== '' && v) env.set(name, v);

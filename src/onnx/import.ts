@@ -3,15 +3,15 @@
  * computed by tfjs ops, so attacks get exact input-gradients.
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { readRegularFile } from '../files.js';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { openContainedSync, quote, readRegularFile } from '../files.js';
+import { dirname, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import { tfjsModel, MODEL_WARNING_CODES, type ModelWarning, type DifferentiableModel, type Layout, type ModelOptions } from '../model.js';
 import { GraphExecutor } from './graph.js';
 import { OpNode } from './op.js';
+import { maxElementsOf } from '../model-options.js';
 import { OPS } from './ops/index.js';
 import { decodeModel, type ExternalDataReader, type OnnxModel } from './proto.js';
 import { deviceValue, isFloat, sizeOf, type Value } from './value.js';
@@ -29,10 +29,21 @@ export interface OnnxModelOptions extends ModelOptions {
   /**
    * Directory of the files holding tensors stored outside the .onnx file (ONNX external data). Default: for
    * {@link loadOnnxModel}, the model file's directory; for {@link importOnnx}, none (external data is rejected).
-   * Locations must be relative and stay inside this directory.
+   * Locations must be relative and resolve (symlinks followed) to regular files inside this directory.
    */
   externalDataDir?: string;
+  /**
+   * The largest tensor, in elements, that the importer creates on a model's say-so: the output of a
+   * shape-building operator (Range, ConstantOfShape, Expand, Tile, Pad, Gather), checked before allocating, both
+   * when constants are folded at load and at run time; one declared input sample; and the class count. Default
+   * 2^25 = 33,554,432 (268 MB as the float64 host copies of folded constants). Raise it for a model that really
+   * needs more.
+   */
+  maxElements?: number;
 }
+
+/** The `.onnx` file size {@link loadOnnxModel} and {@link loadOnnx} read at most: 2 GiB, protobuf's own limit. @internal */
+export const MAX_ONNX_FILE_BYTES = 2 ** 31 - 1;
 
 /**
  * Reads external tensor data from files under `dir`, recording what it read (for the fingerprint).
@@ -41,32 +52,30 @@ export interface OnnxModelOptions extends ModelOptions {
 export function externalDataReader(dir: string, chunks: Uint8Array[] = []): ExternalDataReader {
   const root = resolve(dir);
   return (location, offset, length, where) => {
-    if (isAbsolute(location) || location.split(/[\\/]/).includes('..')) {
-      throw new ModelLoadError(`${where}: expected an external data location relative to the model's directory, got ${describe(location)}`);
-    }
-    const file = join(root, location);
-    let fd: number | undefined;
+    const file = openContainedSync(root, location, (p) =>
+      p.outside
+        ? new ModelLoadError(`${where}: expected an external data location inside the model's directory, got ${describe(location)} (${p.reason})`)
+        : new ModelLoadError(
+            p.notRegular
+              ? `${where}: expected external data ${describe(location)} to be a regular file, got ${p.reason}`
+              : `${where}: expected a readable external data file ${describe(location)}, got ${p.reason}`,
+          ),
+    );
     try {
-      fd = openSync(file, 'r');
-      const size = fstatSync(fd).size;
+      const size = file.size;
+      if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+        throw new ModelLoadError(`${where}: expected a non-negative integer offset and length for ${describe(location)}, got ${offset} and ${length}`);
+      }
       const n = length ?? size - offset;
-      if (offset + n > size) {
-        throw new ModelLoadError(`${where}: expected ${n} bytes at offset ${offset} of ${describe(location)}, got a file of ${size} bytes`);
+      if (n < 0 || offset + n > size) {
+        throw new ModelLoadError(`${where}: expected ${length ?? 'the'} bytes at offset ${offset} of ${describe(location)}, got a shorter file`);
       }
-      const buf = new Uint8Array(n);
-      let done = 0;
-      while (done < n) {
-        const r = readSync(fd, buf, done, n - done, offset + done);
-        if (r <= 0) break;
-        done += r;
-      }
+      const buf = file.read(offset, n);
+      if (buf.length !== n) throw new ModelLoadError(`${where}: expected ${n} bytes at offset ${offset} of ${describe(location)}, got a file that shrank`);
       chunks.push(buf);
       return buf;
-    } catch (e) {
-      if (e instanceof ModelLoadError) throw e;
-      throw new ModelLoadError(`${where}: expected a readable external data file ${describe(location)}, got ${e instanceof Error ? e.message : String(e)}`);
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      file.close();
     }
   };
 }
@@ -141,10 +150,27 @@ export function defaultLayout(inputShape: readonly number[]): Layout {
   return ![1, 3, 4].includes(a) && [1, 3, 4].includes(c) ? 'NHWC' : 'NCHW';
 }
 
+/**
+ * Refuses, before anything is allocated, an input sample or a class count larger than `maxElements`.
+ * @throws {@link ModelLoadError} naming the input (or output) and the limit.
+ * @internal
+ */
+export function checkDeclaredSizes(name: string, inputName: string, inputShape: readonly number[], numClasses: number | undefined, maxElements: number): void {
+  const per = inputShape.reduce((a, b) => a * b, 1);
+  if (per > maxElements) {
+    throw new ModelLoadError(
+      `${name}: expected the input ${quote(inputName)} to hold at most ${maxElements} elements per sample (the maxElements limit; raise it if the model is real), got [${inputShape.join(', ')}] = ${per}`,
+    );
+  }
+  if (numClasses !== undefined && numClasses > maxElements) {
+    throw new ModelLoadError(`${name}: expected at most ${maxElements} classes (the maxElements limit), got ${numClasses}`);
+  }
+}
+
 function staticShape(dims: readonly (number | string | null)[] | undefined): number[] | undefined {
   if (!dims || dims.length < 2) return undefined;
   const rest = dims.slice(1);
-  return rest.every((d): d is number => typeof d === 'number' && d > 0) ? rest : undefined;
+  return rest.every((d): d is number => typeof d === 'number' && Number.isSafeInteger(d) && d > 0) ? rest : undefined;
 }
 
 /**
@@ -192,14 +218,19 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
   if (input.dtype !== undefined && !isFloat(input.dtype)) {
     throw new ConfigError(`${name}: expected a float input, got '${input.name}' of type ${input.dtype}`);
   }
-  const exec = new GraphExecutor(model, name);
+  const maxElements = maxElementsOf(name, options.maxElements);
+  const exec = new GraphExecutor(model, name, maxElements);
   try {
     const inputShape = options.inputShape ?? staticShape(input.dims);
     if (!inputShape) {
       throw new ConfigError(
-        `${name}: expected the input '${input.name}' to declare its shape [N, ...], got ${input.dims ? `[${input.dims.map((d) => d ?? '?').join(', ')}]` : 'none'}; pass inputShape`,
+        `${name}: expected the input ${quote(input.name)} to declare its shape [N, ...] with positive dimensions, got ${input.dims ? `[${input.dims.map((d) => (typeof d === 'string' ? quote(d) : (d ?? '?'))).join(', ')}]` : 'none'}; pass inputShape`,
       );
     }
+    if (!Array.isArray(inputShape) || inputShape.length === 0 || !inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+      throw new ConfigError(`${name}: expected inputShape to be a list of positive integers (without the batch dimension), got ${describe(inputShape)}`);
+    }
+    checkDeclaredSizes(name, input.name, inputShape, options.numClasses, maxElements);
     const head = findHead(model, name, options.keepSoftmax ?? false);
     const warnings: ModelWarning[] = head.warning ? [head.warning] : [];
     const run = (x: tf.Tensor): tf.Tensor => {
@@ -210,13 +241,16 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
     if (numClasses === undefined) {
       const dims = model.graph.outputs[0]!.dims;
       const last = dims?.[dims.length - 1];
-      if (typeof last === 'number' && last >= 2 && dims!.length === 2) numClasses = last;
-      else {
+      if (typeof last === 'number' && last >= 2 && dims!.length === 2) {
+        numClasses = last;
+        checkDeclaredSizes(name, input.name, inputShape, numClasses, maxElements);
+      } else {
         // Probe: one zero input.
         numClasses = tf.tidy(() => {
           const out = run(tf.zeros([1, ...inputShape]));
           return sizeOf(out.shape);
         });
+        checkDeclaredSizes(name, input.name, inputShape, numClasses, maxElements);
       }
     }
     const layout: Layout = options.layout ?? defaultLayout(inputShape);
@@ -258,5 +292,7 @@ export async function loadOnnxModel(path: string, options: OnnxModelOptions = {}
 
 /** Reads a model file, turning file-system errors into {@link ModelLoadError}. @internal */
 export async function readModelFile(path: string): Promise<Uint8Array> {
-  return readRegularFile(path, (p) => new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${p.reason}`));
+  return readRegularFile(path, (p) => new ModelLoadError(`onnx: expected a readable .onnx file at ${describe(path)}, got ${p.reason}`), {
+    maxBytes: MAX_ONNX_FILE_BYTES,
+  });
 }

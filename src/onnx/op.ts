@@ -6,6 +6,8 @@
  */
 import type * as tf from '../tf.js';
 import { ModelLoadError, ShapeError, UnsupportedError } from '../errors.js';
+import { oneLine, quote } from '../files.js';
+import { DEFAULT_MAX_ELEMENTS } from '../model-options.js';
 import type { Attribute, HostTensor, OnnxNode } from './proto.js';
 import type { Value } from './value.js';
 
@@ -16,11 +18,33 @@ export class OpNode {
   /** Tensors derived once at load time from constant inputs by {@link OpDef.prepare} (owned by the executor). */
   readonly prepared = new Map<string, tf.Tensor>();
 
+  /**
+   * @param node - the decoded node.
+   * @param opset - the default domain's opset.
+   * @param maxElements - the largest output, in elements, that a shape-building operator (Range, ConstantOfShape,
+   *   Expand, Tile, Pad, Gather) may create, checked before allocating; default {@link DEFAULT_MAX_ELEMENTS}.
+   */
   constructor(
     readonly node: OnnxNode,
     readonly opset: number,
+    readonly maxElements: number = DEFAULT_MAX_ELEMENTS,
   ) {
-    this.where = `onnx: node '${node.name}' (${node.opType}, opset ${opset})`;
+    this.where = `onnx: node ${quote(node.name)} (${oneLine(node.opType)}, opset ${opset})`;
+  }
+
+  /**
+   * Checks, before anything is allocated, that `shape` is a list of non-negative integers with at most
+   * {@link OpNode.maxElements} elements in all.
+   * @throws {@link ShapeError} naming this node otherwise.
+   */
+  checkElements(shape: readonly number[], what = 'an output'): void {
+    if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      this.shapeError(`${what} shape of non-negative integers, got [${shape.slice(0, 8).join(', ')}]`);
+    let n = 1;
+    for (const d of shape) n *= d;
+    if (n > this.maxElements) {
+      this.shapeError(`${what} of at most ${this.maxElements} elements (the maxElements limit), got [${shape.slice(0, 8).join(', ')}] = ${n} elements`);
+    }
   }
 
   private get(name: string): Attribute | undefined {

@@ -8,12 +8,12 @@ import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
 import { checkBatchShape, MODEL_WARNING_CODES, type ModelWarning, type Bounds, type Layout, type Preprocessing, type QueryModel } from '../model.js';
-import { checkOptions, HostPreprocessing } from '../model-options.js';
+import { checkOptions, HostPreprocessing, maxElementsOf } from '../model-options.js';
 import { concatBytes, encodeGraphAddition } from './encode.js';
-import { defaultLayout, readModelFile } from './import.js';
+import { checkDeclaredSizes, defaultLayout, readModelFile } from './import.js';
 import { OpNode } from './op.js';
 import type { OnnxRuntimeOptions } from './options.js';
-import { createSession, loadOrt, type OrtModule, type OrtSession } from './ort.js';
+import { createSession, firstLine, loadOrt, type OrtModule, type OrtSession } from './ort.js';
 import { decodeModel, type OnnxModel } from './proto.js';
 
 export type { OnnxRuntimeOptions } from './options.js';
@@ -153,11 +153,15 @@ export async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, opti
   const input = model.graph.inputs[0]!;
   const dims = input.dims;
   const declared =
-    dims && dims.length >= 2 && dims.slice(1).every((d): d is number => typeof d === 'number' && d > 0) ? (dims.slice(1) as number[]) : undefined;
+    dims && dims.length >= 2 && dims.slice(1).every((d): d is number => typeof d === 'number' && Number.isSafeInteger(d) && d > 0)
+      ? (dims.slice(1) as number[])
+      : undefined;
   const inputShape = options.inputShape ?? declared;
   if (!inputShape) throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...]; pass inputShape`);
   const bounds: Bounds = options.bounds ?? [0, 1];
   checkOptions(name, bounds, options.numClasses, inputShape, options.preprocessing);
+  const maxElements = maxElementsOf(name, options.maxElements);
+  checkDeclaredSizes(name, input.name, inputShape, options.numClasses, maxElements);
   const layout = options.layout ?? defaultLayout(inputShape);
   const host = HostPreprocessing.create(name, options.preprocessing, layout, inputShape);
   const warnings = [...extraWarnings];
@@ -191,10 +195,16 @@ export async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, opti
       if (od?.length === 2 && typeof last === 'number' && last >= 2) numClasses = last;
       else {
         const per = inputShape.reduce((a, b) => a * b, 1);
-        const r = await session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(per), [1, ...inputShape]) });
+        let r;
+        try {
+          r = await session.run({ [input.name]: new ort.Tensor('float32', new Float32Array(per), [1, ...inputShape]) });
+        } catch (e) {
+          throw new ModelLoadError(`${name}: expected onnxruntime to run the model on one zero input, got ${JSON.stringify(firstLine(e))}`);
+        }
         const y = r[outputName];
         numClasses = y ? y.dims.reduce((a, b) => a * b, 1) : 0;
       }
+      checkDeclaredSizes(name, input.name, inputShape, numClasses, maxElements);
     }
     if (!Number.isInteger(numClasses) || numClasses < 2)
       throw new ConfigError(`${name}: expected numClasses to be an integer >= 2, got ${describe(numClasses)}`);

@@ -43,6 +43,7 @@ function reshapeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] 
     const known = sizeOf(shape.filter((_, i) => i !== unknown));
     shape[unknown] = known === 0 ? 0 : sizeOf(x.shape) / known;
   }
+  n.checkElements(shape, 'a target');
   return [reshaped(n, x, shape)];
 }
 
@@ -219,6 +220,7 @@ function gatherRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const axis = normAxis(n.int('axis', 0), r, n.where);
   const dim = x.shape[axis]!;
   const outShape = [...x.shape.slice(0, axis), ...iv.shape, ...x.shape.slice(axis + 1)];
+  n.checkElements(outShape);
   if (!iv.host) {
     let idx = toDevice(iv, n.where);
     idx = tf.where(tf.less(idx, 0), tf.add(idx, dim), idx);
@@ -258,6 +260,7 @@ function constantRun(n: OpNode): Value[] {
 
 function constantOfShapeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const shape = ints(n.input(inputs, 0));
+  n.checkElements(shape);
   const v = n.tensor('value');
   const dtype = v?.dtype ?? 'float32';
   const fill = v?.data[0] ?? 0;
@@ -266,7 +269,10 @@ function constantOfShapeRun(n: OpNode, inputs: readonly (Value | undefined)[]): 
 
 function expandRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const x = n.input(inputs, 0);
-  const shape = broadcastShapes(x.shape, ints(n.input(inputs, 1)), n.where);
+  const target = ints(n.input(inputs, 1));
+  n.checkElements(target, 'a target');
+  const shape = broadcastShapes(x.shape, target, n.where);
+  n.checkElements(shape);
   if (x.host) {
     const ones: HostTensor = { dtype: x.dtype, shape, data: new Float64Array(sizeOf(shape)) };
     return [hostValue(hostBroadcast([x.host, ones], x.dtype, (a) => a, n.where))];
@@ -307,6 +313,10 @@ function padRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
     } else pads = raw;
   }
   if (pads.length !== 2 * r) n.shapeError(`${2 * r} pads for a rank-${r} input, got ${pads.length}`);
+  n.checkElements(
+    x.shape.map((d, i) => Math.max(0, d + pads[i]! + pads[i + r]!)),
+    'a padded output',
+  );
   if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode)) n.unsupported(`mode constant, reflect, edge or wrap, got ${mode}`);
   let t = toDevice(x, n.where);
   // Negative pads crop first.
@@ -370,6 +380,9 @@ function splitRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const parts = n.node.outputs.length;
   const given = n.opset >= 13 ? (inputs[1] ? ints(inputs[1]) : undefined) : n.ints('split');
   const sizes = given ?? splitSizes(x.shape[axis]!, n.int('num_outputs', parts));
+  if (sizes.some((v) => !Number.isSafeInteger(v) || v < 0) || sizes.reduce((a, b) => a + b, 0) > x.shape[axis]!) {
+    n.shapeError(`split sizes of non-negative integers summing to at most ${x.shape[axis]}, got [${sizes.slice(0, 8).join(', ')}]`);
+  }
   let offset = 0;
   return sizes.map((s) => {
     const idx = Array.from({ length: s }, (_, i) => offset + i);
@@ -385,6 +398,12 @@ function splitRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
 function tileRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const x = n.input(inputs, 0);
   const reps = ints(n.input(inputs, 1));
+  if (reps.length !== x.shape.length) n.shapeError(`${x.shape.length} repeats for a rank-${x.shape.length} input, got ${reps.length}`);
+  n.checkElements(reps, 'repeats');
+  n.checkElements(
+    x.shape.map((d, i) => d * reps[i]!),
+    'a tiled output',
+  );
   if (x.host) {
     let h = x.host;
     reps.forEach((rep, a) => {
@@ -402,7 +421,11 @@ function tileRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
 
 function rangeRun(n: OpNode, inputs: readonly (Value | undefined)[]): Value[] {
   const [start, limit, delta] = [0, 1, 2].map((i) => ints(n.input(inputs, i))[0]!) as [number, number, number];
+  if (![start, limit, delta].every(Number.isFinite) || delta === 0) {
+    n.shapeError(`finite start, limit and a non-zero delta, got start ${start}, limit ${limit}, delta ${delta}`);
+  }
   const count = Math.max(0, Math.ceil((limit - start) / delta));
+  n.checkElements([count]);
   const dtype = n.input(inputs, 0).dtype;
   return [
     hostValue(
