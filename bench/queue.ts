@@ -7,14 +7,18 @@
 //
 // Usage: npm run bench:queue -- [--workers 2] [--limit 400] [--batch-size 50] [--args "--attack fgsm,pgd"]
 //                               [--empty-jobs 300] [--json FILE]
-// Needs redis-server (Debian's package) and runs the CLI from bin/robustest.js (`npm run build` first).
+// Needs redis-server (Debian's package). Runs the CLI from bin/robustest.js when dist/ is a build of the current
+// sources, else compiles them into scratch/queue-bench-dist first (so no process pays for on-the-fly TypeScript).
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { enqueueRun, runWorker, waitForRun, type RunManifest } from '../src/queue/index.js';
-import { runCli, startCli, cliLaunch } from '../test/helpers/cli-process.js';
+import { runCli, startCli, cliLaunch, distIsCurrent, useCli, ROOT } from '../test/helpers/cli-process.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { loadAverages } from './util.js';
 
@@ -39,7 +43,21 @@ function withoutTimings(value: unknown): unknown {
   );
 }
 
+/** A compiled CLI: dist/ when current, else the sources compiled into scratch/queue-bench-dist (type errors elsewhere in a tree being edited do not stop tsc from emitting). */
+async function compiledCli(): Promise<void> {
+  if (distIsCurrent()) return;
+  const out = join(ROOT, 'scratch', 'queue-bench-dist');
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const t = performance.now();
+  spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', out], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(join(out, 'src', 'cli', 'main.js'))) throw new Error(`bench:queue: expected tsc to emit ${out}/src/cli/main.js, got nothing`);
+  const entry = join(out, 'robustest.mjs');
+  await writeFile(entry, `import { main } from './src/cli/main.js';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  useCli([entry], `sources compiled into scratch/queue-bench-dist in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+}
+
 async function main(): Promise<void> {
+  await compiledCli();
   const workers = Number(values.workers);
   const run = ['--limit', values.limit, '--batch-size', values['batch-size'], ...values.args.split(/\s+/).filter((s) => s !== '')];
   const redis = await startRedis();
@@ -64,9 +82,9 @@ async function main(): Promise<void> {
     await Promise.all(procs.map((p) => p.exited));
     const prepared = procs.map((p) => Number(/ready in ([\d.]+) s/.exec(p.err())?.[1] ?? NaN));
     const jobs = procs.flatMap((p) => [...p.err().matchAll(/stored \(([\d.]+) s\)/g)].map((m) => Number(m[1])));
-    const same =
-      JSON.stringify(withoutTimings(JSON.parse(await readFile(join(dir, 'single.json'), 'utf8')))) ===
-      JSON.stringify(withoutTimings(JSON.parse(await readFile(join(dir, 'queued.json'), 'utf8'))));
+    const singleReport = JSON.parse(await readFile(join(dir, 'single.json'), 'utf8')) as { provenance: { seconds: number } };
+    const queuedReport = JSON.parse(await readFile(join(dir, 'queued.json'), 'utf8')) as { provenance: { seconds: number } };
+    const same = JSON.stringify(withoutTimings(singleReport)) === JSON.stringify(withoutTimings(queuedReport));
 
     // 2. The queue's own cost per job: empty jobs through one in-process worker.
     const emptyJobs = Number(values['empty-jobs']);
@@ -99,6 +117,8 @@ async function main(): Promise<void> {
       run: `robustest eval ${run.join(' ')}`,
       workers,
       singleProcessSeconds: singleSeconds,
+      singleEvaluateSeconds: singleReport.provenance.seconds,
+      queuedEvaluateSeconds: queuedReport.provenance.seconds,
       queuedSeconds,
       ratio: queuedSeconds / singleSeconds,
       enqueueSeconds,
@@ -113,8 +133,8 @@ async function main(): Promise<void> {
       [
         `queue bench (${result.date}, load average ${result.loadAverage}; ${result.cli})`,
         `  run: ${result.run}`,
-        `  one process:            ${singleSeconds.toFixed(1)} s`,
-        `  queued, ${workers} workers:     ${queuedSeconds.toFixed(1)} s (enqueue ${enqueueSeconds.toFixed(1)} s, worker set-up ${prepared.map((p) => p.toFixed(1)).join(' / ')} s, ${jobs.length} jobs of ${result.meanJobSeconds.toFixed(2)} s on average)`,
+        `  one process:            ${singleSeconds.toFixed(1)} s (evaluate ${result.singleEvaluateSeconds.toFixed(1)} s)`,
+        `  queued, ${workers} workers:     ${queuedSeconds.toFixed(1)} s (enqueue ${enqueueSeconds.toFixed(1)} s, worker set-up ${prepared.map((p) => p.toFixed(1)).join(' / ')} s, ${jobs.length} jobs of ${result.meanJobSeconds.toFixed(2)} s on average, ${result.queuedEvaluateSeconds.toFixed(1)} s of evaluation in all)`,
         `  ratio queued / one process: ${result.ratio.toFixed(2)}`,
         `  reports equal but timings: ${same}`,
         `  queue overhead: ${perJobMs.toFixed(2)} ms per job (${emptyJobs} empty jobs, one in-process worker)`,

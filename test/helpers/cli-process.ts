@@ -29,6 +29,11 @@ export function distIsCurrent(): boolean {
 
 let how: { readonly args: readonly string[]; readonly label: string } | undefined;
 
+/** Starts the CLI with `node ...args` from now on (a benchmark's own build, say). */
+export function useCli(args: readonly string[], label: string): void {
+  how = { args, label };
+}
+
 /** How the CLI is started here: node's arguments before the CLI's, and a label for test names. */
 export function cliLaunch(): { readonly args: readonly string[]; readonly label: string } {
   how ??= distIsCurrent()

@@ -120,7 +120,9 @@ describe.skipIf(skip !== undefined)(`queue CLI: eval --queue, worker, collect${s
     expect(nowhere.code).toBe(2);
     expect(nowhere.err).toMatch(new RegExp(`^robustest: eval: expected a Redis server at redis://127\\.0\\.0\\.1:${port}/x, got .*ECONNREFUSED.*\\n$`));
     expect(other.code).toBe(2);
-    expect(other.err).toMatch(/robustest: eval: expected queue "cli" to be empty or to hold this run \([0-9a-f]{12}…\), got run [0-9a-f]{12}… enqueued .* with 6 of 6 parts stored/);
+    expect(other.err).toMatch(
+      /robustest: eval: expected queue "cli" to be empty or to hold this run \([0-9a-f]{12}…\), got run [0-9a-f]{12}… enqueued .* with 6 of 6 parts stored/,
+    );
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/0 added, 6 already done/);
     expect(await runProgress(url)).toMatchObject({ jobs: 6, done: 6 });
@@ -131,7 +133,16 @@ describe.skipIf(skip !== undefined)(`queue CLI: eval --queue, worker, collect${s
     const weights = await readFile(join(model, 'weights.bin'));
     weights.writeFloatLE(weights.readFloatLE(0) + 0.5, 0);
     await writeFile(join(model, 'weights.bin'), weights);
-    const bad = await runCli(['worker', '--queue', mismatch, '--name', 'bad', '--quiet']);
+    // At the same time, the finished run is collected again and, with --clear, removed from its queue.
+    const again2 = join(dir, 'again.json');
+    const [bad, cleared] = await Promise.all([
+      runCli(['worker', '--queue', mismatch, '--name', 'bad', '--quiet']),
+      runCli(['collect', '--queue', url, '--json', again2, '--clear']),
+    ]);
+    expect(cleared.code).toBe(0);
+    expect(cleared.out).toMatch(/cleared run [0-9a-f]{12}… from the queue/);
+    expect((JSON.parse(await readFile(again2, 'utf8')) as { count: number }).count).toBe(60);
+    await expect(runProgress(url)).rejects.toThrow(/collect: expected a run on queue "cli", got none/);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(
       /^robustest: worker: expected the run [0-9a-f]{12}… \(model .*model\.json, data .*\), got .*model.*sha256 [0-9a-f]+.* vs [0-9a-f]+.*; this worker cannot serve it\n$/,
