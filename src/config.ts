@@ -104,6 +104,8 @@ export interface OutputsConfig {
   html?: string;
   /** JUnit XML (when `robustest eval` has `--junit`). */
   junit?: string;
+  /** Keep the first N points' clean and adversarial inputs in the report, for the HTML image grid. Default: none. */
+  examples?: number;
 }
 
 /**
@@ -512,7 +514,7 @@ export function configFlags(config: RobustestConfig, baseDir: string): Record<st
   set('fastGradients', config.fastGradients);
   set('minRobustAccuracy', config.thresholds?.minRobustAccuracy);
   set('allowWarnings', config.thresholds?.allowWarnings);
-  for (const [k, v] of Object.entries(config.outputs ?? {})) set(k, p(v as string));
+  for (const [k, v] of Object.entries(config.outputs ?? {})) set(k, typeof v === 'string' ? p(v) : v);
   return flags;
 }
 

@@ -76,7 +76,7 @@ describe('robustest eval with a configuration file', () => {
     attacks: ['fgsm', { name: 'pgd', steps: 5, restarts: 2 }],
     epsilons: { linf: [0.05, 0.2] },
     engine: 'tfjs',
-    outputs: { json: 'out/report.json' },
+    outputs: { json: 'out/report.json', html: 'out/report.html', junit: 'out/junit.xml', examples: 4 },
   };
 
   it('reads --config: paths relative to the file, per-attack options, radii per norm, the JSON output', async () => {
@@ -94,6 +94,9 @@ describe('robustest eval with a configuration file', () => {
       ['linf', 0.05, 1],
       ['linf', 0.2, 0],
     ]);
+    expect(report.examples?.items).toHaveLength(4);
+    expect(await readFile(join(dir, 'out', 'report.html'), 'utf8')).toMatch(/^<!doctype html>/i);
+    expect(await readFile(join(dir, 'out', 'junit.xml'), 'utf8')).toMatch(/<testsuites?\b/);
   });
 
   it('lets flags override the file: --eps, --steps and --attack', async () => {
@@ -153,7 +156,7 @@ describe('robustest eval with a configuration file', () => {
       [{ ...base, epsilon: [0.1] }, /^robustest: bad\.json: expected a top-level key among .*, got the unknown key 'epsilon' \(did you mean 'epsilons'\?\)\n$/],
       [
         { ...base, outputs: { pdf: 'r.pdf' } },
-        /^robustest: bad\.json: expected a key of outputs among json, markdown, html, junit, got the unknown key 'outputs\.pdf'\n$/,
+        /^robustest: bad\.json: expected a key of outputs among json, markdown, html, junit, examples, got the unknown key 'outputs\.pdf'\n$/,
       ],
     ];
     for (const [config, message] of cases) {

@@ -64,7 +64,7 @@ describe('config schema', () => {
       limit: 100,
       cascade: false,
       thresholds: { minRobustAccuracy: 0.5, allowWarnings: true, rules: [{ attack: 'pgd', norm: 'linf', epsilon: 0.1, minRobustAccuracy: 0.7 }] },
-      outputs: { json: 'r.json', markdown: 'r.md', html: 'r.html', junit: 'r.xml' },
+      outputs: { json: 'r.json', markdown: 'r.md', html: 'r.html', junit: 'r.xml', examples: 8 },
     });
     expect(validateConfig(full)).toBe(full);
     expect(validateConfig({})).toEqual({});
