@@ -35,6 +35,21 @@ const COLLECT_FLAGS = [
   ['allowWarnings', '--allow-warnings'],
 ] as const;
 
+/** Eval flags a queued run does not support (yet): outputs `collect` cannot write, other ways of splitting a run, defenses. */
+const UNSUPPORTED_FLAGS = [
+  ['html', '--html'],
+  ['junit', '--junit'],
+  ['examples', '--examples'],
+  ['checkpoint', '--checkpoint'],
+  ['restart', '--restart'],
+  ['shard', '--shard'],
+  ['defense', '--defense'],
+  ['eot', '--eot'],
+] as const;
+
+/** Flags that control the command, not the run: not stored. */
+const CONTROL_FLAGS = new Set(['queue', 'verbose', 'quiet', 'config', 'adaptive']);
+
 /** The flags that name files: stored absolute, mapped by a worker's `--path-map`. */
 const PATH_FLAGS = ['model', 'data', 'labels', 'surrogate'] as const;
 
@@ -52,17 +67,18 @@ export function withoutQueue(argv: readonly string[]): string[] {
  * `robustest eval ... --queue URL`: sets the run up (backend, model, data) as eval would, computes its identity, and
  * enqueues one job per batch instead of evaluating. Returns the exit code.
  */
-export async function enqueueEval(
-  flags: RunFlags & { queue?: string; json?: string; markdown?: string; minRobustAccuracy?: number; allowWarnings?: boolean },
-  io: CliIO,
-  argv: readonly string[],
-  config?: AppliedConfig,
-): Promise<number> {
+export async function enqueueEval(flags: RunFlags & { queue?: string }, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
   const url = flags.queue!;
   const address = parseQueueUrl(url);
+  const given = flags as unknown as Record<string, unknown>;
   for (const [key, flag] of COLLECT_FLAGS) {
-    if (flags[key] !== undefined) throw new ConfigError(`eval: expected ${flag} on robustest collect with --queue (collect writes the report), got it on eval`);
+    if (given[key] !== undefined) throw new ConfigError(`eval: expected ${flag} on robustest collect with --queue (collect writes the report), got it on eval`);
   }
+  for (const [key, flag] of UNSUPPORTED_FLAGS) {
+    if (given[key] !== undefined) throw new ConfigError(`eval: expected no ${flag} with --queue (a queued run does not support it), got ${flag}`);
+  }
+  if (given['adaptive'] === false)
+    throw new ConfigError('eval: expected no --no-adaptive with --queue (a queued run does not support defenses), got --no-adaptive');
   await checkQueue(url, 'eval'); // before the model loads: an unreachable Redis fails at once
   const run = await setupRun(flags, io, withoutQueue(argv));
   try {
@@ -77,7 +93,7 @@ export async function enqueueEval(
     const header = await runHeader(run.model, run.data, run.options);
     const stored: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(flags)) {
-      if (['queue', 'json', 'markdown', 'minRobustAccuracy', 'allowWarnings', 'verbose', 'quiet', 'config'].includes(key) || value === undefined) continue;
+      if (CONTROL_FLAGS.has(key) || value === undefined) continue;
       stored[key] = value;
     }
     for (const key of PATH_FLAGS) if (typeof flags[key] === 'string') stored[key] = resolve(flags[key]);
