@@ -3,14 +3,37 @@
 // perturbations, which draws a whole curve from one run.
 //
 //   npx tsx examples/compare-attacks.ts [--limit 200] [--backend wasm] [--steps N] [--queries N] [--only a,b]
+//                                       [--out DIR] [--examples 8]
+//
+// It prints the table, and writes into --out (default: robustest-examples/compare-attacks under the system's temporary
+// folder) the JSON report, the self-contained HTML report (curves, tables, warnings, and a grid of the first
+// --examples adversarial digits) and the robustness curve of each norm as SVG.
 //
 // Each attack runs alone (cascade off) so its curve is its own; the `worst` rows are the per-point worst case over
 // all attacks of the norm. `--steps` and `--queries` override every attack's iterations and query budget (for a
 // quick look); without them each attack runs with its own defaults (Square and HopSkipJump: thousands of queries).
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, loadModel, loadData, evaluate, packageAssets, createAttack, ATTACKS, type BackendName, type Norm, type Attack } from '../src/index.js';
+import {
+  initBackend,
+  loadModel,
+  loadData,
+  evaluate,
+  packageAssets,
+  createAttack,
+  collectExamples,
+  renderCurveSvg,
+  renderExampleImages,
+  renderHtml,
+  reportCurveSeries,
+  ATTACKS,
+  type BackendName,
+  type Norm,
+  type Attack,
+} from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +42,8 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     queries: { type: 'string' },
     only: { type: 'string' },
+    out: { type: 'string', default: join(tmpdir(), 'robustest-examples', 'compare-attacks') },
+    examples: { type: 'string', default: '8' },
   },
 });
 tf.env().set('PROD', true);
@@ -45,7 +70,9 @@ for (const entry of Object.values(ATTACKS)) {
     );
   }
 }
-const report = await evaluate(model, data, { attacks, epsilons, seed: 0, cascade: false });
+const options = { attacks, epsilons, seed: 0, cascade: false };
+const report = await evaluate(model, data, options);
+if (Number(values.examples) > 0) report.examples = await collectExamples(model, data, options, Number(values.examples));
 const pct = (v: number): string => `${(100 * v).toFixed(1)}%`;
 console.log(`backend ${backend.name}, ${report.count} images, clean accuracy ${pct(report.cleanAccuracy)}`);
 for (const norm of ['linf', 'l2'] as const) {
@@ -67,4 +94,18 @@ for (const norm of ['linf', 'l2'] as const) {
   }
   console.log(['worst', ...report.curve.filter((c) => c.norm === norm).map((c) => pct(c.robustAccuracy))].map((s) => s.padEnd(14)).join(''));
 }
+
+// The reports: JSON, HTML with the example grid, and one SVG curve per norm (each attack and the worst case).
+await mkdir(values.out, { recursive: true });
+const written = [join(values.out, 'report.json'), join(values.out, 'report.html')];
+await writeFile(written[0]!, JSON.stringify(report, null, 2) + '\n');
+await writeFile(written[1]!, renderHtml(report, { images: await renderExampleImages(report), title: 'Every attack on the bundled MNIST CNN' }));
+for (const norm of ['linf', 'l2'] as const) {
+  const series = reportCurveSeries(report, norm);
+  if (series.length === 0) continue;
+  const file = join(values.out, `curve-${norm}.svg`);
+  await writeFile(file, renderCurveSvg(series, { title: `${norm === 'linf' ? 'L∞' : 'L2'} robustness of the bundled MNIST CNN`, id: `curve-${norm}` }));
+  written.push(file);
+}
+console.log(`\nwritten: ${written.join(', ')}`);
 model.dispose();
