@@ -173,9 +173,9 @@ export async function certify(model: Model, data: CertifyData, config: CertifyCo
   const isTensor = 'x' in data;
   const count = isTensor ? checkBatchShape(model.name, model.inputShape, data.x) : data.count;
   if (!isTensor) {
-    const shape = data.shape.slice(1);
+    const shape = data.shape;
     if (shape.length !== model.inputShape.length || shape.some((d, i) => d !== model.inputShape[i])) {
-      throw new ShapeError(`certify: expected data of shape [N, ${model.inputShape.join(', ')}], got [${data.shape.join(', ')}]`);
+      throw new ShapeError(`certify: expected inputs of shape [${model.inputShape.join(', ')}], got [${data.shape.join(', ')}]`);
     }
   }
   const size = model.inputShape.reduce((a, b) => a * b, 1);

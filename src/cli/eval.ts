@@ -20,9 +20,10 @@ import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
 import { checkpointOptions, checkShardFlags, evalShard, parseShard, type ShardSpec } from './shard.js';
 import { enqueueEval } from './queue-run.js';
 import { applyConfig, type AppliedConfig } from '../config.js';
+import { applyDefenseFlags, DEFENSE_HELP, type DefenseFlags } from './defense-flags.js';
 
 /** Parsed `robustest eval` options: the run's ({@link RunFlags}) and the outputs'. */
-export interface EvalFlags extends RunFlags {
+export interface EvalFlags extends RunFlags, DefenseFlags {
   json?: string;
   markdown?: string;
   html?: string;
@@ -92,6 +93,9 @@ export function registerEval(program: Command, context: CommandContext): void {
       'evaluate only the i-th (0-based) of n balanced slices of the data and write a partial report to --json for `robustest merge`; auto/n reads i from ROBUSTEST_SHARD_INDEX, JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or CI_NODE_INDEX (1-based)',
       parseShard,
     )
+    .option('--defense <list>', DEFENSE_HELP)
+    .option('--eot <n>', 'with --defense: draws of the random transforms averaged per gradient (EOT; default 10)', integer('--eot', 1, 10_000))
+    .option('--no-adaptive', "with --defense: attack with the transforms' own gradients and one draw (non-adaptive; the report warns non-adaptive-defense)")
     .option('--quiet', 'print nothing but errors')
     .option('--verbose', 'print stack traces of errors')
     .addHelpText('after', attackHelp)
@@ -112,7 +116,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
-  const run = await setupRun(flags, io, argv);
+  const run = applyDefenseFlags(await setupRun(flags, io, argv), flags, io, Boolean(flags.quiet));
   if (config !== undefined && !flags.quiet) io.stderr(`robustest: configuration ${config.path}\n`);
   try {
     const bar = io.isTTY && !flags.quiet ? progressBar(io) : undefined;

@@ -19,6 +19,7 @@ import { registerInit } from './init.js';
 import { registerReport } from './report.js';
 import { registerCompare } from './compare.js';
 import { registerTrain } from './train.js';
+import { registerCertify } from './certify.js';
 
 export type { CliIO } from './common.js';
 export { suggestOption } from './common.js';
@@ -33,6 +34,7 @@ const COMMANDS: readonly RegisterCommand[] = [
   registerWorker,
   registerCollect,
   registerTrain,
+  registerCertify,
 ];
 
 /**

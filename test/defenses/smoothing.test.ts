@@ -136,7 +136,7 @@ describe('certify', () => {
   it('accepts a Dataset as well as tensors, and leaves no tensors behind', async () => {
     const ds = {
       images: Float32Array.from(points.flat()),
-      shape: [5, 4],
+      shape: [4],
       labels: Int32Array.from([0, 1, 0, 0, 1]),
       count: 5,
       source: 'points',
