@@ -7,8 +7,10 @@
  *
  * @example
  * ```ts
- * import { compareReports, renderComparisonText } from 'robustest';
- * const c = compareReports(baseline, candidate);
+ * import { readFile } from 'node:fs/promises';
+ * import { compareReports, renderComparisonText, validateReport } from 'robustest';
+ * const read = async (f: string) => validateReport(JSON.parse(await readFile(f, 'utf8')));
+ * const c = compareReports(await read('baseline.json'), await read('candidate.json'));
  * console.log(renderComparisonText(c));
  * if (c.regressions.length > 0) process.exitCode = 1;
  * ```
@@ -108,8 +110,9 @@ export function encodePointOutcomes(outcomes: PointOutcomes & { readonly clean: 
  * @example
  * ```ts
  * import { compareReports, reportOutcomes } from 'robustest';
- * const [oa, ob] = [reportOutcomes(baseline), reportOutcomes(candidate)];
- * const c = compareReports(baseline, candidate, oa && ob ? { outcomes: { a: oa, b: ob } } : {});
+ * const other = report; // a second report of the same data
+ * const [oa, ob] = [reportOutcomes(report), reportOutcomes(other)];
+ * const c = compareReports(report, other, oa && ob ? { outcomes: { a: oa, b: ob } } : {});
  * ```
  */
 export function reportOutcomes(report: Report): PointOutcomes | undefined {
@@ -298,7 +301,7 @@ function judge(
  * @example
  * ```ts
  * import { compareReports } from 'robustest';
- * const c = compareReports(baseline, candidate, { alpha: 0.01 });
+ * const c = compareReports(report, report, { alpha: 0.01 }); // a report against itself: no change
  * for (const r of c.regressions) console.log(`${r.label}: ${r.a.accuracy} → ${r.b.accuracy}`);
  * ```
  */
@@ -457,7 +460,7 @@ const VALUE_HEAD = ['', 'A', 'B', 'change', 'test', 'verdict'];
  * @example
  * ```ts
  * import { compareReports, renderComparisonText } from 'robustest';
- * process.stdout.write(renderComparisonText(compareReports(baseline, candidate)));
+ * process.stdout.write(renderComparisonText(compareReports(report, report)));
  * ```
  */
 export function renderComparisonText(c: Comparison): string {
@@ -499,7 +502,7 @@ function mdCell(text: string): string {
  * @example
  * ```ts
  * import { compareReports, renderComparisonMarkdown } from 'robustest';
- * const md = renderComparisonMarkdown(compareReports(baseline, candidate));
+ * const md = renderComparisonMarkdown(compareReports(report, report));
  * ```
  */
 export function renderComparisonMarkdown(c: Comparison): string {
@@ -531,7 +534,7 @@ export function renderComparisonMarkdown(c: Comparison): string {
  * @example
  * ```ts
  * import { compareReports, renderComparisonHtml } from 'robustest';
- * const html = renderComparisonHtml(compareReports(baseline, candidate));
+ * const html = renderComparisonHtml(compareReports(report, report));
  * ```
  */
 export function renderComparisonHtml(c: Comparison): string {

@@ -142,7 +142,10 @@ export function renderCurveSvg(series: readonly CurveSeries[], options: CurveSvg
       `<polygon class="band" points="${[...upper, ...lower].join(' ')}" fill="${colors[i]}" fill-opacity="${series[i]!.emphasis ? 0.14 : 0.08}" stroke="none"/>`,
     );
   });
-  sorted.forEach((pts, i) => {
+  // Emphasised series (the worst case) first, so that an attack whose line coincides with it stays visible on top.
+  const drawOrder = sorted.map((_, i) => i).sort((a, b) => Number(series[b]!.emphasis ?? false) - Number(series[a]!.emphasis ?? false));
+  drawOrder.forEach((i) => {
+    const pts = sorted[i]!;
     const s = series[i]!;
     const color = colors[i]!;
     const widthAttr = s.emphasis ? 3 : 1.8;
