@@ -157,6 +157,14 @@ export interface AdversarialTrainingConfig {
   readonly signal?: AbortSignal;
 }
 
+/** Why {@link adversarialTrain} ended before its last epoch. */
+export interface TrainingStop {
+  /** The epoch during (`interrupted`) or after (`catastrophic-overfitting`) which training stopped. */
+  readonly epoch: number;
+  /** `interrupted`: the `signal` was aborted; `catastrophic-overfitting`: see {@link AdversarialTrainingConfig.onOverfit}. */
+  readonly reason: 'catastrophic-overfitting' | 'interrupted';
+}
+
 /** What {@link adversarialTrain} returns. The model's weights are trained in place. */
 export interface TrainingResult {
   /** Every completed epoch, those of a resumed checkpoint included. */
@@ -164,7 +172,7 @@ export interface TrainingResult {
   /** Epochs trained by this call. */
   readonly epochsRun: number;
   /** Why training ended before `epochs`, if it did. */
-  readonly stopped?: { readonly epoch: number; readonly reason: 'catastrophic-overfitting' | 'interrupted' };
+  readonly stopped?: TrainingStop;
   /** Warnings raised (see {@link TrainingWarning}). */
   readonly warnings: readonly TrainingWarning[];
   /** Wall-clock seconds of this call. */
@@ -475,7 +483,7 @@ interface Header {
   readonly adamSteps: number;
   readonly history: EpochStats[];
   readonly best: { epoch: number; robust: number; fgsm: number } | null;
-  readonly stopped: NonNullable<TrainingResult['stopped']> | null;
+  readonly stopped: TrainingStop | null;
   readonly warnings: TrainingWarning[];
   readonly tensors: StoredTensor[];
 }

