@@ -46,5 +46,6 @@ export {
   type TrainingMethod,
   type TrainingProgress,
   type TrainingResult,
+  type TrainingStop,
   type TrainingWarning,
 } from './adversarial-training.js';
