@@ -144,16 +144,17 @@ async function readExactly(reader: ByteSource, offset: number, length: number, t
   return bytes;
 }
 
+/** Checks that a plain file holds exactly `expected` bytes (a gzip file is checked by {@link checkGzipEnd}). */
+function checkSize(reader: ByteSource, expected: number, wrong: (got: number | string) => Error): void {
+  if (reader.size !== undefined && reader.size !== expected) throw wrong(reader.size);
+}
+
 /**
- * Checks that a file holds exactly `expected` bytes: by its size when plain; when gzip, only when all of it is
- * used (without `limit`), by looking for a byte past the end. Otherwise the inflater stops at the last sample used.
+ * Checks that a gzip file's inflated bytes end at `expected`, when all of them are used (no `limit`): called once
+ * the cursor is near the end, so it costs one chunk. With a limit, the inflater stops at the last sample used.
  */
-async function checkLength(reader: ByteSource, expected: number, all: boolean, wrong: (got: number | string) => Error): Promise<void> {
-  if (reader.size !== undefined) {
-    if (reader.size !== expected) throw wrong(reader.size);
-  } else if (all && (await reader.hasByteAt(expected))) {
-    throw wrong(`more (trailing bytes after ${expected})`);
-  }
+async function checkGzipEnd(reader: ByteSource, expected: number, all: boolean, wrong: (got: number | string) => Error): Promise<void> {
+  if (reader.gzip && all && (await reader.hasByteAt(expected))) throw wrong(`more (trailing bytes after ${expected})`);
 }
 
 /**
@@ -174,6 +175,18 @@ async function withReaders(imagesPath: string, labelsPath: string, body: (img: B
   }
 }
 
+/** The most values one stored sample may hold (2²⁶: 256 MB as float32), so that a header cannot make one read huge. */
+const MAX_SAMPLE_VALUES = 2 ** 26;
+
+/** Refuses an array with no samples, or samples too large to read one at a time. */
+function checkSamples(where: string, shape: readonly number[]): void {
+  if (shape[0] === 0) throw emptyError(where, shape);
+  const per = shape.slice(1).reduce((a, b) => a * b, 1);
+  if (per > MAX_SAMPLE_VALUES) {
+    throw new DataLoadError(`${where}: expected samples of at most ${MAX_SAMPLE_VALUES} values, got shape [${shape.join(', ')}] (${per} values a sample)`);
+  }
+}
+
 function emptyError(where: string, shape: readonly number[]): DataLoadError {
   return new DataLoadError(`${where}: expected at least one sample, got an array of shape [${shape.join(', ')}]`);
 }
@@ -187,8 +200,9 @@ async function idxLabels(reader: ByteSource, labelsPath: string, imagesPath: str
     new DataLoadError(
       `${labelsPath}: expected ${headerLen + total * type.bytes} bytes for an IDX ${type.name} array of shape [${total}], got ${got} (truncated or corrupt)`,
     );
-  await checkLength(reader, headerLen + total * type.bytes, count === total, wrong);
+  checkSize(reader, headerLen + total * type.bytes, wrong);
   const body = await readExactly(reader, headerLen, count * type.bytes, wrong);
+  await checkGzipEnd(reader, headerLen + total * type.bytes, count === total, wrong);
   return toLabels(idxValues(body, type) as LabelSource, count, labelsPath);
 }
 
@@ -229,14 +243,14 @@ export async function openIdx(imagesPath: string, labelsPath: string, options: A
       );
     const total = dims[0]!;
     const count = options.limit === undefined ? total : Math.min(options.limit, total);
-    await checkLength(img, expected, count === total, wrong);
     if (dims.length < 2) throw new DataLoadError(`${imagesPath}: expected an IDX array of rank >= 2 (samples first), got shape [${dims.join(', ')}]`);
-    if (total === 0) throw emptyError(imagesPath, dims);
+    checkSamples(imagesPath, dims);
+    checkSize(img, expected, wrong);
     const labels = await idxLabels(lbl, labelsPath, imagesPath, total, count);
     const stored = dims.slice(1);
     const sampleBytes = stored.reduce((a, b) => a * b, 1) * type.bytes;
     const samples = fileSamples(img, headerLen, sampleBytes, (b) => idxValues(b, type), wrong);
-    return arraySource({
+    const source = await arraySource({
       what: 'openIdx',
       imagesPath,
       labelsPath,
@@ -248,6 +262,8 @@ export async function openIdx(imagesPath: string, labelsPath: string, options: A
       options,
       toFloat: (raw) => (raw instanceof Uint8Array ? scaleUint8(raw, bounds) : Float32Array.from(raw as Exclude<Raw, BigInt64Array | BigUint64Array>)),
     });
+    await checkGzipEnd(img, expected, count === total, wrong); // the hashing pass left the cursor at the last sample
+    return source;
   });
 }
 
@@ -312,9 +328,9 @@ export async function openNpy(imagesPath: string, labelsPath: string, options: A
     const wrongLbl = wrongOf(labelsPath, lh);
     const needImg = sizeOf(ih.shape, ih.info.bytes);
     if (!Number.isSafeInteger(needImg)) throw wrongImg('an impossible size');
-    await checkLength(img, ih.dataStart + needImg, count === total || ih.fortranOrder, wrongImg);
-    await checkLength(lbl, lh.dataStart + sizeOf(lshape, lh.info.bytes), count === total, wrongLbl);
-    if (total === 0) throw emptyError(imagesPath, ih.shape);
+    checkSamples(imagesPath, ih.shape);
+    checkSize(img, ih.dataStart + needImg, wrongImg);
+    checkSize(lbl, lh.dataStart + sizeOf(lshape, lh.info.bytes), wrongLbl);
     const dtype = ih.info.dtype;
     if (dtype !== 'uint8' && !FLOAT_DTYPES.includes(dtype)) {
       throw new DataLoadError(
@@ -322,6 +338,7 @@ export async function openNpy(imagesPath: string, labelsPath: string, options: A
       );
     }
     const lbody = await readExactly(lbl, lh.dataStart, count * lh.info.bytes, wrongLbl);
+    await checkGzipEnd(lbl, lh.dataStart + sizeOf(lshape, lh.info.bytes), count === total, wrongLbl);
     const labels = toLabels(npyValues(lbody, lh.info) as LabelSource, count, labelsPath);
     const stored = ih.shape.slice(1);
     const per = stored.reduce((a, b) => a * b, 1);
@@ -330,12 +347,13 @@ export async function openNpy(imagesPath: string, labelsPath: string, options: A
     if (ih.fortranOrder && stored.some((d) => d !== 1)) {
       // not contiguous per sample: decode the whole array once, in C order
       const whole = fortranToC(npyValues(await readExactly(img, ih.dataStart, needImg, wrongImg), ih.info), ih.shape);
+      await checkGzipEnd(img, ih.dataStart + needImg, true, wrongImg);
       await img.close();
       samples = { fetch: (start, n) => Promise.resolve(whole.subarray(start * per, (start + n) * per) as Raw), close: () => Promise.resolve() };
     } else {
       samples = fileSamples(img, ih.dataStart, sampleBytes, (b) => npyValues(b, ih.info), wrongImg);
     }
-    return arraySource({
+    const source = await arraySource({
       what: 'openNpy',
       imagesPath,
       labelsPath,
@@ -348,5 +366,7 @@ export async function openNpy(imagesPath: string, labelsPath: string, options: A
       toFloat: (raw) =>
         dtype === 'uint8' ? scaleUint8(raw as Uint8Array, bounds) : raw instanceof Float32Array ? raw.slice() : Float32Array.from(raw as Float64Array),
     });
+    if (!ih.fortranOrder) await checkGzipEnd(img, ih.dataStart + needImg, count === total, wrongImg);
+    return source;
   });
 }

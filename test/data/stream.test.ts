@@ -296,6 +296,14 @@ describe('lazy data sources', () => {
       expect(Array.from(decodeNpy(gzipSync(npy('<f4', [2], bytes(Float32Array.of(1.5, -2))))).data)).toEqual([1.5, -2]);
     });
 
+    it('a header declaring samples of more than 2^26 values is refused before any sample is read', async () => {
+      await writeFile(path('huge-sample.idx'), idx(0x08, [1, 10000, 10000], new Uint8Array(0)));
+      await writeFile(path('one-label.idx'), idx(0x08, [1], Uint8Array.of(0)));
+      await expectRejects(openIdx(path('huge-sample.idx'), path('one-label.idx')), DataLoadError, /at most 67108864 values/, /100000000 values a sample/);
+      await writeFile(path('huge-sample.idx.gz'), gzipSync(idx(0x08, [1, 10000, 10000], new Uint8Array(0))));
+      await expectRejects(openIdx(path('huge-sample.idx.gz'), path('one-label.idx')), DataLoadError, /at most 67108864 values/);
+    });
+
     it('empty data (0 samples) is a one-line DataLoadError for IDX and npy', async () => {
       await writeFile(path('empty-img.idx'), idx(0x08, [0, 28, 28], new Uint8Array(0)));
       await writeFile(path('empty-lbl.idx'), idx(0x08, [0], new Uint8Array(0)));
