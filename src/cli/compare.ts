@@ -5,10 +5,16 @@
  * @module
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { compareReports, renderComparisonHtml, renderComparisonMarkdown, renderComparisonText, reportOutcomes } from '../compare.js';
+import { compareReports, renderComparisonHtml, renderComparisonMarkdown, renderComparisonText, reportOutcomes, type PointOutcomes } from '../compare.js';
+import { ConfigError } from '../errors.js';
+import { quote, readRegularFile } from '../files.js';
+import { validateReport, type Report } from '../report.js';
 import { checkOutputPath } from '../write.js';
+import { robustMask } from '../../metrics/records.js';
+import { decodePart, mergeStates } from '../../metrics/part-data.js';
+import { mergePartialReports, type PartialReport } from '../../metrics/parts.js';
 import { type CommandContext } from './common.js';
-import { emit, readReportFile } from './report.js';
+import { emit, MAX_REPORT_BYTES } from './report.js';
 
 /** The formats of `robustest compare`. */
 export const COMPARE_FORMATS = ['text', 'md', 'html'] as const;
@@ -28,6 +34,38 @@ function alpha(value: string): number {
   return v;
 }
 
+/**
+ * A report and, when the file carries them, its per-point outcomes: a report's optional `pointOutcomes`, or a
+ * complete partial report (`eval --shard 0/1`, or one covering every point), whose records are the outcomes.
+ */
+async function readComparable(path: string): Promise<{ report: Report; outcomes?: PointOutcomes }> {
+  const bytes = await readRegularFile(path, (p) => new ConfigError(`compare: expected a readable report file ${quote(path)}, got ${p.reason}`), {
+    maxBytes: MAX_REPORT_BYTES,
+  });
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new ConfigError(`compare: expected JSON in ${quote(path)}, got ${(e as Error).message.split('\n')[0]}`);
+  }
+  if ((value as { kind?: unknown } | null)?.kind === 'robustest-partial-report') {
+    const partial = value as PartialReport;
+    const report = mergePartialReports([{ name: path, value }]);
+    const state = mergeStates(
+      partial.header,
+      partial.parts.map((part, i) => decodePart(part, partial.header, `compare: ${path} part ${i}`)),
+    );
+    const outcomes: PointOutcomes = {
+      clean: Array.from(state.predictions, (p, i) => p === state.labels[i]),
+      robust: report.curve.map((p) => ({ norm: p.norm, epsilon: p.epsilon, robust: robustMask(state, p.norm, p.epsilon) })),
+    };
+    return { report, outcomes };
+  }
+  const report = validateReport(value);
+  const outcomes = reportOutcomes(report);
+  return outcomes === undefined ? { report } : { report, outcomes };
+}
+
 /** Adds `compare` to the program. */
 export function registerCompare(program: Command, context: CommandContext): void {
   program
@@ -36,8 +74,8 @@ export function registerCompare(program: Command, context: CommandContext): void
       'Compare two JSON reports of the same data and threat model (A the baseline, B the candidate): clean and robust accuracy per ε with intervals, ' +
         'per-class changes; a regression is flagged only when statistically real (McNemar on per-point outcomes when both reports have them, else non-overlapping intervals).',
     )
-    .argument('<a>', 'the baseline JSON report')
-    .argument('<b>', 'the candidate JSON report')
+    .argument('<a>', 'the baseline JSON report (or a complete partial report from eval --shard 0/1, which carries per-point outcomes)')
+    .argument('<b>', 'the candidate JSON report (likewise)')
     .addOption(
       new Option('--format <format>', 'text, md (a pull-request comment) or html (both curves on one chart)').choices([...COMPARE_FORMATS]).default('text'),
     )
@@ -49,8 +87,7 @@ export function registerCompare(program: Command, context: CommandContext): void
     .action(async (a: string, b: string, flags: CompareFlags) => {
       context.setVerbose(Boolean(flags.verbose));
       if (flags.out !== undefined) await checkOutputPath(flags.out, '--out');
-      const [ra, rb] = [await readReportFile(a, 'compare'), await readReportFile(b, 'compare')];
-      const [oa, ob] = [reportOutcomes(ra), reportOutcomes(rb)];
+      const [{ report: ra, outcomes: oa }, { report: rb, outcomes: ob }] = [await readComparable(a), await readComparable(b)];
       const c = compareReports(ra, rb, {
         alpha: flags.alpha,
         ...(flags.force ? { force: true } : {}),

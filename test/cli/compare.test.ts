@@ -20,6 +20,10 @@ describe('robustest compare', () => {
     const runs = [
       ['--model', 'assets/mnist-cnn/model.json', ...DATA, '--limit', '200', '--json', path('a.json')],
       ['--model', 'assets/mnist-cnn/model.json', ...DATA, '--limit', '200', '--json', path('a2.json')],
+      // Partial reports of the whole data (one shard) carry per-point outcomes: compare pairs them.
+      ['--model', 'assets/mnist-cnn/model.json', ...DATA, '--limit', '200', '--shard', '0/1', '--json', path('a.part.json')],
+      ['--model', 'assets/mnist-cnn/model.json', ...DATA, '--limit', '200', '--shard', '0/1', '--json', path('a2.part.json')],
+      ['--model', weak, ...DATA, '--limit', '200', '--shard', '0/1', '--json', path('weak.part.json')],
       ['--model', weak, ...DATA, '--limit', '200', '--json', path('weak.json')],
       ['--model', 'assets/mnist-cnn/model.json', ...DATA, '--limit', '150', '--json', path('other-data.json')],
     ];
@@ -53,6 +57,28 @@ describe('robustest compare', () => {
     const page = await readFile(path('c.html'), 'utf8');
     expect((await new HtmlValidate({ extends: ['html-validate:recommended'] }).validateString(page)).valid).toBe(true);
     expect(page).toContain('<p class="verdict bad">Verdict: REGRESSION: ');
+  });
+
+  it('partial reports (eval --shard 0/1): the paired McNemar test on the same points', async () => {
+    const same = await cli(['compare', path('a.part.json'), path('a2.part.json'), '--fail-on-regression']);
+    expect([same.code, same.err]).toEqual([0, '']);
+    expect(same.out).toContain('p = 1.0000 (0 lost, 0 gained)');
+    expect(same.out).toMatch(/\nverdict: no significant change\n$/);
+    const weak = await cli(['compare', path('a.part.json'), path('weak.part.json'), '--fail-on-regression']);
+    expect(weak.code).toBe(1);
+    const row = weak.out.split('\n').find((l) => l.startsWith('  L∞ ε=0.1 '))!;
+    expect(row).toMatch(/p = [\d.e-]+ \((\d+) lost, (\d+) gained\)\s+REGRESSION$/);
+    const [, lost, gained] = /\((\d+) lost, (\d+) gained\)/.exec(row)!;
+    expect(Number(lost)).toBeGreaterThan(Number(gained));
+    expect(weak.out).toContain('note: Paired values: exact McNemar test on the same points, significant below p = 0.05.');
+    // The merged report of a partial one is the plain report's (same records), so the values agree.
+    const plain = await cli(['compare', path('a.json'), path('weak.json')]);
+    expect(
+      plain.out
+        .split('\n')
+        .find((l) => l.startsWith('  L∞ ε=0.1 '))!
+        .slice(0, 60),
+    ).toBe(row.slice(0, 60));
   });
 
   it('refuses reports of different data unless --force', async () => {
