@@ -99,6 +99,18 @@ describe('HTML', () => {
     expect(html).toContain('<td>4 (four)</td><td class="n">0</td><td class="n">n/a</td>');
   });
 
+  it('draws one curve per norm (L∞ and L2) with unique ids, and stays valid', async () => {
+    const r = fixtureReport();
+    r.curve.push({ norm: 'l2', epsilon: 1, robustAccuracy: 0.5, robustCount: 50, ci: { lower: 0.4, upper: 0.6, level: 0.95 } });
+    r.attacks.push({ ...r.attacks[2]!, name: 'pgd', norm: 'l2', epsilon: 1, robustAccuracy: 0.5 });
+    for (const c of r.perClass) c.robust.push({ norm: 'l2', epsilon: 1, robustAccuracy: 0.5 });
+    const html = renderHtml(r);
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).toContain('<title id="curve-1-title">Robust accuracy against L2 ε</title>');
+    expect(html).toContain('Robust accuracy, L2 ε = 1</div><div class="value">50.0%</div>');
+    expect(await validate(html)).toEqual([]);
+  });
+
   it('escapes user strings', async () => {
     const r = fixtureReport();
     r.provenance.model.name = '<script>alert("x")</script>';
