@@ -5,7 +5,7 @@
 // 2. The queue's own cost per job: J jobs whose executor does nothing, through one in-process worker (BullMQ's
 //    fetch, lock and completion plus robustest's manifest read and once-only store), in ms per job.
 //
-// Usage: npm run bench:queue -- [--workers 2] [--limit 400] [--batch-size 50] [--args "--attack fgsm,pgd"]
+// Usage: npm run bench:queue -- [--workers 2] [--limit 400] [--batch-size 50] [--args="--attack fgsm,pgd"]
 //                               [--empty-jobs 300] [--json FILE]
 // Needs redis-server (Debian's package). Runs the CLI from bin/robustest.js when dist/ is a build of the current
 // sources, else compiles them into scratch/queue-bench-dist first (so no process pays for on-the-fly TypeScript).

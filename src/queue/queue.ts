@@ -463,7 +463,9 @@ async function progressOf(s: Session, manifest: RunManifest): Promise<RunProgres
   const stored = new Set(await s.redis.hkeys(s.keys.parts));
   const counts = await s.queue.getJobCounts('active', 'wait', 'prioritized', 'delayed', 'waiting-children');
   const failedJobs = (await s.queue.getFailed(0, -1)).filter((j) => j.data.runId === manifest.runId && !stored.has(rangeField(j.data)));
-  const workers = (await s.queue.getWorkers()).map((w) => (w['rawname'] ?? w['name'] ?? '').replace(/^.*?:w:/, ''));
+  // BullMQ lists workers from CLIENT LIST; a Redis that forbids it (some managed services) shows none rather than failing.
+  const clients = await s.queue.getWorkers().catch(() => []);
+  const workers = clients.map((w) => (w['rawname'] ?? w['name'] ?? '').replace(/^.*?:w:/, ''));
   return {
     runId: manifest.runId,
     jobs: ranges.length,
