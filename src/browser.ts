@@ -16,7 +16,9 @@
  * import * as tfl from '@tensorflow/tfjs-layers';
  * import { fromLayersModel, pgd } from 'robustest';
  * const model = await fromLayersModel(await tfl.loadLayersModel('/models/mnist/model.json'));
- * const [result] = await pgd({ steps: 20 }).run(model, x, labels, { epsilons: [0.1] });
+ * const result = await pgd({ steps: 20 }).run(model, x, labels, { epsilons: [0.1] });
+ * console.log(result.results[0]!.predictions);
+ * result.dispose();
  * ```
  * @module
  */

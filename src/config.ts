@@ -7,9 +7,9 @@
  *
  * @example
  * ```ts
- * // robustest.config.ts
+ * // robustest.config.ts holds `export default defineConfig({ ... })`; the object:
  * import { defineConfig } from 'robustest';
- * export default defineConfig({
+ * const config = defineConfig({
  *   model: 'model/model.json',
  *   data: { path: 'data/test-images.npy', labels: 'data/test-labels.npy' },
  *   attacks: ['fgsm', { name: 'pgd', steps: 40, restarts: 2 }],
@@ -172,7 +172,9 @@ export interface LoadedConfig {
  * @returns `config`.
  * @example
  * ```ts
- * export default defineConfig({ model: 'model/model.json', data: 'data/images', epsilons: [0.03] });
+ * // robustest.config.ts
+ * const config = defineConfig({ model: 'model/model.json', data: 'data/images', epsilons: [0.03] });
+ * // export default config;
  * ```
  */
 export function defineConfig(config: RobustestConfig): RobustestConfig {
