@@ -108,6 +108,14 @@ export interface OutputsConfig {
   examples?: number;
 }
 
+/** Radii per norm, in raw input units. */
+export interface EpsilonsConfig {
+  /** Radii of the L∞ attacks. */
+  linf?: number[];
+  /** Radii of the L2 attacks. */
+  l2?: number[];
+}
+
 /**
  * What `robustest eval` evaluates and how. Every key is optional: without `model` and `data` it is the bundled MNIST
  * demo. See `schema/config.schema.json` for the same in JSON Schema, with each key's default.
@@ -125,8 +133,8 @@ export interface RobustestConfig {
   preset?: 'standard' | 'fast';
   /** Threat model of the attacks that do not set their own. Default: each attack's own. */
   norm?: Norm;
-  /** Radii in raw input units: one list, or one per norm. Default `[0.1, 0.3]`. */
-  epsilons?: number[] | { linf?: number[]; l2?: number[] };
+  /** Radii in raw input units: one list, or one per norm ({@link EpsilonsConfig}). Default `[0.1, 0.3]`. */
+  epsilons?: number[] | EpsilonsConfig;
   /** Seed. Default `0`. */
   seed?: number;
   /** Inputs per attack batch. Default `100`. */
@@ -557,7 +565,7 @@ export function configAttacks(config: RobustestConfig, overrides: AttackOverride
  * configEpsilons({ epsilons: { linf: [0.1], l2: [1, 2] } }); // { linf: [0.1], l2: [1, 2] }
  * ```
  */
-export function configEpsilons(config: RobustestConfig): { linf?: number[]; l2?: number[] } | undefined {
+export function configEpsilons(config: RobustestConfig): EpsilonsConfig | undefined {
   return config.epsilons !== undefined && !Array.isArray(config.epsilons) ? config.epsilons : undefined;
 }
 

@@ -133,6 +133,7 @@ export {
   CONFIG_FILES,
   type AttackConfig,
   type DataConfig,
+  type EpsilonsConfig,
   type LoadedConfig,
   type ModelConfig,
   type OutputsConfig,
