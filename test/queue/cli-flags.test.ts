@@ -34,7 +34,7 @@ describe('queue commands: flags', () => {
         ['eval', '--queue', 'redis://127.0.0.1:6379/q', '--json', 'r.json'],
         /^robustest: eval: expected --json on robustest collect with --queue \(collect writes the report\), got it on eval\n$/,
       ],
-      [['eval', '--queue', 'redis://127.0.0.1:6379/q', '--shard', '0/2'], /^robustest: eval: expected no --shard with --queue/],
+      [['eval', '--queue', 'redis://127.0.0.1:6379/q', '--checkpoint', 'runs/x'], /^robustest: eval: expected no --checkpoint with --queue/],
       [['eval', '--queue', 'redis://127.0.0.1:6379/a:b'], /got the name "a:b"/],
     ] as const) {
       const r = await cli([...args]);
