@@ -11,6 +11,8 @@
 // 5. Attack costs (bench/attacks.ts): APGD per iteration and CW per Adam step over a PGD step, Square per query over
 //    a forward pass, and the standard preset on the bundled model with seconds per attack.
 // 6. Adversarial training (bench/training.ts): one epoch of each method over one clean-training epoch, per image.
+// 7. Checkpoint overhead (bench/checkpoint.ts): a full evaluation of the bundled model (1,000 images, FGSM + PGD-40) with
+//    --checkpoint over the same evaluation chunked without writing, and over a plain one (wall and CPU time).
 //
 // Usage: npm run bench -- [--backends cpu,wasm] [--batches 1,32,128] [--steps 10] [--repeats 3] [--onnx-batch 100]
 //                         [--skip-engines] [--skip-baseline] [--skip-attacks] [--preset-images 1000] [--json FILE]
@@ -31,6 +33,7 @@ import { loadavg } from 'node:os';
 import { benchEngines } from './engines.js';
 import { benchAttacks } from './attacks.js';
 import { benchTraining } from './training.js';
+import { benchCheckpoint, formatCheckpointBench } from './checkpoint.js';
 import { timeIt } from './util.js';
 
 interface Row {
@@ -199,12 +202,27 @@ async function run(): Promise<void> {
         tfjs: await benchAttacks({ root, repeats, presetImages: 0, engine: 'tfjs' }),
       };
   const training = await benchTraining({ root, images: 1000 }); // 6. adversarial training: one epoch per method over clean
+  await initBackend('wasm');
+  const checkpoint = await benchCheckpoint({ root, images: 1000, repeats }); // 7. --checkpoint's overhead on a full evaluation
+  process.stdout.write(`\n${formatCheckpointBench(checkpoint)}\n`);
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
     await writeFile(
       values.json,
       JSON.stringify(
-        { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, loadavg: loadavg(), steps, rows, onnx, engines, attacks, training },
+        {
+          date: new Date().toISOString(),
+          node: process.version,
+          tfjs: tf.version_core,
+          loadavg: loadavg(),
+          steps,
+          rows,
+          onnx,
+          engines,
+          attacks,
+          training,
+          checkpoint,
+        },
         null,
         2,
       ) + '\n',
