@@ -44,10 +44,17 @@ export interface DefendOptions {
   readonly name?: string;
 }
 
+/** What {@link defend} adds to a model. */
+export interface DefenseParts {
+  /** How the defense is built (in the report's provenance). */
+  readonly defense: DefenseInfo;
+  /** The transforms, in order. */
+  readonly transforms: readonly InputTransform[];
+}
 /** A {@link DifferentiableModel} with a defense in front of it. */
-export type DefendedModel = DifferentiableModel & { readonly defense: DefenseInfo; readonly transforms: readonly InputTransform[] };
+export type DefendedModel = DifferentiableModel & DefenseParts;
 /** A {@link QueryModel} with a defense in front of it. */
-export type DefendedQueryModel = QueryModel & { readonly defense: DefenseInfo; readonly transforms: readonly InputTransform[] };
+export type DefendedQueryModel = QueryModel & DefenseParts;
 
 const DEFAULT_EOT = 10;
 

@@ -23,12 +23,20 @@ export interface FeatureSqueezingConfig {
   readonly batchSize?: number;
 }
 
+/** The false-positive rate a detector was fitted for, and the one it has on its clean data. */
+export interface FalsePositiveRates {
+  /** The rate asked for. */
+  readonly target: number;
+  /** The fraction of the clean inputs it flags (≤ `target`). */
+  readonly fitted: number;
+}
+
 /** A fitted detector: the threshold on the score, and the functions that score and flag inputs. */
 export interface FeatureSqueezingDetector {
   /** Scores above it are flagged as adversarial. */
   readonly threshold: number;
   /** The false-positive rate it was fitted for, and the one it has on the clean data it was fitted on (≤ the first). */
-  readonly falsePositiveRate: { readonly target: number; readonly fitted: number };
+  readonly falsePositiveRate: FalsePositiveRates;
   /** The squeezers' specs, e.g. `['bits:1', 'median:2']`. */
   readonly squeezers: readonly string[];
   /** Per input, the largest L1 distance between the softmax on it and on a squeezed copy (in [0, 2]). */
@@ -108,8 +116,8 @@ export async function squeezingScores(
  *   inputs do not match the model.
  * @example
  * ```ts
- * const detector = await featureSqueezing(model, cleanX, { falsePositiveRate: 0.05 });
- * const flagged = await detector.detect(advX); // 1 = adversarial
+ * const detector = await featureSqueezing(model, clean, { falsePositiveRate: 0.05 });
+ * const flagged = await detector.detect(adv); // 1 = adversarial
  * ```
  */
 export async function featureSqueezing(model: Model, clean: tf.Tensor, config: FeatureSqueezingConfig = {}): Promise<FeatureSqueezingDetector> {
@@ -152,7 +160,8 @@ export interface DetectionMetrics {
  * @throws {@link ShapeError} if either list is empty.
  * @example
  * ```ts
- * const m = detectionMetrics(await detector.score(cleanX), await detector.score(advX), detector.threshold);
+ * const detector = await featureSqueezing(model, clean);
+ * const m = detectionMetrics(await detector.score(x), await detector.score(adv), detector.threshold);
  * console.log(`detected ${(100 * m.detectionRate).toFixed(1)}%, ROC AUC ${m.rocAuc.toFixed(3)}`);
  * ```
  */

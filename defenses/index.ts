@@ -15,8 +15,8 @@ export {
   type TvDenoiseConfig,
 } from './transforms.js';
 export { jpeg } from './jpeg.js';
-export { defend, type DefendOptions, type DefendedModel, type DefendedQueryModel } from './defend.js';
-export { parseDefense, DEFENSE_TRANSFORMS } from './spec.js';
+export { defend, type DefendOptions, type DefendedModel, type DefendedQueryModel, type DefenseParts } from './defend.js';
+export { parseDefense, DEFENSE_TRANSFORMS, type DefenseTransformEntry } from './spec.js';
 export {
   certify,
   certifiedAccuracy,
@@ -26,6 +26,8 @@ export {
   type CertifyConfig,
   type CertifyData,
   type CertifyResult,
+  type CertifyTensors,
+  type ResolvedCertifyConfig,
 } from './smoothing.js';
 export {
   detectionMetrics,
@@ -34,6 +36,7 @@ export {
   type DetectionMetrics,
   type FeatureSqueezingConfig,
   type FeatureSqueezingDetector,
+  type FalsePositiveRates,
 } from './detector.js';
 export {
   adversarialTrain,

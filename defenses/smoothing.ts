@@ -50,27 +50,42 @@ export interface Certificate {
   readonly count: number;
 }
 
+/** {@link CertifyConfig} with its defaults filled in. */
+export interface ResolvedCertifyConfig {
+  /** Noise standard deviation. */
+  readonly sigma: number;
+  /** Selection draws. */
+  readonly n0: number;
+  /** Estimation draws. */
+  readonly n: number;
+  /** Error probability of a certificate. */
+  readonly alpha: number;
+  /** Draws per forward pass. */
+  readonly batchSize: number;
+  /** Seed of the noise. */
+  readonly seed: number;
+}
+
 /** What {@link certify} returns: one certificate per sample, and the configuration that produced them. */
 export interface CertifyResult {
   /** One per sample, in order. */
   readonly certificates: readonly Certificate[];
   /** The configuration, defaults filled in. */
-  readonly config: {
-    readonly sigma: number;
-    readonly n0: number;
-    readonly n: number;
-    readonly alpha: number;
-    readonly batchSize: number;
-    readonly seed: number;
-  };
+  readonly config: ResolvedCertifyConfig;
   /** Wall-clock seconds. */
   readonly seconds: number;
 }
 
 /** Inputs for {@link certify}: a loaded dataset or a batch tensor (labels are not needed to certify). */
-export type CertifyData = Dataset | { readonly x: tf.Tensor };
+export type CertifyData = Dataset | CertifyTensors;
 
-function resolveConfig(config: CertifyConfig): CertifyResult['config'] {
+/** A batch of inputs for {@link certify}. */
+export interface CertifyTensors {
+  /** Inputs `[N, ...model.inputShape]`; not disposed. */
+  readonly x: tf.Tensor;
+}
+
+function resolveConfig(config: CertifyConfig): ResolvedCertifyConfig {
   const where = 'certify';
   const { sigma } = config;
   if (typeof sigma !== 'number' || !Number.isFinite(sigma) || sigma <= 0)

@@ -7,6 +7,14 @@ import { ConfigError } from '../src/errors.js';
 import { jpeg } from './jpeg.js';
 import { bitDepth, gaussianNoise, medianSmoothing, randomResizePad, tvDenoise, type InputTransform } from './transforms.js';
 
+/** One transform of {@link DEFENSE_TRANSFORMS}. */
+export interface DefenseTransformEntry {
+  /** What the parameter after the colon means. */
+  readonly parameter: string;
+  /** Builds the transform from the parameter (undefined when none was given). */
+  readonly build: (p: number | undefined) => InputTransform;
+}
+
 /**
  * The transforms `--defense` accepts, by name: what the parameter means, and the factory.
  * `jpeg:Q` (quality 1–100), `bits:B` (1–8 bits), `median:K` (window 2–9), `noise:S` (σ > 0), `resize-pad:R` (canvas
@@ -17,15 +25,14 @@ import { bitDepth, gaussianNoise, medianSmoothing, randomResizePad, tvDenoise, t
  * console.log(Object.keys(DEFENSE_TRANSFORMS).join(', ')); // jpeg, bits, median, noise, resize-pad, tv
  * ```
  */
-export const DEFENSE_TRANSFORMS: Readonly<Record<string, { readonly parameter: string; readonly build: (p: number | undefined) => InputTransform }>> =
-  Object.freeze({
-    jpeg: { parameter: 'quality, an integer in [1, 100]', build: (p) => jpeg(required('jpeg', p)) },
-    bits: { parameter: 'bits, an integer in [1, 8]', build: (p) => bitDepth(required('bits', p)) },
-    median: { parameter: 'window size, an integer in [2, 9]', build: (p) => medianSmoothing(required('median', p)) },
-    noise: { parameter: 'sigma, a positive number', build: (p) => gaussianNoise(required('noise', p)) },
-    'resize-pad': { parameter: 'canvas scale > 1 (default 1.11)', build: (p) => randomResizePad(p) },
-    tv: { parameter: 'weight > 0 (default 0.05)', build: (p) => tvDenoise(p === undefined ? {} : { weight: p }) },
-  });
+export const DEFENSE_TRANSFORMS: Readonly<Record<string, DefenseTransformEntry>> = Object.freeze({
+  jpeg: { parameter: 'quality, an integer in [1, 100]', build: (p) => jpeg(required('jpeg', p)) },
+  bits: { parameter: 'bits, an integer in [1, 8]', build: (p) => bitDepth(required('bits', p)) },
+  median: { parameter: 'window size, an integer in [2, 9]', build: (p) => medianSmoothing(required('median', p)) },
+  noise: { parameter: 'sigma, a positive number', build: (p) => gaussianNoise(required('noise', p)) },
+  'resize-pad': { parameter: 'canvas scale > 1 (default 1.11)', build: (p) => randomResizePad(p) },
+  tv: { parameter: 'weight > 0 (default 0.05)', build: (p) => tvDenoise(p === undefined ? {} : { weight: p }) },
+});
 
 function required(name: string, p: number | undefined): number {
   if (p === undefined) throw new ConfigError(`--defense: expected ${name}:<${DEFENSE_TRANSFORMS[name]!.parameter}>, got ${name} without a parameter`);
