@@ -172,6 +172,7 @@ async function start(): Promise<void> {
   const digits = $<HTMLDivElement>('digits');
   for (const [i, sample] of samples.entries()) {
     const b = document.createElement('button');
+    b.type = 'button';
     b.textContent = String(sample.label);
     b.dataset['sample'] = String(i);
     b.title = `MNIST test image with label ${sample.label}`;

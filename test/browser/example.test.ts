@@ -7,10 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import type { Browser, Page } from 'playwright-core';
+import { readFile } from 'node:fs/promises';
+import { HtmlValidate } from 'html-validate';
 import { browserSkipReason, launchChromium } from '../helpers/browser.js';
 import { buildSite, serveSite } from '../../examples/browser/site.js';
 
 const skip = browserSkipReason();
+
+it('the demo page is valid HTML (html-validate recommended; void elements written as Prettier writes them)', async () => {
+  const page = await readFile(join(import.meta.dirname, '..', '..', 'examples', 'browser', 'index.html'), 'utf8');
+  const validator = new HtmlValidate({ extends: ['html-validate:recommended'], rules: { 'void-style': 'off', 'doctype-style': 'off' } });
+  const result = await validator.validateString(page);
+  expect(result.results.flatMap((r) => r.messages.map((m) => `${m.line}: ${m.ruleId} ${m.message}`))).toEqual([]);
+});
 
 describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefined ? ` (skipped: ${skip})` : ''}`, () => {
   let dir: string;
