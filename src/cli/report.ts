@@ -13,6 +13,7 @@ import { renderHtml } from '../report-html.js';
 import { renderJunit } from '../report-junit.js';
 import { renderExampleImages } from '../report-images.js';
 import { checkOutputPath, writeFileAtomic } from '../write.js';
+import { mergePartialReports } from '../../metrics/parts.js';
 import { fraction, type CliIO, type CommandContext } from './common.js';
 
 /** The largest report file read (a report with kept examples of large images stays far below). */
@@ -24,7 +25,10 @@ export const REPORT_FORMATS = ['html', 'md', 'junit', 'text'] as const;
 /** One of {@link REPORT_FORMATS}. */
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-/** Reads and validates a JSON report file; every failure is a one-line typed error naming the file. */
+/**
+ * Reads and validates a JSON report file; a complete partial report (`eval --shard 0/1`) is merged into its report.
+ * Every failure is a one-line typed error naming the file.
+ */
 export async function readReportFile(path: string, what = 'report'): Promise<Report> {
   const bytes = await readRegularFile(path, (p) => new ConfigError(`${what}: expected a readable report file ${quote(path)}, got ${p.reason}`), {
     maxBytes: MAX_REPORT_BYTES,
@@ -35,6 +39,7 @@ export async function readReportFile(path: string, what = 'report'): Promise<Rep
   } catch (e) {
     throw new ConfigError(`${what}: expected JSON in ${quote(path)}, got ${(e as Error).message.split('\n')[0]}`);
   }
+  if ((value as { kind?: unknown } | null)?.kind === 'robustest-partial-report') return mergePartialReports([{ name: path, value }]);
   return validateReport(value);
 }
 

@@ -116,6 +116,18 @@ describe('robustest eval --html --junit --examples', () => {
     expect(Number(doc.testsuites.failures)).toBe(below); // severe warnings allowed
   });
 
+  it('renders a complete partial report (eval --shard 0/1) as its merged report', async () => {
+    const part = join(dir, 'p.json');
+    expect((await cli(['eval', '--limit', '20', '--attack', 'fgsm', '--eps', '0.1', '--shard', '0/1', '--json', part, '--quiet'])).code).toBe(0);
+    const full = join(dir, 'full.json');
+    expect((await cli(['eval', '--limit', '20', '--attack', 'fgsm', '--eps', '0.1', '--json', full, '--quiet'])).code).toBe(0);
+    const [a, b] = [await cli(['report', part, '--format', 'junit']), await cli(['report', full, '--format', 'junit'])];
+    expect(a.code).toBe(0);
+    // The same records: the same cases and failures (times aside).
+    const strip = (x: string): string => x.replace(/ time="[^"]*"/g, '');
+    expect(strip(a.out)).toBe(strip(b.out));
+  });
+
   it('checks --html and --junit before evaluating', async () => {
     const r = await cli(['eval', '--limit', '10', '--html', dir]);
     expect([r.code, r.err]).toEqual([2, `robustest: --html: expected a file, got the directory ${JSON.stringify(dir)}\n`]);
