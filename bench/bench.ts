@@ -34,6 +34,7 @@ import { benchEngines } from './engines.js';
 import { benchAttacks } from './attacks.js';
 import { benchTraining } from './training.js';
 import { benchCheckpoint, formatCheckpointBench } from './checkpoint.js';
+import { benchDefenses } from './defenses.js';
 import { timeIt } from './util.js';
 
 interface Row {
@@ -205,6 +206,7 @@ async function run(): Promise<void> {
   await initBackend('wasm');
   const checkpoint = await benchCheckpoint({ root, images: 1000, repeats }); // 7. --checkpoint's overhead on a full evaluation
   process.stdout.write(`\n${formatCheckpointBench(checkpoint)}\n`);
+  const defenses = await benchDefenses({ root, repeats }); // 8. certification samples/s at n = 1,000; a BPDA step's cost
   if (values.json) {
     await mkdir(dirname(values.json), { recursive: true });
     await writeFile(
@@ -222,6 +224,7 @@ async function run(): Promise<void> {
           attacks,
           training,
           checkpoint,
+          defenses,
         },
         null,
         2,
