@@ -537,7 +537,7 @@ async function firstBatchChecks(
       hooks,
       warning(
         WARNING_CODES.randomizedModel,
-        `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs attacks that average gradients over its randomness (EOT, Athalye et al. 2018), as `defend(model, transforms, { eotSamples })` from robustest/defenses does for input transforms, and one robust accuracy number is not well defined`,
+        `${model.name}: two forward passes on the same inputs differ (max |Δlogit| = ${delta.toExponential(2)}); a randomised model needs attacks that average gradients over its randomness (EOT, Athalye et al. 2018), as defend(model, transforms, { eotSamples }) from robustest/defenses does for input transforms, and one robust accuracy number is not well defined`,
       ),
     );
   }
