@@ -187,6 +187,20 @@ function checkSamples(where: string, shape: readonly number[]): void {
   }
 }
 
+/** Checks the options every array loader takes before any file is opened. */
+function checkArrayOptions(options: ArrayOpenOptions, where: string): void {
+  checkLimit(options.limit, where);
+  checkBounds(options.bounds ?? [0, 1], where);
+  const shape: unknown = options.inputShape;
+  if (shape !== undefined && (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && (d as number) > 0))) {
+    throw new ConfigError(`${where}: expected inputShape to be a non-empty array of positive integers, got ${describe(shape)}`);
+  }
+  const layout: unknown = options.layout;
+  if (layout !== undefined && layout !== 'NHWC' && layout !== 'NCHW' && layout !== 'flat') {
+    throw new ConfigError(`${where}: expected layout to be 'NHWC', 'NCHW' or 'flat', got ${describe(layout)}`);
+  }
+}
+
 function emptyError(where: string, shape: readonly number[]): DataLoadError {
   return new DataLoadError(`${where}: expected at least one sample, got an array of shape [${shape.join(', ')}]`);
 }
@@ -230,9 +244,8 @@ async function idxLabels(reader: ByteSource, labelsPath: string, imagesPath: str
  * ```
  */
 export async function openIdx(imagesPath: string, labelsPath: string, options: ArrayOpenOptions = {}): Promise<DataSource> {
-  checkLimit(options.limit, 'loadIdx');
+  checkArrayOptions(options, 'loadIdx');
   const bounds = options.bounds ?? [0, 1];
-  checkBounds(bounds, 'loadIdx');
   return withReaders(imagesPath, labelsPath, async (img, lbl) => {
     const head = await img.read(0, 4);
     const { type, dims, headerLen } = parseIdxHeader(await img.read(0, 4 + 4 * (head[3] ?? 0)), imagesPath);
@@ -299,9 +312,8 @@ async function npyHead(reader: ByteSource, where: string): Promise<NpyHeader> {
  * ```
  */
 export async function openNpy(imagesPath: string, labelsPath: string, options: ArrayOpenOptions = {}): Promise<DataSource> {
-  checkLimit(options.limit, 'loadNpy');
+  checkArrayOptions(options, 'loadNpy');
   const bounds = options.bounds ?? [0, 1];
-  checkBounds(bounds, 'loadNpy');
   return withReaders(imagesPath, labelsPath, async (img, lbl) => {
     const ih = await npyHead(img, imagesPath);
     const lh = await npyHead(lbl, labelsPath);

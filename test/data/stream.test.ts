@@ -334,6 +334,14 @@ describe('lazy data sources', () => {
       await expectRejects(loadImageFolder(root, { inputShape: [16384, 16384, 3] }), ConfigError, /2?67108864 values/);
     });
 
+    it('IDX and npy: a non-array inputShape or an unknown layout is a ConfigError (was a TypeError from the shape code)', async () => {
+      for (const inputShape of [{}, 'x', [], [1.5], [Number.NaN], [-1, 4]]) {
+        await expectRejects(openIdx(IMAGES, LABELS, { inputShape: inputShape as never }), ConfigError, /loadIdx: expected inputShape to be a non-empty array/);
+        await expectRejects(loadNpy(path('u8.npy'), path('y.npy'), { inputShape: inputShape as never }), ConfigError, /loadNpy: expected inputShape/);
+      }
+      await expectRejects(openIdx(IMAGES, LABELS, { layout: 'HWC' as never }), ConfigError, /layout/);
+    });
+
     it('labels: null is a typed error, for loadData and for the loaders themselves', async () => {
       await expectRejects(loadData(IMAGES, { labels: null as never }), ConfigError, /labels file/, /null/);
       await expectRejects(loadIdx(IMAGES, null as never), DataLoadError, /expected a path, got null/);
