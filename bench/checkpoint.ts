@@ -5,7 +5,10 @@
 // The checkpoint's own cost is checkpoint over chunked (serialising, appending and fsyncing the records); the cost a
 // user sees is checkpoint over plain (the chunking leaves the cascade's later attacks smaller batches as well).
 // The variants run interleaved, `repeats` rounds, and the medians of wall and process CPU time are compared (CPU
-// time is less disturbed by other processes on shared cores).
+// time is less disturbed by other processes on shared cores, though onnxruntime's spinning threads make it noisy too).
+// Since whole-evaluation timings on shared cores vary by more than the checkpoint costs, the write path is also
+// timed alone: one batch's part (100 points, every cell) serialised, appended and fsynced, `batches` times, as a
+// share of the plain evaluation's time.
 //
 // Usage (alone): npx tsx bench/checkpoint.ts [--images 1000] [--repeats 3] [--backend wasm] [--json FILE]
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +21,8 @@ import { loadModel } from '../src/load.js';
 import { loadIdx } from '../src/data/idx.js';
 import { fgsm, pgd } from '../attacks/index.js';
 import { evaluate, type EvaluateOptions } from '../metrics/evaluate.js';
+import { evaluateRange, runHeader } from '../metrics/parts.js';
+import { openCheckpoint } from '../metrics/checkpoint.js';
 import { loadAverages, median } from './util.js';
 
 /** One variant's medians. */
@@ -38,6 +43,8 @@ export interface CheckpointBench {
   readonly writeOverhead: { readonly wall: number; readonly cpu: number };
   /** checkpoint over plain − 1 (wall, CPU). */
   readonly totalOverhead: { readonly wall: number; readonly cpu: number };
+  /** The write path alone: ms per batch (serialise, append, fsync; median), and all batches' share of the plain run. */
+  readonly writePath: { readonly msPerBatch: number; readonly batches: number; readonly shareOfPlain: number };
   readonly loadAverages: string;
 }
 
@@ -66,9 +73,23 @@ export async function benchCheckpoint(opts: { root: string; images: number; repe
     times[variant].wall.push((performance.now() - t0) / 1000);
     times[variant].cpu.push((c.user + c.system) / 1e6);
   };
+  const batches = Math.ceil(data.count / options.batchSize!);
+  const writes: number[] = [];
   try {
     await evaluate(model, data, { ...options, attacks: [fgsm()] }); // warm-up: kernels compiled, gradients registered
     for (let r = 0; r < opts.repeats; r++) for (const v of ['plain', 'chunked', 'checkpoint'] as const) await run(v, r);
+    const header = await runHeader(model, data, options);
+    const part = await evaluateRange(model, data, options, { start: 0, end: Math.min(data.count, options.batchSize!) });
+    const checkpoint = await openCheckpoint(join(dir, 'write-path'), header);
+    try {
+      for (let k = 0; k < batches; k++) {
+        const t = performance.now();
+        await checkpoint.append({ ...JSON.parse(JSON.stringify(part)), start: k } as typeof part); // serialised again each time
+        writes.push(performance.now() - t);
+      }
+    } finally {
+      await checkpoint.close();
+    }
   } finally {
     model.dispose();
     await rm(dir, { recursive: true, force: true });
@@ -87,6 +108,7 @@ export async function benchCheckpoint(opts: { root: string; images: number; repe
     rows,
     writeOverhead: { wall: checkpoint.wallSeconds / chunked.wallSeconds - 1, cpu: checkpoint.cpuSeconds / chunked.cpuSeconds - 1 },
     totalOverhead: { wall: checkpoint.wallSeconds / plain.wallSeconds - 1, cpu: checkpoint.cpuSeconds / plain.cpuSeconds - 1 },
+    writePath: { msPerBatch: median(writes), batches, shareOfPlain: (median(writes) * batches) / 1000 / plain.wallSeconds },
     loadAverages: loadAverages(),
   };
 }
@@ -99,6 +121,7 @@ export function formatCheckpointBench(b: CheckpointBench): string {
     ...b.rows.map((r) => `  ${r.variant.padEnd(11)} wall ${r.wallSeconds.toFixed(2).padStart(8)} s   cpu ${r.cpuSeconds.toFixed(2).padStart(8)} s`),
     `  checkpoint writes (checkpoint / chunked): wall ${pct(b.writeOverhead.wall)}, cpu ${pct(b.writeOverhead.cpu)}`,
     `  total (checkpoint / plain):               wall ${pct(b.totalOverhead.wall)}, cpu ${pct(b.totalOverhead.cpu)}`,
+    `  write path alone: ${b.writePath.msPerBatch.toFixed(2)} ms per batch (serialise, append, fsync) × ${b.writePath.batches} = ${(100 * b.writePath.shareOfPlain).toFixed(3)}% of the plain run`,
     `  load averages: ${b.loadAverages}`,
   ].join('\n');
 }

@@ -112,6 +112,8 @@ export async function readCheckpoint(path: string): Promise<CheckpointContents> 
  * @throws {@link RecordsError} for a corrupt checkpoint or one of another run; `OutputError` when it cannot be written.
  * @example
  * ```ts
+ * import { runHeader } from 'robustest/metrics';
+ * const header = await runHeader(model, data, { attacks: [fgsm()], epsilons: [0.1] });
  * const checkpoint = await openCheckpoint('runs/cnn', header);
  * console.log(`${checkpoint.parts.length} chunks already done`);
  * await checkpoint.close();

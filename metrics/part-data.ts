@@ -206,7 +206,11 @@ export function canonicalJson(value: unknown): string {
  * @returns the header.
  * @example
  * ```ts
- * const header = makeRunHeader({ config, model: provenance, data: { source: 'x.npy', sha256, count: 100 }, environment });
+ * import { runHeader } from 'robustest/metrics';
+ * const { config } = await runHeader(model, data, { attacks: [fgsm()], epsilons: [0.1] });
+ * const provenance = await modelProvenance(model, 'models/cnn.onnx');
+ * const points = { source: 'x.npy', sha256: 'e3b0c442...', count: 100 };
+ * const header = makeRunHeader({ config, model: provenance, data: points, environment: { library: '0.1.0', backend: 'wasm' } });
  * header.runId; // 64 hex characters
  * ```
  */

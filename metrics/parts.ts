@@ -154,7 +154,10 @@ export interface MergeContext {
  * @throws {@link RecordsError} for a part of another run, a malformed part, overlapping parts or missing points.
  * @example
  * ```ts
- * const report = mergeParts(header, [part0, part1, part2]);
+ * const options = { attacks: [fgsm()], epsilons: [0.1] };
+ * const header = await runHeader(model, data, options);
+ * const parts = [await evaluateRange(model, data, options, { start: 50, end: 100 }), await evaluateRange(model, data, options, { start: 0, end: 50 })];
+ * const report = mergeParts(header, parts); // data holds 100 points
  * console.log(report.curve);
  * ```
  */
@@ -201,6 +204,9 @@ export interface PartialReport {
  * @returns the partial report (write it with `JSON.stringify`).
  * @example
  * ```ts
+ * const options = { attacks: [fgsm()], epsilons: [0.1] };
+ * const header = await runHeader(model, data, options);
+ * const part = await evaluateRange(model, data, options, shardRange(header.data.count, 0, 3));
  * const partial = partialReport(header, [part], { index: 0, count: 3 });
  * ```
  */
@@ -226,7 +232,9 @@ function checkHeader(header: RunHeader, what: string): void {
  *   the differences), overlapping ones or missing points.
  * @example
  * ```ts
- * const report = mergePartialReports([{ name: 'part-0.json', value: JSON.parse(text0) }, { name: 'part-1.json', value: JSON.parse(text1) }]);
+ * import { readFile } from 'node:fs/promises';
+ * const files = ['part-0.json', 'part-1.json'];
+ * const report = mergePartialReports(await Promise.all(files.map(async (name) => ({ name, value: JSON.parse(await readFile(name, 'utf8')) as unknown }))));
  * ```
  */
 export function mergePartialReports(reports: readonly { readonly name: string; readonly value: unknown }[], context: MergeContext = {}): Report {

@@ -2,20 +2,9 @@
  * What defines a run on the command line, shared by every command that evaluates (`eval`, and the commands that
  * rebuild a run's configuration from the same flags, such as a queue worker): the flags ({@link addRunOptions}) and
  * the step "flags → backend, loaded model, data and evaluate options" ({@link setupRun}). The same flags give the
- * same configuration, so the same run identity (`metrics/parts.ts`), on every machine.
- *
- * @example
- * ```ts
- * // A command that evaluates a part of the run the flags describe:
- * addRunOptions(program.command('worker')).action(async (flags: RunFlags) => {
- *   const run = await setupRun(flags, io);
- *   try {
- *     const part = await evaluateRange(run.model, run.data, run.options, { start: 0, end: 100 });
- *   } finally {
- *     run.dispose();
- *   }
- * });
- * ```
+ * same configuration, so the same run identity (`metrics/parts.ts`), on every machine: a command adds the flags with
+ * `addRunOptions(program.command('worker'))`, and its action calls `setupRun(flags, io)` and then `evaluateRange`
+ * (or `evaluate`) with the set-up run's model, data and options.
  * @internal
  * @module
  */
@@ -89,6 +78,11 @@ export const BUNDLED = {
  *
  * @param command - the command to add them to.
  * @returns the command, for chaining.
+ * @example
+ * ```ts
+ * import { Command } from 'commander';
+ * const worker = addRunOptions(new Command('worker')).option('--once', 'one job, then exit');
+ * ```
  */
 export function addRunOptions(command: Command): Command {
   return command
@@ -196,6 +190,12 @@ export interface RunSetup {
  * @param argv - the command line, recorded as the options' `command`. Default: none.
  * @returns the set-up run; the caller calls its `dispose`.
  * @throws `ConfigError` for inconsistent flags; the loaders' errors for bad models or data.
+ * @example
+ * ```ts
+ * const io = { stdout: (s: string) => void process.stdout.write(s), stderr: (s: string) => void process.stderr.write(s), isTTY: false, env: process.env };
+ * const run = await setupRun({ eps: [0.1], batchSize: 100, seed: 0, cascade: true, fastGradients: true, limit: 100 }, io);
+ * run.dispose();
+ * ```
  */
 export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly string[]): Promise<RunSetup> {
   const assets = packageAssets();
