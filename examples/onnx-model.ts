@@ -1,7 +1,7 @@
 // An ONNX model attacked end to end, notebook style: load a PyTorch export, check it on clean MNIST digits, attack it
 // with FGSM, PGD and the black-box Square attack, and write the JSON and the HTML report.
 //
-//   npx tsx examples/onnx-model.ts [--model FILE.onnx] [--limit 200] [--eps 0.05,0.1,0.2] [--queries 300] [--out DIR]
+//   npx tsx examples/onnx-model.ts [--model FILE.onnx] [--limit 200] [--eps 0.05,0.1,0.2] [--queries 100] [--out DIR]
 //
 // The default model is the project's shared trained MNIST CNN (../shared/models/onnx/mnist_cnn_trained.onnx, a
 // PyTorch export in NCHW layout, beside the repository on the development machines); a clone without that folder
@@ -36,7 +36,7 @@ const { values } = parseArgs({
     model: { type: 'string' },
     limit: { type: 'string', default: '200' },
     eps: { type: 'string', default: '0.05,0.1,0.2' },
-    queries: { type: 'string', default: '300' },
+    queries: { type: 'string', default: '100' },
     backend: { type: 'string', default: 'auto' },
     out: { type: 'string', default: join(tmpdir(), 'robustest-examples', 'onnx-model') },
   },
