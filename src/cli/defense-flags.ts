@@ -25,6 +25,18 @@ export const DEFENSE_HELP =
   'comma-separated input transforms put in front of the model, e.g. jpeg:75,bits:4: jpeg:QUALITY (1-100), bits:B (1-8), median:K (2-9), noise:SIGMA, resize-pad[:SCALE] (default 1.11), tv[:WEIGHT] (default 0.05); attacked adaptively (BPDA through jpeg and bits, EOT over noise and resize-pad) unless --no-adaptive';
 
 /**
+ * Refuses `--defense` with `--queue`: queue workers rebuild the run from the flags that define it, which do not carry
+ * the defense, so they would evaluate the undefended model.
+ *
+ * @throws `ConfigError` for `--defense` with `--queue`.
+ */
+export function checkDefenseFlags(flags: DefenseFlags & { queue?: string }): void {
+  if (flags.defense !== undefined && flags.queue !== undefined) {
+    throw new ConfigError('--defense: expected a local run (queue workers would evaluate the undefended model), got --queue');
+  }
+}
+
+/**
  * Puts the `--defense` transforms in front of the run's model; returns the run unchanged without `--defense`.
  *
  * @throws `ConfigError` for `--eot` or `--no-adaptive` without `--defense`, or a bad `--defense` list.

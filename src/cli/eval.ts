@@ -20,7 +20,7 @@ import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
 import { checkpointOptions, checkShardFlags, evalShard, parseShard, type ShardSpec } from './shard.js';
 import { enqueueEval } from './queue-run.js';
 import { applyConfig, type AppliedConfig } from '../config.js';
-import { applyDefenseFlags, DEFENSE_HELP, type DefenseFlags } from './defense-flags.js';
+import { applyDefenseFlags, checkDefenseFlags, DEFENSE_HELP, type DefenseFlags } from './defense-flags.js';
 
 /** Parsed `robustest eval` options: the run's ({@link RunFlags}) and the outputs'. */
 export interface EvalFlags extends RunFlags, DefenseFlags {
@@ -108,6 +108,7 @@ export function registerEval(program: Command, context: CommandContext): void {
 
 async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
   checkShardFlags(flags);
+  checkDefenseFlags(flags);
   if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');

@@ -48,6 +48,9 @@ describe('robustest eval --defense', () => {
     const zero = await cli(['eval', '--defense', 'noise:0.1', '--eot', '0', '--limit', '5']);
     expect(zero.code).not.toBe(0);
     expect(zero.err).toMatch(/--eot/);
+    const queued = await cli(['eval', '--defense', 'bits:4', '--queue', 'redis://127.0.0.1:1/x', '--limit', '5']);
+    expect(queued.code).not.toBe(0);
+    expect(queued.err).toMatch(/--defense: expected a local run .*got --queue/);
   });
 });
 
