@@ -39,6 +39,9 @@ describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefine
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
+  /** A page-side expression (a string: this project's types have no DOM) true once #status starts with one of `words`. */
+  const statusIs = (words: string): string => `/^(${words})/.test(document.getElementById('status')?.textContent ?? '')`;
+
   /** Opens the page and waits until the model is loaded; page errors fail the test. */
   async function open(backend: string): Promise<{ page: Page; errors: string[] }> {
     const page = await browser.newPage();
@@ -51,27 +54,18 @@ describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefine
       if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`);
     });
     await page.goto(`${url}?backend=${backend}`);
-    await page.waitForFunction(() => /^(ready|error)/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
+    await page.waitForFunction(statusIs('ready|error'), null, { timeout: 60_000 });
     return { page, errors };
   }
 
   async function attack(page: Page, name: string, eps: number): Promise<{ clean: string; adversarial: string; status: string }> {
     await page.selectOption('#attack', name);
-    await page.$eval(
-      '#eps',
-      (el, v) => {
-        (el as HTMLInputElement).value = String(v);
-        el.dispatchEvent(new Event('input'));
-      },
-      eps,
-    );
+    await page.evaluate(`(() => { const el = document.getElementById('eps'); el.value = '${eps}'; el.dispatchEvent(new Event('input')); })()`);
     await page.click('#run');
-    await page.waitForFunction(() => /^(done|error)/.test(document.getElementById('status')?.textContent ?? ''), null, { timeout: 60_000 });
-    return page.$eval('#result', (el) => ({
-      clean: (el as HTMLElement).dataset['clean'] ?? '',
-      adversarial: (el as HTMLElement).dataset['adversarial'] ?? '',
-      status: document.getElementById('status')?.textContent ?? '',
-    }));
+    await page.waitForFunction(statusIs('done|error'), null, { timeout: 60_000 });
+    return page.evaluate<{ clean: string; adversarial: string; status: string }>(
+      `(() => { const r = document.getElementById('result'); return { clean: r.dataset.clean ?? '', adversarial: r.dataset.adversarial ?? '', status: document.getElementById('status').textContent }; })()`,
+    );
   }
 
   it('PGD flips a digit on the wasm backend, and shows the adversarial, the perturbation and the predictions', async () => {
@@ -79,7 +73,7 @@ describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefine
     const { page, errors } = await open('wasm');
     expect(await page.textContent('#status')).toBe('ready (backend wasm): pick or draw a digit');
     await page.click('#digits button[data-sample="3"]');
-    await page.waitForFunction(() => (document.getElementById('result')?.dataset['clean'] ?? '') !== '');
+    await page.waitForFunction(`(document.getElementById('result')?.dataset.clean ?? '') !== ''`);
     const r = await attack(page, 'pgd', 0.2);
     expect(r.status).toMatch(/^done: pgd in \d+\.\d\d s$/);
     expect(r.clean).toBe('3');
@@ -88,13 +82,9 @@ describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefine
     expect(await page.textContent('#result')).toMatch(/^label 3 → \d: fooled \(L∞ 0\.\d{3}, L2 \d+\.\d{3}\)$/);
     expect(await page.getAttribute('#adv-preds li:first-child', 'data-class')).toBe(r.adversarial);
     // The perturbation is drawn (not a flat gray image) and stays inside the ball: |δ| ≤ 0.2 per pixel.
-    const spread = await page.$eval('#perturbation', (c) => {
-      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 28, 28).data;
-      let lo = 255;
-      let hi = 0;
-      for (let i = 0; i < d.length; i += 4) [lo, hi] = [Math.min(lo, d[i]!), Math.max(hi, d[i]!)];
-      return hi - lo;
-    });
+    const spread = await page.evaluate<number>(
+      `(() => { const d = document.getElementById('perturbation').getContext('2d').getImageData(0, 0, 28, 28).data; let lo = 255, hi = 0; for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); } return hi - lo; })()`,
+    );
     expect(spread).toBeGreaterThan(100);
     const linf = Number(/L∞ (\d\.\d+)/.exec((await page.textContent('#result')) ?? '')?.[1]);
     expect(linf).toBeLessThanOrEqual(0.2 + 1e-6);
@@ -106,7 +96,7 @@ describe.skipIf(skip !== undefined)(`browser demo in Chromium${skip !== undefine
     const { page, errors } = await open('cpu');
     expect(await page.getAttribute('body', 'data-backend')).toBe('cpu');
     await page.click('#digits button[data-sample="7"]');
-    await page.waitForFunction(() => (document.getElementById('result')?.dataset['clean'] ?? '') !== '');
+    await page.waitForFunction(`(document.getElementById('result')?.dataset.clean ?? '') !== ''`);
     const r = await attack(page, 'fgsm', 0.01);
     expect(r.clean).toBe('7');
     expect(r.adversarial).toBe('7');
