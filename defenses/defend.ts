@@ -9,6 +9,7 @@ import * as tf from '../src/tf.js';
 import { ConfigError } from '../src/errors.js';
 import { checkBatchShape } from '../src/model.js';
 import { deriveSeed } from '../src/rng.js';
+import { requireInt } from '../src/validate.js';
 import type {
   Bounds,
   DefenseInfo,
@@ -65,7 +66,7 @@ function defenseInfo(transforms: readonly InputTransform[], options: DefendOptio
   const random = transforms.some((t) => t.random);
   const nonDifferentiable = transforms.some((t) => !t.differentiable);
   const requested = options.eotSamples ?? (random ? DEFAULT_EOT : 1);
-  if (!Number.isInteger(requested) || requested < 1) throw new ConfigError(`${where}: expected eotSamples to be a positive integer, got ${requested}`);
+  requireInt(requested, 1, where, 'eotSamples');
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new ConfigError(`${where}: expected seed to be an integer, got ${seed}`);
   const eotSamples = random ? requested : 1;

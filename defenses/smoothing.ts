@@ -10,6 +10,7 @@ import * as tf from '../src/tf.js';
 import { ConfigError, ShapeError } from '../src/errors.js';
 import { checkBatchShape } from '../src/model.js';
 import { deriveSeed } from '../src/rng.js';
+import { requireInt } from '../src/validate.js';
 import type { Model } from '../src/model-types.js';
 import type { Dataset } from '../src/data/types.js';
 
@@ -95,13 +96,9 @@ function resolveConfig(config: CertifyConfig): ResolvedCertifyConfig {
   const alpha = config.alpha ?? 0.001;
   const batchSize = config.batchSize ?? 500;
   const seed = config.seed ?? 0;
-  for (const [name, v] of [
-    ['n0', n0],
-    ['n', n],
-    ['batchSize', batchSize],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new ConfigError(`${where}: expected ${name} to be a positive integer, got ${v}`);
-  }
+  requireInt(n0, 1, where, 'n0');
+  requireInt(n, 1, where, 'n');
+  requireInt(batchSize, 1, where, 'batchSize');
   if (n0 > n) throw new ConfigError(`${where}: expected n0 <= n, got n0 = ${n0} > n = ${n}`);
   if (!(alpha > 0 && alpha < 1)) throw new ConfigError(`${where}: expected alpha to be in (0, 1), got ${alpha}`);
   if (!Number.isInteger(seed)) throw new ConfigError(`${where}: expected seed to be an integer, got ${seed}`);

@@ -156,7 +156,7 @@ describe('certify', () => {
     await expectRejects(certify(model, { x }, { sigma: 1, n0: 200, n: 100 }), ConfigError, /n0 <= n, got n0 = 200 > n = 100/);
     await expectRejects(certify(model, { x }, { sigma: 1, alpha: 0 }), ConfigError, /alpha to be in \(0, 1\), got 0/);
     await expectRejects(certify(model, { x }, { sigma: 1, alpha: 1 }), ConfigError, /alpha/);
-    await expectRejects(certify(model, { x }, { sigma: 1, n: 0 }), ConfigError, /n to be a positive integer/);
+    await expectRejects(certify(model, { x }, { sigma: 1, n: 0 }), ConfigError, /certify: expected n to be an integer in \[1, /);
     const bad = tf.zeros([2, 3]);
     await expectRejects(certify(model, { x: bad }, { sigma: 1 }), ShapeError, /shape/);
     bad.dispose();
