@@ -10,6 +10,7 @@
  * @module
  */
 import { readdir, stat } from 'node:fs/promises';
+import { oneLine } from '../files.js';
 import { join } from 'node:path';
 import { ConfigError, DataLoadError, describe } from '../errors.js';
 import { sha256Bytes } from '../hash.js';
@@ -240,7 +241,7 @@ async function readImageFile(file: string): Promise<Uint8Array> {
   try {
     return await readDataFile(file);
   } catch (e) {
-    throw e instanceof DataLoadError ? e : new DataLoadError(`${file}: expected a readable file, got ${(e as Error).message}`);
+    throw e instanceof DataLoadError ? e : new DataLoadError(`${oneLine(file)}: expected a readable file, got ${oneLine((e as Error).message)}`);
   }
 }
 
@@ -378,7 +379,9 @@ export async function openImageFolder(dir: string, options: ImageFolderOptions =
         try {
           pixels.set(await decode(sharp, bytes, h, w, c, fit), k * per);
         } catch (e) {
-          throw new DataLoadError(`${file}: expected an image sharp can decode (png, jpeg, webp, gif, tiff, avif), got ${(e as Error).message}`);
+          throw new DataLoadError(
+            `${oneLine(file)}: expected an image sharp can decode (png, jpeg, webp, gif, tiff, avif), got ${oneLine((e as Error).message)}`,
+          );
         }
       });
       const scaled = scaleUint8(pixels, bounds);

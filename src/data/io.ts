@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import { readRegularFile } from '../files.js';
+import { oneLine, readRegularFile } from '../files.js';
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { DataLoadError } from '../errors.js';
@@ -17,7 +17,10 @@ import { DataLoadError } from '../errors.js';
 export async function readDataFile(path: string): Promise<Uint8Array> {
   return readRegularFile(
     path,
-    (p) => new DataLoadError(p.notRegular ? `${path}: expected a regular file, got ${p.reason}` : `${path}: expected a readable file, got ${p.reason}`),
+    (p) =>
+      new DataLoadError(
+        p.notRegular ? `${oneLine(path)}: expected a regular file, got ${p.reason}` : `${oneLine(path)}: expected a readable file, got ${p.reason}`,
+      ),
   );
 }
 

@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { quote } from '../files.js';
 import * as tf from '../tf.js';
 import { ERROR_REASONS, ModelLoadError, RobustestError, ShapeError, UnsupportedError } from '../errors.js';
 import { DEFAULT_MAX_ELEMENTS } from '../model-options.js';
@@ -49,7 +50,7 @@ function describeUnsupported(list: readonly UnsupportedNode[]): string {
     const key = `${u.domain ? `${u.domain}.` : ''}${u.opType}`;
     if (!seen.has(key)) seen.set(key, u);
   }
-  return [...seen].map(([k, u]) => `'${k}' (node '${u.node}', opset ${u.opset})`).join(', ');
+  return [...seen].map(([k, u]) => `${quote(k)} (node ${quote(u.node)}, opset ${u.opset})`).join(', ');
 }
 
 /**
@@ -209,7 +210,7 @@ export class GraphExecutor {
       const inputs = s.node.inputs.map((name) => {
         if (name === '') return undefined;
         const v = env.get(name);
-        if (!v) throw new ModelLoadError(`${s.opNode.where}: expected input '${name}' to be fed or computed, got none`);
+        if (!v) throw new ModelLoadError(`${s.opNode.where}: expected input ${quote(name)} to be fed or computed, got none`);
         return v;
       });
       const outs = runStep(s, inputs);
@@ -220,7 +221,7 @@ export class GraphExecutor {
     }
     return outputs.map((o) => {
       const v = env.get(o);
-      if (!v) throw new ModelLoadError(`onnx: expected output '${o}' to be computed, got none`);
+      if (!v) throw new ModelLoadError(`onnx: expected output ${quote(o)} to be computed, got none`);
       return v;
     });
   }

@@ -3,7 +3,7 @@
  * computed by tfjs ops, so attacks get exact input-gradients.
  * @module
  */
-import { openContainedSync, quote, readRegularFile } from '../files.js';
+import { oneLine, openContainedSync, quote, readRegularFile } from '../files.js';
 import { dirname, resolve } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, describe } from '../errors.js';
@@ -118,7 +118,7 @@ export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): 
       output,
       warning: {
         code: MODEL_WARNING_CODES.outputNotClassAxis,
-        message: `${name}: the output '${output}' comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is`,
+        message: `${name}: the output ${quote(output)} comes from a ${node.opType} over axis ${axis}, not the class axis; it is used as is`,
       },
     };
   if (keepSoftmax) {
@@ -126,7 +126,7 @@ export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): 
       output,
       warning: {
         code: MODEL_WARNING_CODES.softmaxKept,
-        message: `${name}: the output '${output}' is a ${node.opType} (node '${node.name}'); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits`,
+        message: `${name}: the output ${quote(output)} is a ${node.opType} (node ${quote(node.name)}); keepSoftmax is set, so attacks see ${node.opType === 'Softmax' ? 'probabilities' : 'log-probabilities'}, not logits`,
       },
     };
   }
@@ -134,7 +134,7 @@ export function findHead(model: OnnxModel, name: string, keepSoftmax: boolean): 
     output: node.inputs[0]!,
     warning: {
       code: MODEL_WARNING_CODES.softmaxRemoved,
-      message: `${name}: the last node '${node.name}' is a ${node.opType}; attacks use its input (the pre-${node.opType.toLowerCase()} logits)`,
+      message: `${name}: the last node ${quote(node.name)} is a ${node.opType}; attacks use its input (the pre-${node.opType.toLowerCase()} logits)`,
     },
   };
 }
@@ -209,14 +209,14 @@ export function importOnnx(bytes: Uint8Array, options: OnnxModelOptions = {}): D
   const chunks: Uint8Array[] = [];
   const external = options.externalDataDir !== undefined ? externalDataReader(options.externalDataDir, chunks) : 'reject';
   const model = decodeModel(bytes, options.name ?? 'onnx', external);
-  const name = options.name ?? (model.graph.name || 'onnx-model');
+  const name = options.name ?? oneLine(model.graph.name || 'onnx-model');
   const inputs = model.graph.inputs;
   if (inputs.length !== 1) {
     throw new ConfigError(`${name}: expected a graph with one input (besides initializers), got ${inputs.length}: ${describe(inputs.map((i) => i.name))}`);
   }
   const input = inputs[0]!;
   if (input.dtype !== undefined && !isFloat(input.dtype)) {
-    throw new ConfigError(`${name}: expected a float input, got '${input.name}' of type ${input.dtype}`);
+    throw new ConfigError(`${name}: expected a float input, got ${quote(input.name)} of type ${input.dtype}`);
   }
   const maxElements = maxElementsOf(name, options.maxElements);
   const exec = new GraphExecutor(model, name, maxElements);

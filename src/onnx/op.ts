@@ -57,7 +57,7 @@ export class OpNode {
   }
 
   private wrong(name: string, expected: string, a: Attribute): never {
-    throw new ModelLoadError(`${this.where}: expected attribute '${name}' to be ${expected}, got ${a.kind}`);
+    throw new ModelLoadError(`${this.where}: expected attribute ${quote(name)} to be ${expected}, got ${a.kind}`);
   }
 
   /** An integer attribute. */

@@ -6,6 +6,7 @@
  */
 import { dirname, resolve as resolvePath } from 'node:path';
 import { BackendError, ConfigError, ERROR_REASONS, UnsupportedError, describe } from '../errors.js';
+import { oneLine } from '../files.js';
 import { MODEL_WARNING_CODES, type DifferentiableModel, type Model, type ModelWarning } from '../model.js';
 import { findUnsupported } from './graph.js';
 import { importOnnx, readModelFile } from './import.js';
@@ -85,7 +86,7 @@ export async function applyEngine(
 export async function loadOnnx(path: string, options: OnnxRuntimeOptions = {}): Promise<Model> {
   const bytes = await readModelFile(path);
   const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
-  const name = options.name ?? (model.graph.name || 'onnx-model');
+  const name = options.name ?? oneLine(model.graph.name || 'onnx-model');
   const unsupported = findUnsupported(model);
   let why = '';
   if (options.queryOnly === true) {

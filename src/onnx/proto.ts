@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { oneLine, quote } from '../files.js';
 import protobuf from 'protobufjs';
 import { ModelLoadError, UnsupportedError, describe } from '../errors.js';
 import { ONNX_PROTO } from './schema.js';
@@ -281,7 +282,7 @@ export type ExternalData = ExternalDataReader | 'reject' | 'skip';
 /** Converts a decoded TensorProto object into a {@link HostTensor}. */
 function tensorFromObject(t: Obj, where: string, external: ExternalData = 'reject'): HostTensor {
   const name = str(t['name']);
-  const w = name ? `${where} '${name}'` : where;
+  const w = name ? `${where} ${quote(name)}` : where;
   const code = num(t['data_type'], w);
   const dtype = dataTypeName(code);
   if (!dtype) throw new UnsupportedError(`${w}: expected a known ONNX element type, got data_type ${code}`);
@@ -384,7 +385,7 @@ function valueInfo(v: Obj, where: string): ValueInfo {
 
 function attribute(a: Obj, where: string): [string, Attribute] {
   const name = str(a['name']);
-  const w = `${where} attribute '${name}'`;
+  const w = `${where} attribute ${quote(name)}`;
   let type = num(a['type'], w);
   if (type === 0) {
     // IR < 3 files may omit the type: infer it from the field that is present.
@@ -464,13 +465,13 @@ export function decodeModel(data: Uint8Array, where = 'onnx', external: External
     if (!isObj(n)) return;
     const opType = str(n['op_type']);
     const name = str(n['name']) || `${opType}_${index}`;
-    const w = `${where}: node '${name}' (${opType})`;
+    const w = `${where}: node ${quote(name)} (${oneLine(opType)})`;
     const nodeInputs = arr(n['input']).map(str);
     const nodeOutputs = arr(n['output']).map(str);
     if (!opType) throw new ModelLoadError(`${where}: expected node ${index} to have an op_type, got none`);
     for (const i of nodeInputs) {
       if (i !== '' && !known.has(i))
-        throw new ModelLoadError(`${w}: expected input '${i}' to be a graph input, an initializer or an earlier node's output, got an undefined name`);
+        throw new ModelLoadError(`${w}: expected input ${quote(i)} to be a graph input, an initializer or an earlier node's output, got an undefined name`);
     }
     const attributes = new Map<string, Attribute>();
     for (const a of arr(n['attribute'])) if (isObj(a)) attributes.set(...attribute(a, w));
@@ -479,7 +480,7 @@ export function decodeModel(data: Uint8Array, where = 'onnx', external: External
     nodes.push({ name, opType, domain: domain === 'ai.onnx' ? '' : domain, inputs: nodeInputs, outputs: nodeOutputs, attributes });
   });
   for (const o of outputs) {
-    if (!known.has(o.name)) throw new ModelLoadError(`${where}: expected graph output '${o.name}' to be produced by a node, got an undefined name`);
+    if (!known.has(o.name)) throw new ModelLoadError(`${where}: expected graph output ${quote(o.name)} to be produced by a node, got an undefined name`);
   }
   if (outputs.length === 0) throw new ModelLoadError(`${where}: expected a graph with at least one output, got none`);
   return {

@@ -3,6 +3,7 @@
  * `policy.ts`, picks between these and the white-box importer.
  * @module
  */
+import { oneLine, quote } from '../files.js';
 import { resolve as resolvePath } from 'node:path';
 import * as tf from '../tf.js';
 import { ConfigError, ModelLoadError, ShapeError, describe } from '../errors.js';
@@ -40,7 +41,7 @@ function softmaxHead(model: OnnxModel, name: string): { logits: string; warning:
     logits: node.inputs[0]!,
     warning: {
       code: MODEL_WARNING_CODES.softmaxRemoved,
-      message: `${name}: the last node '${node.name}' is a ${node.opType}; onnxruntime returns its input (the pre-${node.opType.toLowerCase()} logits)`,
+      message: `${name}: the last node ${quote(node.name)} is a ${node.opType}; onnxruntime returns its input (the pre-${node.opType.toLowerCase()} logits)`,
     },
   };
 }
@@ -144,7 +145,7 @@ export async function fromOnnxRuntime(path: string, options: OnnxRuntimeOptions 
  */
 export async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, options: OnnxRuntimeOptions, extraWarnings: ModelWarning[]): Promise<QueryModel> {
   const model = decodeModel(bytes, options.name ?? 'onnx', 'skip');
-  const name = options.name ?? (model.graph.name || 'onnx-model');
+  const name = options.name ?? oneLine(model.graph.name || 'onnx-model');
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`${name}: expected batchSize to be a positive integer, got ${describe(batchSize)}`);
   if (model.graph.inputs.length !== 1) {
@@ -157,7 +158,7 @@ export async function fromOnnxRuntimeBytes(bytes: Uint8Array, path: string, opti
       ? (dims.slice(1) as number[])
       : undefined;
   const inputShape = options.inputShape ?? declared;
-  if (!inputShape) throw new ConfigError(`${name}: expected the input '${input.name}' to declare its shape [N, ...]; pass inputShape`);
+  if (!inputShape) throw new ConfigError(`${name}: expected the input ${quote(input.name)} to declare its shape [N, ...]; pass inputShape`);
   const bounds: Bounds = options.bounds ?? [0, 1];
   checkOptions(name, bounds, options.numClasses, inputShape, options.preprocessing);
   const maxElements = maxElementsOf(name, options.maxElements);

@@ -168,6 +168,23 @@ describe('errors on the first call are typed and name the node', () => {
     m.dispose();
   });
 
+  it('a graph output, graph name or op type with a newline stays on one line (a fuzz find)', () => {
+    const bytes = buildModel({
+      opset: 13,
+      input: { name: 'x', dims: ['n', 2] },
+      output: { name: 'a\nb.bin', dims: ['n', 2] },
+      nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }],
+    });
+    expect(oneLineError(() => importOnnx(bytes)).message).toMatch(/graph output "a\\nb\.bin" to be produced by a node/);
+    const op = buildModel({
+      opset: 13,
+      input: { name: 'x', dims: ['n', 2] },
+      output: { name: 'y', dims: ['n', 2] },
+      nodes: [{ op: 'Re\nlu', inputs: ['x'], outputs: ['y'] }],
+    });
+    expect(oneLineError(() => importOnnx(op)).message).toMatch(/unsupported "Re\\nlu"/);
+  });
+
   it('a node name with a newline stays on one line', () => {
     const bytes = foldingModel(
       [{ op: 'Range', name: 'evil\nname', inputs: ['a', 'b', 'c'], outputs: ['r'] }],
