@@ -8,6 +8,8 @@
 import type { Command } from 'commander';
 import { checkOutputPath, writeFileAtomic } from '../write.js';
 import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
+import { renderHtml } from '../report-html.js';
+import { renderJunit } from '../report-junit.js';
 import { clearRun, short, waitForRun, type RunProgress } from '../queue/index.js';
 import { fraction, integer, type CliIO, type CommandContext } from './common.js';
 import { reportOfRun } from './queue-run.js';
@@ -17,6 +19,8 @@ export interface CollectFlags {
   queue: string;
   json?: string;
   markdown?: string;
+  html?: string;
+  junit?: string;
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
   interval: number;
@@ -43,6 +47,8 @@ export function registerCollect(program: Command, context: CommandContext): void
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT/NAME')
     .option('--json <file>', 'write the JSON report here')
     .option('--markdown <file>', 'write the Markdown report here')
+    .option('--html <file>', 'write the self-contained HTML report here')
+    .option('--junit <file>', 'write JUnit XML here (a case per attack and ε, per curve point and per warning)')
     .option(
       '--min-robust-accuracy <a>',
       'exit 1 if any worst-case robust accuracy is below this fraction, or if a severe pitfall check fired (the verdict is UNRELIABLE)',
@@ -63,6 +69,8 @@ export function registerCollect(program: Command, context: CommandContext): void
 async function runCollect(flags: CollectFlags, io: CliIO): Promise<number> {
   if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
   if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
+  if (flags.html !== undefined) await checkOutputPath(flags.html, '--html');
+  if (flags.junit !== undefined) await checkOutputPath(flags.junit, '--junit');
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };
@@ -99,11 +107,22 @@ async function runCollect(flags: CollectFlags, io: CliIO): Promise<number> {
     await writeFileAtomic(flags.markdown, renderMarkdown(report));
     say(`Markdown report: ${flags.markdown}\n`);
   }
+  const min = flags.minRobustAccuracy;
+  if (flags.html !== undefined) {
+    await writeFileAtomic(flags.html, renderHtml(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}) }));
+    say(`HTML report: ${flags.html}\n`);
+  }
+  if (flags.junit !== undefined) {
+    await writeFileAtomic(
+      flags.junit,
+      renderJunit(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}), ...(flags.allowWarnings ? { allowWarnings: true } : {}) }),
+    );
+    say(`JUnit XML: ${flags.junit}\n`);
+  }
   if (flags.clear) {
     await clearRun(flags.queue);
     say(`cleared run ${short(collected.manifest.runId)} from the queue\n`);
   }
-  const min = flags.minRobustAccuracy;
   if (min !== undefined) {
     const failing = report.curve.filter((p) => p.robustAccuracy < min);
     if (failing.length > 0) {

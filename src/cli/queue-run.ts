@@ -18,6 +18,7 @@ import { evaluateRange, mergeParts, runHeader, type RunHeader } from '../../metr
 import type { AppliedConfig } from '../config.js';
 import type { CliIO } from './common.js';
 import { setupRun, type RunFlags } from './run-setup.js';
+import { applyDefenseFlags, type DefenseFlags } from './defense-flags.js';
 
 /** What `eval --queue` stores as the manifest's `config`. */
 interface QueueConfig {
@@ -33,22 +34,20 @@ const COLLECT_FLAGS = [
   ['markdown', '--markdown'],
   ['minRobustAccuracy', '--min-robust-accuracy'],
   ['allowWarnings', '--allow-warnings'],
-] as const;
-
-/** Eval flags a queued run does not support (yet): outputs `collect` cannot write, other ways of splitting a run, defenses. */
-const UNSUPPORTED_FLAGS = [
   ['html', '--html'],
   ['junit', '--junit'],
+] as const;
+
+/** Eval flags a queued run does not support: outputs that need the model (`--examples`), other ways of splitting a run. */
+const UNSUPPORTED_FLAGS = [
   ['examples', '--examples'],
   ['checkpoint', '--checkpoint'],
   ['restart', '--restart'],
   ['shard', '--shard'],
-  ['defense', '--defense'],
-  ['eot', '--eot'],
 ] as const;
 
 /** Flags that control the command, not the run: not stored. */
-const CONTROL_FLAGS = new Set(['queue', 'verbose', 'quiet', 'config', 'adaptive']);
+const CONTROL_FLAGS = new Set(['queue', 'verbose', 'quiet', 'config']);
 
 /** The flags that name files: stored absolute, mapped by a worker's `--path-map`. */
 const PATH_FLAGS = ['model', 'data', 'labels', 'surrogate'] as const;
@@ -67,7 +66,12 @@ export function withoutQueue(argv: readonly string[]): string[] {
  * `robustest eval ... --queue URL`: sets the run up (backend, model, data) as eval would, computes its identity, and
  * enqueues one job per batch instead of evaluating. Returns the exit code.
  */
-export async function enqueueEval(flags: RunFlags & { queue?: string }, io: CliIO, argv: readonly string[], config?: AppliedConfig): Promise<number> {
+export async function enqueueEval(
+  flags: RunFlags & DefenseFlags & { queue?: string },
+  io: CliIO,
+  argv: readonly string[],
+  config?: AppliedConfig,
+): Promise<number> {
   const url = flags.queue!;
   const address = parseQueueUrl(url);
   const given = flags as unknown as Record<string, unknown>;
@@ -77,10 +81,8 @@ export async function enqueueEval(flags: RunFlags & { queue?: string }, io: CliI
   for (const [key, flag] of UNSUPPORTED_FLAGS) {
     if (given[key] !== undefined) throw new ConfigError(`eval: expected no ${flag} with --queue (a queued run does not support it), got ${flag}`);
   }
-  if (given['adaptive'] === false)
-    throw new ConfigError('eval: expected no --no-adaptive with --queue (a queued run does not support defenses), got --no-adaptive');
   await checkQueue(url, 'eval'); // before the model loads: an unreachable Redis fails at once
-  const run = await setupRun(flags, io, withoutQueue(argv));
+  const run = applyDefenseFlags(await setupRun(flags, io, withoutQueue(argv)), flags, io, Boolean(flags.quiet));
   try {
     if (config !== undefined) {
       const adjusted = config.adjust(run.options);
@@ -149,7 +151,7 @@ export async function prepareExecutor(manifest: RunManifest, io: CliIO, maps: re
   const { flags, header } = manifest.config as unknown as QueueConfig;
   const mapped: Record<string, unknown> = { ...flags, quiet: true };
   for (const key of [...PATH_FLAGS, 'classNames'] as const) if (typeof flags[key] === 'string') mapped[key] = mapPath(flags[key], maps);
-  const run = await setupRun(mapped as unknown as RunFlags, io);
+  const run = applyDefenseFlags(await setupRun(mapped as unknown as RunFlags, io), mapped as DefenseFlags, io, true);
   try {
     const mine = await runHeader(run.model, run.data, run.options);
     if (mine.runId !== manifest.runId) {
