@@ -89,8 +89,12 @@ export async function runCase<C>(target: FuzzTarget<C>, c: C, root: FuzzRoot, ti
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new HangError(`no outcome within ${timeoutMs} ms`)), timeoutMs);
     });
+    const rssBefore = process.resourceUsage().maxRSS;
     const { result, accesses } = await recordAccesses(() => Promise.race([target.run(c, ctx), timeout]));
     clearTimeout(timer);
+    const rssAfter = process.resourceUsage().maxRSS;
+    // maxRSS only grows: a case that raises the process's peak above the budget is the one that needed it.
+    if (rssAfter > rssBefore && rssAfter > MAX_RSS_KIB) return { kind: 'failure', why: `memory: peak RSS rose to ${Math.round(rssAfter / 1024)} MiB` };
     const out = escapes(accesses, root, dir);
     if (out.length > 0) return { kind: 'failure', why: `read outside the folder: ${out.map((a) => `${a.kind} ${a.path}`).join(', ')}` };
     if (result.status === 'fulfilled') return { kind: 'ok' };
@@ -110,6 +114,9 @@ export async function runCase<C>(target: FuzzTarget<C>, c: C, root: FuzzRoot, ti
 }
 
 class HangError extends Error {}
+
+/** The memory budget: a case may not raise the process's peak RSS above it. 1 GiB unless ROBUSTEST_FUZZ_MAX_RSS_MIB says. */
+const MAX_RSS_KIB = Number(process.env['ROBUSTEST_FUZZ_MAX_RSS_MIB'] ?? 1024) * 1024;
 
 /** Tally of a run. */
 export interface Tally {
