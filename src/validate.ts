@@ -70,7 +70,7 @@ export async function checkInputs(model: ModelInfo, x: tf.Tensor, where: string)
  * checkModel(model, 'evaluate');
  * ```
  */
-export function checkModel(model: unknown, where: string): asserts model is ModelInfo & { logits: unknown } {
+export function checkModel(model: unknown, where: string): asserts model is ModelInfo {
   const m = model as Record<string, unknown> | null;
   if (m === null || typeof m !== 'object') throw new ConfigError(`${where}: expected a robustest model, got ${describe(model)}`);
   const ok =
@@ -174,8 +174,16 @@ export function maxRadius(norm: 'linf' | 'l2', bounds: readonly [number, number]
 }
 
 /**
- * Throws a {@link ConfigError} for an epsilon beyond {@link maxRadius} (with a relative slack of 1e-6 for rounding).
+ * Throws a {@link ConfigError} for an L∞ epsilon beyond the width of the bounds (with a relative slack of 1e-6 for
+ * rounding): such a radius means nothing and is most often a unit slip (`8` for `8/255`). L2 radii are not bounded
+ * here beyond float32 ({@link checkEpsilons}): a radius past the box's diameter is a legitimate "unbounded" request.
  *
+ * @param epsilons - the radii.
+ * @param norm - the threat model; only `linf` is checked.
+ * @param bounds - the model's input bounds.
+ * @param size - values per input.
+ * @param where - prefix of the error message.
+ * @throws {@link ConfigError} naming the radius and the bound.
  * @example
  * ```ts
  * import { checkRadius } from 'robustest';
@@ -183,11 +191,12 @@ export function maxRadius(norm: 'linf' | 'l2', bounds: readonly [number, number]
  * ```
  */
 export function checkRadius(epsilons: readonly number[], norm: 'linf' | 'l2', bounds: readonly [number, number], size: number, where: string): void {
+  if (norm !== 'linf') return;
   const max = maxRadius(norm, bounds, size);
   const bad = epsilons.find((e) => e > max * (1 + 1e-6));
   if (bad !== undefined) {
     throw new ConfigError(
-      `${where}: expected every ${norm} epsilon to be at most ${formatFloat32(max)} (${norm === 'linf' ? 'the width of the bounds' : 'the diameter of the input box'} [${bounds[0]}, ${bounds[1]}]), got ${describe(bad)}`,
+      `${where}: expected every linf epsilon to be at most ${formatFloat32(max)} (the width of the bounds [${bounds[0]}, ${bounds[1]}]), got ${describe(bad)}`,
     );
   }
 }
@@ -209,19 +218,33 @@ export function checkRadius(epsilons: readonly number[], norm: 'linf' | 'l2', bo
  * ```
  */
 export const COUNT_LIMITS = Object.freeze({
+  /** Steps of every iterative attack. */
   steps: 100_000,
+  /** Steps between success checks. */
   checkEvery: 100_000,
+  /** Restarts of an attack. */
   restarts: 1_000,
+  /** CW's binary-search steps over its constant. */
   binarySearchSteps: 100,
+  /** Query budget per input of a black-box attack. */
   queries: 10_000_000,
+  /** Random search's samples per input. */
   samples: 10_000_000,
+  /** Inputs per batch. */
   batchSize: 65_536,
+  /** Draws per gradient of an EOT defense. */
   eotSamples: 10_000,
+  /** Target classes of a targeted attack. */
   targetClasses: 100_000,
+  /** DeepFool's candidate classes. */
   candidates: 100_000,
+  /** HopSkipJump's initial gradient-estimate queries. */
   initialEvals: 100_000,
+  /** HopSkipJump's largest gradient-estimate queries. */
   maxEvals: 100_000,
+  /** HopSkipJump's draws for its starting point. */
   initDraws: 100_000,
+  /** Any other count. */
   default: 1_000_000_000,
 } as const);
 
