@@ -135,6 +135,8 @@ export async function fuzz<C>(
     seed: number;
     cases: number;
     skip?: number;
+    /** Stop before this index. Default: `cases`. */
+    until?: number;
     timeoutMs?: number;
     onCase?: (i: number) => void;
     onOutcome?: (i: number, outcome: Outcome, ms: number, description: string) => void;
@@ -144,7 +146,7 @@ export async function fuzz<C>(
   const tally: Tally = { cases: 0, ok: 0, typed: {}, failures: [], slowest: { index: -1, ms: 0, case: '' } };
   try {
     const cases = fc.sample(target.arbitrary, { seed: options.seed, numRuns: options.cases });
-    for (let i = options.skip ?? 0; i < cases.length; i++) {
+    for (let i = options.skip ?? 0; i < Math.min(cases.length, options.until ?? cases.length); i++) {
       options.onCase?.(i);
       const c = cases[i]!;
       const t0 = performance.now();

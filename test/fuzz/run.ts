@@ -1,5 +1,5 @@
-// The long-run fuzz driver: `npm run fuzz -- --cases 10000 [--target tfjs,onnx,...] [--seed 1] [--timeout 20000]`.
-// Each target runs in a child process (its peak RSS is an upper bound on any one case's); the parent restarts a
+// The long-run fuzz driver: `npm run fuzz -- --cases 10000 [--target tfjs,onnx,...] [--seed 1] [--timeout 20000] [--chunk 1000]`.
+// Each target runs in child processes of --chunk cases each (a child's peak RSS bounds each of its cases'); the parent restarts a
 // child that crashes or stops reporting progress (a hang), records the case it was on, and goes on after it.
 // Prints one JSON summary per target and exits 1 if any case failed, hung or crashed.
 import { spawn } from 'node:child_process';
@@ -17,10 +17,12 @@ interface Args {
   timeout: number;
   child?: string;
   skip: number;
+  /** Cases a child runs before it exits and a fresh one goes on (so that one case's peak RSS is not another's). */
+  chunk: number;
 }
 
 function parse(argv: string[]): Args {
-  const args: Args = { cases: 1000, targets: Object.keys(TARGETS), seed: 1, timeout: 20_000, skip: 0 };
+  const args: Args = { cases: 1000, targets: Object.keys(TARGETS), seed: 1, timeout: 20_000, skip: 0, chunk: 1000 };
   for (let i = 0; i < argv.length; i++) {
     const [k, v] = [argv[i], argv[i + 1]];
     const num = (): number => {
@@ -33,6 +35,7 @@ function parse(argv: string[]): Args {
     else if (k === '--seed') args.seed = num();
     else if (k === '--timeout') args.timeout = num();
     else if (k === '--skip') args.skip = num();
+    else if (k === '--chunk') args.chunk = Math.max(1, num());
     else if (k === '--child') {
       args.child = v ?? '';
       i++;
@@ -53,6 +56,7 @@ async function child(args: Args): Promise<void> {
     seed: args.seed,
     cases: args.cases,
     skip: args.skip,
+    until: args.skip + args.chunk,
     timeoutMs: args.timeout,
     onCase: (i) => process.stdout.write(`case ${i}\n`),
     onOutcome: (i, outcome, ms, description) =>
@@ -121,6 +125,8 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
         String(args.timeout),
         '--skip',
         String(skip),
+        '--chunk',
+        String(args.chunk),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -129,6 +135,7 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
     let done = false;
     let previousRss = 0;
     let buffered = '';
+    let started = false;
     let last = performance.now();
     proc.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -137,8 +144,10 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         last = performance.now();
-        if (line.startsWith('case ')) current = Number(line.slice(5));
-        else if (line === 'done') done = true;
+        if (line.startsWith('case ')) {
+          current = Number(line.slice(5));
+          started = true;
+        } else if (line === 'done') done = true;
         else if (line.startsWith('out ')) {
           const o = JSON.parse(line.slice(4)) as { i: number; outcome: Outcome; ms: number; description: string; maxRssMiB: number };
           total.cases++;
@@ -155,11 +164,15 @@ async function runTarget(name: string, args: Args): Promise<Summary> {
       }
     });
     const watchdog = setInterval(() => {
-      if (performance.now() - last > args.timeout + 30_000) proc.kill('SIGKILL');
+      // A child gets three minutes to start (tsx, tfjs and sharp load slowly on a busy machine), then the case timeout + 30 s.
+      if (performance.now() - last > (started ? args.timeout + 30_000 : 180_000)) proc.kill('SIGKILL');
     }, 1000);
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) => proc.on('exit', (c, s) => res([c, s])));
     clearInterval(watchdog);
-    if (done) break;
+    if (done) {
+      skip = Math.min(args.cases, skip + args.chunk);
+      continue;
+    }
     // The child died or hung on case `current`: count it as a failure and go on after it.
     total.cases++;
     total.failures.push({
