@@ -21,6 +21,7 @@ import type { Attack } from '../src/runner.js';
 import type { DataSource, Dataset } from '../src/data/types.js';
 import { NORMS, type Norm } from '../src/norms.js';
 import { ConfigError, ShapeError, UnsupportedError, describe } from '../src/errors.js';
+import { encodePointOutcomes } from '../src/compare.js';
 import { checkEpsilons, checkInputs, checkLabels, checkModel, checkRadius, requireInt, type LabelsLike } from '../src/validate.js';
 import { deriveSeed, randomTargets } from '../src/rng.js';
 import { crossEntropy, LOSSES, type LossName } from '../src/losses.js';
@@ -899,6 +900,7 @@ export function buildReport(state: EvaluationState, context: ReportContext): Rep
     attacks: entries,
     perClass,
     warnings,
+    pointOutcomes: encodePointOutcomes({ clean: cleanCorrect, robust: points.map(({ norm, epsilon, robust }) => ({ norm, epsilon, robust })) }),
     provenance: {
       library: { name: 'robustest', version: LIBRARY_VERSION },
       tfjs: tf.version_core,

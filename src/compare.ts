@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import type { Interval, Report } from './report.js';
+import type { EncodedPointOutcomes, Interval, Report } from './report.js';
 import { ConfigError } from './errors.js';
 import { mcnemarExact } from './stats.js';
 import { className, decodeBase64, encodeBase64, eps, escapeXml, interval, normLabel, normOf, pct, reportNorms, shortHash } from './report-format.js';
@@ -41,26 +41,7 @@ export interface PointOutcomes {
   readonly robust: readonly RobustPoints[];
 }
 
-/**
- * Per-point outcomes as a report may carry them, compactly: each vector a bitset (point `i` is bit `i % 8` of byte
- * `⌊i / 8⌋`), base64-encoded. A report's optional `pointOutcomes` field has this shape (the JSON Schema allows extra
- * properties); {@link reportOutcomes} reads it and {@link encodePointOutcomes} writes it.
- */
-export interface EncodedPointOutcomes {
-  /** Number of points. */
-  readonly count: number;
-  /** Clean correctness, a base64 bitset. */
-  readonly clean: string;
-  /** Per norm and radius, robustness as a base64 bitset. */
-  readonly robust: readonly {
-    /** The norm of the radius. */
-    readonly norm: 'linf' | 'l2';
-    /** The radius. */
-    readonly epsilon: number;
-    /** Robustness of each point, a base64 bitset. */
-    readonly bits: string;
-  }[];
-}
+export type { EncodedPointOutcomes } from './report.js';
 
 function packBits(v: ArrayLike<boolean | number>): string {
   const bytes = new Uint8Array(Math.ceil(v.length / 8));
@@ -116,7 +97,7 @@ export function encodePointOutcomes(outcomes: PointOutcomes & { readonly clean: 
  * ```
  */
 export function reportOutcomes(report: Report): PointOutcomes | undefined {
-  const raw = (report as Report & { pointOutcomes?: unknown }).pointOutcomes;
+  const raw: unknown = report.pointOutcomes;
   if (raw === undefined) return undefined;
   const e = raw as Partial<EncodedPointOutcomes>;
   if (typeof e !== 'object' || e === null || !Number.isInteger(e.count) || typeof e.clean !== 'string' || !Array.isArray(e.robust)) {
@@ -329,8 +310,11 @@ export function compareReports(a: Report, b: Report, options: CompareOptions = {
   }
   if (problems.length > 0) notes.push(`Forced: ${problems.join('; ')}. Only the radii both reports have are compared.`);
 
-  const oa = options.outcomes?.a;
-  const ob = options.outcomes?.b;
+  // The paired test needs the same points: outcomes of different data (a forced comparison) are set aside.
+  const samePoints = a.count === b.count && a.provenance.data.sha256 === b.provenance.data.sha256;
+  if (!samePoints && options.outcomes !== undefined) notes.push('The reports are of different data, so the per-point outcomes were set aside.');
+  const oa = samePoints ? options.outcomes?.a : undefined;
+  const ob = samePoints ? options.outcomes?.b : undefined;
   const side = (accuracy: number, count: number, ci: Interval): ComparedSide => ({ accuracy, count, ci });
   const clean = judge(
     'clean',

@@ -381,6 +381,38 @@ export interface Report {
   provenance: Provenance;
   /** A few kept adversarial examples (the first N points), when the evaluation was asked for them (`--examples N`). */
   examples?: ReportExamples;
+  /**
+   * Per-point outcomes as bitsets (1.2; written by every evaluation): clean correctness and, per curve point,
+   * robustness of each point. `robustest compare` runs its paired test on them.
+   */
+  pointOutcomes?: EncodedPointOutcomes;
+}
+
+/**
+ * Per-point outcomes as a report carries them, compactly: each vector a bitset (point `i` is bit `i % 8` of byte
+ * `⌊i / 8⌋`), base64-encoded, about `count / 6` characters per vector. `reportOutcomes` (compare) reads it and
+ * `encodePointOutcomes` writes it.
+ *
+ * @example
+ * ```ts
+ * import type { EncodedPointOutcomes } from 'robustest';
+ * const none: EncodedPointOutcomes = { count: 0, clean: '', robust: [] };
+ * ```
+ */
+export interface EncodedPointOutcomes {
+  /** Number of points. */
+  readonly count: number;
+  /** Clean correctness, a base64 bitset. */
+  readonly clean: string;
+  /** Per norm and radius, robustness as a base64 bitset. */
+  readonly robust: readonly {
+    /** The norm of the radius. */
+    readonly norm: 'linf' | 'l2';
+    /** The radius. */
+    readonly epsilon: number;
+    /** Robustness of each point, a base64 bitset. */
+    readonly bits: string;
+  }[];
 }
 
 /**

@@ -19,4 +19,4 @@ export const LIBRARY_VERSION = '0.1.0';
  * if (report.version.split('.')[0] !== REPORT_VERSION.split('.')[0]) throw new Error('incompatible report');
  * ```
  */
-export const REPORT_VERSION = '1.1.0';
+export const REPORT_VERSION = '1.2.0';

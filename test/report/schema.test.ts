@@ -23,7 +23,7 @@ describe('report schema', () => {
     const onDisk = JSON.parse(readFileSync(new URL('../../schema/report.schema.json', import.meta.url), 'utf8')) as unknown;
     expect(reportSchema()).toEqual(onDisk);
     expect(reportSchema()['$schema']).toBe('https://json-schema.org/draft/2020-12/schema');
-    expect(REPORT_VERSION).toBe('1.1.0');
+    expect(REPORT_VERSION).toBe('1.2.0');
   });
 
   it('reads a 1.0 report (one curve, no norms) as a 1.1 one with its points in linf, without modifying it', () => {
@@ -41,7 +41,7 @@ describe('report schema', () => {
   it('requires a norm on every curve point from 1.1 on, and one point per norm and epsilon', () => {
     const r = fixtureReport();
     delete (r.curve[1] as Partial<(typeof r.curve)[number]>).norm;
-    expect(errorOf(r).violations).toContain("/curve/1: must have required property 'norm' (report version 1.1.0)");
+    expect(errorOf(r).violations).toContain("/curve/1: must have required property 'norm' (report version 1.2.0)");
     const dup = fixtureReport();
     dup.curve[2] = { ...dup.curve[1]! };
     expect(errorOf(dup).violations.join('\n')).toMatch(/\/curve\/2: duplicate point for norm linf at epsilon 0\.03/);
