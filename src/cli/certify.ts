@@ -12,7 +12,7 @@ import { certifiedAccuracy, certify, type CertifiedAccuracy, type CertifyResult 
 import { modelProvenance } from '../../metrics/evaluate.js';
 import type { Provenance } from '../report.js';
 import { integer, numberList, positive, type CliIO, type CommandContext } from './common.js';
-import { addRunOptions, setupRun, type RunFlags } from './run-setup.js';
+import { wholeData, addRunOptions, setupRun, type RunFlags } from './run-setup.js';
 
 /** Parsed `robustest certify` options. */
 export interface CertifyFlags extends RunFlags {
@@ -83,8 +83,10 @@ async function runCertify(flags: CertifyFlags, io: CliIO, argv: readonly string[
   };
   const run = await setupRun(flags, io, argv);
   try {
-    const total = run.data.count;
-    const result = await certify(run.model, run.data, {
+    // Certification holds its samples whole (it reads each n times); a streamed set is read here.
+    const data = await wholeData(run.data);
+    const total = data.count;
+    const result = await certify(run.model, data, {
       sigma: flags.sigma,
       n0: flags.n0,
       n: flags.n,
@@ -94,7 +96,7 @@ async function runCertify(flags: CertifyFlags, io: CliIO, argv: readonly string[
       ...(io.isTTY && !flags.quiet ? { onProgress: (done: number) => io.stderr(`\rcertify ${done}/${total}`) } : {}),
     });
     if (io.isTTY && !flags.quiet) io.stderr('\n');
-    const curve = certifiedAccuracy(result, run.data.labels, flags.radii);
+    const curve = certifiedAccuracy(result, data.labels, flags.radii);
     const abstained = result.certificates.filter((c) => c.prediction < 0).length;
     const perSecond = total / Math.max(result.seconds, 1e-9);
     say(
@@ -117,14 +119,14 @@ async function runCertify(flags: CertifyFlags, io: CliIO, argv: readonly string[
           seed: flags.seed,
           command: ['robustest', ...argv].join(' '),
           model: await modelProvenance(run.model, run.options.modelSource),
-          data: { source: run.data.source, sha256: run.data.sha256, count: total },
+          data: { source: data.source, sha256: data.sha256, count: total },
         },
         config: result.config,
         certifiedAccuracy: curve,
         abstainRate: abstained / total,
         seconds: result.seconds,
         samplesPerSecond: perSecond,
-        certificates: result.certificates.map((c, i) => ({ label: run.data.labels[i]!, ...c })),
+        certificates: result.certificates.map((c, i) => ({ label: data.labels[i]!, ...c })),
       };
       await writeFileAtomic(flags.json, JSON.stringify(report, null, 2) + '\n');
       say(`JSON report: ${flags.json}\n`);

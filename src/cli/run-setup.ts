@@ -17,8 +17,8 @@ import { disableFastGradients } from '../gradients/index.js';
 import { loadModel, type LoadModelOptions } from '../load.js';
 import { GRADIENT_ENGINES, type GradientEngine } from '../onnx/options.js';
 import { parallelModel } from '../parallel/index.js';
-import { loadData } from '../data/index.js';
-import type { Dataset } from '../data/types.js';
+import { openData, readDataset, type LoadDataOptions } from '../data/index.js';
+import type { Dataset, DataSource } from '../data/types.js';
 import { packageAssets } from '../package-info.js';
 import type { Bounds, DifferentiableModel, Model } from '../model.js';
 import type { Norm } from '../norms.js';
@@ -167,8 +167,11 @@ export interface RunSetup {
   readonly model: Model;
   /** The surrogate of `--surrogate`, if any. */
   readonly surrogate?: DifferentiableModel;
-  /** The data. */
-  readonly data: Dataset;
+  /**
+   * The data: held whole when it fits in {@link STREAM_ABOVE_BYTES} as float32, else a lazy source that the
+   * evaluation reads a chunk at a time (so a 30 GB image folder needs memory for one batch, not for the set).
+   */
+  readonly data: Dataset | DataSource;
   /**
    * The evaluate options the flags give (attacks or preset, epsilons, seed, batch size, cascade, targeted,
    * thorough, surrogate, class names, model source, command); no callbacks.
@@ -245,7 +248,9 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
   const model: Model = workers > 1 ? await parallelModel({ path: modelPath, options: loadOptions }, { workers }) : await loadModel(modelPath, loadOptions);
   if (informational(flags, io)) io.stderr(`robustest: gradients by ${model.engine}${workers > 1 ? ` in ${workers} worker threads` : ''}\n`);
   let surrogate: Model | undefined;
+  let opened: DataSource | undefined;
   const dispose = (): void => {
+    if (opened !== undefined) void opened.close();
     surrogate?.dispose();
     model.dispose();
   };
@@ -261,14 +266,19 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
     if (classNames !== undefined && classNames.length > model.numClasses) {
       throw new ConfigError(`eval: expected at most ${model.numClasses} --class-names (the model's classes), got ${classNames.length}`);
     }
-    const data = await loadData(dataPath, {
-      bounds,
-      inputShape: model.inputShape,
-      layout: model.layout,
-      ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
-      ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
-      ...(classNames !== undefined ? { classNames } : {}),
-    });
+    const data = await openRunData(
+      dataPath,
+      {
+        bounds,
+        inputShape: model.inputShape,
+        layout: model.layout,
+        ...(flags.limit !== undefined ? { limit: flags.limit } : {}),
+        ...(labelsPath !== undefined ? { labels: labelsPath } : {}),
+        ...(classNames !== undefined ? { classNames } : {}),
+      },
+      streamThreshold(io),
+    );
+    if ('read' in data) opened = data;
     const attackNames = flags.attack ?? (flags.norm === 'l2' ? ['fgm', 'pgd'] : ['fgsm', 'pgd']);
     // A preset's attacks are built by evaluate, which records the preset in the report's provenance.
     const attacks =
@@ -318,4 +328,56 @@ export async function setupRun(flags: RunFlags, io: CliIO, argv?: readonly strin
  */
 function informational(flags: { quiet?: boolean; verbose?: boolean }, io: CliIO): boolean {
   return !flags.quiet && (Boolean(flags.verbose) || io.isTTY);
+}
+
+/**
+ * Data larger than this as float32 (512 MiB) stays a lazy {@link DataSource}; smaller data is read whole. The
+ * environment variable `ROBUSTEST_STREAM_ABOVE_BYTES` overrides it (0 streams everything).
+ */
+export const STREAM_ABOVE_BYTES = 512 * 1024 * 1024;
+
+function streamThreshold(io: CliIO): number {
+  const raw = io.env['ROBUSTEST_STREAM_ABOVE_BYTES'];
+  if (raw === undefined || raw === '') return STREAM_ABOVE_BYTES;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < 0)
+    throw new ConfigError(`eval: expected ROBUSTEST_STREAM_ABOVE_BYTES to be a number of bytes >= 0, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/**
+ * Opens the run's data lazily, then reads it whole when it is small (the common case, and what every consumer
+ * accepts); a large set stays a {@link DataSource} that `evaluate` reads chunk by chunk in bounded memory.
+ */
+async function openRunData(path: string, options: LoadDataOptions, streamAbove: number): Promise<Dataset | DataSource> {
+  const source = await openData(path, options);
+  const bytes = 4 * source.count * source.shape.reduce((a, b) => a * b, 1);
+  if (bytes > streamAbove) return source;
+  try {
+    return await readDataset(source);
+  } finally {
+    await source.close();
+  }
+}
+
+/**
+ * The run's data held whole, for the consumers that need it so (certification, the example grid's first points):
+ * a lazy source is read (up to `limit` samples), a dataset returned as is.
+ *
+ * @param data - the run's data.
+ * @param limit - read at most this many samples from a lazy source. Default: all.
+ */
+export async function wholeData(data: Dataset | DataSource, limit?: number): Promise<Dataset> {
+  if (!('read' in data)) return data;
+  const count = Math.min(data.count, limit ?? data.count);
+  const { images, labels } = await data.read(0, count);
+  return {
+    images,
+    labels,
+    count,
+    shape: [...data.shape],
+    sha256: data.sha256,
+    source: data.source,
+    ...(data.classNames !== undefined ? { classNames: data.classNames } : {}),
+  };
 }
