@@ -183,5 +183,8 @@ export function applyJson(doc: unknown, e: JsonEdit, canary: string): void {
   if (e.action === 'delete') {
     if (Array.isArray(parent)) parent.splice(key as number, 1);
     else delete parent[key as string];
-  } else (parent as Record<string | number, unknown>)[key] = withCanary(e.value, canary);
+  } else {
+    // A copy: the generated value is shared between cases, and later edits may write inside it.
+    (parent as Record<string | number, unknown>)[key] = structuredClone(withCanary(e.value, canary));
+  }
 }
