@@ -143,6 +143,9 @@ export function checkEpsilons(epsilons: readonly number[], where: string): numbe
   if (!Array.isArray(epsilons) || epsilons.length === 0) {
     throw new ConfigError(`${where}: expected a non-empty list of epsilons, got ${describe(epsilons)}`);
   }
+  if (epsilons.length > COUNT_LIMITS.epsilons) {
+    throw new ConfigError(`${where}: expected at most ${COUNT_LIMITS.epsilons} epsilons, got ${epsilons.length}`);
+  }
   for (const e of epsilons) {
     if (typeof e !== 'number' || !Number.isFinite(e) || e < 0) {
       throw new ConfigError(`${where}: expected every epsilon to be a finite number >= 0, got ${describe(e)}`);
@@ -207,7 +210,7 @@ export function checkRadius(epsilons: readonly number[], norm: 'linf' | 'l2', bo
  * - `steps` (every iterative attack), `checkEvery`: 100,000;
  * - `restarts`: 1,000; `binarySearchSteps` (CW): 100;
  * - `queries` (black-box budget per input), `samples` (random search): 10,000,000;
- * - `batchSize`: 65,536; `eotSamples`: 10,000;
+ * - `batchSize`: 65,536; `eotSamples`: 10,000; `epsilons` (radii in one list): 1,000;
  * - `targetClasses`, `candidates`: 100,000; `initialEvals`, `maxEvals`, `initDraws` (HopSkipJump): 100,000;
  * - any other count: 1,000,000,000.
  *
@@ -244,6 +247,8 @@ export const COUNT_LIMITS = Object.freeze({
   maxEvals: 100_000,
   /** HopSkipJump's draws for its starting point. */
   initDraws: 100_000,
+  /** Radii in one list (each is a full attack run). */
+  epsilons: 1_000,
   /** Any other count. */
   default: 1_000_000_000,
 } as const);

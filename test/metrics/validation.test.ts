@@ -33,6 +33,11 @@ describe('evaluate and attack.run refuse bad options with typed one-line errors'
       () => ({ ...base(), epsilons: [1.5] }),
       /^evaluate: expected every linf epsilon to be at most 1 \(the width of the bounds \[0, 1\]\), got 1.5$/,
     ],
+    [
+      '10,001 epsilons',
+      () => ({ ...base(), epsilons: Array.from({ length: 10_001 }, (_, i) => i / 20_000) }),
+      /^evaluate: expected at most 1000 epsilons, got 10001$/,
+    ],
     ['batchSize 1e20', () => ({ ...base(), batchSize: 1e20 }), /^evaluate: expected batchSize to be an integer in \[1, 65536\], got 100000000000000000000$/],
   ];
   it.each(cases)('%s', async (_name, options, message) => {
