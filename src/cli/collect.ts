@@ -6,10 +6,9 @@
  * @module
  */
 import type { Command } from 'commander';
-import { checkOutputPath, writeFileAtomic } from '../write.js';
-import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
-import { renderHtml } from '../report-html.js';
-import { renderJunit } from '../report-junit.js';
+import { checkOutputPath } from '../write.js';
+import { renderText } from '../report-markdown.js';
+import { judgeThreshold, writeReportOutputs } from './outputs.js';
 import { clearRun, short, waitForRun, type RunProgress } from '../queue/index.js';
 import { fraction, integer, type CliIO, type CommandContext } from './common.js';
 import { reportOfRun } from './queue-run.js';
@@ -99,43 +98,11 @@ async function runCollect(flags: CollectFlags, io: CliIO): Promise<number> {
   }
   const report = reportOfRun(collected.manifest, collected.parts);
   say(renderText(report));
-  if (flags.json !== undefined) {
-    await writeFileAtomic(flags.json, JSON.stringify(report, null, 2) + '\n');
-    say(`JSON report: ${flags.json}\n`);
-  }
-  if (flags.markdown !== undefined) {
-    await writeFileAtomic(flags.markdown, renderMarkdown(report));
-    say(`Markdown report: ${flags.markdown}\n`);
-  }
-  const min = flags.minRobustAccuracy;
-  if (flags.html !== undefined) {
-    await writeFileAtomic(flags.html, renderHtml(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}) }));
-    say(`HTML report: ${flags.html}\n`);
-  }
-  if (flags.junit !== undefined) {
-    await writeFileAtomic(
-      flags.junit,
-      renderJunit(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}), ...(flags.allowWarnings ? { allowWarnings: true } : {}) }),
-    );
-    say(`JUnit XML: ${flags.junit}\n`);
-  }
+  await writeReportOutputs(report, flags, say);
   if (flags.clear) {
     await clearRun(flags.queue);
     say(`cleared run ${short(collected.manifest.runId)} from the queue\n`);
   }
-  if (min !== undefined) {
-    const failing = report.curve.filter((p) => p.robustAccuracy < min);
-    if (failing.length > 0) {
-      io.stderr(`robustest: robust accuracy below ${min}: ${failing.map((p) => `${(100 * p.robustAccuracy).toFixed(1)}% at ε=${p.epsilon}`).join(', ')}\n`);
-      return 1;
-    }
-    const verdict = reportVerdict(report);
-    if (!verdict.reliable && !flags.allowWarnings) {
-      io.stderr(
-        `robustest: the evaluation is ${verdict.line}; its robust accuracy is likely an overestimate, so --min-robust-accuracy fails (see the warnings; --allow-warnings accepts it)\n`,
-      );
-      return 1;
-    }
-  }
+  if (judgeThreshold(report, flags, io, 'collect') === 1) return 1;
   return 0;
 }

@@ -5,12 +5,9 @@
  * @module
  */
 import type { Command } from 'commander';
-import { ConfigError } from '../errors.js';
-import { checkOutputPath, writeFileAtomic } from '../write.js';
-import { renderMarkdown, renderText, reportVerdict } from '../report-markdown.js';
-import { renderHtml } from '../report-html.js';
-import { renderJunit } from '../report-junit.js';
-import { renderExampleImages } from '../report-images.js';
+import { checkOutputPath } from '../write.js';
+import { renderText } from '../report-markdown.js';
+import { judgeThreshold, writeReportOutputs } from './outputs.js';
 import { collectExamples } from '../../metrics/examples.js';
 import type { Report } from '../report.js';
 import { ATTACKS } from '../../attacks/registry.js';
@@ -131,51 +128,8 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
     }
     if (flags.examples !== undefined) report.examples = await collectExamples(run.model, run.data, options, flags.examples);
     say(renderText(report));
-    if (flags.json !== undefined) {
-      await writeFileAtomic(flags.json, JSON.stringify(report, null, 2) + '\n');
-      say(`JSON report: ${flags.json}\n`);
-    }
-    if (flags.markdown !== undefined) {
-      await writeFileAtomic(flags.markdown, renderMarkdown(report));
-      say(`Markdown report: ${flags.markdown}\n`);
-    }
-    if (flags.html !== undefined) {
-      const min = flags.minRobustAccuracy;
-      await writeFileAtomic(
-        flags.html,
-        renderHtml(report, { images: await renderExampleImages(report), ...(min !== undefined ? { minRobustAccuracy: min } : {}) }),
-      );
-      say(`HTML report: ${flags.html}\n`);
-    }
-    if (flags.junit !== undefined) {
-      const min = flags.minRobustAccuracy;
-      await writeFileAtomic(
-        flags.junit,
-        renderJunit(report, { ...(min !== undefined ? { minRobustAccuracy: min } : {}), ...(flags.allowWarnings ? { allowWarnings: true } : {}) }),
-      );
-      say(`JUnit XML: ${flags.junit}\n`);
-    }
-    const min = flags.minRobustAccuracy;
-    if (min !== undefined) {
-      if (report.cleanAccuracy === 0) {
-        // Nothing was attacked: a threshold on robust accuracy would be judged on no evidence at all.
-        throw new ConfigError(
-          `eval: expected at least one correctly classified input to judge --min-robust-accuracy, got none of ${report.count} (check --bounds, --mean/--std and the labels)`,
-        );
-      }
-      const failing = report.curve.filter((p) => p.robustAccuracy < min);
-      if (failing.length > 0) {
-        io.stderr(`robustest: robust accuracy below ${min}: ${failing.map((p) => `${(100 * p.robustAccuracy).toFixed(1)}% at ε=${p.epsilon}`).join(', ')}\n`);
-        return 1;
-      }
-      const verdict = reportVerdict(report);
-      if (!verdict.reliable && !flags.allowWarnings) {
-        io.stderr(
-          `robustest: the evaluation is ${verdict.line}; its robust accuracy is likely an overestimate, so --min-robust-accuracy fails (see the warnings; --allow-warnings accepts it)\n`,
-        );
-        return 1;
-      }
-    }
+    await writeReportOutputs(report, flags, say);
+    if (judgeThreshold(report, flags, io, 'eval') === 1) return 1;
     const failures = config?.failures(report) ?? [];
     if (failures.length > 0) {
       io.stderr(`robustest: below the thresholds of ${config!.path}: ${failures.join('; ')}\n`);
