@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
+import { npy, saveLinearModel } from '../helpers/cli-fixtures.js';
 import { validateReport, type Report } from '../../src/report.js';
 import sharp from 'sharp';
 import { ATTACKS } from '../../attacks/registry.js';
@@ -24,39 +25,12 @@ async function cli(args: string[], env: Record<string, string | undefined> = {})
   return { code, out, err };
 }
 
-function npy(data: Float32Array | Int32Array, shape: number[]): Uint8Array {
-  const descr = data instanceof Float32Array ? '<f4' : '<i4';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const total = 10 + header.length + 1;
-  header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
-  const head = new Uint8Array(10 + header.length);
-  head.set([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8]);
-  head.set(Buffer.from(header, 'latin1'), 10);
-  const body = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
-
 describe('robustest CLI', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'robustest-cli-'));
     // A linear model on 4 features whose class is the index of the largest feature: accurate, and easy to attack.
-    const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [4], useBias: false })] });
-    net.layers[0]!.setWeights([tf.mul(tf.eye(4), 10)]);
-    await net.save(
-      tf.io.withSaveHandler(async (a) => {
-        await writeFile(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-        await writeFile(
-          join(dir, 'model.json'),
-          JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
-        );
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    net.dispose();
+    await saveLinearModel(dir);
     const n = 40;
     const x = new Float32Array(n * 4);
     const y = new Int32Array(n);

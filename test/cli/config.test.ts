@@ -5,9 +5,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tfl from '@tensorflow/tfjs-layers';
-import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
+import { npy, saveLinearModel } from '../helpers/cli-fixtures.js';
 import { validateReport, type Report } from '../../src/report.js';
 
 interface Run {
@@ -23,38 +22,13 @@ async function cli(args: string[]): Promise<Run> {
   return { code, out, err };
 }
 
-function npy(data: Float32Array | Int32Array, shape: number[]): Uint8Array {
-  const descr = data instanceof Float32Array ? '<f4' : '<i4';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const head = new Uint8Array(10 + header.length);
-  head.set([0x93, ...Buffer.from('NUMPY'), 1, 0, header.length & 0xff, header.length >> 8]);
-  head.set(Buffer.from(header, 'latin1'), 10);
-  const out = new Uint8Array(head.length + data.byteLength);
-  out.set(head);
-  out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), head.length);
-  return out;
-}
-
 describe('robustest eval with a configuration file', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'robustest-config-'));
     // A linear model on 4 features whose class is the index of the largest feature; inputs 0.6 vs 0.4, so an L∞
     // perturbation of 0.1 or more fools it and one of 0.05 does not.
-    const net = tfl.sequential({ layers: [tfl.layers.dense({ units: 4, inputShape: [4], useBias: false })] });
-    net.layers[0]!.setWeights([tf.mul(tf.eye(4), 10)]);
-    await net.save(
-      tf.io.withSaveHandler(async (a) => {
-        await writeFile(join(dir, 'weights.bin'), new Uint8Array(a.weightData as ArrayBuffer));
-        await writeFile(
-          join(dir, 'model.json'),
-          JSON.stringify({ modelTopology: a.modelTopology, format: 'layers-model', weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
-        );
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    net.dispose();
+    await saveLinearModel(dir);
     const n = 20;
     const x = new Float32Array(n * 4);
     const y = new Int32Array(n);
