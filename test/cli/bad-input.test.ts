@@ -4,20 +4,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, mkdir, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runMain(args);
 
 describe('robustest eval: bad input is one line, exit 2, before any work', () => {
   let dir: string;

@@ -7,23 +7,12 @@ import { existsSync } from 'node:fs';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
 import { main } from '../../src/cli/main.js';
-import { npy, saveLinearModel } from '../helpers/cli-fixtures.js';
+import { npy, saveLinearModel, runMain } from '../helpers/cli-fixtures.js';
 import { validateReport, type Report } from '../../src/report.js';
 import sharp from 'sharp';
 import { ATTACKS } from '../../attacks/registry.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env });
-  return { code, out, err };
-}
+const cli = runMain;
 
 describe('robustest CLI', () => {
   let dir: string;

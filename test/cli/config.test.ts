@@ -5,22 +5,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import { npy, saveLinearModel } from '../helpers/cli-fixtures.js';
+import { npy, saveLinearModel, runMain, type CliRun } from '../helpers/cli-fixtures.js';
 import { validateReport, type Report } from '../../src/report.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: { ROBUSTEST_BACKEND: 'cpu' } });
-  return { code, out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runMain(args, { ROBUSTEST_BACKEND: 'cpu' });
 
 describe('robustest eval with a configuration file', () => {
   let dir: string;

@@ -3,16 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { validateReport, type Report } from '../../src/report.js';
 import type { CertificationReport } from '../../src/cli/certify.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runMain(args);
 
 describe('robustest eval --defense', () => {
   let dir: string;

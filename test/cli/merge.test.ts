@@ -6,18 +6,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { main } from '../../src/cli/main.js';
-import { npy, saveLinearModel } from '../helpers/cli-fixtures.js';
+import { npy, saveLinearModel, runMain } from '../helpers/cli-fixtures.js';
 import { validateReport, type Report } from '../../src/report.js';
 import { SHARD_INDEX_VARIABLES } from '../../src/cli/shard.js';
 import { comparable } from '../metrics/parts-compare.js';
 
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env });
-  return { code, out, err };
-}
+const cli = runMain;
 
 describe('eval --shard and merge', () => {
   let dir: string;

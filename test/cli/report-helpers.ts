@@ -2,22 +2,13 @@
 // MNIST CNN (every weight tensor plus seeded Gaussian noise of `scale` times its own standard deviation).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { packageAssets } from '../../src/package-info.js';
 import { createRng } from '../../src/rng.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
-export interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
+export type Run = CliRun;
 
-export async function cli(args: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+export const cli = (args: string[]): Promise<Run> => runMain(args);
 
 interface Manifest {
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: string }[] }[];

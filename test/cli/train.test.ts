@@ -7,28 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
-import { main } from '../../src/cli/main.js';
 import { loadModel } from '../../src/load.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
 const SAMPLE = 'assets/mnist-sample';
 const DATA = ['--data', join(SAMPLE, 't10k-images-first1000-idx3-ubyte.gz'), '--labels', join(SAMPLE, 't10k-labels-first1000-idx1-ubyte.gz')];
 let dir = '';
 let modelPath = '';
 
-async function cli(args: string[], onStdout?: (text: string) => void): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, {
-    stdout: (s) => {
-      out += s;
-      onStdout?.(out);
-    },
-    stderr: (s) => void (err += s),
-    isTTY: false,
-    env: {},
-  });
-  return { code, out, err };
-}
+const cli = (args: string[], onStdout?: (text: string) => void): Promise<CliRun> => runMain(args, {}, onStdout);
 
 async function saveTiny(path: string): Promise<void> {
   const net = tfl.sequential({

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tf from '../../src/tf.js';
+import { main } from '../../src/cli/main.js';
 
 /** The bytes of a version-1.0 `.npy` file holding `data` (float32 or int32, C order) of `shape`. */
 export function npy(data: Float32Array | Int32Array, shape: number[]): Uint8Array {
@@ -36,4 +37,30 @@ export async function saveLinearModel(dir: string): Promise<void> {
     }),
   );
   net.dispose();
+}
+
+/** What one in-process CLI run printed, and its exit code. */
+export interface CliRun {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/**
+ * Runs `robustest` in this process (`main`) with captured output, stderr not a terminal, and `env` as the whole
+ * environment; `onStdout` sees stdout as it grows.
+ */
+export async function runMain(args: string[], env: Record<string, string | undefined> = {}, onStdout?: (text: string) => void): Promise<CliRun> {
+  let out = '';
+  let err = '';
+  const code = await main(args, {
+    stdout: (s) => {
+      out += s;
+      onStdout?.(out);
+    },
+    stderr: (s) => void (err += s),
+    isTTY: false,
+    env,
+  });
+  return { code, out, err };
 }

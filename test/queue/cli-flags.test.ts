@@ -1,16 +1,11 @@
 // The queue commands' flags, in process and without Redis: what is refused before anything connects or loads, each
 // as one line with exit code 2, and the help that lists them.
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
 import { withoutQueue } from '../../src/cli/queue-run.js';
 import { progressLine } from '../../src/cli/collect.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runMain(args);
 
 describe('queue commands: flags', () => {
   it('lists worker and collect, and --queue on eval', async () => {

@@ -5,20 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { prepareExecutor } from '../../src/cli/queue-run.js';
 import { runWorker } from '../../src/queue/index.js';
 import { redisSkipReason, startRedis, type RedisServer } from '../helpers/redis.js';
+import { runMain, type CliRun } from '../helpers/cli-fixtures.js';
 
 const skip = redisSkipReason();
 const io = { stdout: () => undefined, stderr: () => undefined, isTTY: false, env: {} };
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(args, { stdout: (s) => void (out += s), stderr: (s) => void (err += s), isTTY: false, env: {} });
-  return { code, out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runMain(args);
 
 function withoutTimings(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutTimings);
