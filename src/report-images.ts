@@ -8,21 +8,7 @@ import type { Report } from './report.js';
 import type { ExampleImages } from './report-html.js';
 import { ConfigError } from './errors.js';
 import { decodeBase64 } from './report-format.js';
-
-type SharpFactory = (typeof import('sharp'))['default'];
-let sharpFactory: Promise<SharpFactory> | undefined;
-
-/** sharp (a native module) is loaded on first use, so that importing robustest does not load it. */
-async function loadSharp(): Promise<SharpFactory> {
-  sharpFactory ??= import('sharp').then(
-    (m) => m.default,
-    (e: unknown) => {
-      sharpFactory = undefined;
-      throw new ConfigError(`renderExampleImages: expected the sharp package to encode PNG, got ${(e as Error).message.split('\n')[0]}`);
-    },
-  );
-  return sharpFactory;
-}
+import { loadSharp, type SharpFactory } from './sharp.js';
 
 async function png(sharp: SharpFactory, pixels: Uint8Array, [height, width, channels]: readonly [number, number, number]): Promise<string> {
   const bytes = await sharp(pixels, { raw: { width, height, channels: channels as 1 | 3 } })
@@ -75,7 +61,7 @@ export async function renderExampleImages(report: Report): Promise<ExampleImages
   const [height, width, channels] = ex.shape;
   if (channels !== 1 && channels !== 3) throw new ConfigError(`renderExampleImages: expected 1 or 3 channels, got ${channels}`);
   const size = height * width * channels;
-  const sharp = await loadSharp();
+  const sharp = await loadSharp((reason) => new ConfigError(`renderExampleImages: expected the sharp package to encode PNG, got ${reason}`));
   const decode = (b64: string, index: number, what: string): Uint8Array => {
     const bytes = decodeBase64(b64);
     if (bytes.length !== size) {

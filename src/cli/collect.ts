@@ -6,9 +6,8 @@
  * @module
  */
 import type { Command } from 'commander';
-import { checkOutputPath } from '../write.js';
 import { renderText } from '../report-markdown.js';
-import { judgeThreshold, writeReportOutputs } from './outputs.js';
+import { checkReportOutputs, judgeThreshold, writeReportOutputs } from './outputs.js';
 import { clearRun, short, waitForRun, type RunProgress } from '../queue/index.js';
 import { fraction, integer, type CliIO, type CommandContext } from './common.js';
 import { reportOfRun } from './queue-run.js';
@@ -66,10 +65,7 @@ export function registerCollect(program: Command, context: CommandContext): void
 }
 
 async function runCollect(flags: CollectFlags, io: CliIO): Promise<number> {
-  if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
-  if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
-  if (flags.html !== undefined) await checkOutputPath(flags.html, '--html');
-  if (flags.junit !== undefined) await checkOutputPath(flags.junit, '--junit');
+  await checkReportOutputs(flags);
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };

@@ -5,9 +5,8 @@
  * @module
  */
 import type { Command } from 'commander';
-import { checkOutputPath } from '../write.js';
 import { renderText } from '../report-markdown.js';
-import { judgeThreshold, writeReportOutputs } from './outputs.js';
+import { checkReportOutputs, judgeThreshold, writeReportOutputs } from './outputs.js';
 import { collectExamples } from '../../metrics/examples.js';
 import type { Report } from '../report.js';
 import { ATTACKS } from '../../attacks/registry.js';
@@ -107,10 +106,7 @@ async function runEval(flags: EvalFlags, io: CliIO, argv: readonly string[], con
   checkShardFlags(flags);
   checkDefenseFlags(flags);
   if (flags.queue !== undefined) return enqueueEval(flags, io, argv, config);
-  if (flags.json !== undefined) await checkOutputPath(flags.json, '--json');
-  if (flags.markdown !== undefined) await checkOutputPath(flags.markdown, '--markdown');
-  if (flags.html !== undefined) await checkOutputPath(flags.html, '--html');
-  if (flags.junit !== undefined) await checkOutputPath(flags.junit, '--junit');
+  await checkReportOutputs(flags);
   const say = (s: string): void => {
     if (!flags.quiet) io.stdout(s);
   };

@@ -38,10 +38,11 @@ const COMMANDS: readonly RegisterCommand[] = [
 ];
 
 /**
- * An error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a newline)
- * become spaces and other control characters are escaped, so stderr in CI holds exactly one line per error.
+ * A whole error message on one line, whatever it quotes: line breaks (a tfjs-layers message, a file name with a
+ * newline) become spaces and other control characters are escaped, so stderr in CI holds exactly one line per error.
+ * The CLI's last guard; the library quotes foreign names itself (`oneLine`/`quote` in src/files.ts).
  */
-export function oneLine(message: string): string {
+function messageOnOneLine(message: string): string {
   return (
     message
       .replace(/\s*[\r\n]+\s*/g, ' ')
@@ -118,12 +119,12 @@ export async function main(argv: readonly string[], io?: Partial<CliIO>): Promis
       return 2;
     }
     if (e instanceof RobustestError) {
-      sinks.stderr(`robustest: ${oneLine(e.message)}\n`);
+      sinks.stderr(`robustest: ${messageOnOneLine(e.message)}\n`);
       if (verbose && e.stack) sinks.stderr(e.stack + '\n');
       return 2;
     }
     const err = e instanceof Error ? e : new Error(String(e));
-    sinks.stderr(`robustest: internal error: ${oneLine(err.message)}\n`);
+    sinks.stderr(`robustest: internal error: ${messageOnOneLine(err.message)}\n`);
     if (verbose && err.stack) sinks.stderr(err.stack + '\n');
     return 3;
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { writeFileAtomic } from '../write.js';
+import { checkOutputPath, writeFileAtomic } from '../write.js';
 import { renderMarkdown, reportVerdict } from '../report-markdown.js';
 import { renderHtml } from '../report-html.js';
 import { renderJunit } from '../report-junit.js';
@@ -21,6 +21,18 @@ export interface ReportOutputFlags {
   junit?: string;
   minRobustAccuracy?: number;
   allowWarnings?: boolean;
+}
+
+/** Checks, before any work starts, that every requested output path could be written. */
+export async function checkReportOutputs(flags: ReportOutputFlags): Promise<void> {
+  for (const [path, option] of [
+    [flags.json, '--json'],
+    [flags.markdown, '--markdown'],
+    [flags.html, '--html'],
+    [flags.junit, '--junit'],
+  ] as const) {
+    if (path !== undefined) await checkOutputPath(path, option);
+  }
 }
 
 /**

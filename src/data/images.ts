@@ -19,6 +19,7 @@ import { readDataFile } from './io.js';
 import { checkRange } from './source.js';
 import type { DataBatch, DataSource, Dataset, LoadOptions } from './types.js';
 import { checkBounds, checkLimit, hwcToChw, scaleUint8 } from './shape.js';
+import { loadSharp, type SharpFactory } from '../sharp.js';
 
 /**
  * File extensions (lower case, without the dot) that {@link loadImageFolder} reads; other files are ignored.
@@ -133,24 +134,6 @@ function target(options: ImageFolderOptions): { h: number; w: number; c: number;
     );
   }
   return out;
-}
-
-type SharpFactory = (typeof import('sharp'))['default'];
-let sharpFactory: Promise<SharpFactory> | undefined;
-
-/**
- * sharp (a native module) is loaded on first use, when an image folder is read, so that importing robustest does
- * not load it.
- */
-async function loadSharp(): Promise<SharpFactory> {
-  sharpFactory ??= import('sharp').then(
-    (m) => m.default,
-    (e: unknown) => {
-      sharpFactory = undefined;
-      throw new DataLoadError(`loadImageFolder: expected the sharp package to decode images, got ${(e as Error).message.split('\n')[0]}`);
-    },
-  );
-  return sharpFactory;
 }
 
 /**
@@ -347,7 +330,7 @@ export async function openImageFolder(dir: string, options: ImageFolderOptions =
     throw new DataLoadError(`${dir}: expected image files (${IMAGE_EXTENSIONS.join(', ')}) in one subfolder per class, got ${got}`);
   }
   const used = options.limit === undefined ? entries : entries.slice(0, options.limit);
-  const sharp = await loadSharp();
+  const sharp = await loadSharp((reason) => new DataLoadError(`loadImageFolder: expected the sharp package to decode images, got ${reason}`));
   const count = used.length;
   const per = h * w * c;
 
